@@ -1,0 +1,38 @@
+# The two commands a user needs: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEV_STAMP := $(VENV)/.installed-dev
+
+.PHONY: run test lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(DEV_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@ $(STAMP)
+
+## make run: install, migrate, seed the default jobs, create the first admin, serve on http://127.0.0.1:5000
+run: $(STAMP)
+	$(BIN)/whalefall serve
+
+## make test: install the development extras and run the whole suite
+test: $(DEV_STAMP)
+	$(BIN)/ruff check whalefall tests bench
+	$(BIN)/python -m pytest -q
+
+lint: $(DEV_STAMP)
+	$(BIN)/ruff check whalefall tests bench
+
+bench: $(STAMP)
+	$(BIN)/python bench/scheduling.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -1,0 +1,19 @@
+"""The one JSON envelope every API response uses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import jsonify
+
+
+def ok(data: Any = None, message: str = "ok"):
+    return jsonify({"success": True, "data": data, "message": message})
+
+
+def error(status: int, message: str, errors: dict[str, str] | None = None, **extra: Any):
+    body = {"success": False, "message": message, "code": status, "errors": errors or {}}
+    body.update(extra)
+    response = jsonify(body)
+    response.status_code = status
+    return response

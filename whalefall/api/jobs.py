@@ -1,0 +1,109 @@
+"""Job endpoints: list, create, show, change, delete, pause, resume, run now."""
+
+from __future__ import annotations
+
+from whalefall.api import bp, json_body, parse, query
+from whalefall.api.context import lang, runtime
+from whalefall.api.envelope import ok
+from whalefall.api.schemas import JobCreate, JobListQuery, JobPatch, RunListQuery
+from whalefall.auth.guard import current_actor, require
+from whalefall.models import Role
+from whalefall.services import jobs as job_service
+from whalefall.services import runs as run_service
+
+
+@bp.get("/jobs")
+@require(Role.VIEWER)
+def list_jobs():
+    q = query(JobListQuery)
+    rt = runtime()
+    with rt.db.read() as session:
+        rows, total = job_service.page(session, q=q.q, category=q.category, state=q.state, page=q.page,
+                                       per_page=q.per_page)
+        last = job_service.last_runs(session, [j.id for j in rows])
+    language = q.lang or lang()
+    return ok({"jobs": [job_service.to_dict(rt, j, last_run=last.get(j.id), lang=language) for j in rows],
+               "total": total, "page": q.page, "per_page": q.per_page})
+
+
+@bp.post("/jobs")
+@require(Role.OPERATOR)
+def create_job():
+    data = parse(JobCreate, json_body())
+    rt = runtime()
+    job = job_service.create(rt, data, current_actor())
+    return ok(job_service.to_dict(rt, job, lang=lang(), with_code=True), f"job {job.id} created")
+
+
+@bp.get("/jobs/<job_id>")
+@require(Role.VIEWER)
+def show_job(job_id: str):
+    rt = runtime()
+    with rt.db.read() as session:
+        job = job_service.get(session, job_id)
+        last = job_service.last_runs(session, [job_id]).get(job_id)
+    upcoming = 5 if request_wants_upcoming() else 0
+    return ok(job_service.to_dict(rt, job, last_run=last, lang=lang(), with_code=True, upcoming=upcoming))
+
+
+def request_wants_upcoming() -> bool:
+    from flask import request
+
+    return request.args.get("upcoming", "").lower() in ("1", "true", "5", "yes")
+
+
+@bp.put("/jobs/<job_id>")
+@require(Role.OPERATOR)
+def update_job(job_id: str):
+    data = parse(JobPatch, json_body())
+    rt = runtime()
+    job = job_service.update(rt, job_id, data, current_actor())
+    return ok(job_service.to_dict(rt, job, lang=lang(), with_code=True), f"job {job_id} updated")
+
+
+@bp.delete("/jobs/<job_id>")
+@require(Role.OPERATOR)
+def delete_job(job_id: str):
+    job_service.delete(runtime(), job_id, current_actor())
+    return ok({"id": job_id}, f"job {job_id} deleted")
+
+
+@bp.post("/jobs/<job_id>/pause")
+@require(Role.OPERATOR)
+def pause_job(job_id: str):
+    rt = runtime()
+    job = job_service.pause(rt, job_id, current_actor())
+    return ok(job_service.to_dict(rt, job, lang=lang()), f"job {job_id} paused")
+
+
+@bp.post("/jobs/<job_id>/resume")
+@require(Role.OPERATOR)
+def resume_job(job_id: str):
+    rt = runtime()
+    job = job_service.resume(rt, job_id, current_actor())
+    return ok(job_service.to_dict(rt, job, lang=lang()), f"job {job_id} resumed")
+
+
+@bp.post("/jobs/<job_id>/run")
+@require(Role.OPERATOR)
+def run_job(job_id: str):
+    from whalefall.models import TriggerSource
+
+    run = run_service.enqueue(runtime(), job_id, source=TriggerSource.MANUAL, actor=current_actor())
+    return ok({"run_id": run.id, "status": run.status}, f"run {run.id} of job {job_id} queued")
+
+
+@bp.get("/jobs/<job_id>/runs")
+@require(Role.VIEWER)
+def job_runs(job_id: str):
+    q = query(RunListQuery)
+    rt = runtime()
+    with rt.db.read() as session:
+        job = job_service.get(session, job_id)
+        rows, total = run_service.page(session, job_id=job_id, status=q.status,
+                                       since=run_service.parse_when(q.since, "since"),
+                                       until=run_service.parse_when(q.until, "until"), page=q.page,
+                                       per_page=q.per_page)
+    tz = job_service.timezone_of(rt, job)
+    return ok({"runs": [run_service.to_dict(r, tz) for r in rows], "total": total, "page": q.page,
+               "per_page": q.per_page})

@@ -1,0 +1,111 @@
+"""The OpenAPI 3 document, generated from the same pydantic models that validate requests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import jsonify
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from whalefall import __version__
+from whalefall.api import PREFIX, bp
+from whalefall.api.schemas import (
+    CodeCheck,
+    CronPreview,
+    JobCreate,
+    JobListQuery,
+    JobPatch,
+    Pagination,
+    RunListQuery,
+)
+
+# (method, path, role or None, summary, body model, query model)
+ROUTES: list[tuple[str, str, str | None, str, type[BaseModel] | None, type[BaseModel] | None]] = [
+    ("get", "/jobs", "viewer", "List jobs", None, JobListQuery),
+    ("post", "/jobs", "operator (admin for code jobs)", "Create a job", JobCreate, None),
+    ("get", "/jobs/{job_id}", "viewer", "One job, with its code and last run (?upcoming=1 adds 5 next runs)", None, None),
+    ("put", "/jobs/{job_id}", "operator (admin for code jobs)", "Change the fields given", JobPatch, None),
+    ("delete", "/jobs/{job_id}", "operator", "Delete a job (its runs are kept)", None, None),
+    ("post", "/jobs/{job_id}/pause", "operator", "Pause a job", None, None),
+    ("post", "/jobs/{job_id}/resume", "operator", "Resume a job", None, None),
+    ("post", "/jobs/{job_id}/run", "operator", "Start a run now, asynchronously; returns run_id", None, None),
+    ("get", "/jobs/{job_id}/runs", "viewer", "A job's runs, newest first", None, RunListQuery),
+    ("get", "/runs", "viewer", "All runs, newest first", None, RunListQuery),
+    ("get", "/runs/{run_id}", "viewer", "One run with its log (?offset= to follow)", None, None),
+    ("post", "/runs/{run_id}/cancel", "operator", "Cancel a queued or running run", None, None),
+    ("post", "/cron/preview", "viewer", "Describe a trigger and list its next run times", CronPreview, None),
+    ("post", "/code/check", "operator", "Check a code job's source", CodeCheck, None),
+    ("get", "/tasks", "viewer", "The built-in task catalogue", None, None),
+    ("get", "/health", None, "200 while a scheduler runs (healthy or warning), 503 otherwise", None, None),
+    ("get", "/stats", "viewer", "Job counts, runs by status over 24 h, next executions", None, None),
+    ("get", "/audit", "admin", "The audit log", None, Pagination),
+    ("get", "/openapi.json", None, "This document", None, None),
+]
+
+ENVELOPE = {
+    "type": "object",
+    "required": ["success", "message"],
+    "properties": {
+        "success": {"type": "boolean"},
+        "data": {},
+        "message": {"type": "string"},
+        "code": {"type": "integer", "description": "the HTTP status, on errors"},
+        "errors": {"type": "object", "additionalProperties": {"type": "string"},
+                   "description": "field name → what was wrong"},
+    },
+}
+
+
+def _parameters(path: str, model: type[BaseModel] | None) -> list[dict[str, Any]]:
+    params = [{"name": part[1:-1], "in": "path", "required": True,
+               "schema": {"type": "integer" if part == "{run_id}" else "string"}}
+              for part in path.split("/") if part.startswith("{")]
+    if model is not None:
+        for name, field in model.model_fields.items():
+            params.append({"name": name, "in": "query", "required": False,
+                           "description": field.description or "",
+                           "schema": model.model_json_schema()["properties"][name]})
+    return params
+
+
+def document() -> dict[str, Any]:
+    bodies = sorted({r[4] for r in ROUTES if r[4] is not None}, key=lambda m: m.__name__)
+    _, schemas = models_json_schema([(m, "validation") for m in bodies], ref_template="#/components/schemas/{model}")
+    components = {"Envelope": ENVELOPE, **schemas.get("$defs", {})}
+    paths: dict[str, dict[str, Any]] = {}
+    for method, path, role, summary, body, query_model in ROUTES:
+        op: dict[str, Any] = {
+            "summary": summary,
+            "description": f"Role: {role}" if role else "No sign-in needed",
+            "parameters": _parameters(path, query_model),
+            "responses": {str(code): {"description": text, "content": {"application/json": {
+                "schema": {"$ref": "#/components/schemas/Envelope"}}}}
+                for code, text in [(200, "success"), (400, "bad input; `errors` names the field"),
+                                   (401, "not signed in"), (403, "not allowed"), (404, "unknown id"),
+                                   (409, "conflict"), (413, "body over 1 MiB"), (429, "too many attempts"),
+                                   (503, "scheduler not running")]},
+        }
+        if role is None:
+            op["security"] = []
+        if body is not None:
+            op["requestBody"] = {"required": True, "content": {"application/json": {
+                "schema": {"$ref": f"#/components/schemas/{body.__name__}"}}}}
+        paths.setdefault(PREFIX + path, {})[method] = op
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Whalefall scheduler API", "version": __version__,
+                 "description": "Every response is the envelope {success, data, message} or "
+                                "{success: false, message, code, errors}."},
+        "components": {"schemas": components, "securitySchemes": {
+            "bearer": {"type": "http", "scheme": "bearer", "description": "a token from `whalefall token create`"},
+            "session": {"type": "apiKey", "in": "cookie", "name": "whalefall_session",
+                        "description": "the console's session; send X-CSRFToken on writes"}}},
+        "security": [{"bearer": []}, {"session": []}],
+        "paths": paths,
+    }
+
+
+@bp.get("/openapi.json")
+def openapi_json():
+    return jsonify(document())

@@ -1,0 +1,45 @@
+"""Run endpoints: the history, one run with its log, cancel."""
+
+from __future__ import annotations
+
+from whalefall.api import bp, query
+from whalefall.api.context import runtime
+from whalefall.api.envelope import ok
+from whalefall.api.schemas import RunListQuery, RunLogQuery
+from whalefall.auth.guard import current_actor, require
+from whalefall.models import Role
+from whalefall.services import runs as run_service
+
+
+@bp.get("/runs")
+@require(Role.VIEWER)
+def list_runs():
+    q = query(RunListQuery)
+    rt = runtime()
+    with rt.db.read() as session:
+        rows, total = run_service.page(session, job_id=q.job_id, status=q.status,
+                                       since=run_service.parse_when(q.since, "since"),
+                                       until=run_service.parse_when(q.until, "until"), page=q.page,
+                                       per_page=q.per_page)
+    tz = rt.settings.timezone
+    return ok({"runs": [run_service.to_dict(r, tz) for r in rows], "total": total, "page": q.page,
+               "per_page": q.per_page})
+
+
+@bp.get("/runs/<int:run_id>")
+@require(Role.VIEWER)
+def show_run(run_id: int):
+    q = query(RunLogQuery)
+    rt = runtime()
+    with rt.db.read() as session:
+        run = run_service.get(session, run_id)
+    return ok(run_service.to_dict(run, rt.settings.timezone, with_log=True, offset=q.offset))
+
+
+@bp.post("/runs/<int:run_id>/cancel")
+@require(Role.OPERATOR)
+def cancel_run(run_id: int):
+    rt = runtime()
+    run = run_service.cancel(rt, run_id, current_actor())
+    message = "cancelled" if run.status == "cancelled" else "cancellation requested"
+    return ok(run_service.to_dict(run, rt.settings.timezone), f"run {run_id}: {message}")

@@ -1,0 +1,73 @@
+"""Health, statistics, trigger preview, code check, the task catalogue, the audit log."""
+
+from __future__ import annotations
+
+from flask import jsonify
+
+from whalefall.api import bp, json_body, parse, query
+from whalefall.api.context import lang, runtime
+from whalefall.api.envelope import ok
+from whalefall.api.schemas import CodeCheck, CronPreview, Pagination
+from whalefall.auth.guard import require
+from whalefall.models import Role
+from whalefall.scheduler import triggers
+from whalefall.scheduler.codecheck import check_source
+from whalefall.services import audit
+from whalefall.services import health as health_service
+
+
+@bp.get("/health")
+def health():
+    status, body = health_service.health(runtime())
+    response = jsonify({"success": status == 200, "data": body, "message": body["status"], **(
+        {} if status == 200 else {"code": status, "errors": {}}), "status": body["status"]})
+    response.status_code = status
+    return response
+
+
+@bp.get("/stats")
+@require(Role.VIEWER)
+def stats():
+    return ok(health_service.stats(runtime()))
+
+
+@bp.post("/cron/preview")
+@require(Role.VIEWER)
+def cron_preview():
+    data = parse(CronPreview, json_body())
+    tz = data.timezone or runtime().settings.timezone
+    triggers.load_timezone(tz)
+    spec = triggers.parse_trigger(data.trigger_data(), timezone=tz)
+    times = triggers.next_run_times(spec, tz, data.count)
+    return ok({"description": triggers.describe(spec, data.lang or lang()),
+               "trigger": triggers.trigger_text(spec, tz), "trigger_type": spec.type.value,
+               "trigger_params": spec.params, "timezone": tz,
+               "next_run_times": [t.strftime("%Y-%m-%d %H:%M:%S") for t in times]})
+
+
+@bp.post("/code/check")
+@require(Role.OPERATOR)
+def code_check():
+    data = parse(CodeCheck, json_body())
+    check_source(data.code)
+    return ok({"valid": True}, "code is valid")
+
+
+@bp.get("/tasks")
+@require(Role.VIEWER)
+def task_catalogue():
+    rt = runtime()
+    language = lang()
+    return ok({"tasks": [{"name": n, "description": rt.tasks.describe(n, language)} for n in rt.tasks.names()],
+               "total": len(rt.tasks.names())})
+
+
+@bp.get("/audit")
+@require(Role.ADMIN)
+def audit_log():
+    q = query(Pagination)
+    with runtime().db.read() as session:
+        rows, total = audit.page(session, page=q.page, per_page=q.per_page)
+    return ok({"entries": [{"id": e.id, "at": e.at.isoformat(), "actor": e.actor, "action": e.action,
+                            "target_type": e.target_type, "target_id": e.target_id, "detail": e.detail,
+                            "address": e.address} for e in rows], "total": total})

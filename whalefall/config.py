@@ -1,0 +1,129 @@
+"""Typed settings from ``WHALEFALL_*`` variables and an optional YAML file.
+
+Precedence: keyword overrides (tests, ``create_app``) > environment > the YAML
+file named by ``WHALEFALL_CONFIG`` > defaults. Secrets also come from
+``*_FILE`` variables. A bad value raises :class:`ConfigError` naming it.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from whalefall import defaults
+from whalefall.errors import ConfigError
+
+SECRET_FILE_SETTINGS = ("secret_key", "database_url")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="WHALEFALL_", extra="ignore", case_sensitive=False)
+
+    data_dir: Path = Path(defaults.DATA_DIR)
+    database_url: str | None = None
+    secret_key: str | None = None
+    timezone: str = defaults.TIMEZONE
+    language: Literal["zh", "en"] = defaults.LANGUAGE
+    executor: Literal["threads", "celery"] = "threads"
+    executor_max_workers: int = Field(defaults.EXECUTOR_MAX_WORKERS, ge=1, le=256)
+    enable_scheduler: bool = True
+    notify_urls: str = ""
+    run_retention_days: int = Field(defaults.RUN_RETENTION_DAYS, ge=1)
+    log_retention_days: int = Field(defaults.LOG_RETENTION_DAYS, ge=1)
+    code_timeout_seconds: int = Field(defaults.CODE_TIMEOUT_SECONDS, ge=1)
+    code_memory_limit_mb: int = Field(defaults.CODE_MEMORY_LIMIT_MB, ge=32)
+    heartbeat_warning_seconds: int = Field(defaults.HEARTBEAT_WARNING_SECONDS, ge=1)
+    lease_seconds: int = Field(defaults.LEASE_SECONDS, ge=3)
+    node_stale_seconds: int = Field(defaults.NODE_STALE_SECONDS, ge=3)
+    sync_interval_seconds: float = Field(defaults.SYNC_INTERVAL_SECONDS, gt=0, le=60)
+    node_name: str | None = None
+    host: str = defaults.HOST
+    port: int = Field(defaults.PORT, ge=1, le=65535)
+    log_json: bool = False
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    session_cookie_secure: bool = False
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown timezone {value!r} (expected an IANA name such as Asia/Shanghai)") from None
+        return value
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'whalefall.db').resolve()}"
+
+    @property
+    def notify_url_list(self) -> list[str]:
+        return [u.strip() for u in self.notify_urls.split(",") if u.strip()]
+
+
+def _yaml_values(path: str) -> dict[str, Any]:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            values = yaml.safe_load(fh) or {}
+    except OSError as exc:
+        raise ConfigError(f"WHALEFALL_CONFIG: cannot read {path}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"WHALEFALL_CONFIG: {path} is not valid YAML: {exc}") from None
+    if not isinstance(values, dict):
+        raise ConfigError(f"WHALEFALL_CONFIG: {path} must hold a mapping of setting names to values")
+    return {str(k).lower().removeprefix("whalefall_"): v for k, v in values.items()}
+
+
+def _file_values(environ: dict[str, str]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for name in SECRET_FILE_SETTINGS:
+        path = environ.get(f"WHALEFALL_{name.upper()}_FILE")
+        if path and not environ.get(f"WHALEFALL_{name.upper()}"):
+            try:
+                values[name] = Path(path).read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise ConfigError(f"WHALEFALL_{name.upper()}_FILE: cannot read {path}: {exc.strerror}") from None
+    return values
+
+
+def load_settings(overrides: dict[str, Any] | None = None, environ: dict[str, str] | None = None) -> Settings:
+    """Build the settings; raise :class:`ConfigError` naming the first bad value."""
+    environ = dict(os.environ if environ is None else environ)
+    base: dict[str, Any] = {}
+    if environ.get("WHALEFALL_CONFIG"):
+        base.update(_yaml_values(environ["WHALEFALL_CONFIG"]))
+    # Environment beats the file: drop file values the environment sets.
+    for key in list(base):
+        if f"WHALEFALL_{key.upper()}" in environ:
+            del base[key]
+    base.update(_file_values(environ))
+    base.update(overrides or {})
+    try:
+        settings = Settings(**base)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        name = "WHALEFALL_" + "_".join(str(p) for p in err["loc"]).upper()
+        raise ConfigError(f"{name}: {err['msg']} (got {err.get('input')!r})") from None
+    return settings
+
+
+def ensure_secret_key(settings: Settings) -> str:
+    """The configured secret key, or one generated once and kept in the data dir."""
+    if settings.secret_key:
+        return settings.secret_key
+    path = settings.data_dir / "secret_key"
+    if path.exists():
+        return path.read_text(encoding="utf-8").strip()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(key + "\n")
+    return key

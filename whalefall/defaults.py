@@ -1,0 +1,34 @@
+"""Every default in one place, with its unit in the name or the comment."""
+
+DATA_DIR = "./userdata"
+TIMEZONE = "Asia/Shanghai"
+LANGUAGE = "zh"  # "zh" or "en": the console's and messages' default language
+
+EXECUTOR_MAX_WORKERS = 5
+MISFIRE_GRACE_SECONDS = 300
+COALESCE = True
+MAX_INSTANCES = 1
+MAX_RETRIES = 0
+RETRY_DELAY_SECONDS = 60  # doubles on each further attempt
+
+CODE_TIMEOUT_SECONDS = 3600
+CODE_MEMORY_LIMIT_MB = 1024
+
+RUN_RETENTION_DAYS = 30
+LOG_RETENTION_DAYS = 30
+RUN_LOG_MAX_CHARS = 1024 * 1024  # the tail of a run's log that is kept
+RETURN_VALUE_MAX_CHARS = 64 * 1024
+
+HEARTBEAT_INTERVAL_SECONDS = 60
+HEARTBEAT_WARNING_SECONDS = 180  # health says "warning" when the last heartbeat is older
+
+LEASE_SECONDS = 20  # the active scheduler renews its lease well before this
+NODE_STALE_SECONDS = 30  # a node silent this long is dead: its running runs become interrupted
+SYNC_INTERVAL_SECONDS = 1.0  # how often the scheduler polls for changes made elsewhere
+
+MAX_BODY_BYTES = 1024 * 1024
+LOGIN_MAX_FAILURES = 5
+LOGIN_WINDOW_SECONDS = 60
+
+HOST = "127.0.0.1"
+PORT = 5000

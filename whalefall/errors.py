@@ -1,0 +1,82 @@
+"""Named exceptions of the domain.
+
+Each builds its message from what it failed on; the API maps them to HTTP in
+one place (``whalefall.api.errors``). ``field`` names the request field at
+fault, when there is one, so the envelope can say which.
+"""
+
+from __future__ import annotations
+
+
+class WhalefallError(Exception):
+    """Base of every error the product raises on purpose."""
+
+    status = 400
+
+    def __init__(self, message: str, *, field: str | None = None, errors: dict[str, str] | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.errors = dict(errors or {})
+        if field and field not in self.errors:
+            self.errors[field] = message
+
+
+class InvalidInput(WhalefallError, ValueError):
+    status = 400
+
+
+class InvalidTrigger(InvalidInput):
+    """A trigger's fields cannot be turned into a schedule."""
+
+
+class InvalidCode(InvalidInput):
+    """A code job's source does not compile or lacks ``execute_task``."""
+
+    def __init__(self, message: str, *, line: int | None = None, field: str = "code"):
+        super().__init__(message, field=field)
+        self.line = line
+
+
+class NotFound(WhalefallError, LookupError):
+    status = 404
+
+
+class JobNotFound(NotFound):
+    def __init__(self, job_id: str):
+        super().__init__(f"job {job_id!r} does not exist")
+        self.job_id = job_id
+
+
+class RunNotFound(NotFound):
+    def __init__(self, run_id: object):
+        super().__init__(f"run {run_id!r} does not exist")
+        self.run_id = run_id
+
+
+class UserNotFound(NotFound):
+    def __init__(self, name: object):
+        super().__init__(f"user {name!r} does not exist")
+
+
+class Conflict(WhalefallError, KeyError):
+    status = 409
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return self.message
+
+
+class JobConflict(Conflict):
+    pass
+
+
+class RunConflict(Conflict):
+    pass
+
+
+class Forbidden(WhalefallError, PermissionError):
+    status = 403
+
+
+class ConfigError(WhalefallError):
+    """A setting has a bad value; start-up stops with this message."""

@@ -1,0 +1,29 @@
+"""The product's tables. Importing this package registers them all on ``Base.metadata``."""
+
+from whalefall.models.audit import AuditEntry
+from whalefall.models.base import Base
+from whalefall.models.job import Job, JobKind, JobState
+from whalefall.models.run import ACTIVE_STATUSES, Run, RunStatus, TriggerSource
+from whalefall.models.system import JobChange, Lease, Node, SeededDefault, StateEntry
+from whalefall.models.user import ApiToken, LoginAttempt, Role, User
+
+__all__ = [
+    "ACTIVE_STATUSES",
+    "ApiToken",
+    "AuditEntry",
+    "Base",
+    "Job",
+    "JobChange",
+    "JobKind",
+    "JobState",
+    "Lease",
+    "LoginAttempt",
+    "Node",
+    "Role",
+    "Run",
+    "RunStatus",
+    "SeededDefault",
+    "StateEntry",
+    "TriggerSource",
+    "User",
+]

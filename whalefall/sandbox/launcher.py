@@ -1,0 +1,331 @@
+"""The child process of a code job: runs one job's ``execute_task`` and reports on fd 1.
+
+Started by ``whalefall.scheduler.executors.process`` as ``python -I launcher.py PARENT_PID``. It imports
+only the standard library (never ``whalefall``), so start-up stays small and the app's
+configuration is never loaded into the job's process.
+
+Input, on stdin, one JSON object::
+
+    {"code": str, "params": dict,
+     "context": {"run_id": ..., "job_id": ..., "scheduled_time": str | null, "attempt": int},
+     "memory_limit_mb": int | null, "cpu_seconds": int | null}
+
+Output, on fd 1: one record per line, each an RS byte (0x1e), a JSON object and LF (JSON text
+sequences, RFC 7464). A subprocess of the job inherits fd 1 and 2 and may write raw text, even
+half a line; the RS lets the parent find a record after such text, and a line without an RS
+is raw output, so raw text can neither break nor forge a record. The records:
+
+    {"t": "log", "level": "INFO", "line": "message"}     a record of ``logger`` or the root logger
+    {"t": "out", "line": "text"}                         a line written to sys.stdout / sys.stderr
+    {"t": "result", "value": "text"}                     last record after success; exit code 0
+    {"t": "error", "error": "Type: message", "traceback": "..."}   last record after a failure; exit 1
+
+Output lines are sent as each is completed; a partial last line is sent at the end, and a line
+longer than 64 Ki characters is sent in pieces.
+
+The job's namespace is a fresh module ``__whalefall_job__`` (registered in ``sys.modules``), its
+code compiled with the file name ``<job:JOB_ID>``. Its globals: ``logger`` (the INFO-level
+``logging.Logger`` "job.JOB_ID"), ``params`` (dict) and ``context`` (a dict whose keys are also
+attributes: ``context.run_id``, ``context["attempt"]``).
+
+``execute_task`` is called without arguments when it declares none. Otherwise each parameter it
+declares by name receives ``params``, ``context`` or ``logger`` when so named, else
+``params[name]`` when present (else its default applies, or Python reports the missing
+argument); a ``**kwargs`` parameter receives the other entries of ``params``. Positional-only
+parameters receive nothing.
+
+The value it returns is reported as: a ``str`` as is, ``None`` as "", a dict, list, tuple,
+number or bool as JSON, anything else by ``str()``; at most 1 Mi characters. ``SystemExit`` in
+the job is an error like any other exception. After the last record the process ends with
+``os._exit``, so threads the job left running and its atexit handlers cannot keep it alive.
+
+Limits, set before the job's code is compiled: RLIMIT_AS (``memory_limit_mb``; an allocation
+beyond it raises MemoryError), RLIMIT_CPU (``cpu_seconds``; the job gets ``CpuTimeExceeded``,
+and SIGKILL a second later if it carries on), RLIMIT_CORE 0; and, on Linux, PR_SET_PDEATHSIG so
+the kernel kills this process when the thread that started it dies, and at most two glibc
+malloc arenas (each reserves 64 MiB of address space, which RLIMIT_AS counts).
+"""
+
+from __future__ import annotations
+
+import codecs
+import io
+import json
+import linecache
+import logging
+import os
+import resource
+import signal
+import sys
+import threading
+import traceback
+import types
+
+_RS = b"\x1e"
+_MAX_LINE = 64 * 1024  # characters of output sent as one "out" record
+_MAX_VALUE = 1024 * 1024  # characters of a return value or traceback
+_MAX_ERROR = 64 * 1024  # characters of an error message
+_PR_SET_PDEATHSIG = 1
+_M_ARENA_MAX = -8  # mallopt parameter, from glibc's malloc.h
+# Code-object flags, as in ``inspect``, which is not imported because it is slow to import.
+_CO_VARKEYWORDS = 0x08
+_CO_ASYNC = 0x80 | 0x200  # CO_COROUTINE | CO_ASYNC_GENERATOR
+
+_send_lock = threading.Lock()
+
+
+def _send(record: dict) -> None:
+    # Lone surrogates cannot be encoded; "replace" keeps the JSON valid with a "?" instead.
+    data = memoryview(_RS + json.dumps(record, ensure_ascii=False).encode("utf-8", "replace") + b"\n")
+    with _send_lock:
+        while data:
+            try:
+                written = os.write(1, data)
+            except BrokenPipeError:
+                os._exit(1)  # the parent is gone; nobody reads what the job does
+            data = data[written:]
+
+
+def _clip(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}\n… [truncated: {len(text)} characters in all]"
+
+
+class _LineWriter(io.TextIOBase):
+    """Stands in for sys.stdout and sys.stderr: each completed line becomes an "out" record."""
+
+    encoding = "utf-8"
+    errors = "replace"
+
+    def __init__(self, fd: int):
+        self._fd = fd
+        self._partial = ""
+        self._lock = threading.Lock()
+        self.buffer = _BinaryWriter(self)
+
+    def writable(self) -> bool:
+        return True
+
+    def isatty(self) -> bool:
+        return False
+
+    def fileno(self) -> int:
+        # The real descriptor, so subprocess.run(..., stdout=sys.stdout) works: the parent
+        # reads what the subprocess writes there as raw output.
+        return self._fd
+
+    def write(self, text: str) -> int:
+        if not isinstance(text, str):
+            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+        with self._lock:
+            *lines, self._partial = (self._partial + text).split("\n")
+            while len(self._partial) > _MAX_LINE:
+                lines.append(self._partial[:_MAX_LINE])
+                self._partial = self._partial[_MAX_LINE:]
+            for line in lines:
+                for start in range(0, max(len(line), 1), _MAX_LINE):
+                    _send({"t": "out", "line": line[start : start + _MAX_LINE]})
+        return len(text)
+
+    def send_partial(self) -> None:
+        with self._lock:
+            if self._partial:
+                _send({"t": "out", "line": self._partial})
+                self._partial = ""
+
+
+class _BinaryWriter:
+    """``sys.stdout.buffer``: bytes are decoded as UTF-8, bad bytes becoming U+FFFD."""
+
+    def __init__(self, text: _LineWriter):
+        self._text = text
+        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
+
+    def write(self, data: bytes) -> int:
+        self._text.write(self._decoder.decode(bytes(data)))
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+    def fileno(self) -> int:
+        return self._text.fileno()
+
+
+class _RecordHandler(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            _send({"t": "log", "level": record.levelname, "line": self.format(record)})
+        except Exception:
+            self.handleError(record)
+
+
+class _Context(dict):
+    """The run's context; read as ``context.run_id`` or ``context["run_id"]``."""
+
+    def __getattr__(self, name: str):
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+class CpuTimeExceeded(BaseException):
+    """Raised in the job when it has used its CPU seconds (a BaseException, so that
+    ``except Exception`` in the job does not swallow it)."""
+
+
+def _linux_setup() -> None:
+    """Die with the parent, and keep malloc within an address-space limit (Linux only)."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        return
+    # The parent passes its pid: if it died before prctl took effect, this process has been
+    # handed to another and must end now.
+    if len(sys.argv) > 1 and os.getppid() != int(sys.argv[1]):
+        os._exit(1)
+    # glibc reserves 64 MiB of address space per thread arena, so under RLIMIT_AS a job with a
+    # few threads fails with "can't start new thread" long before it uses its memory.
+    mallopt = getattr(libc, "mallopt", None)  # absent from musl
+    if mallopt is not None:
+        mallopt(_M_ARENA_MAX, 2)
+
+
+def _set_limit(kind: int, soft: int, hard: int) -> None:
+    current_hard = resource.getrlimit(kind)[1]
+    if current_hard != resource.RLIM_INFINITY:
+        soft, hard = min(soft, current_hard), min(hard, current_hard)
+    resource.setrlimit(kind, (soft, hard))
+
+
+def _set_limits(memory_limit_mb: int | None, cpu_seconds: int | None) -> None:
+    _set_limit(resource.RLIMIT_CORE, 0, 0)
+    if memory_limit_mb:
+        size = int(memory_limit_mb) * 1024 * 1024
+        _set_limit(resource.RLIMIT_AS, size, size)
+    if cpu_seconds:
+        seconds = int(cpu_seconds)
+
+        def exceeded(signum, frame):
+            raise CpuTimeExceeded(f"CPU time limit of {seconds} s exceeded")
+
+        signal.signal(signal.SIGXCPU, exceeded)
+        _set_limit(resource.RLIMIT_CPU, seconds, seconds + 1)
+
+
+def _job_logger(job_id: object) -> logging.Logger:
+    handler = _RecordHandler()
+    root = logging.getLogger()
+    root.handlers[:] = [handler]  # libraries the job uses log as well
+    root.setLevel(logging.INFO)
+    logger = logging.getLogger(f"job.{job_id}")
+    logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
+    logger.propagate = False
+    return logger
+
+
+def _arguments(task, params: dict, context: _Context, logger: logging.Logger) -> dict:
+    code = getattr(task, "__code__", None)
+    if code is None:  # a callable object rather than a function
+        return {}
+    if code.co_flags & _CO_ASYNC:
+        raise TypeError("execute_task must be a plain `def`, not `async def`")
+    named = code.co_varnames[code.co_posonlyargcount : code.co_argcount + code.co_kwonlyargcount]
+    given = {"params": params, "context": context, "logger": logger}
+    kwargs = {}
+    for name in named:
+        if name in given:
+            kwargs[name] = given[name]
+        elif name in params:
+            kwargs[name] = params[name]
+    if code.co_flags & _CO_VARKEYWORDS:
+        for name, value in params.items():
+            if name not in named:
+                kwargs.setdefault(name, value)
+    return kwargs
+
+
+def _run(job: dict, filename: str) -> object:
+    code = job["code"]
+    params = dict(job.get("params") or {})
+    context = _Context(job.get("context") or {})
+    logger = _job_logger(context.get("job_id"))
+    # Lets tracebacks show the job's source lines; mtime None keeps checkcache from dropping it.
+    linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
+    compiled = compile(code, filename, "exec", dont_inherit=True)
+    module = types.ModuleType("__whalefall_job__")
+    module.__dict__.update(logger=logger, params=params, context=context)
+    sys.modules[module.__name__] = module  # dataclasses and pickle look the module up there
+    exec(compiled, module.__dict__)
+    task = module.__dict__.get("execute_task")
+    if not callable(task):
+        raise NameError("code must define a top-level function `def execute_task():`")
+    return task(**_arguments(task, params, context, logger))
+
+
+def _render(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return _clip(value, _MAX_VALUE)
+    if isinstance(value, dict | list | tuple | int | float | bool):
+        try:
+            return _clip(json.dumps(value, ensure_ascii=False, default=str), _MAX_VALUE)
+        except (TypeError, ValueError, RecursionError):  # non-string keys, cycles, deep nesting
+            pass
+    return _clip(str(value), _MAX_VALUE)
+
+
+def _describe(exc: BaseException) -> str:
+    try:
+        message = str(exc)
+    except Exception:
+        message = "<str() of the exception failed>"
+    name = type(exc).__name__
+    return _clip(f"{name}: {message}" if message else name, _MAX_ERROR)
+
+
+def _format_traceback(exc: BaseException, filename: str) -> str:
+    # Start at the first frame of the job's code: the launcher's own frames are noise. When
+    # there is none (a SyntaxError, a call with missing arguments), only the exception is shown.
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename != filename:
+        tb = tb.tb_next
+    return _clip("".join(traceback.format_exception(type(exc), exc, tb)), _MAX_VALUE)
+
+
+def main() -> None:
+    _linux_setup()
+    job = json.loads(sys.stdin.buffer.read())
+    out, err = _LineWriter(1), _LineWriter(2)
+    sys.stdout, sys.stderr = out, err
+    _set_limits(job.get("memory_limit_mb"), job.get("cpu_seconds"))
+    filename = f"<job:{(job.get('context') or {}).get('job_id')}>"
+    try:
+        record = {"t": "result", "value": _render(_run(job, filename))}
+        exit_code = 0
+    except BaseException as exc:  # the job's failure, SystemExit included, is the report
+        # Formatting needs no locals; dropping them frees what the job held when memory ran out.
+        traceback.clear_frames(exc.__traceback__)
+        try:
+            formatted = _format_traceback(exc, filename)
+        except MemoryError:
+            formatted = ""
+        record = {"t": "error", "error": _describe(exc), "traceback": formatted}
+        exit_code = 1
+    out.send_partial()
+    err.send_partial()
+    _send(record)
+    os._exit(exit_code)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,209 @@
+"""Human-readable text for a trigger, in Simplified Chinese (the default) or English.
+
+Works on a trigger's canonical params (see ``whalefall.scheduler.triggers``): cron fields hold
+APScheduler values, so days of the week are names. Common shapes get a sentence; anything else
+falls back to showing the cron expression. Nothing here raises.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+_SIGNIFICANCE = ("year", "month", "day", "day_of_week", "hour", "minute", "second")
+# What CronTrigger gives a field left out after the last one given (the rest become "*").
+_DEFAULTS = {
+    "year": "*",
+    "month": "1",
+    "day": "1",
+    "day_of_week": "*",
+    "hour": "0",
+    "minute": "0",
+    "second": "0",
+}
+
+_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_DAYS_ZH = dict(zip(_DAYS, ("周一", "周二", "周三", "周四", "周五", "周六", "周日"), strict=True))
+_DAYS_EN = dict(
+    zip(_DAYS, ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"), strict=True)
+)
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_MONTHS_EN = (
+    "January", "February", "March", "April", "May", "June",
+    "July", "August", "September", "October", "November", "December",
+)  # fmt: skip
+_UNITS = ("weeks", "days", "hours", "minutes", "seconds")
+_UNITS_ZH = {"weeks": "周", "days": "天", "hours": "小时", "minutes": "分钟", "seconds": "秒"}
+_STEP = re.compile(r"(?:\*|0)/(\d+)")
+
+
+def describe_trigger(trigger_type: str, params: Mapping[str, Any], lang: str = "zh") -> str:
+    """A sentence for the trigger; ``lang`` starting with "en" gives English, anything else Chinese."""
+    en = str(lang).lower().startswith("en")
+    try:
+        if trigger_type == "dependency":
+            return "After its upstream jobs succeed" if en else "依赖上游任务成功后执行"
+        if trigger_type == "date":
+            when = datetime.fromisoformat(str(params["run_date"])).strftime("%Y-%m-%d %H:%M:%S")
+            return f"Once at {when}" if en else f"于 {when} 执行一次"
+        if trigger_type == "interval":
+            return _interval(params, en)
+        if trigger_type == "cron":
+            return _cron(params, en) or _cron_fallback(params, en)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        pass  # params not made by parse_trigger: say what we can below
+    if trigger_type == "cron":
+        return _cron_fallback(params, en)
+    return str(trigger_type)
+
+
+def _interval(params: Mapping[str, Any], en: bool) -> str:
+    parts = [(unit, int(params[unit])) for unit in _UNITS if params.get(unit)]
+    if not parts:
+        raise ValueError("no interval")
+    if en:
+        words = [f"{n} {unit[:-1] if n == 1 else unit}" for unit, n in parts]
+        return f"Every {_join_en(words)}"
+    return "每 " + " ".join(f"{n} {_UNITS_ZH[unit]}" for unit, n in parts) + "执行"
+
+
+def _effective(params: Mapping[str, Any]) -> dict[str, str]:
+    """Every cron field as CronTrigger will see it, defaults filled in."""
+    given = [name for name in _SIGNIFICANCE if params.get(name) not in (None, "")]
+    last = _SIGNIFICANCE.index(given[-1]) if given else len(_SIGNIFICANCE)
+    return {
+        name: str(params[name]) if name in given else (_DEFAULTS[name] if index > last else "*")
+        for index, name in enumerate(_SIGNIFICANCE)
+    }
+
+
+def _number(value: str) -> int | None:
+    return int(value) if value.isdigit() else None
+
+
+def _every(value: str) -> int | None:
+    """N for ``*/N`` (or ``0/N``), 1 for ``*``, else None."""
+    if value == "*":
+        return 1
+    step = _STEP.fullmatch(value)
+    return int(step[1]) if step else None
+
+
+def _cron(params: Mapping[str, Any], en: bool) -> str | None:
+    """A sentence for the common shapes; None when the schedule is not one of them."""
+    f = _effective(params)
+    second, minute, hour = f["second"], f["minute"], f["hour"]
+    day, month, dow = f["day"], f["month"], f["day_of_week"]
+    if f["year"] != "*":
+        return None
+    calendar_free = day == month == dow == "*"
+
+    # Every N seconds / minutes / hours.
+    if calendar_free and minute == hour == "*" and (n := _every(second)):
+        if n == 1:
+            return "Every second" if en else "每秒执行"
+        return f"Every {n} seconds" if en else f"每 {n} 秒执行"
+    if calendar_free and hour == "*" and second == "0" and (n := _every(minute)):
+        if n == 1:
+            return "Every minute" if en else "每分钟执行"
+        return f"Every {n} minutes" if en else f"每 {n} 分钟执行"
+    if calendar_free and second == "0" and (m := _number(minute)) is not None and (n := _every(hour)):
+        if n == 1 and m == 0:
+            return "Every hour on the hour" if en else "每小时整点执行"
+        if n == 1:
+            return f"Every hour at minute {m}" if en else f"每小时第 {m} 分执行"
+        if m == 0:
+            return f"Every {n} hours" if en else f"每 {n} 小时执行"
+        return f"Every {n} hours at minute {m}" if en else f"每 {n} 小时第 {m} 分执行"
+
+    # At fixed times of day.
+    times = _times(second, minute, hour, en)
+    if times is None:
+        return None
+    if calendar_free:
+        return f"Every day at {times}" if en else f"每天 {times} 执行"
+    if day == month == "*":
+        return _weekly(dow, times, en)
+    if dow != "*":
+        return None
+    if month == "*":
+        if day == "last":
+            return f"On the last day of every month at {times}" if en else f"每月最后一天 {times} 执行"
+        days = [_number(item) for item in day.split(",")]
+        if None in days:
+            return None
+        if en:
+            label = "day" if len(days) == 1 else "days"
+            return f"On {label} {_join_en([str(d) for d in days])} of every month at {times}"
+        return f"每月 {'、'.join(str(d) for d in days)} 日 {times} 执行"
+    month_number = _number(month) or (_MONTHS.index(month) + 1 if month in _MONTHS else None)
+    day_number = _number(day)
+    if month_number is None or day_number is None:
+        return None
+    if en:
+        return f"Every year on {_MONTHS_EN[month_number - 1]} {day_number} at {times}"
+    return f"每年 {month_number} 月 {day_number} 日 {times} 执行"
+
+
+def _times(second: str, minute: str, hour: str, en: bool) -> str | None:
+    """ "02:00" or "02:00、14:00" / "02:00 and 14:00"; None unless the times of day are fixed."""
+    s, m = _number(second), _number(minute)
+    hours = [_number(item) for item in hour.split(",")]
+    if s is None or m is None or None in hours:
+        return None
+    texts = [f"{h:02d}:{m:02d}" + (f":{s:02d}" if s else "") for h in hours if h is not None]
+    return _join_en(texts) if en else "、".join(texts)
+
+
+def _weekly(dow: str, times: str, en: bool) -> str | None:
+    spans = _day_spans(dow)
+    if spans is None:
+        return None
+    if en:
+        words = [" to ".join(_DAYS_EN[end] for end in span) for span in spans]
+        if any(len(span) == 2 for span in spans):
+            return f"{_join_en(words)} at {times}"
+        return f"Every {_join_en(words)} at {times}"
+    words = ["至".join(_DAYS_ZH[end] for end in span) for span in spans]
+    return f"每{'、'.join(words)} {times} 执行"
+
+
+def _day_spans(dow: str) -> list[tuple[str, ...]] | None:
+    """Days of the week as single days and (first, last) spans; a run of three or more single
+    days, Sunday wrapping round to Monday, becomes one span: "sun,mon,tue" -> ("sun", "tue")."""
+    spans: list[tuple[str, ...]] = []
+    for item in dow.split(","):
+        ends = tuple(item.split("-"))
+        if len(ends) > 2 or not all(end in _DAYS for end in ends):
+            return None
+        spans.append(ends)
+    if len(spans) < 3 or any(len(span) != 1 for span in spans):
+        return spans
+    numbers = {_DAYS.index(span[0]) for span in spans}
+    for first in numbers:
+        run = [(first + offset) % 7 for offset in range(len(numbers))]
+        if set(run) == numbers and len(numbers) == len(spans):
+            return [(_DAYS[run[0]], _DAYS[run[-1]])]
+    return spans
+
+
+def _cron_fallback(params: Mapping[str, Any], en: bool) -> str:
+    expression = params.get("expression") if isinstance(params, Mapping) else None
+    if not expression:
+        try:
+            f = _effective(params)
+            names = ("second", "minute", "hour", "day", "month", "day_of_week")
+            expression = " ".join(f[name] for name in names)
+            if f["year"] != "*":
+                expression += f" {f['year']}"
+        except (TypeError, AttributeError):
+            expression = "?"
+    return f"Cron: {expression}" if en else f"按 cron 表达式 {expression} 执行"
+
+
+def _join_en(words: list[str]) -> str:
+    if len(words) <= 1:
+        return "".join(words)
+    return ", ".join(words[:-1]) + " and " + words[-1]

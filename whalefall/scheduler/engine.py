@@ -1,0 +1,247 @@
+"""The APScheduler engine, kept in step with our ``jobs`` table.
+
+APScheduler decides *when*; everything else is ours. The job store holds, per
+job, only the generic ``runner:fire`` reference, ``[job_id]`` and a signature
+of the trigger it was built from. Due times go to :meth:`Engine.fire`, which
+claims each scheduled time in the runs table before anything executes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from apscheduler.executors.base import BaseExecutor
+from apscheduler.job import Job as APJob
+from apscheduler.jobstores.base import JobLookupError
+from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy import select
+
+from whalefall import clock
+from whalefall.errors import InvalidTrigger
+from whalefall.models import Job, JobState, Run, TriggerSource
+from whalefall.runtime import Runtime
+from whalefall.scheduler import triggers
+from whalefall.scheduler.jobstore import SafeJobStore
+from whalefall.scheduler.runner import Runner
+from whalefall.services import jobs as job_service
+from whalefall.services import runs as run_service
+
+log = logging.getLogger(__name__)
+FIRE_REF = "whalefall.scheduler.runner:fire"
+MAX_CATCH_UP_FIRES = 1000  # bound on fires enumerated inside one grace window
+
+
+class RunnerExecutor(BaseExecutor):
+    """Passes due times to the engine. APScheduler's own instance counting is bypassed:
+    max_instances is enforced against the runs table, for scheduled and manual runs alike."""
+
+    def __init__(self, engine: Engine):
+        super().__init__()
+        self._engine = engine
+
+    def submit_job(self, job: APJob, run_times: list[datetime]) -> None:
+        self._engine.fire(job, run_times)
+
+    def _do_submit_job(self, job, run_times):  # pragma: no cover - submit_job is overridden
+        raise NotImplementedError
+
+
+def signature(job: Job, timezone: str) -> str:
+    """What the stored schedule was built from; a change means reschedule."""
+    data = [job.trigger_type, job.trigger_params, timezone, job.misfire_grace_time, job.coalesce]
+    return hashlib.sha1(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+class Engine:
+    def __init__(self, runtime: Runtime, runner: Runner, node_id: str,
+                 on_store_error: Callable[[str | None], None]):
+        self.runtime = runtime
+        self.runner = runner
+        self.node_id = node_id
+        self._on_store_error = on_store_error
+        self.aps: BackgroundScheduler | None = None
+        self._lock = threading.RLock()
+
+    # -- life ------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start paused, bring the store in line with ``jobs``, catch up, then resume."""
+        with self._lock:
+            store = SafeJobStore(self.runtime.db.engine, on_error=self._on_store_error, on_broken=self._broken)
+            self.aps = BackgroundScheduler(
+                jobstores={"default": store},
+                executors={"default": RunnerExecutor(self)},
+                job_defaults={"coalesce": True, "max_instances": 1_000_000, "misfire_grace_time": None},
+                timezone=self.runtime.settings.timezone,
+            )
+            self.aps.start(paused=True)
+            self.reconcile_all()
+            self.catch_up()
+            self.aps.resume()
+            log.info("scheduler engine started with %d scheduled job(s)", len(self.aps.get_jobs()))
+
+    def pause(self) -> None:
+        """Stop processing due jobs. Jobs due from now keep their stored next run time."""
+        with self._lock:
+            if self.aps is not None and self.aps.running:
+                self.aps.pause()
+
+    def stop(self) -> None:
+        with self._lock:
+            if self.aps is not None and self.aps.running:
+                self.aps.pause()
+                self.aps.shutdown(wait=False)
+            self.aps = None
+
+    def alive(self) -> bool:
+        aps = self.aps
+        thread = getattr(aps, "_thread", None)
+        return bool(aps is not None and aps.running and thread is not None and thread.is_alive())
+
+    def wakeup(self) -> None:
+        if self.aps is not None and self.aps.running:
+            self.aps.wakeup()
+
+    # -- keeping the store in step --------------------------------------------
+
+    def _broken(self, job_id: str, reason: str) -> None:
+        job_service.mark_broken(self.runtime, job_id, f"stored schedule cannot be restored: {reason}")
+
+    def reconcile_all(self) -> None:
+        assert self.aps is not None
+        stored = {j.id: j for j in self.aps.get_jobs()}
+        with self.runtime.db.read() as session:
+            ids = list(session.scalars(select(Job.id)))
+        for job_id in ids:
+            self.apply(job_id, stored.get(job_id))
+        for job_id in set(stored) - set(ids):
+            self._remove(job_id)
+
+    def apply(self, job_id: str, stored: APJob | None | bool = False) -> None:
+        """Make the store's entry for ``job_id`` match its row (added, changed, paused, deleted)."""
+        assert self.aps is not None
+        if stored is False:
+            stored = self.aps.get_job(job_id)
+        with self.runtime.db.read() as session:
+            job = session.get(Job, job_id)
+            already_fired = None
+            if job is not None and job.trigger_type == triggers.TriggerType.DATE:
+                already_fired = session.scalar(select(Run.id).where(Run.job_id == job_id,
+                                                                    Run.scheduled_time.isnot(None)).limit(1))
+        if job is None or job.state != JobState.ACTIVE or job.trigger_type == triggers.TriggerType.DEPENDENCY \
+                or already_fired:
+            if stored:
+                self._remove(job_id)
+            if job is not None:
+                self._record_next(job, None)
+            return
+        tz = job_service.timezone_of(self.runtime, job)
+        sig = signature(job, tz)
+        if stored and stored.kwargs.get("sig") == sig:
+            self._record_next(job, stored.next_run_time)
+            return
+        try:
+            trigger = triggers.build_trigger(job_service.spec_of(job), tz)
+        except InvalidTrigger as exc:
+            job_service.mark_broken(self.runtime, job_id, f"invalid trigger: {exc}")
+            if stored:
+                self._remove(job_id)
+            return
+        if job.broken_reason and job.broken_reason.startswith(("invalid trigger", "stored schedule")):
+            job_service.mark_broken(self.runtime, job_id, None)
+        added = self.aps.add_job(FIRE_REF, trigger=trigger, args=[job_id], kwargs={"sig": sig}, id=job_id,
+                                 name=job_id, misfire_grace_time=job.misfire_grace_time, coalesce=job.coalesce,
+                                 replace_existing=True)
+        self._record_next(job, added.next_run_time)
+
+    def _remove(self, job_id: str) -> None:
+        try:
+            self.aps.remove_job(job_id)
+        except JobLookupError:
+            pass
+
+    def _record_next(self, job: Job, next_run_time: datetime | None) -> None:
+        if job.next_run_time != next_run_time and not (job.next_run_time and next_run_time and
+                                                      abs((job.next_run_time - next_run_time).total_seconds()) < 1e-3):
+            with self.runtime.db.begin() as session:
+                row = session.get(Job, job.id)
+                if row is not None:
+                    row.next_run_time = next_run_time
+
+    # -- catching up after downtime ---------------------------------------------
+
+    def catch_up(self) -> None:
+        """Handle every stored time that passed while no scheduler ran, cheaply.
+
+        Instead of letting APScheduler enumerate every missed fire (a per-second
+        job down for a day is 86,400 trigger computations before the loop
+        starts), look only inside the grace window: with coalesce one catch-up
+        run, otherwise one per fire in the window; anything older than the window
+        becomes one ``missed`` record. The stored next run time jumps to the
+        first fire after now.
+        """
+        assert self.aps is not None
+        now = clock.now()
+        for apjob in self.aps.get_jobs():
+            if apjob.next_run_time is None or apjob.next_run_time > now:
+                continue
+            first_missed = apjob.next_run_time
+            grace = timedelta(seconds=apjob.misfire_grace_time or 0)
+            window_start = max(first_missed, now - grace)
+            fires: list[datetime] = []
+            t = first_missed if first_missed >= window_start else apjob.trigger.get_next_fire_time(None, window_start)
+            while t is not None and t <= now and len(fires) < MAX_CATCH_UP_FIRES:
+                fires.append(t)
+                t = apjob.trigger.get_next_fire_time(t, t)
+            following = apjob.trigger.get_next_fire_time(None, now)
+            if following is not None and following <= now:
+                following = apjob.trigger.get_next_fire_time(following, now)
+            self.aps.modify_job(apjob.id, next_run_time=following)
+            job_id = apjob.args[0]
+            if first_missed < window_start:
+                reason = (f"missed: due at {first_missed.isoformat()} while no scheduler was running "
+                          f"(beyond misfire_grace_time {apjob.misfire_grace_time} s)")
+                run_service.claim_scheduled(self.runtime, job_id, first_missed, source=TriggerSource.CATCH_UP,
+                                            node=self.node_id, late_reason=reason)
+            if fires and apjob.coalesce:
+                fires = fires[-1:]
+            for i, when in enumerate(fires):
+                claim = run_service.claim_scheduled(
+                    self.runtime, job_id, when, source=TriggerSource.CATCH_UP, node=self.node_id,
+                    next_run_time=following if i == len(fires) - 1 else None)
+                if claim and claim.status.value == "queued":
+                    self.runner.submit(claim.run_id)
+            if not fires:
+                with self.runtime.db.begin() as session:
+                    row = session.get(Job, job_id)
+                    if row is not None:
+                        row.next_run_time = following
+
+    # -- firing -----------------------------------------------------------------
+
+    def fire(self, apjob: APJob, run_times: list[datetime]) -> None:
+        """Called in APScheduler's thread for due times: claim each, then hand it to the runner."""
+        now = clock.now()
+        job_id = apjob.args[0]
+        grace = apjob.misfire_grace_time
+        following = apjob.trigger.get_next_fire_time(run_times[-1], now)
+        for i, when in enumerate(run_times):
+            late = (now - when).total_seconds()
+            reason = None
+            if grace is not None and late > grace:
+                reason = f"missed: started {late:.0f} s late, beyond misfire_grace_time {grace} s"
+            try:
+                claim = run_service.claim_scheduled(
+                    self.runtime, job_id, when, source=TriggerSource.SCHEDULE, node=self.node_id,
+                    next_run_time=following if i == len(run_times) - 1 else None, late_reason=reason)
+            except Exception:
+                log.exception("could not claim %s at %s", job_id, when, extra={"job_id": job_id})
+                continue
+            if claim is not None and claim.status.value == "queued" and not self.runner.submit(claim.run_id):
+                # Shutting down: leave it queued and unowned so the next start runs it within its grace.
+                run_service.release(self.runtime, claim.run_id)

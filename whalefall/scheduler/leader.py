@@ -1,0 +1,152 @@
+"""Nodes, the leader lease, and recovery of runs whose process died.
+
+Exactly one scheduler is active: it holds the ``scheduler`` lease and renews
+it; when it dies another takes over once the lease expires. Every transition
+here is a conditional UPDATE, so any number of processes may race safely.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import uuid
+from datetime import timedelta
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from whalefall import clock
+from whalefall.models import Job, Lease, Node, Run, RunStatus
+from whalefall.runtime import Runtime
+from whalefall.services import runs as run_service
+
+log = logging.getLogger(__name__)
+LEASE_NAME = "scheduler"
+HOSTNAME = socket.gethostname()
+
+
+def make_node_id(name: str | None = None) -> str:
+    return f"{name or HOSTNAME}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def register_node(runtime: Runtime, node_id: str, role: str) -> None:
+    now = clock.now()
+    with runtime.db.begin() as session:
+        session.add(Node(id=node_id, hostname=HOSTNAME, pid=os.getpid(), role=role, started_at=now, heartbeat_at=now))
+
+
+def beat(runtime: Runtime, node_id: str) -> None:
+    with runtime.db.begin() as session:
+        session.execute(update(Node).where(Node.id == node_id).values(heartbeat_at=clock.now()))
+
+
+def stop_node(runtime: Runtime, node_id: str) -> None:
+    with runtime.db.begin() as session:
+        session.execute(update(Node).where(Node.id == node_id).values(stopped_at=clock.now()))
+
+
+def acquire(runtime: Runtime, node_id: str) -> bool:
+    """Take or renew the lease. True while this node leads."""
+    now = clock.now()
+    expires = now + timedelta(seconds=runtime.settings.lease_seconds)
+    with runtime.db.begin() as session:
+        renewed = session.execute(update(Lease).where(Lease.name == LEASE_NAME, Lease.holder == node_id)
+                                  .values(expires_at=expires))
+        if renewed.rowcount == 1:
+            return True
+        taken = session.execute(update(Lease).where(Lease.name == LEASE_NAME,
+                                                    or_(Lease.holder.is_(None), Lease.expires_at < now))
+                                .values(holder=node_id, expires_at=expires, acquired_at=now))
+        if taken.rowcount == 1:
+            return True
+        if session.get(Lease, LEASE_NAME) is not None:
+            return False
+    try:
+        with runtime.db.begin() as session:
+            session.add(Lease(name=LEASE_NAME, holder=node_id, expires_at=expires, acquired_at=now))
+        return True
+    except IntegrityError:
+        return False
+
+
+def release(runtime: Runtime, node_id: str) -> None:
+    with runtime.db.begin() as session:
+        session.execute(update(Lease).where(Lease.name == LEASE_NAME, Lease.holder == node_id)
+                        .values(holder=None, expires_at=clock.now()))
+
+
+def current_leader(runtime: Runtime) -> Lease | None:
+    with runtime.db.read() as session:
+        lease = session.get(Lease, LEASE_NAME)
+    if lease is None or lease.holder is None or lease.expires_at <= clock.now():
+        return None
+    return lease
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def dead_nodes(runtime: Runtime, self_id: str) -> dict[str, Node]:
+    stale = clock.now() - timedelta(seconds=runtime.settings.node_stale_seconds)
+    with runtime.db.read() as session:
+        nodes = list(session.scalars(select(Node).where(Node.id != self_id)))
+    return {n.id: n for n in nodes
+            if n.stopped_at is not None or n.heartbeat_at < stale
+            or (n.hostname == HOSTNAME and not _pid_alive(n.pid))}
+
+
+def recover(runtime: Runtime, self_id: str) -> int:
+    """Mark running runs of dead nodes ``interrupted`` (retried by policy) and free their queued ones.
+
+    Returns how many runs were touched.
+    """
+    dead = dead_nodes(runtime, self_id)
+    with runtime.db.read() as session:
+        known = set(session.scalars(select(Node.id)))
+        orphans = list(session.execute(
+            select(Run.id, Run.node, Run.status, Run.pid, Run.scheduled_time, Run.job_id)
+            .where(Run.status.in_((RunStatus.RUNNING.value, RunStatus.QUEUED.value)), Run.node.isnot(None),
+                   Run.node != self_id)))
+        graces = dict(session.execute(select(Job.id, Job.misfire_grace_time)).tuples().all())
+    touched = 0
+    now = clock.now()
+    for run_id, node, status, pid, scheduled, job_id in orphans:
+        if node in known and node not in dead:
+            continue
+        owner = dead.get(node)
+        if status == RunStatus.RUNNING.value:
+            if pid and owner is not None and owner.hostname == HOSTNAME:
+                _kill_group(pid)
+            where = f"node {node}" if node else "its node"
+            if run_service.finish(runtime, run_id, RunStatus.INTERRUPTED,
+                                  error_message=f"interrupted: the process running it ({where}) died") is not None:
+                log.warning("run %s of job %s interrupted: %s died", run_id, job_id, node,
+                            extra={"run_id": run_id, "job_id": job_id})
+                touched += 1
+        else:
+            grace = graces.get(job_id, 0)
+            if scheduled is not None and (now - scheduled).total_seconds() > grace:
+                if run_service.finish(runtime, run_id, RunStatus.MISSED, from_status=RunStatus.QUEUED,
+                                      error_message=f"missed: queued on {node}, which died before running it") is not None:
+                    touched += 1
+            else:
+                run_service.release(runtime, run_id)
+                touched += 1
+    return touched
+
+
+def _kill_group(pid: int) -> None:
+    """A code job's process group outlives nothing: kill what its dead parent left."""
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass

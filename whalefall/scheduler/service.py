@@ -1,0 +1,197 @@
+"""The scheduler role: one loop that leads, follows changes and dispatches runs.
+
+Started by ``whalefall scheduler`` or ``whalefall serve``, never by an import.
+The loop is a sequence of steps; :meth:`SchedulerService.step` does one and
+says whether it did work, so a test can drive it without threads or sleeps.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+
+from sqlalchemy import select
+
+from whalefall import clock
+from whalefall.models import JobChange, StateEntry
+from whalefall.runtime import Runtime
+from whalefall.scheduler import leader
+from whalefall.scheduler.engine import Engine
+from whalefall.scheduler.runner import Runner
+from whalefall.services import runs as run_service
+
+log = logging.getLogger(__name__)
+NODE_BEAT_SECONDS = 5.0
+RECOVER_SECONDS = 10.0
+CHANGE_OVERLAP = 200  # re-read this many recent feed ids: on PostgreSQL ids may commit out of order
+
+
+def set_state(runtime: Runtime, key: str, value: str | None) -> None:
+    with runtime.db.begin() as session:
+        entry = session.get(StateEntry, key)
+        if value is None:
+            if entry is not None:
+                session.delete(entry)
+        elif entry is None:
+            session.add(StateEntry(key=key, value=value, updated_at=clock.now()))
+        elif entry.value != value:
+            entry.value, entry.updated_at = value, clock.now()
+
+
+class SchedulerService:
+    def __init__(self, runtime: Runtime, role: str = "scheduler"):
+        self.runtime = runtime
+        self.role = role
+        self.node_id = leader.make_node_id(runtime.settings.node_name)
+        self.runner = Runner(runtime, self.node_id, runtime.settings.executor_max_workers)
+        self.engine = Engine(runtime, self.runner, self.node_id, on_store_error=self._store_error)
+        self.leading = False
+        self.last_error: str | None = None
+        self._store_error_text: str | None = None
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._seen: deque[int] = deque(maxlen=CHANGE_OVERLAP * 2)
+        self._last_change = 0
+        self._timers = {"beat": 0.0, "lease": 0.0, "recover": 0.0}
+
+    # -- life ------------------------------------------------------------------
+
+    def start(self, *, thread: bool = True) -> None:
+        leader.register_node(self.runtime, self.node_id, self.role)
+        self.runtime.scheduler = self
+        self.runtime.subscribe(self.wake)
+        if thread:
+            self._thread = threading.Thread(target=self._loop, name="whalefall-scheduler", daemon=True)
+            self._thread.start()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self, wait_seconds: float = 30.0) -> None:
+        """Stop processing first, then let running runs finish (up to ``wait_seconds``), then let go."""
+        self._stopping.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self.engine.pause()
+        self.runner.shutdown(wait=False)
+        deadline = time.monotonic() + wait_seconds
+        while self.runner.inflight and time.monotonic() < deadline:
+            time.sleep(0.1)
+        self.engine.stop()
+        try:
+            if self.leading:
+                leader.release(self.runtime, self.node_id)
+            leader.stop_node(self.runtime, self.node_id)
+        except Exception:
+            log.exception("could not release the lease on stop")
+        self.leading = False
+
+    # -- the loop --------------------------------------------------------------
+
+    def _loop(self) -> None:
+        backoff = 0.5
+        while not self._stopping.is_set():
+            try:
+                did = self.step()
+                backoff = 0.5
+                if self.last_error:
+                    self.last_error = None
+            except Exception as exc:  # the loop must never end silently
+                log.exception("scheduler step failed")
+                self.last_error = f"{exc.__class__.__name__}: {exc}"
+                did = False
+                self._stopping.wait(backoff)
+                backoff = min(backoff * 2, 10)
+            if not did:
+                self._wake.wait(self.runtime.settings.sync_interval_seconds)
+            self._wake.clear()
+
+    def _due(self, name: str, every: float) -> bool:
+        if time.monotonic() - self._timers[name] >= every:
+            self._timers[name] = time.monotonic()
+            return True
+        return False
+
+    def step(self) -> bool:
+        """One round:
+
+        1. renew this node's heartbeat (every 5 s);
+        2. take or renew the lease; start the engine on gaining it, stop it on losing it;
+        3. as leader: restart a dead engine, apply job changes made anywhere,
+           dispatch queued runs, and recover runs of dead nodes (every 10 s).
+
+        Returns True when it did work (the loop then goes round again at once).
+        """
+        rt = self.runtime
+        did = False
+        if self._due("beat", NODE_BEAT_SECONDS):
+            leader.beat(rt, self.node_id)
+        if self._due("lease", 1.0 if not self.leading else rt.settings.lease_seconds / 4):
+            leads = leader.acquire(rt, self.node_id)
+            if leads and not self.leading:
+                self._become_leader()
+                did = True
+            elif not leads and self.leading:
+                log.warning("lost the scheduler lease; standing by")
+                self.engine.stop()
+                self.leading = False
+        if not self.leading:
+            return did
+        if not self.engine.alive():
+            log.error("the APScheduler thread died; restarting the engine")
+            self.last_error = "the scheduler engine stopped and was restarted"
+            self.engine.stop()
+            self.engine.start()
+            did = True
+        did |= self._apply_changes()
+        for run_id in run_service.take_queued(rt, self.node_id):
+            if not self.runner.submit(run_id):
+                run_service.release(rt, run_id)
+                break
+            did = True
+        if self._due("recover", RECOVER_SECONDS):
+            did |= leader.recover(rt, self.node_id) > 0
+        self._publish_health()
+        return did
+
+    def _become_leader(self) -> None:
+        log.info("this node (%s) is now the active scheduler", self.node_id)
+        self.leading = True
+        with self.runtime.db.read() as session:
+            newest = session.scalar(select(JobChange.id).order_by(JobChange.id.desc()).limit(1)) or 0
+        self._last_change = newest
+        leader.recover(self.runtime, self.node_id)
+        self._timers["recover"] = time.monotonic()
+        self.engine.start()
+
+    def _apply_changes(self) -> bool:
+        with self.runtime.db.read() as session:
+            rows = list(session.execute(
+                select(JobChange.id, JobChange.job_id)
+                .where(JobChange.id > self._last_change - CHANGE_OVERLAP).order_by(JobChange.id).limit(1000)))
+        fresh = [(cid, jid) for cid, jid in rows if cid > self._last_change or cid not in self._seen]
+        fresh = [(cid, jid) for cid, jid in fresh if cid not in self._seen]
+        if not fresh:
+            return False
+        for job_id in dict.fromkeys(jid for _cid, jid in fresh):
+            self.engine.apply(job_id)
+        for cid, _jid in fresh:
+            self._seen.append(cid)
+            self._last_change = max(self._last_change, cid)
+        self.engine.wakeup()
+        return True
+
+    # -- health ----------------------------------------------------------------
+
+    def _store_error(self, message: str | None) -> None:
+        self._store_error_text = message
+
+    def problem(self) -> str | None:
+        return self._store_error_text or self.last_error
+
+    def _publish_health(self) -> None:
+        set_state(self.runtime, "scheduler_problem", self.problem())

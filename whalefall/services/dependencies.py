@@ -1,0 +1,50 @@
+"""Dependency triggers: a job runs once every upstream has succeeded since its own last run."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import func, select
+
+from whalefall.errors import RunConflict
+from whalefall.models import ACTIVE_STATUSES, Job, JobState, Run, RunStatus, TriggerSource
+from whalefall.runtime import Runtime
+from whalefall.scheduler.triggers import TriggerType
+from whalefall.services import runs as run_service
+
+log = logging.getLogger(__name__)
+
+
+def ready(session, job: Job) -> bool:
+    """Has every upstream of ``job`` succeeded since ``job`` last ran?"""
+    last = session.scalar(select(func.max(Run.created_at)).where(Run.job_id == job.id))
+    for upstream in job.depends_on or []:
+        query = select(func.max(Run.finished_at)).where(Run.job_id == upstream,
+                                                        Run.status == RunStatus.SUCCESS.value)
+        succeeded = session.scalar(query)
+        if succeeded is None or (last is not None and succeeded <= last):
+            return False
+    active = session.scalar(select(func.count()).select_from(Run).where(
+        Run.job_id == job.id, Run.status.in_(ACTIVE_STATUSES)))
+    return not active
+
+
+def after_success(runtime: Runtime, job_id: str) -> list[int]:
+    """Queue the downstream jobs that ``job_id``'s success made ready; returns their run ids."""
+    queued = []
+    with runtime.db.begin() as session:
+        candidates = session.scalars(select(Job).where(Job.trigger_type == TriggerType.DEPENDENCY.value,
+                                                       Job.state == JobState.ACTIVE.value))
+        for job in candidates:
+            if job_id not in (job.depends_on or []) or not ready(session, job):
+                continue
+            try:
+                run = run_service.enqueue(runtime, job.id, source=TriggerSource.DEPENDENCY, session=session)
+            except RunConflict:
+                continue
+            log.info("dependency run of %s queued after %s succeeded", job.id, job_id,
+                     extra={"job_id": job.id, "run_id": run.id})
+            queued.append(run.id)
+    if queued:
+        runtime.changed()
+    return queued

@@ -1,0 +1,76 @@
+"""Health and statistics, answered from the database so any process can answer them."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import SQLAlchemyError
+
+from whalefall import clock
+from whalefall.models import Job, JobState, Run, StateEntry
+from whalefall.runtime import Runtime
+from whalefall.scheduler import leader
+
+
+def health(runtime: Runtime) -> tuple[int, dict[str, Any]]:
+    """(HTTP status, body): 200 healthy/warning while a scheduler runs, 503 otherwise."""
+    now = clock.now()
+    problems: list[str] = []
+    try:
+        with runtime.db.read() as session:
+            session.execute(text("SELECT 1"))
+            states = {e.key: e for e in session.scalars(select(StateEntry))}
+    except SQLAlchemyError as exc:
+        return 503, {"status": "unhealthy", "database": "unreachable", "problems": [f"database: {exc.__class__.__name__}"]}
+    lease = leader.current_leader(runtime)
+    local = runtime.scheduler
+    running = lease is not None
+    if local is not None and local.leading and not local.engine.alive():
+        running = False
+        problems.append("the scheduler engine in this process is not running")
+    beat = states.get("heartbeat")
+    last_beat = datetime.fromisoformat(beat.value) if beat else None
+    age = (now - last_beat).total_seconds() if last_beat else None
+    if last_beat is None:
+        problems.append("no heartbeat recorded yet")
+    elif age > runtime.settings.heartbeat_warning_seconds:
+        problems.append(f"last heartbeat {int(age)} s ago (over {runtime.settings.heartbeat_warning_seconds} s)")
+    problem = states.get("scheduler_problem")
+    if problem and problem.value:
+        problems.append(problem.value)
+    body = {
+        "status": "healthy" if running and not problems else ("warning" if running else "unhealthy"),
+        "scheduler": {"running": running, "leader": lease.holder if lease else None,
+                      "lease_expires_at": clock.iso(lease.expires_at) if lease else None,
+                      "this_node_leads": bool(local and local.leading)},
+        "database": "ok",
+        "last_heartbeat": clock.iso(last_beat),
+        "heartbeat_age_seconds": round(age, 1) if age is not None else None,
+        "problems": problems,
+        "time": clock.iso(now),
+    }
+    if not running:
+        body["message"] = "no scheduler is running"
+    return (200 if running else 503), body
+
+
+def stats(runtime: Runtime, *, upcoming: int = 10) -> dict[str, Any]:
+    since = clock.now() - timedelta(hours=24)
+    with runtime.db.read() as session:
+        by_state = dict(session.execute(select(Job.state, func.count()).group_by(Job.state)).all())
+        by_status = dict(session.execute(select(Run.status, func.count()).where(Run.created_at >= since)
+                                         .group_by(Run.status)).all())
+        nxt = session.execute(select(Job.id, Job.name, Job.next_run_time, Job.timezone)
+                              .where(Job.next_run_time.isnot(None), Job.state == JobState.ACTIVE.value)
+                              .order_by(Job.next_run_time).limit(upcoming)).all()
+    tz = runtime.settings.timezone
+    return {
+        "total_jobs": sum(by_state.values()),
+        "active_jobs": by_state.get(JobState.ACTIVE.value, 0),
+        "paused_jobs": by_state.get(JobState.PAUSED.value, 0),
+        "runs_24h": {"total": sum(by_status.values()), **by_status},
+        "next_executions": [{"job_id": jid, "name": name, "next_run_time": clock.local_text(when, jtz or tz)}
+                            for jid, name, when, jtz in nxt],
+    }

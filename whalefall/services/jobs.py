@@ -1,0 +1,318 @@
+"""Jobs: the one place a job is created, changed, paused, resumed or deleted.
+
+Each change is one transaction that writes ``jobs``, a ``job_changes`` row
+(the feed the scheduler follows) and an audit row; afterwards the runtime's
+listeners are told, so a scheduler in the same process reacts at once.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from whalefall import clock
+from whalefall.api.schemas import JobCreate, JobPatch
+from whalefall.errors import Forbidden, InvalidInput, JobConflict, JobNotFound
+from whalefall.models import Job, JobChange, JobKind, JobState, Role, Run
+from whalefall.runtime import Runtime
+from whalefall.scheduler import triggers
+from whalefall.scheduler.codecheck import check_source
+from whalefall.services import audit
+from whalefall.services.audit import Actor
+
+POLICY_FIELDS = ("misfire_grace_time", "coalesce", "max_instances", "timeout_seconds", "max_retries",
+                 "retry_delay_seconds")
+PLAIN_FIELDS = ("name", "description", "category", "params", "notify", *POLICY_FIELDS)
+
+
+# --- reading -----------------------------------------------------------------
+
+def get(session: Session, job_id: str) -> Job:
+    job = session.get(Job, job_id)
+    if job is None:
+        raise JobNotFound(job_id)
+    return job
+
+
+def page(session: Session, *, q: str | None = None, category: str | None = None, state: str | None = None,
+         page: int = 1, per_page: int = 20) -> tuple[list[Job], int]:
+    query = select(Job)
+    if q:
+        like = f"%{q.lower()}%"
+        query = query.where(or_(func.lower(Job.id).like(like), func.lower(Job.name).like(like),
+                                func.lower(Job.description).like(like)))
+    if category:
+        query = query.where(Job.category == category)
+    if state:
+        query = query.where(Job.state == state)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(query.order_by(Job.category, Job.id).limit(per_page).offset((page - 1) * per_page))
+    return list(rows), total
+
+
+def last_runs(session: Session, job_ids: list[str]) -> dict[str, Run]:
+    """The newest run of each job, in one query."""
+    if not job_ids:
+        return {}
+    newest = (select(func.max(Run.id)).where(Run.job_id.in_(job_ids)).group_by(Run.job_id)).scalar_subquery()
+    return {run.job_id: run for run in session.scalars(select(Run).where(Run.id.in_(newest)))}
+
+
+def spec_of(job: Job) -> triggers.TriggerSpec:
+    return triggers.TriggerSpec(type=job.trigger_type, params=job.trigger_params)
+
+
+def timezone_of(runtime: Runtime, job: Job) -> str:
+    return job.timezone or runtime.settings.timezone
+
+
+def compute_next_run_time(runtime: Runtime, job: Job, *, after: datetime | None = None) -> datetime | None:
+    if job.state != JobState.ACTIVE or job.broken_reason or job.trigger_type == triggers.TriggerType.DEPENDENCY:
+        return None
+    times = triggers.next_run_times(spec_of(job), timezone_of(runtime, job), 1, start=after or clock.now())
+    return times[0] if times else None
+
+
+# --- validating --------------------------------------------------------------
+
+def _apply(runtime: Runtime, job: Job, patch: JobPatch, actor: Actor, *, creating: bool) -> None:
+    """Copy the given fields onto ``job`` and check the whole result; raise before anything is written."""
+    given = patch.model_fields_set
+    for name in PLAIN_FIELDS:
+        if name in given and getattr(patch, name) is not None:
+            setattr(job, name, getattr(patch, name))
+    if "timeout_seconds" in given and patch.timeout_seconds is None:
+        job.timeout_seconds = None
+
+    function = patch.function or patch.func_name
+    if function is not None and patch.code is not None:
+        raise InvalidInput("give either `function` (a built-in task) or `code`, not both", field="code")
+    if function is not None:
+        if function not in runtime.tasks:
+            known = ", ".join(runtime.tasks.names())
+            raise InvalidInput(f"unknown built-in function {function!r} (known: {known})", field="function")
+        job.kind, job.func_name, job.code = JobKind.BUILTIN.value, function, None
+    elif patch.code is not None:
+        check_source(patch.code)
+        job.kind, job.func_name, job.code = JobKind.CODE.value, None, patch.code
+    elif creating:
+        raise InvalidInput("a job needs `function` (a built-in task) or `code`", field="function")
+
+    if job.kind == JobKind.CODE and Role(actor.role) != Role.ADMIN:
+        raise Forbidden("only an admin may create or change code jobs", field="code")
+
+    if "state" in given and patch.state:
+        job.state = patch.state
+    if patch.enabled is not None:
+        job.state = JobState.ACTIVE.value if patch.enabled else JobState.PAUSED.value
+
+    if "timezone" in given:
+        if patch.timezone:
+            triggers.load_timezone(patch.timezone)
+        job.timezone = patch.timezone or None
+    if patch.has_trigger() or creating:
+        data = patch.trigger_data()
+        if not data.get("trigger_type") and not creating:
+            data["trigger_type"] = job.trigger_type
+        spec = triggers.parse_trigger(data, timezone=timezone_of(runtime, job))
+        if spec.type == triggers.TriggerType.INTERVAL and not spec.params.get("start_date"):
+            # Anchor the interval's phase, so every process computes the same fire times.
+            anchor = clock.now().astimezone(triggers.load_timezone(timezone_of(runtime, job))).replace(microsecond=0)
+            spec = triggers.TriggerSpec(type=spec.type, params={**spec.params, "start_date": anchor.isoformat()})
+        job.trigger_type, job.trigger_params = spec.type.value, dict(spec.params)
+    elif "timezone" in given:
+        triggers.parse_trigger({"trigger_type": job.trigger_type, "trigger_params": job.trigger_params},
+                               timezone=timezone_of(runtime, job))
+
+    if "depends_on" in given and patch.depends_on is not None:
+        job.depends_on = list(dict.fromkeys(patch.depends_on))
+    if job.trigger_type == triggers.TriggerType.DEPENDENCY and not job.depends_on:
+        raise InvalidInput("a dependency trigger needs at least one job in `depends_on`", field="depends_on")
+
+
+def _check_dependencies(session: Session, job: Job) -> None:
+    if not job.depends_on:
+        return
+    if job.id in job.depends_on:
+        raise InvalidInput(f"job {job.id!r} cannot depend on itself", field="depends_on")
+    existing = set(session.scalars(select(Job.id).where(Job.id.in_(job.depends_on))))
+    missing = [d for d in job.depends_on if d not in existing]
+    if missing:
+        raise InvalidInput(f"unknown job(s) in depends_on: {', '.join(missing)}", field="depends_on")
+    graph = {jid: list(deps or []) for jid, deps in session.execute(select(Job.id, Job.depends_on))}
+    graph[job.id] = list(job.depends_on)
+    cycle = find_cycle(graph, job.id)
+    if cycle:
+        raise InvalidInput("dependency cycle: " + " → ".join(cycle), field="depends_on")
+
+
+def find_cycle(graph: dict[str, list[str]], start: str) -> list[str] | None:
+    """A path start → … → start through ``graph``, or None."""
+    stack: list[tuple[str, list[str]]] = [(start, [start])]
+    seen: set[str] = set()
+    while stack:
+        node, path = stack.pop()
+        for nxt in graph.get(node, []):
+            if nxt == start:
+                return [*path, start]
+            if nxt not in seen:
+                seen.add(nxt)
+                stack.append((nxt, [*path, nxt]))
+    return None
+
+
+def _changed(session: Session, job_id: str, action: str) -> int:
+    change = JobChange(job_id=job_id, action=action, at=clock.now())
+    session.add(change)
+    session.flush()
+    return change.id
+
+
+def _finish_change(runtime: Runtime, session: Session, job: Job, action: str) -> None:
+    job.version = _changed(session, job.id, action)
+    job.next_run_time = compute_next_run_time(runtime, job)
+
+
+# --- changing ----------------------------------------------------------------
+
+def _defaults(runtime: Runtime) -> dict[str, Any]:
+    from whalefall import defaults
+
+    return {
+        "description": "", "category": "", "params": {}, "notify": {}, "depends_on": [],
+        "state": JobState.ACTIVE.value, "misfire_grace_time": defaults.MISFIRE_GRACE_SECONDS,
+        "coalesce": defaults.COALESCE, "max_instances": defaults.MAX_INSTANCES, "timeout_seconds": None,
+        "max_retries": defaults.MAX_RETRIES, "retry_delay_seconds": defaults.RETRY_DELAY_SECONDS,
+    }
+
+
+def create(runtime: Runtime, data: JobCreate, actor: Actor, *, is_default: bool = False,
+           session: Session | None = None) -> Job:
+    """Create a job. Raises InvalidInput/InvalidTrigger/InvalidCode (400), Forbidden, JobConflict."""
+    now = clock.now()
+    job = Job(id=data.id, **_defaults(runtime), is_default=is_default, created_by=actor.name,
+              updated_by=actor.name, created_at=now, updated_at=now)
+    _apply(runtime, job, data, actor, creating=True)
+    if session is not None:
+        _insert(runtime, session, job, actor)
+        return job
+    with runtime.db.begin() as session:
+        _insert(runtime, session, job, actor)
+    runtime.changed()
+    return job
+
+
+def _insert(runtime: Runtime, session: Session, job: Job, actor: Actor) -> None:
+    if session.get(Job, job.id) is not None:
+        raise JobConflict(f"a job with id {job.id!r} already exists", field="id")
+    _check_dependencies(session, job)
+    session.add(job)
+    _finish_change(runtime, session, job, "create")
+    audit.record(session, actor, "job.create", "job", job.id, {"name": job.name, "kind": job.kind})
+
+
+def update(runtime: Runtime, job_id: str, data: JobPatch, actor: Actor, *, session: Session | None = None) -> Job:
+    """Change the fields given. Raises JobNotFound, Forbidden and the 400s of :func:`create`."""
+    if session is not None:
+        return _update(runtime, session, job_id, data, actor)
+    with runtime.db.begin() as session:
+        job = _update(runtime, session, job_id, data, actor)
+    runtime.changed()
+    return job
+
+
+def _update(runtime: Runtime, session: Session, job_id: str, data: JobPatch, actor: Actor) -> Job:
+    job = get(session, job_id)
+    if job.kind == JobKind.CODE and Role(actor.role) != Role.ADMIN:
+        raise Forbidden("only an admin may change code jobs", field="code")
+    before = {k: getattr(job, k) for k in ("trigger_type", "trigger_params", "state", "func_name")}
+    with session.no_autoflush:
+        _apply(runtime, job, data, actor, creating=False)
+        _check_dependencies(session, job)
+    job.updated_by, job.updated_at = actor.name, clock.now()
+    job.broken_reason = None  # a user's fix clears the flag; the scheduler sets it again if still broken
+    _finish_change(runtime, session, job, "update")
+    fields = sorted(data.model_fields_set)
+    audit.record(session, actor, "job.update", "job", job.id, {"fields": fields, "before": before})
+    return job
+
+
+def delete(runtime: Runtime, job_id: str, actor: Actor) -> None:
+    """Delete a job; its runs are kept as history."""
+    with runtime.db.begin() as session:
+        job = get(session, job_id)
+        session.delete(job)
+        _changed(session, job_id, "delete")
+        audit.record(session, actor, "job.delete", "job", job_id, {"name": job.name})
+    runtime.changed()
+
+
+def set_state(runtime: Runtime, job_id: str, state: JobState, actor: Actor) -> Job:
+    """Pause or resume: the one place either happens."""
+    with runtime.db.begin() as session:
+        job = get(session, job_id)
+        if job.state != state.value:
+            job.state = state.value
+            job.updated_by, job.updated_at = actor.name, clock.now()
+            _finish_change(runtime, session, job, state.value)
+            audit.record(session, actor, "job.pause" if state == JobState.PAUSED else "job.resume", "job", job_id)
+    runtime.changed()
+    return job
+
+
+def pause(runtime: Runtime, job_id: str, actor: Actor) -> Job:
+    return set_state(runtime, job_id, JobState.PAUSED, actor)
+
+
+def resume(runtime: Runtime, job_id: str, actor: Actor) -> Job:
+    return set_state(runtime, job_id, JobState.ACTIVE, actor)
+
+
+def mark_broken(runtime: Runtime, job_id: str, reason: str | None) -> None:
+    """Flag (or clear) a job that cannot be scheduled as stored. Not a user change: no feed row."""
+    with runtime.db.begin() as session:
+        job = session.get(Job, job_id)
+        if job is not None and job.broken_reason != reason:
+            job.broken_reason = reason
+            if reason:
+                job.next_run_time = None
+
+
+# --- showing -----------------------------------------------------------------
+
+def run_summary(run: Run | None) -> dict[str, Any] | None:
+    if run is None:
+        return None
+    return {"id": run.id, "status": run.status, "started_at": clock.iso(run.started_at),
+            "finished_at": clock.iso(run.finished_at), "duration_seconds": run.duration_seconds,
+            "trigger_source": run.trigger_source}
+
+
+def to_dict(runtime: Runtime, job: Job, *, last_run: Run | None = None, lang: str = "zh",
+            with_code: bool = False, upcoming: int = 0) -> dict[str, Any]:
+    tz = timezone_of(runtime, job)
+    spec = spec_of(job)
+    data: dict[str, Any] = {
+        "id": job.id, "name": job.name, "description": job.description, "category": job.category,
+        "kind": job.kind, "func_name": job.func_name if job.kind == JobKind.BUILTIN else None,
+        "params": job.params,
+        "trigger": triggers.trigger_text(spec, tz), "trigger_type": job.trigger_type,
+        "trigger_params": job.trigger_params, "trigger_description": triggers.describe(spec, lang),
+        "timezone": tz, "next_run_time": clock.local_text(job.next_run_time, tz), "state": job.state,
+        "misfire_grace_time": job.misfire_grace_time, "max_instances": job.max_instances,
+        "coalesce": job.coalesce, "timeout_seconds": job.timeout_seconds, "max_retries": job.max_retries,
+        "retry_delay_seconds": job.retry_delay_seconds, "depends_on": job.depends_on, "notify": job.notify,
+        "is_default": job.is_default, "broken_reason": job.broken_reason, "version": job.version,
+        "created_by": job.created_by, "updated_by": job.updated_by,
+        "created_at": clock.iso(job.created_at), "updated_at": clock.iso(job.updated_at),
+        "last_run": run_summary(last_run),
+    }
+    if with_code:
+        data["code"] = job.code
+    if upcoming and job.state == JobState.ACTIVE and not job.broken_reason:
+        data["next_run_times"] = [t.strftime("%Y-%m-%d %H:%M:%S")
+                                  for t in triggers.next_run_times(spec, tz, upcoming)]
+    return data

@@ -1,0 +1,66 @@
+"""Export every job as plain data, and import it back all-or-nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+
+from whalefall.api.schemas import JobCreate, JobPatch
+from whalefall.errors import InvalidInput, WhalefallError
+from whalefall.models import Job, JobKind
+from whalefall.runtime import Runtime
+from whalefall.services import jobs as job_service
+from whalefall.services.audit import Actor
+
+EXPORTED = ("id", "name", "description", "category", "params", "trigger_type", "trigger_params", "timezone",
+            "state", "misfire_grace_time", "coalesce", "max_instances", "timeout_seconds", "max_retries",
+            "retry_delay_seconds", "depends_on", "notify")
+
+
+def export_jobs(runtime: Runtime) -> list[dict[str, Any]]:
+    with runtime.db.read() as session:
+        rows = list(session.query(Job).order_by(Job.id))
+    out = []
+    for job in rows:
+        data = {k: getattr(job, k) for k in EXPORTED}
+        if job.kind == JobKind.CODE:
+            data["code"] = job.code
+        else:
+            data["function"] = job.func_name
+        out.append({k: v for k, v in data.items() if v is not None})
+    return out
+
+
+def import_jobs(runtime: Runtime, entries: Any, actor: Actor) -> tuple[list[str], list[str]]:
+    """Create or update every entry in one transaction; the first invalid entry aborts it all.
+
+    Raises InvalidInput naming the entry (by position and id) and the field.
+    """
+    if not isinstance(entries, list):
+        raise InvalidInput("expected a list of jobs (or a mapping with a `jobs` list)")
+    created, updated = [], []
+    # Create first in dependency order is not needed: depends_on is checked against the
+    # session, which already holds the earlier entries of this same import.
+    with runtime.db.begin() as session:
+        for index, entry in enumerate(entries, start=1):
+            where = f"job #{index} ({entry.get('id') if isinstance(entry, dict) else '?'})"
+            if not isinstance(entry, dict):
+                raise InvalidInput(f"{where}: expected a mapping")
+            try:
+                if session.get(Job, entry.get("id")) is None:
+                    job_service.create(runtime, JobCreate.model_validate(entry), actor, session=session)
+                    created.append(entry["id"])
+                else:
+                    patch = JobPatch.model_validate({k: v for k, v in entry.items() if k != "id"})
+                    job_service.update(runtime, entry["id"], patch, actor, session=session)
+                    updated.append(entry["id"])
+                session.flush()
+            except ValidationError as exc:
+                err = exc.errors()[0]
+                field = ".".join(str(p) for p in err["loc"])
+                raise InvalidInput(f"{where}: {field}: {err['msg']}", field=field) from None
+            except WhalefallError as exc:
+                raise InvalidInput(f"{where}: {exc.message}", errors=exc.errors) from None
+    runtime.changed()
+    return created, updated

@@ -1,0 +1,1 @@
+"""Built-in tasks: one small package each, registered in ``registry.BUILTIN_TASKS``."""
