@@ -542,3 +542,26 @@ def test_ensure_first_admin_writes_a_0600_file_and_only_once(runtime):
 def test_ensure_first_admin_does_nothing_when_a_user_exists(runtime, users):
     assert user_service.ensure_first_admin(runtime) is None
     assert not (runtime.settings.data_dir / "initial_admin_password").exists()
+
+
+# --- the same services on every database ------------------------------------
+
+def test_users_tokens_and_throttling_work_on_every_database(any_runtime, monkeypatch):
+    monkeypatch.setattr(user_service, "hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    db = any_runtime.db
+    user_service.create(db, "dora", "dora-password", Role.OPERATOR, Actor.cli())
+    with pytest.raises(Conflict):
+        user_service.create(db, "dora", "dora-password", Role.OPERATOR, Actor.cli())
+    assert user_service.authenticate(db, "dora", "dora-password", "10.8.0.1").username == "dora"
+    for _ in range(5):
+        with pytest.raises(user_service.InvalidCredentials):
+            user_service.authenticate(db, "dora", "wrong-password", "10.8.0.2")
+    with pytest.raises(user_service.TooManyAttempts):
+        user_service.authenticate(db, "dora", "dora-password", "10.8.0.3")
+
+    token, plaintext = tokens.create(db, "dora", "ci", Actor.cli())
+    assert tokens.authenticate(db, plaintext).username == "dora"
+    tokens.revoke(db, token.id, Actor.cli())
+    assert tokens.authenticate(db, plaintext) is None
+    user_service.set_active(db, "dora", False, Actor.cli())
+    assert [u.is_active for u in user_service.list_users(db)] == [False]

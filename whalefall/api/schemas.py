@@ -16,7 +16,7 @@ FlatValue = str | int | None
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid")
 
 
 class TriggerFields(Strict):

@@ -241,13 +241,16 @@ def authenticate(db: Database, username: str, password: str, address: str | None
     Raises :class:`InvalidCredentials` for an unknown user, a wrong password
     or a disabled account.
     """
-    name = (username or "")[:64]
+    username = username or ""
+    name = username[:64]  # as recorded; longer names are never a user's
     address = (address or "unknown")[:64]
     actor = Actor(name or "anonymous", "", address)
     now = clock.now()
     with db.read() as session:
         throttled = _throttled(session, name, address, now)
-        user = None if throttled else session.scalar(select(User).where(User.username == name))
+        user = None
+        if not throttled and len(username) <= 64:
+            user = session.scalar(select(User).where(User.username == username))
     if throttled:
         with db.begin() as session:
             audit.record(session, actor, "auth.login_failed", "user", name, {"reason": "too_many_attempts"})
@@ -263,13 +266,13 @@ def authenticate(db: Database, username: str, password: str, address: str | None
         reason = "disabled"
 
     with db.begin() as session:
-        session.add(LoginAttempt(username=name, address=address, at=now, success=reason is None))
-        session.execute(delete(LoginAttempt).where(LoginAttempt.at < now - ATTEMPT_RETENTION))
         if reason is None:
             assert user is not None
             user = session.get(User, user.id)
             if user is None:  # deleted while the password was being checked
                 reason = "unknown_user"
+        session.add(LoginAttempt(username=name, address=address, at=now, success=reason is None))
+        session.execute(delete(LoginAttempt).where(LoginAttempt.at < now - ATTEMPT_RETENTION))
         if reason is not None:
             audit.record(session, actor, "auth.login_failed", "user", name, {"reason": reason})
         else:
