@@ -19,11 +19,12 @@ from apscheduler.executors.base import BaseExecutor
 from apscheduler.job import Job as APJob
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import STATE_RUNNING
 from sqlalchemy import select
 
 from whalefall import clock
 from whalefall.errors import InvalidTrigger
-from whalefall.models import Job, JobState, Run, TriggerSource
+from whalefall.models import Job, JobKind, JobState, Run, TriggerSource
 from whalefall.runtime import Runtime
 from whalefall.scheduler import triggers
 from whalefall.scheduler.jobstore import SafeJobStore
@@ -34,6 +35,22 @@ from whalefall.services import runs as run_service
 log = logging.getLogger(__name__)
 FIRE_REF = "whalefall.scheduler.runner:fire"
 MAX_CATCH_UP_FIRES = 1000  # bound on fires enumerated inside one grace window
+
+
+class GuardedScheduler(BackgroundScheduler):
+    """Processes due jobs only while running.
+
+    The stock loop calls ``_process_jobs`` once more after ``shutdown`` wakes it
+    (it checks only for *paused*), which advances due jobs' next run times
+    while their executor is already closed: those fires are lost. Here a
+    scheduler that is not running leaves the store alone, so the next start
+    sees them as missed and catches up.
+    """
+
+    def _process_jobs(self):
+        if self.state != STATE_RUNNING:
+            return None
+        return super()._process_jobs()
 
 
 class RunnerExecutor(BaseExecutor):
@@ -59,12 +76,12 @@ def signature(job: Job, timezone: str) -> str:
 
 class Engine:
     def __init__(self, runtime: Runtime, runner: Runner, node_id: str,
-                 on_store_error: Callable[[str | None], None]):
+                 on_store_error: Callable[[str, str | None], None]):
         self.runtime = runtime
         self.runner = runner
         self.node_id = node_id
         self._on_store_error = on_store_error
-        self.aps: BackgroundScheduler | None = None
+        self.aps: GuardedScheduler | None = None
         self._lock = threading.RLock()
 
     # -- life ------------------------------------------------------------------
@@ -73,7 +90,7 @@ class Engine:
         """Start paused, bring the store in line with ``jobs``, catch up, then resume."""
         with self._lock:
             store = SafeJobStore(self.runtime.db.engine, on_error=self._on_store_error, on_broken=self._broken)
-            self.aps = BackgroundScheduler(
+            self.aps = GuardedScheduler(
                 jobstores={"default": store},
                 executors={"default": RunnerExecutor(self)},
                 job_defaults={"coalesce": True, "max_instances": 1_000_000, "misfire_grace_time": None},
@@ -140,6 +157,12 @@ class Engine:
             if job is not None:
                 self._record_next(job, None)
             return
+        if job.kind == JobKind.BUILTIN and job.func_name not in self.runtime.tasks:
+            # Kept and flagged, never deleted: the user sees why it does not run and can fix it.
+            job_service.mark_broken(self.runtime, job_id, f"unknown built-in function {job.func_name!r}")
+            if stored:
+                self._remove(job_id)
+            return
         tz = job_service.timezone_of(self.runtime, job)
         sig = signature(job, tz)
         if stored and stored.kwargs.get("sig") == sig:
@@ -152,7 +175,7 @@ class Engine:
             if stored:
                 self._remove(job_id)
             return
-        if job.broken_reason and job.broken_reason.startswith(("invalid trigger", "stored schedule")):
+        if job.broken_reason:
             job_service.mark_broken(self.runtime, job_id, None)
         added = self.aps.add_job(FIRE_REF, trigger=trigger, args=[job_id], kwargs={"sig": sig}, id=job_id,
                                  name=job_id, misfire_grace_time=job.misfire_grace_time, coalesce=job.coalesce,

@@ -48,7 +48,7 @@ def jobstore_table(metadata: MetaData) -> Table:
 class SafeJobStore(SQLAlchemyJobStore):
     """See the module docstring. ``on_error`` and ``on_broken`` report upwards."""
 
-    def __init__(self, engine, *, on_error: Callable[[str | None], None], on_broken: Callable[[str, str], None]):
+    def __init__(self, engine, *, on_error: Callable[[str, str | None], None], on_broken: Callable[[str, str], None]):
         super().__init__(engine=engine, tablename=TABLE)
         self._on_error = on_error
         self._on_broken = on_broken
@@ -61,12 +61,12 @@ class SafeJobStore(SQLAlchemyJobStore):
             except SQLAlchemyError as exc:
                 log.warning("job store %s failed (attempt %d/%d): %s", what, attempt, RETRIES, exc)
                 if attempt == RETRIES:
-                    self._on_error(f"job store {what} failed: {exc.__class__.__name__}: {exc}")
+                    self._on_error(what, f"job store {what} failed: {exc.__class__.__name__}: {exc}")
                     return fallback()
                 time.sleep(delay)
                 delay *= 2
             else:
-                self._on_error(None)
+                self._on_error(what, None)
                 return result
         return fallback()  # pragma: no cover
 

@@ -116,7 +116,7 @@ def recover(runtime: Runtime, self_id: str) -> int:
             select(Run.id, Run.node, Run.status, Run.pid, Run.scheduled_time, Run.job_id)
             .where(Run.status.in_((RunStatus.RUNNING.value, RunStatus.QUEUED.value)), Run.node.isnot(None),
                    Run.node != self_id)))
-        graces = dict(session.execute(select(Job.id, Job.misfire_grace_time)).tuples().all())
+        graces = {jid: grace for jid, grace in session.execute(select(Job.id, Job.misfire_grace_time))}
     touched = 0
     now = clock.now()
     for run_id, node, status, pid, scheduled, job_id in orphans:

@@ -49,12 +49,13 @@ class SchedulerService:
         self.engine = Engine(runtime, self.runner, self.node_id, on_store_error=self._store_error)
         self.leading = False
         self.last_error: str | None = None
-        self._store_error_text: str | None = None
+        self._store_errors: dict[str, str] = {}
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._seen: deque[int] = deque(maxlen=CHANGE_OVERLAP * 2)
         self._last_change = 0
+        self._published: str | None = None
         self._timers = {"beat": 0.0, "lease": 0.0, "recover": 0.0}
 
     # -- life ------------------------------------------------------------------
@@ -187,11 +188,19 @@ class SchedulerService:
 
     # -- health ----------------------------------------------------------------
 
-    def _store_error(self, message: str | None) -> None:
-        self._store_error_text = message
+    def _store_error(self, operation: str, message: str | None) -> None:
+        if message is None:
+            self._store_errors.pop(operation, None)
+        else:
+            self._store_errors[operation] = message
 
     def problem(self) -> str | None:
-        return self._store_error_text or self.last_error
+        """What is wrong with this scheduler now (a failing job store, a restarted engine), or None."""
+        problems = [*self._store_errors.values(), *([self.last_error] if self.last_error else [])]
+        return "; ".join(problems) or None
 
     def _publish_health(self) -> None:
-        set_state(self.runtime, "scheduler_problem", self.problem())
+        problem = self.problem()
+        if problem != self._published:
+            set_state(self.runtime, "scheduler_problem", problem)
+            self._published = problem

@@ -1,0 +1,495 @@
+"""End to end: real ``whalefall`` processes on real SQLite files, driven over HTTP.
+
+Each test starts its own processes on free ports, in its own ``tmp_path``; the
+``procs`` fixture kills whatever is still running when the test ends, passed or
+failed. Setting up a database (``db upgrade``, ``user create``, ``token create``)
+is done once with the real commands and copied into each test's data dir.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import stat
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from proc import Api, Proc, Processes, cli, environment, free_port, pid_gone, wait_until
+
+pytestmark = pytest.mark.process
+
+TZ = ZoneInfo("Asia/Shanghai")  # the default timezone; API times are shown in it
+FAST_TAKEOVER = {"WHALEFALL_LEASE_SECONDS": "3", "WHALEFALL_NODE_STALE_SECONDS": "3"}
+ADMIN_PASSWORD = "admin-password-1"
+FAR_FUTURE = "2099-01-01T00:00:00+08:00"
+
+
+# --- fixtures and helpers ----------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def template(tmp_path_factory) -> tuple[Path, str]:
+    """A migrated data dir with the admin and an API token, made by the real commands."""
+    data = tmp_path_factory.mktemp("template") / "data"
+    env = environment(data)
+    cli(env, "db", "upgrade")
+    cli(env, "user", "create", "admin", "--role", "admin", "--password-stdin", stdin=ADMIN_PASSWORD + "\n")
+    out = cli(env, "token", "create", "admin").stdout
+    token = out.strip().splitlines()[-1].strip()
+    assert re.fullmatch(r"\S{20,}", token), f"no token on the last line of: {out!r}"
+    return data, token
+
+
+@pytest.fixture
+def procs(tmp_path) -> Iterator[Processes]:
+    registry = Processes(tmp_path / "logs")
+    try:
+        yield registry
+    finally:
+        registry.close()
+        print(registry.report())  # shown with a failing test's captured output
+
+
+def wait_healthy(proc: Proc, api: Api, timeout: float = 20) -> None:
+    wait_until(lambda: not proc.alive() or api.health_status() == 200, timeout,
+               what=f"{proc.name} to answer /scheduler/api/health with 200")
+    assert proc.alive(), f"{proc.name} exited during start-up\n{proc.describe()}"
+
+
+class Site:
+    """One installation: a data dir (copied from the template) and the processes serving it."""
+
+    def __init__(self, data: Path, token: str, procs: Processes):
+        self.data = data
+        self.token = token
+        self.procs = procs
+
+    def env(self, **extra: str) -> dict[str, str]:
+        return environment(self.data, **extra)
+
+    def serve(self, port: int | None = None, **env: str) -> tuple[Proc, Api]:
+        port = port or free_port()
+        proc = self.procs.start("serve", "serve", "--port", str(port), env=self.env(**env))
+        api = Api(port, self.token)
+        wait_healthy(proc, api)
+        return proc, api
+
+    def web(self, **env: str) -> tuple[Proc, Api]:
+        port = free_port()
+        proc = self.procs.start("web", "web", "--port", str(port), env=self.env(**env))
+        return proc, Api(port, self.token)
+
+    def scheduler(self, **env: str) -> Proc:
+        return self.procs.start("scheduler", "scheduler", env=self.env(**env))
+
+
+@pytest.fixture
+def site(template, tmp_path, procs) -> Site:
+    data, token = template
+    shutil.copytree(data, tmp_path / "data")
+    return Site(tmp_path / "data", token, procs)
+
+
+def port_of(api: Api) -> int:
+    return int(api.base.rsplit(":", 1)[1])
+
+
+def local(text: str) -> datetime:
+    """A ``YYYY-MM-DD HH:MM:SS`` time of the API (in Asia/Shanghai) as an aware datetime."""
+    return datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=TZ)
+
+
+def iso(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def runs_of(api: Api, job_id: str) -> list[dict[str, Any]]:
+    """Every run of ``job_id``, oldest first."""
+    data = api.ok("GET", f"/runs?job_id={job_id}&per_page=200")
+    assert data["total"] <= 200
+    return list(reversed(data["runs"]))
+
+
+def run_of(api: Api, run_id: int) -> dict[str, Any]:
+    return api.ok("GET", f"/runs/{run_id}")
+
+
+def interval_job(job_id: str, *, seconds: int | None = None, minutes: int | None = None, **extra) -> dict:
+    body: dict[str, Any] = {"id": job_id, "name": job_id, "trigger_type": "interval", "function": "heartbeat"}
+    if seconds:
+        body["interval_seconds"] = seconds
+    if minutes:
+        body["interval_minutes"] = minutes
+    return {**body, **extra}
+
+
+def code_job(job_id: str, code: str, **extra) -> dict:
+    return {"id": job_id, "name": job_id, "trigger_type": "date", "run_date": FAR_FUTURE, "code": code, **extra}
+
+
+def anchor_of(job: dict) -> datetime:
+    """The start of an interval job's phase (the product anchors it when the job is created)."""
+    return datetime.fromisoformat(job["trigger_params"]["start_date"])
+
+
+def scheduled_times(runs: list[dict]) -> list[datetime]:
+    return [local(r["scheduled_time"]) for r in runs if r["scheduled_time"]]
+
+
+def assert_no_duplicate_times(runs: list[dict]) -> None:
+    times = scheduled_times(runs)
+    dupes = sorted({t for t in times if times.count(t) > 1})
+    assert not dupes, f"scheduled times run more than once: {dupes}\n{runs}"
+
+
+# --- 1. first start -------------------------------------------------------------------------
+
+def test_serve_creates_first_admin_password_file_and_answers_health(tmp_path, procs):
+    data = tmp_path / "data"
+    port = free_port()
+    proc = procs.start("serve", "serve", "--port", str(port), env=environment(data))
+    anonymous = Api(port)
+    wait_healthy(proc, anonymous)
+
+    secret = data / "initial_admin_password"
+    assert secret.exists()
+    assert stat.S_IMODE(secret.stat().st_mode) == 0o600
+    password = secret.read_text().strip()
+    assert len(password) >= 12
+
+    health = anonymous.request("GET", "/scheduler/api/health")
+    assert health.status == 200 and health.body["success"] is True
+    assert health.data["status"] in ("healthy", "warning")
+    assert health.data["scheduler"]["running"] is True
+
+    # The password printed and written signs in, and the default jobs are there.
+    browser = Api(port, cookies=True)
+    form = browser.request("GET", "/auth/login")
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+    assert csrf, form.text[:500]
+    signed_in = browser.request("POST", "/auth/login",
+                                form={"username": "admin", "password": password, "csrf_token": csrf.group(1)})
+    assert signed_in.status == 302, signed_in.text[:500]
+    jobs = {j["id"]: j for j in browser.ok("GET", "/jobs?per_page=200")["jobs"]}
+    assert {"heartbeat", "cleanup_old_logs"} <= set(jobs)
+    assert jobs["heartbeat"]["trigger_type"] == "interval" and jobs["heartbeat"]["state"] == "active"
+    assert jobs["cleanup_old_logs"]["trigger_type"] == "cron"
+
+    assert proc.terminate() == 0
+    assert f"password: {password}" in proc.stdout()
+
+
+# --- 2. firing ---------------------------------------------------------------------------
+
+def test_interval_job_fires_every_second(site):
+    _proc, api = site.serve()
+    api.ok("POST", "/jobs", interval_job("tick", seconds=1))
+
+    def three_successes():
+        runs = [r for r in runs_of(api, "tick") if r["trigger_source"] == "schedule" and r["status"] == "success"]
+        return runs if len(runs) >= 3 else None
+
+    wait_until(three_successes, 6, what="three successful scheduled runs of a 1 s job")
+    runs = runs_of(api, "tick")
+    assert_no_duplicate_times(runs)
+    finished = [r for r in runs if r["status"] not in ("queued", "running")]
+    assert all(r["status"] == "success" and r["trigger_source"] == "schedule" for r in finished), finished
+    times = sorted(scheduled_times(finished))
+    assert [(b - a).total_seconds() for a, b in zip(times, times[1:], strict=False)] == [1.0] * (len(times) - 1)
+
+
+# --- 3./4. restarts ----------------------------------------------------------------------
+
+def test_restart_keeps_jobs_and_their_edits(site):
+    proc, api = site.serve()
+    api.ok("POST", "/jobs", {"id": "nightly", "name": "nightly", "trigger_type": "cron", "cron_hour": 3,
+                             "cron_minute": 15, "function": "heartbeat", "category": "maintenance"})
+    api.ok("PUT", "/jobs/nightly", {"name": "夜间巡检", "description": "edited"})
+    api.ok("DELETE", "/jobs/cleanup_old_logs")
+    before = api.ok("GET", "/jobs/nightly")
+
+    assert proc.terminate() == 0
+    _proc, api = site.serve(port_of(api))
+
+    after = api.ok("GET", "/jobs/nightly")
+    assert after["name"] == "夜间巡检" and after["description"] == "edited"
+    for key in ("trigger", "trigger_params", "state", "next_run_time", "func_name"):
+        assert after[key] == before[key], key
+    assert after["next_run_time"] is not None
+    gone = api.request("GET", "/scheduler/api/jobs/cleanup_old_logs")
+    assert gone.status == 404 and gone.body["success"] is False
+    ids = {j["id"] for j in api.ok("GET", "/jobs?per_page=200")["jobs"]}
+    assert "cleanup_old_logs" not in ids and "heartbeat" in ids
+
+
+def test_paused_job_stays_paused_across_restart(site):
+    proc, api = site.serve()
+    api.ok("POST", "/jobs", interval_job("sleepy", seconds=2))
+    paused = api.ok("POST", "/jobs/sleepy/pause")
+    assert paused["state"] == "paused" and paused["next_run_time"] is None
+    api.ok("POST", "/jobs", interval_job("control", seconds=1))
+
+    assert proc.terminate() == 0
+    restarted = now()
+    _proc, api = site.serve(port_of(api))
+
+    job = api.ok("GET", "/jobs/sleepy")
+    assert job["state"] == "paused" and job["next_run_time"] is None
+    assert "sleepy" in {j["id"] for j in api.ok("GET", "/jobs?state=paused&per_page=200")["jobs"]}
+
+    # The control job fires three times after the restart: long enough for a 2 s job to have been due.
+    def control_ran_three_times():
+        runs = [r for r in runs_of(api, "control") if r["trigger_source"] == "schedule"
+                and r["status"] == "success" and local(r["scheduled_time"]) > restarted]
+        return len(runs) >= 3
+
+    wait_until(control_ran_three_times, 10, what="three runs of the control job after the restart")
+    assert runs_of(api, "sleepy") == []
+    job = api.ok("GET", "/jobs/sleepy")
+    assert job["state"] == "paused" and job["next_run_time"] is None
+
+
+# --- 5. a crash in the middle of a code run ---------------------------------------------------
+
+SLEEPER = """\
+import os
+import time
+
+
+def execute_task():
+    with open(params["pidfile"], "w") as fh:
+        fh.write(str(os.getpid()))
+    time.sleep(60)
+"""
+
+
+def test_sigkill_during_code_run_marks_it_interrupted(site, tmp_path):
+    proc, api = site.serve(**FAST_TAKEOVER)
+    pidfile = tmp_path / "job.pid"
+    api.ok("POST", "/jobs", code_job("slow", SLEEPER, params={"pidfile": str(pidfile)}))
+    run_id = api.ok("POST", "/jobs/slow/run")["run_id"]
+
+    def running_with_child():
+        text = pidfile.read_text().strip() if pidfile.exists() else ""
+        return text if text and run_of(api, run_id)["status"] == "running" else None
+
+    child = int(wait_until(running_with_child, 15, what="the code run to be running"))
+    assert not pid_gone(child)
+
+    proc.kill()  # SIGKILL to serve's whole process group: no chance to clean up
+    _proc, api = site.serve(port_of(api), **FAST_TAKEOVER)
+
+    def interrupted():
+        run = run_of(api, run_id)
+        return run if run["status"] == "interrupted" else None
+
+    run = wait_until(interrupted, 15, what=f"run {run_id} to become interrupted")
+    assert run["finished_at"] is not None
+    assert "interrupted" in (run["error_message"] or "")
+    wait_until(lambda: pid_gone(child), 5, what=f"the job's process {child} to be gone")
+    assert [r["id"] for r in runs_of(api, "slow")] == [run_id]  # max_retries 0: no retry
+
+
+# --- 6. downtime across due times ---------------------------------------------------------
+
+def test_stop_across_a_due_time_gives_one_catch_up_run(site):
+    proc, api = site.serve()
+    job = api.ok("POST", "/jobs", interval_job("every2", seconds=2))
+    anchor = anchor_of(job)
+    wait_until(lambda: any(r["status"] == "success" for r in runs_of(api, "every2")), 6,
+               what="a first scheduled run")
+
+    assert proc.terminate() == 0
+    stopped = now()
+    time.sleep(8)  # the downtime: four due times pass while nothing runs
+    restarting = now()
+    _proc, api = site.serve(port_of(api))
+
+    def caught_up_and_going():
+        runs = runs_of(api, "every2")
+        after = [r for r in runs if r["trigger_source"] == "schedule" and r["status"] == "success"
+                 and local(r["scheduled_time"]) > restarting]
+        return runs if len(after) >= 2 else None
+
+    runs = wait_until(caught_up_and_going, 10, what="two scheduled runs after the restart")
+    assert_no_duplicate_times(runs)
+    catch_ups = [r for r in runs if r["trigger_source"] == "catch_up"]
+    assert len(catch_ups) == 1, catch_ups
+    catch_up = catch_ups[0]
+    assert catch_up["status"] == "success", catch_up
+    during = [r for r in runs if r["scheduled_time"] and stopped < local(r["scheduled_time"]) <= restarting]
+    assert [r["id"] for r in during] in ([], [catch_up["id"]]), during
+    assert stopped < local(catch_up["scheduled_time"])
+    # Every scheduled time is on the job's 2 s phase, and the schedule goes on after the catch-up.
+    for t in scheduled_times(runs):
+        assert (t - anchor).total_seconds() % 2 == 0, t
+    later = [r for r in runs if r["id"] > catch_up["id"]]
+    assert later and all(r["trigger_source"] == "schedule" for r in later), later
+    assert all(local(r["scheduled_time"]) > local(catch_up["scheduled_time"]) for r in later)
+
+
+# --- 7./8. run now ---------------------------------------------------------------------------
+
+def wait_for_success(api: Api, run_id: int, timeout: float = 10) -> dict:
+    def done():
+        run = run_of(api, run_id)
+        return run if run["status"] not in ("queued", "running") else None
+
+    run = wait_until(done, timeout, what=f"run {run_id} to end")
+    assert run["status"] == "success", run
+    return run
+
+
+def test_manual_run_does_not_unpause_or_shift_phase(site):
+    _proc, api = site.serve()
+    steady = api.ok("POST", "/jobs", interval_job("steady", minutes=10))
+    created = time.monotonic()
+    due = anchor_of(steady) + timedelta(minutes=10)
+    assert local(steady["next_run_time"]) == due
+
+    api.ok("POST", "/jobs", interval_job("quiet", seconds=10))
+    api.ok("POST", "/jobs/quiet/pause")
+    run = wait_for_success(api, api.ok("POST", "/jobs/quiet/run")["run_id"])
+    assert run["trigger_source"] == "manual" and run["triggered_by"] == "admin"
+    quiet = api.ok("GET", "/jobs/quiet")
+    assert quiet["state"] == "paused" and quiet["next_run_time"] is None
+
+    # At least a second after the phase was anchored, so that a shifted phase would show.
+    time.sleep(max(0.0, 1.2 - (time.monotonic() - created)))
+    wait_for_success(api, api.ok("POST", "/jobs/steady/run")["run_id"])
+    steady = api.ok("GET", "/jobs/steady")
+    assert steady["state"] == "active"
+    assert local(steady["next_run_time"]) == due
+    assert [r["trigger_source"] for r in runs_of(api, "steady")] == ["manual"]
+    assert [r["trigger_source"] for r in runs_of(api, "quiet")] == ["manual"]
+
+
+BUSY = """\
+import time
+
+
+def execute_task():
+    time.sleep(5)
+    return "done"
+"""
+
+
+def test_run_now_answers_409_at_max_instances(site):
+    _proc, api = site.serve()
+    api.ok("POST", "/jobs", code_job("busy", BUSY, max_instances=1))
+
+    first = api.request("POST", "/scheduler/api/jobs/busy/run")
+    assert first.status == 200, first.text
+    run_id = first.data["run_id"]
+    second = api.request("POST", "/scheduler/api/jobs/busy/run")
+    assert second.status == 409, second.text
+    assert second.body["success"] is False and second.body["code"] == 409
+    assert "max_instances" in second.body["message"]
+
+    wait_until(lambda: run_of(api, run_id)["status"] == "running", 10, what="the first run to be running")
+    third = api.request("POST", "/scheduler/api/jobs/busy/run")
+    assert third.status == 409, third.text
+    assert [r["id"] for r in runs_of(api, "busy")] == [run_id]
+
+    api.ok("POST", f"/runs/{run_id}/cancel")
+    wait_until(lambda: run_of(api, run_id)["status"] == "cancelled", 10, what="the run to be cancelled")
+    fourth = api.request("POST", "/scheduler/api/jobs/busy/run")
+    assert fourth.status == 200, fourth.text
+
+
+# --- 9./10. several processes on one database ---------------------------------------------------
+
+def test_web_and_scheduler_processes_share_changes_within_two_seconds(site):
+    web, api = site.web()
+    scheduler = site.scheduler()
+    wait_healthy(web, api)
+    assert scheduler.alive(), scheduler.describe()
+
+    job = api.ok("POST", "/jobs", interval_job("shared", seconds=2))
+    first_due = anchor_of(job) + timedelta(seconds=2)
+    first = wait_until(lambda: runs_of(api, "shared"), (first_due - now()).total_seconds() + 3,
+                       what="a run of the job created through the web process")[0]
+    assert local(first["scheduled_time"]) <= first_due + timedelta(seconds=2), first
+    assert first["node"] and str(scheduler.pid) in first["node"]
+    wait_for_success(api, first["id"])
+
+    api.ok("POST", "/jobs/shared/pause")
+    paused_at = now()
+    time.sleep(4.5)  # two due times pass; the pause must have reached the scheduler within 2 s
+    late = [r for r in runs_of(api, "shared") if iso(r["created_at"]) > paused_at + timedelta(seconds=2)]
+    assert late == [], late
+
+    manual = api.ok("POST", "/jobs/shared/run")["run_id"]
+    run = wait_for_success(api, manual, timeout=5)
+    assert run["trigger_source"] == "manual" and str(scheduler.pid) in run["node"]
+    assert api.ok("GET", "/jobs/shared")["state"] == "paused"
+
+    # The web process alone: the API answers, health says no scheduler runs.
+    assert scheduler.terminate() == 0
+    wait_until(lambda: api.health_status() == 503, 10, what="health to answer 503 without a scheduler")
+    health = api.request("GET", "/scheduler/api/health")
+    assert health.body["success"] is False and health.body["code"] == 503
+    assert api.ok("GET", "/jobs/shared")["id"] == "shared"
+
+
+def node_pid(node: str) -> int:
+    return int(node.rsplit(":", 2)[1])  # host:pid:suffix
+
+
+def test_second_scheduler_takes_over_when_the_first_dies(site):
+    web, api = site.web(**FAST_TAKEOVER)
+    schedulers = {p.pid: p for p in (site.scheduler(**FAST_TAKEOVER), site.scheduler(**FAST_TAKEOVER))}
+    wait_healthy(web, api)
+    api.ok("POST", "/jobs", interval_job("beat", seconds=1))
+
+    def three_successes():
+        runs = [r for r in runs_of(api, "beat") if r["status"] == "success"]
+        return runs if len(runs) >= 3 else None
+
+    wait_until(three_successes, 8, what="three runs before the kill")
+    before = runs_of(api, "beat")
+    nodes = {r["node"] for r in before if r["node"]}
+    assert len(nodes) == 1, f"more than one scheduler ran the job: {nodes}"
+    leader = nodes.pop()
+    assert api.ok("GET", "/health")["scheduler"]["leader"] == leader
+    assert node_pid(leader) in schedulers, (leader, list(schedulers))
+    victim = schedulers.pop(node_pid(leader))
+    survivor = next(iter(schedulers.values()))
+
+    victim.kill()
+    killed = now()
+
+    def runs_from_survivor():
+        runs = [r for r in runs_of(api, "beat") if r["node"] and node_pid(r["node"]) == survivor.pid
+                and r["status"] == "success"]
+        return runs if len(runs) >= 2 else None
+
+    taken = wait_until(runs_from_survivor, 15, what="runs from the second scheduler")
+    assert iso(taken[0]["started_at"]) - killed < timedelta(seconds=10), taken[0]
+    runs = runs_of(api, "beat")
+    assert_no_duplicate_times(runs)
+    after = [r for r in runs if r["id"] > before[-1]["id"]]
+    assert {r["node"] for r in after if r["node"]} <= {leader, taken[0]["node"]}
+    assert len([r for r in after if r["trigger_source"] == "catch_up"]) <= 1
+    assert node_pid(api.ok("GET", "/health")["scheduler"]["leader"]) == survivor.pid
+    assert survivor.alive() and web.alive()
+
+
+# --- 11. configuration --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("role", ["serve", "web", "scheduler"])
+def test_bad_config_value_stops_start_up_naming_it(tmp_path, role):
+    env = environment(tmp_path / "data", WHALEFALL_EXECUTOR_MAX_WORKERS="abc")
+    args = [role, "--port", str(free_port())] if role != "scheduler" else [role]
+    done = cli(env, *args, check=False, timeout=30)
+    assert done.returncode != 0
+    assert "WHALEFALL_EXECUTOR_MAX_WORKERS" in done.stderr, done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
