@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import re
 import shutil
+import socket
 import stat
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -19,7 +21,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from proc import Api, Proc, Processes, cli, environment, free_port, pid_gone, wait_until
+
+from tests.proc import Api, Proc, Processes, cli, environment, free_port, pid_gone, wait_until
 
 pytestmark = pytest.mark.process
 
@@ -185,6 +188,40 @@ def test_serve_creates_first_admin_password_file_and_answers_health(tmp_path, pr
 
     assert proc.terminate() == 0
     assert f"password: {password}" in proc.stdout()
+
+
+SIGTERM_SWALLOWED = (
+    "whalefall/cli/__init__.py: _on_signal raises Stop in whatever the main thread runs; inside "
+    "waitress's channel handlers (handle_read/handle_write/handle_close) wasyncore catches it, logs "
+    "'uncaptured python exception, closing channel' and serve keeps running")
+
+
+@pytest.mark.xfail(reason=SIGTERM_SWALLOWED, strict=True)
+def test_sigterm_in_the_middle_of_a_request_stops_serve(site):
+    proc, api = site.serve()
+    # A client uploading a large body keeps serve's main thread busy in waitress's read handler.
+    upload = socket.create_connection(("127.0.0.1", port_of(api)))
+    upload.sendall(b"POST /scheduler/api/cron/preview HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                   b"Content-Type: application/json\r\nContent-Length: 536870912\r\n\r\n")
+    stop = threading.Event()
+
+    def pump() -> None:
+        chunk = b" " * 65536
+        try:
+            while not stop.is_set():
+                upload.sendall(chunk)
+        except OSError:
+            pass
+
+    pumping = threading.Thread(target=pump, daemon=True)
+    pumping.start()
+    try:
+        time.sleep(0.5)
+        assert proc.terminate(timeout=10, settle=0) == 0
+    finally:
+        stop.set()
+        upload.close()
+        pumping.join(5)
 
 
 # --- 2. firing ---------------------------------------------------------------------------

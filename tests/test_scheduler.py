@@ -360,3 +360,23 @@ def test_heartbeat_job_keeps_health_green(runtime, scheduler):
 def test_health_is_503_without_a_scheduler(runtime):
     status, body = health(runtime)
     assert status == 503 and body["scheduler"]["running"] is False
+
+
+def test_a_lease_held_by_a_dead_process_of_this_machine_is_taken_at_once(runtime):
+    import os
+    import subprocess
+    import sys
+
+    from whalefall.scheduler import leader
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    dead = f"{leader.HOSTNAME}:{child.pid}:abcdef"
+    alive = f"{leader.HOSTNAME}:{os.getpid()}:abcdef"
+    assert leader.acquire(runtime, alive)
+    assert not leader.acquire(runtime, leader.make_node_id())  # a live holder keeps it until it expires
+    mine = leader.make_node_id()
+    with runtime.db.begin() as session:
+        session.execute(update(leader.Lease).values(holder=dead, expires_at=clock.now() + timedelta(seconds=60)))
+    assert leader.acquire(runtime, mine)
+    assert leader.current_leader(runtime).holder == mine

@@ -61,7 +61,13 @@ def acquire(runtime: Runtime, node_id: str) -> bool:
                                 .values(holder=node_id, expires_at=expires, acquired_at=now))
         if taken.rowcount == 1:
             return True
-        if session.get(Lease, LEASE_NAME) is not None:
+        lease = session.get(Lease, LEASE_NAME)
+        if lease is not None:
+            if lease.holder and holder_is_dead_here(lease.holder):
+                # Its process is gone from this very machine: no need to wait for the lease to expire.
+                taken = session.execute(update(Lease).where(Lease.name == LEASE_NAME, Lease.holder == lease.holder)
+                                        .values(holder=node_id, expires_at=expires, acquired_at=now))
+                return taken.rowcount == 1
             return False
     try:
         with runtime.db.begin() as session:
@@ -69,6 +75,16 @@ def acquire(runtime: Runtime, node_id: str) -> bool:
         return True
     except IntegrityError:
         return False
+
+
+def holder_is_dead_here(node_id: str) -> bool:
+    """Is ``node_id`` (``host:pid:tag``) a process of this machine that no longer exists?"""
+    rest = node_id.split(":")
+    try:
+        pid = int(rest[-2])
+    except (IndexError, ValueError):
+        return False
+    return ":".join(rest[:-2]) == HOSTNAME and not _pid_alive(pid)
 
 
 def release(runtime: Runtime, node_id: str) -> None:

@@ -33,8 +33,10 @@ def health(runtime: Runtime) -> tuple[int, dict[str, Any]]:
     beat = states.get("heartbeat")
     last_beat = datetime.fromisoformat(beat.value) if beat else None
     age = (now - last_beat).total_seconds() if last_beat else None
+    leading_for = (now - lease.acquired_at).total_seconds() if lease and lease.acquired_at else 0
     if last_beat is None:
-        problems.append("no heartbeat recorded yet")
+        if leading_for > runtime.settings.heartbeat_warning_seconds:
+            problems.append("no heartbeat recorded yet")
     elif age > runtime.settings.heartbeat_warning_seconds:
         problems.append(f"last heartbeat {int(age)} s ago (over {runtime.settings.heartbeat_warning_seconds} s)")
     problem = states.get("scheduler_problem")
