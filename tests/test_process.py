@@ -8,6 +8,7 @@ is done once with the real commands and copied into each test's data dir.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import socket
@@ -147,6 +148,10 @@ def scheduled_times(runs: list[dict]) -> list[datetime]:
     return [local(r["scheduled_time"]) for r in runs if r["scheduled_time"]]
 
 
+def node_pid(node: str) -> int:
+    return int(node.rsplit(":", 2)[1])  # host:pid:suffix
+
+
 def assert_no_duplicate_times(runs: list[dict]) -> None:
     times = scheduled_times(runs)
     dupes = sorted({t for t in times if times.count(t) > 1})
@@ -186,8 +191,8 @@ def test_serve_creates_first_admin_password_file_and_answers_health(tmp_path, pr
     assert jobs["heartbeat"]["trigger_type"] == "interval" and jobs["heartbeat"]["state"] == "active"
     assert jobs["cleanup_old_logs"]["trigger_type"] == "cron"
 
+    assert f"password: {password}" in proc.stdout()  # printed at start-up, not only at exit
     assert proc.terminate() == 0
-    assert f"password: {password}" in proc.stdout()
 
 
 SIGTERM_SWALLOWED = (
@@ -217,7 +222,7 @@ def test_sigterm_in_the_middle_of_a_request_stops_serve(site):
     pumping.start()
     try:
         time.sleep(0.5)
-        assert proc.terminate(timeout=10, settle=0) == 0
+        assert proc.terminate(timeout=5, settle=0) == 0
     finally:
         stop.set()
         upload.close()
@@ -335,6 +340,33 @@ def test_sigkill_during_code_run_marks_it_interrupted(site, tmp_path):
     assert [r["id"] for r in runs_of(api, "slow")] == [run_id]  # max_retries 0: no retry
 
 
+LONG_SLEEPER = SLEEPER.replace("time.sleep(60)", "time.sleep(300)")
+SHUTDOWN_GRACE_SECONDS = 30  # SchedulerService.stop(wait_seconds=30): how long serve lets running runs finish
+SHUTDOWN_HANGS = (
+    "whalefall/scheduler/service.py SchedulerService.stop: after its 30 s wait it returns, but the "
+    "runner's ThreadPoolExecutor threads are not daemons; interpreter exit joins them, so serve only "
+    "exits when the code job ends (up to its timeout, 3600 s by default)")
+
+
+@pytest.mark.skipif(os.environ.get("WHALEFALL_SLOW_TESTS") != "1",
+                    reason="waits out serve's 30 s shutdown grace; set WHALEFALL_SLOW_TESTS=1 to run it")
+@pytest.mark.xfail(reason=SHUTDOWN_HANGS, strict=True)
+def test_sigterm_during_a_long_code_run_exits_after_the_grace(site, tmp_path):
+    proc, api = site.serve(**FAST_TAKEOVER)
+    pidfile = tmp_path / "job.pid"
+    api.ok("POST", "/jobs", code_job("long", LONG_SLEEPER, params={"pidfile": str(pidfile)}))
+    run_id = api.ok("POST", "/jobs/long/run")["run_id"]
+    wait_until(lambda: pidfile.exists() and pidfile.read_text().strip(), 15, what="the code run to start")
+    child = int(pidfile.read_text())
+
+    assert proc.terminate(timeout=SHUTDOWN_GRACE_SECONDS + 15) == 0
+    wait_until(lambda: pid_gone(child), 5, what=f"the job's process {child} to be gone")
+    _proc, api = site.serve(port_of(api), **FAST_TAKEOVER)
+    run = wait_until(lambda: (r := run_of(api, run_id))["status"] not in ("queued", "running") and r, 15,
+                     what=f"run {run_id} to end")
+    assert run["status"] in ("interrupted", "cancelled"), run
+
+
 # --- 6. downtime across due times ---------------------------------------------------------
 
 def test_stop_across_a_due_time_gives_one_catch_up_run(site):
@@ -354,9 +386,9 @@ def test_stop_across_a_due_time_gives_one_catch_up_run(site):
         runs = runs_of(api, "every2")
         after = [r for r in runs if r["trigger_source"] == "schedule" and r["status"] == "success"
                  and local(r["scheduled_time"]) > restarting]
-        return runs if len(after) >= 2 else None
+        return runs if after else None
 
-    runs = wait_until(caught_up_and_going, 10, what="two scheduled runs after the restart")
+    runs = wait_until(caught_up_and_going, 10, what="a scheduled run after the restart")
     assert_no_duplicate_times(runs)
     catch_ups = [r for r in runs if r["trigger_source"] == "catch_up"]
     assert len(catch_ups) == 1, catch_ups
@@ -455,7 +487,7 @@ def test_web_and_scheduler_processes_share_changes_within_two_seconds(site):
     first = wait_until(lambda: runs_of(api, "shared"), (first_due - now()).total_seconds() + 3,
                        what="a run of the job created through the web process")[0]
     assert local(first["scheduled_time"]) <= first_due + timedelta(seconds=2), first
-    assert first["node"] and str(scheduler.pid) in first["node"]
+    assert first["node"] and node_pid(first["node"]) == scheduler.pid
     wait_for_success(api, first["id"])
 
     api.ok("POST", "/jobs/shared/pause")
@@ -466,8 +498,13 @@ def test_web_and_scheduler_processes_share_changes_within_two_seconds(site):
 
     manual = api.ok("POST", "/jobs/shared/run")["run_id"]
     run = wait_for_success(api, manual, timeout=5)
-    assert run["trigger_source"] == "manual" and str(scheduler.pid) in run["node"]
+    assert run["trigger_source"] == "manual" and node_pid(run["node"]) == scheduler.pid
     assert api.ok("GET", "/jobs/shared")["state"] == "paused"
+
+    api.ok("POST", "/jobs/shared/resume")
+    resumed_at = now()
+    wait_until(lambda: any(r["trigger_source"] == "schedule" and iso(r["created_at"]) > resumed_at
+                           for r in runs_of(api, "shared")), 5, what="a scheduled run after resuming")
 
     # The web process alone: the API answers, health says no scheduler runs.
     assert scheduler.terminate() == 0
@@ -475,10 +512,6 @@ def test_web_and_scheduler_processes_share_changes_within_two_seconds(site):
     health = api.request("GET", "/scheduler/api/health")
     assert health.body["success"] is False and health.body["code"] == 503
     assert api.ok("GET", "/jobs/shared")["id"] == "shared"
-
-
-def node_pid(node: str) -> int:
-    return int(node.rsplit(":", 2)[1])  # host:pid:suffix
 
 
 def test_second_scheduler_takes_over_when_the_first_dies(site):

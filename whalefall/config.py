@@ -24,7 +24,13 @@ SECRET_FILE_SETTINGS = ("secret_key", "database_url")
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="WHALEFALL_", extra="ignore", case_sensitive=False)
+    model_config = SettingsConfigDict(env_prefix="WHALEFALL_", extra="forbid", case_sensitive=False)
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,
+                                   file_secret_settings):
+        # load_settings reads the environment it is given itself; pydantic only validates.
+        return (init_settings,)
 
     data_dir: Path = Path(defaults.DATA_DIR)
     database_url: str | None = None
@@ -78,7 +84,11 @@ def _yaml_values(path: str) -> dict[str, Any]:
         raise ConfigError(f"WHALEFALL_CONFIG: {path} is not valid YAML: {exc}") from None
     if not isinstance(values, dict):
         raise ConfigError(f"WHALEFALL_CONFIG: {path} must hold a mapping of setting names to values")
-    return {str(k).lower().removeprefix("whalefall_"): v for k, v in values.items()}
+    values = {str(k).lower().removeprefix("whalefall_"): v for k, v in values.items()}
+    unknown = sorted(set(values) - set(Settings.model_fields))
+    if unknown:
+        raise ConfigError(f"WHALEFALL_CONFIG: unknown setting(s) in {path}: {', '.join(unknown)}")
+    return values
 
 
 def _file_values(environ: dict[str, str]) -> dict[str, Any]:
@@ -99,10 +109,12 @@ def load_settings(overrides: dict[str, Any] | None = None, environ: dict[str, st
     base: dict[str, Any] = {}
     if environ.get("WHALEFALL_CONFIG"):
         base.update(_yaml_values(environ["WHALEFALL_CONFIG"]))
-    # Environment beats the file: drop file values the environment sets.
-    for key in list(base):
-        if f"WHALEFALL_{key.upper()}" in environ:
-            del base[key]
+    # Environment beats the file.
+    prefix = "WHALEFALL_"
+    for name, value in environ.items():
+        key = name[len(prefix):].lower() if name.upper().startswith(prefix) else None
+        if key in Settings.model_fields:
+            base[key] = value
     base.update(_file_values(environ))
     base.update(overrides or {})
     try:
@@ -119,11 +131,24 @@ def ensure_secret_key(settings: Settings) -> str:
     if settings.secret_key:
         return settings.secret_key
     path = settings.data_dir / "secret_key"
-    if path.exists():
-        return path.read_text(encoding="utf-8").strip()
+    existing = path.read_text(encoding="utf-8").strip() if path.exists() else ""
+    if existing:
+        return existing
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_urlsafe(48)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    # Written whole to a temporary file, then linked into place: a reader never sees a
+    # half-written key, and when two processes start at once the first link wins.
+    tmp = path.with_name(f".secret_key.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(key + "\n")
-    return key
+        fh.write(secrets.token_urlsafe(48) + "\n")
+    try:
+        if path.exists():  # an empty file left by a crash: replace it
+            os.replace(tmp, path)
+        else:
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                pass
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path.read_text(encoding="utf-8").strip()

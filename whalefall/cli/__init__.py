@@ -11,46 +11,74 @@ import click
 from whalefall.errors import ConfigError, WhalefallError
 
 
-def load_runtime(*, overrides: dict | None = None):
-    from whalefall import logs
+def load_runtime(*, overrides: dict | None = None, check_schema: bool = True):
+    """The runtime for a command; refuses a database `db upgrade` has not brought up to date."""
+    from whalefall import bootstrap, logs
     from whalefall.runtime import Runtime
 
     runtime = Runtime.from_env(overrides)
     logs.configure(runtime.settings)
+    if check_schema:
+        bootstrap.ensure_schema_current(runtime)
     return runtime
 
 
-class Stop(Exception):
-    """Raised in the main thread by SIGTERM/SIGINT to leave the server loop cleanly."""
+class WhalefallGroup(click.Group):
+    """Turns the product's own errors into ``error: …`` on stderr and exit status 2, for every command."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except (ConfigError, WhalefallError) as exc:
+            click.echo(f"error: {exc.message}", err=True)
+            ctx.exit(2)
 
 
-def _on_signal(signum, _frame):
-    raise Stop(signal.Signals(signum).name)
+class StopRequested:
+    """SIGTERM/SIGINT only set an event; the main thread waits on it.
+
+    Raising from the handler instead would land inside whatever the main thread
+    runs — waitress's channel handlers swallow it and keep serving.
+    """
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.signal: str | None = None
+
+    def install(self) -> StopRequested:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, self._handle)
+        return self
+
+    def _handle(self, signum, _frame) -> None:
+        self.signal = signal.Signals(signum).name
+        self.event.set()
+
+    def wait(self) -> None:
+        while not self.event.wait(1.0):
+            pass
 
 
-def _install_signals() -> None:
-    signal.signal(signal.SIGTERM, _on_signal)
-    signal.signal(signal.SIGINT, _on_signal)
-
-
-@click.group()
+@click.group(cls=WhalefallGroup)
 @click.version_option(package_name="whalefall")
 def cli() -> None:
     """Whalefall — a job scheduler for database operations teams."""
 
 
-def _serve_http(runtime, host: str, port: int) -> None:
+def _start_http(runtime, host: str, port: int):
+    """Serve the app with waitress in a background thread; returns the server (``close()`` to stop)."""
     from waitress import create_server
 
     from whalefall.app import create_app
 
     app = create_app(runtime=runtime)
-    server = create_server(app, host=host, port=port, threads=8, ident="whalefall")
-    click.echo(f"whalefall: serving http://{host}:{port}/scheduler/", err=True)
     try:
-        server.run()
-    finally:
-        server.close()
+        server = create_server(app, host=host, port=port, threads=8, ident="whalefall")
+    except OSError as exc:
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    threading.Thread(target=server.run, name="whalefall-http", daemon=True).start()
+    click.echo(f"whalefall: serving http://{host}:{port}/scheduler/", err=True)
+    return server
 
 
 @cli.command()
@@ -61,7 +89,7 @@ def serve(host: str | None, port: int | None) -> None:
     from whalefall import bootstrap
     from whalefall.scheduler.service import SchedulerService
 
-    runtime = load_runtime()
+    runtime = load_runtime(check_schema=False)
     bootstrap.migrate_and_seed(runtime)
     password = bootstrap.first_admin(runtime)
     if password:
@@ -70,16 +98,17 @@ def serve(host: str | None, port: int | None) -> None:
         click.echo(f"password: {password}")
         click.echo(f"(also written to {runtime.settings.data_dir / 'initial_admin_password'}, mode 0600)")
         click.echo("=" * 60)
+    stop = StopRequested().install()
+    server = _start_http(runtime, host or runtime.settings.host, port or runtime.settings.port)
     scheduler = None
     if runtime.settings.enable_scheduler:
         scheduler = SchedulerService(runtime, role="serve")
         scheduler.start()
-    _install_signals()
     try:
-        _serve_http(runtime, host or runtime.settings.host, port or runtime.settings.port)
-    except Stop:
-        pass
+        stop.wait()
     finally:
+        click.echo(f"whalefall: stopping ({stop.signal or 'exit'})", err=True)
+        server.close()
         if scheduler is not None:
             scheduler.stop()
         runtime.close()
@@ -90,35 +119,28 @@ def serve(host: str | None, port: int | None) -> None:
 @click.option("--port", default=None, type=int)
 def web(host: str | None, port: int | None) -> None:
     """Console and API only; never starts a scheduler."""
-    from whalefall import bootstrap
-
     runtime = load_runtime()
-    bootstrap.ensure_schema_current(runtime)
-    _install_signals()
+    stop = StopRequested().install()
+    server = _start_http(runtime, host or runtime.settings.host, port or runtime.settings.port)
     try:
-        _serve_http(runtime, host or runtime.settings.host, port or runtime.settings.port)
-    except Stop:
-        pass
+        stop.wait()
     finally:
+        server.close()
         runtime.close()
 
 
 @cli.command()
 def scheduler() -> None:
     """The scheduler only: takes the lease when free and runs jobs."""
-    from whalefall import bootstrap
     from whalefall.scheduler.service import SchedulerService
 
     runtime = load_runtime()
-    bootstrap.ensure_schema_current(runtime)
+    stop = StopRequested().install()
     service = SchedulerService(runtime, role="scheduler")
     service.start()
-    _install_signals()
     click.echo(f"whalefall: scheduler node {service.node_id} started", err=True)
     try:
-        threading.Event().wait()
-    except Stop:
-        pass
+        stop.wait()
     finally:
         service.stop()
         runtime.close()
@@ -141,7 +163,7 @@ def db_upgrade() -> None:
     """Apply migrations and create the default jobs never created before."""
     from whalefall import bootstrap
 
-    runtime = load_runtime()
+    runtime = load_runtime(check_schema=False)
     created = bootstrap.migrate_and_seed(runtime)
     click.echo(f"database is up to date; default jobs created: {', '.join(created) or 'none'}")
 

@@ -39,7 +39,9 @@ def _fail_cleanly(command: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _with_runtime(fn: Callable[[Runtime], Any]) -> Any:
-    runtime = Runtime.from_env()
+    from whalefall.cli import load_runtime
+
+    runtime = load_runtime()
     try:
         return fn(runtime)
     finally:

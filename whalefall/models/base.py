@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, DateTime, MetaData, Text, TypeDecorator
+from sqlalchemy import JSON, DateTime, MetaData, String, Text, TypeDecorator
 from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import DeclarativeBase
 
@@ -44,6 +44,9 @@ class UTCDateTime(TypeDecorator):
             return None
         return value.replace(tzinfo=UTC)
 
+
+# Job ids are case-sensitive everywhere: MySQL's default collations are not.
+JobIdType = String(64).with_variant(mysql.VARCHAR(64, charset="utf8mb4", collation="utf8mb4_bin"), "mysql", "mariadb")
 
 # Text that may exceed MySQL's 64 KiB TEXT: logs, code, return values.
 LongText = Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb")

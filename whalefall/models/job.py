@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Boolean, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from whalefall.models.base import Base, JSONValue, LongText, UTCDateTime, utcnow
+from whalefall.models.base import Base, JobIdType, JSONValue, LongText, UTCDateTime, utcnow
 
 
 class JobKind(StrEnum):
@@ -25,7 +25,7 @@ class JobState(StrEnum):
 class Job(Base):
     __tablename__ = "jobs"
 
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    id: Mapped[str] = mapped_column(JobIdType, primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
     category: Mapped[str] = mapped_column(String(64), default="", index=True)

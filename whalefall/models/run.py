@@ -8,7 +8,7 @@ from enum import StrEnum
 from sqlalchemy import BigInteger, Boolean, Float, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from whalefall.models.base import Base, LongText, UTCDateTime, utcnow
+from whalefall.models.base import Base, JobIdType, LongText, UTCDateTime, utcnow
 
 
 class RunStatus(StrEnum):
@@ -51,7 +51,7 @@ class Run(Base):
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
-    job_id: Mapped[str] = mapped_column(String(64))
+    job_id: Mapped[str] = mapped_column(JobIdType)
     job_name: Mapped[str] = mapped_column(String(200), default="")
     trigger_source: Mapped[str] = mapped_column(String(16))
     scheduled_time: Mapped[datetime | None] = mapped_column(UTCDateTime)

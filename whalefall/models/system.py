@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from whalefall.models.base import Base, UTCDateTime, utcnow
+from whalefall.models.base import Base, JobIdType, UTCDateTime, utcnow
 
 
 class Node(Base):
@@ -41,7 +41,7 @@ class JobChange(Base):
     __tablename__ = "job_changes"
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
-    job_id: Mapped[str] = mapped_column(String(64))
+    job_id: Mapped[str] = mapped_column(JobIdType)
     action: Mapped[str] = mapped_column(String(16))
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
@@ -51,7 +51,7 @@ class SeededDefault(Base):
 
     __tablename__ = "seeded_defaults"
 
-    job_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    job_id: Mapped[str] = mapped_column(JobIdType, primary_key=True)
     seeded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

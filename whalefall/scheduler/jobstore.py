@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from apscheduler.job import Job as APJob
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from sqlalchemy import Column, Float, LargeBinary, MetaData, Table, Unicode, and_, select
+from sqlalchemy.dialects import mysql
 from sqlalchemy.exc import SQLAlchemyError
 
 from whalefall import clock
@@ -39,7 +40,9 @@ def jobstore_table(metadata: MetaData) -> Table:
     return Table(
         TABLE,
         metadata,
-        Column("id", Unicode(191), primary_key=True),
+        # Binary collation on MySQL: job ids are case-sensitive, as in our own tables.
+        Column("id", Unicode(191).with_variant(mysql.VARCHAR(191, charset="utf8mb4", collation="utf8mb4_bin"),
+                                               "mysql", "mariadb"), primary_key=True),
         Column("next_run_time", Float(25), index=True),
         Column("job_state", LargeBinary, nullable=False),
     )

@@ -41,9 +41,10 @@ def page(session: Session, *, q: str | None = None, category: str | None = None,
          page: int = 1, per_page: int = 20) -> tuple[list[Job], int]:
     query = select(Job)
     if q:
-        like = f"%{q.lower()}%"
-        query = query.where(or_(func.lower(Job.id).like(like), func.lower(Job.name).like(like),
-                                func.lower(Job.description).like(like)))
+        escaped = q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        like = f"%{escaped}%"
+        query = query.where(or_(*(func.lower(column).like(like, escape="\\")
+                                  for column in (Job.id, Job.name, Job.description))))
     if category:
         query = query.where(Job.category == category)
     if state:

@@ -32,6 +32,34 @@ def export_jobs(runtime: Runtime) -> list[dict[str, Any]]:
     return out
 
 
+def upstream_first(entries: list[Any]) -> list[tuple[int, Any]]:
+    """(position, entry) pairs ordered so a job comes after the jobs of this file it depends on.
+
+    depends_on is checked against the session, so an upstream must be written first;
+    a cycle keeps file order and is then refused by the cycle check, naming it.
+    """
+    positions = {e.get("id"): i for i, e in enumerate(entries) if isinstance(e, dict)}
+    ordered: list[tuple[int, Any]] = []
+    state: dict[int, str] = {}
+
+    def visit(i: int) -> None:
+        if state.get(i):
+            return
+        state[i] = "visiting"
+        entry = entries[i]
+        deps = entry.get("depends_on") if isinstance(entry, dict) else None
+        for dep in deps if isinstance(deps, list) else []:
+            j = positions.get(dep)
+            if j is not None and not state.get(j):
+                visit(j)
+        state[i] = "done"
+        ordered.append((i + 1, entry))
+
+    for i in range(len(entries)):
+        visit(i)
+    return ordered
+
+
 def import_jobs(runtime: Runtime, entries: Any, actor: Actor) -> tuple[list[str], list[str]]:
     """Create or update every entry in one transaction; the first invalid entry aborts it all.
 
@@ -40,10 +68,8 @@ def import_jobs(runtime: Runtime, entries: Any, actor: Actor) -> tuple[list[str]
     if not isinstance(entries, list):
         raise InvalidInput("expected a list of jobs (or a mapping with a `jobs` list)")
     created, updated = [], []
-    # Create first in dependency order is not needed: depends_on is checked against the
-    # session, which already holds the earlier entries of this same import.
     with runtime.db.begin() as session:
-        for index, entry in enumerate(entries, start=1):
+        for index, entry in upstream_first(entries):
             where = f"job #{index} ({entry.get('id') if isinstance(entry, dict) else '?'})"
             if not isinstance(entry, dict):
                 raise InvalidInput(f"{where}: expected a mapping")
