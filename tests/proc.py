@@ -104,15 +104,9 @@ class Proc:
         tail = "\n".join(self.stderr().splitlines()[-40:])
         return f"[{self.name} pid {self.pid} rc {self.returncode}] {' '.join(self.args)}\n{tail}"
 
-    def terminate(self, timeout: float = 15, *, settle: float = 0.3) -> int:
-        """SIGTERM, as a user's Ctrl-C or systemd would; the exit code (fails when it does not exit).
-
-        Waits ``settle`` seconds first, so the server has finished closing the connection of the
-        test's last request: a SIGTERM that lands while waitress handles I/O is swallowed (see
-        ``test_sigterm_in_the_middle_of_a_request_stops_serve``), and only that test means to hit it.
-        """
+    def terminate(self, timeout: float = 15) -> int:
+        """SIGTERM, as a user's Ctrl-C or systemd would; the exit code (fails when it does not exit)."""
         if self.alive():
-            time.sleep(settle)
             self.popen.send_signal(signal.SIGTERM)
         try:
             return self.popen.wait(timeout)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy.exc import OperationalError
 
 from whalefall.errors import ConfigError
 from whalefall.migrate import alembic_config, upgrade
@@ -11,16 +12,28 @@ from whalefall.runtime import Runtime
 from whalefall.services import defaults, users
 
 
+def _unreachable(runtime: Runtime, exc: Exception) -> ConfigError:
+    url = runtime.db.engine.url.render_as_string(hide_password=True)
+    reason = getattr(exc, "orig", None) or exc
+    return ConfigError(f"WHALEFALL_DATABASE_URL: cannot use the database at {url}: {reason}")
+
+
 def migrate_and_seed(runtime: Runtime) -> list[str]:
-    upgrade(runtime.db.engine)
+    try:
+        upgrade(runtime.db.engine)
+    except OperationalError as exc:
+        raise _unreachable(runtime, exc) from None
     return defaults.seed(runtime)
 
 
 def ensure_schema_current(runtime: Runtime) -> None:
     """Refuse to start a role on a database that `whalefall db upgrade` has not brought up to date."""
     script = ScriptDirectory.from_config(alembic_config(runtime.db.url))
-    with runtime.db.engine.connect() as conn:
-        current = MigrationContext.configure(conn).get_current_revision()
+    try:
+        with runtime.db.engine.connect() as conn:
+            current = MigrationContext.configure(conn).get_current_revision()
+    except OperationalError as exc:
+        raise _unreachable(runtime, exc) from None
     if current != script.get_current_head():
         raise ConfigError(f"the database schema is at {current or 'nothing'}, not {script.get_current_head()}: "
                           "run `whalefall db upgrade` first")

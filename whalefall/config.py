@@ -48,6 +48,7 @@ class Settings(BaseSettings):
     heartbeat_warning_seconds: int = Field(defaults.HEARTBEAT_WARNING_SECONDS, ge=1)
     lease_seconds: int = Field(defaults.LEASE_SECONDS, ge=3)
     node_stale_seconds: int = Field(defaults.NODE_STALE_SECONDS, ge=3)
+    shutdown_grace_seconds: float = Field(defaults.SHUTDOWN_GRACE_SECONDS, ge=0)
     sync_interval_seconds: float = Field(defaults.SYNC_INTERVAL_SECONDS, gt=0, le=60)
     node_name: str | None = None
     host: str = defaults.HOST

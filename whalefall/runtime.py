@@ -10,8 +10,11 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from sqlalchemy.exc import ArgumentError
+
 from whalefall.config import Settings, ensure_secret_key, load_settings
 from whalefall.db import Database
+from whalefall.errors import ConfigError
 from whalefall.tasks.registry import TaskRegistry
 
 log = logging.getLogger(__name__)
@@ -20,9 +23,16 @@ log = logging.getLogger(__name__)
 class Runtime:
     def __init__(self, settings: Settings):
         self.settings = settings
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        self.secret_key = ensure_secret_key(settings)
-        self.db = Database(settings.resolved_database_url)
+        try:
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+            self.secret_key = ensure_secret_key(settings)
+        except OSError as exc:
+            raise ConfigError(f"WHALEFALL_DATA_DIR: cannot use {settings.data_dir} as the data directory: "
+                              f"{exc.strerror or exc}") from None
+        try:
+            self.db = Database(settings.resolved_database_url)
+        except (ArgumentError, ImportError, ValueError) as exc:
+            raise ConfigError(f"WHALEFALL_DATABASE_URL: not a usable database URL: {exc}") from None
         self.tasks = TaskRegistry.default()
         # Called after a service changed a job or queued a run, so a scheduler
         # in this same process reacts at once instead of at its next poll.

@@ -60,6 +60,7 @@ class Runner:
         self.node_id = node_id
         self.pool = ThreadPoolExecutor(max_workers, thread_name_prefix="whalefall-run")
         self._accepting = True
+        self._aborting = False
         self._lock = threading.Lock()
         self._inflight: set[int] = set()
 
@@ -81,6 +82,11 @@ class Runner:
                 self._inflight.discard(run_id)
             return False
         return True
+
+    def abort_inflight(self) -> None:
+        """Stop every run in flight now (shutdown past its grace): code jobs are killed and
+        every such run ends ``interrupted``, to be retried by its policy."""
+        self._aborting = True
 
     def shutdown(self, wait: bool = True) -> None:
         with self._lock:
@@ -144,6 +150,9 @@ class Runner:
         """Wait for ``done``, flushing the log; return TIMEOUT or CANCELLED if that came first."""
         last_poll = 0.0
         while not done.wait(0.25):
+            if self._aborting:
+                cancel.set()
+                return RunStatus.INTERRUPTED
             if runlog.due():
                 text, start = runlog.snapshot()
                 run_service.save_log(self.runtime, run_id, text, start)
@@ -191,6 +200,8 @@ class Runner:
             return Outcome(stopped, error_message=f"timed out after {job.timeout_seconds} s")
         if stopped == RunStatus.CANCELLED:
             return Outcome(stopped, error_message="cancelled while running")
+        if stopped == RunStatus.INTERRUPTED:
+            return Outcome(stopped, error_message="interrupted: the scheduler stopped while it ran")
         if "error" in box:
             return Outcome(RunStatus.FAILED, error_message=box["error"], traceback=box["traceback"])
         return Outcome(RunStatus.SUCCESS, return_value=render_value(box.get("value")))
@@ -204,6 +215,8 @@ class Runner:
         last_poll = [0.0]
 
         def should_cancel() -> bool:
+            if self._aborting:
+                return True
             if runlog.due():
                 text, start = runlog.snapshot()
                 run_service.save_log(self.runtime, run.id, text, start)
@@ -221,5 +234,7 @@ class Runner:
                               on_start=lambda pid: run_service.set_pid(self.runtime, run.id, pid))
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
+        if result.status == "cancelled" and self._aborting:
+            return Outcome(RunStatus.INTERRUPTED, error_message="interrupted: the scheduler stopped while it ran")
         return Outcome(RunStatus(result.status), return_value=result.return_value,
                        error_message=result.error_message, traceback=result.traceback)

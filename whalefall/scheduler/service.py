@@ -71,8 +71,11 @@ class SchedulerService:
     def wake(self) -> None:
         self._wake.set()
 
-    def stop(self, wait_seconds: float = 30.0) -> None:
-        """Stop processing first, then let running runs finish (up to ``wait_seconds``), then let go."""
+    def stop(self, wait_seconds: float | None = None) -> None:
+        """Stop processing first, then let running runs finish (up to ``wait_seconds``, by default
+        the shutdown grace setting), interrupt what is still running, then let go."""
+        if wait_seconds is None:
+            wait_seconds = self.runtime.settings.shutdown_grace_seconds
         self._stopping.set()
         self._wake.set()
         if self._thread is not None:
@@ -82,6 +85,12 @@ class SchedulerService:
         deadline = time.monotonic() + wait_seconds
         while self.runner.inflight and time.monotonic() < deadline:
             time.sleep(0.1)
+        if self.runner.inflight:
+            log.warning("stopping with %d run(s) still going: interrupting them", self.runner.inflight)
+            self.runner.abort_inflight()
+            deadline = time.monotonic() + 10
+            while self.runner.inflight and time.monotonic() < deadline:
+                time.sleep(0.1)
         self.engine.stop()
         try:
             if self.leading:
