@@ -87,7 +87,7 @@ def _unexpected(exc: Exception):
 
 
 def init_app(app: Flask) -> None:
-    from whalefall.api import jobs, openapi, runs, system  # noqa: F401  (register routes)
+    from whalefall.api import admin, fleet, jobs, openapi, runs, system  # noqa: F401  (register routes)
 
     app.register_blueprint(bp)
     app.register_error_handler(ValidationError, _validation_error)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from flask import request
+
 from whalefall.api import bp, json_body, parse, query
 from whalefall.api.context import lang, runtime
 from whalefall.api.envelope import ok
@@ -42,14 +44,8 @@ def show_job(job_id: str):
     with rt.db.read() as session:
         job = job_service.get(session, job_id)
         last = job_service.last_runs(session, [job_id]).get(job_id)
-    upcoming = 5 if request_wants_upcoming() else 0
+    upcoming = 5 if request.args.get("upcoming", "").lower() in ("1", "true", "5", "yes") else 0
     return ok(job_service.to_dict(rt, job, last_run=last, lang=lang(), with_code=True, upcoming=upcoming))
-
-
-def request_wants_upcoming() -> bool:
-    from flask import request
-
-    return request.args.get("upcoming", "").lower() in ("1", "true", "5", "yes")
 
 
 @bp.put("/jobs/<job_id>")
@@ -96,14 +92,10 @@ def run_job(job_id: str):
 @bp.get("/jobs/<job_id>/runs")
 @require(Role.VIEWER)
 def job_runs(job_id: str):
+    from whalefall.api.runs import runs_page
+
     q = query(RunListQuery)
     rt = runtime()
     with rt.db.read() as session:
         job = job_service.get(session, job_id)
-        rows, total = run_service.page(session, job_id=job_id, status=q.status,
-                                       since=run_service.parse_when(q.since, "since"),
-                                       until=run_service.parse_when(q.until, "until"), page=q.page,
-                                       per_page=q.per_page)
-    tz = job_service.timezone_of(rt, job)
-    return ok({"runs": [run_service.to_dict(r, tz) for r in rows], "total": total, "page": q.page,
-               "per_page": q.per_page})
+    return runs_page(q, job_id=job_id, timezone=job_service.timezone_of(rt, job))

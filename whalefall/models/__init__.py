@@ -1,5 +1,6 @@
 """The product's tables. Importing this package registers them all on ``Base.metadata``."""
 
+from whalefall.models import fleet  # noqa: F401  (registers the fleet tables)
 from whalefall.models.audit import AuditEntry
 from whalefall.models.base import Base
 from whalefall.models.job import Job, JobKind, JobState

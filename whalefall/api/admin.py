@@ -1,0 +1,1 @@
+"""Admin endpoints: users and API tokens (the audit log is in ``system``)."""

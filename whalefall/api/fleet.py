@@ -1,0 +1,1 @@
+"""Database fleet endpoints: instances, accounts, capacity, sync sessions, partitions."""
