@@ -32,7 +32,7 @@ lint: $(DEV_STAMP)
 	$(BIN)/ruff check whalefall tests $(wildcard bench)
 
 bench: $(STAMP)
-	$(BIN)/python bench/scheduling.py
+	$(BIN)/python bench/scale.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

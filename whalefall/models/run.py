@@ -47,7 +47,7 @@ class Run(Base):
         UniqueConstraint("job_id", "scheduled_time", name="uq_runs_job_id_scheduled_time"),
         Index("ix_runs_job_id_id", "job_id", "id"),
         Index("ix_runs_status_id", "status", "id"),
-        Index("ix_runs_created_at", "created_at"),
+        Index("ix_runs_created_at_status", "created_at", "status"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)

@@ -20,7 +20,7 @@ from apscheduler.job import Job as APJob
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import STATE_RUNNING
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from whalefall import clock
 from whalefall.errors import InvalidTrigger
@@ -68,6 +68,12 @@ class RunnerExecutor(BaseExecutor):
         raise NotImplementedError
 
 
+def _differs(a: datetime | None, b: datetime | None) -> bool:
+    if a is None or b is None:
+        return a is not b
+    return abs((a - b).total_seconds()) >= 1e-3
+
+
 def signature(job: Job, timezone: str) -> str:
     """What the stored schedule was built from; a change means reschedule."""
     data = [job.trigger_type, job.trigger_params, timezone, job.misfire_grace_time, job.coalesce]
@@ -100,7 +106,7 @@ class Engine:
             self.reconcile_all()
             self.catch_up()
             self.aps.resume()
-            log.info("scheduler engine started with %d scheduled job(s)", len(self.aps.get_jobs()))
+            log.info("scheduler engine started")
 
     def pause(self) -> None:
         """Stop processing due jobs. Jobs due from now keep their stored next run time."""
@@ -130,57 +136,65 @@ class Engine:
         job_service.mark_broken(self.runtime, job_id, f"stored schedule cannot be restored: {reason}")
 
     def reconcile_all(self) -> None:
+        """Bring the whole store in line with ``jobs``: one read of all jobs, one batch of next-run writes."""
         assert self.aps is not None
         stored = {j.id: j for j in self.aps.get_jobs()}
         with self.runtime.db.read() as session:
-            ids = list(session.scalars(select(Job.id)))
-        for job_id in ids:
-            self.apply(job_id, stored.get(job_id))
-        for job_id in set(stored) - set(ids):
+            jobs = list(session.scalars(select(Job)))
+            fired = set(session.scalars(
+                select(Run.job_id).join(Job, Job.id == Run.job_id)
+                .where(Job.trigger_type == triggers.TriggerType.DATE.value, Run.scheduled_time.isnot(None))
+                .distinct()))
+        next_times = {job.id: self._reconcile(job, stored.get(job.id), job.id in fired) for job in jobs}
+        self._record_next({job.id: next_times[job.id] for job in jobs if _differs(job.next_run_time, next_times[job.id])})
+        for job_id in set(stored) - {job.id for job in jobs}:
             self._remove(job_id)
 
-    def apply(self, job_id: str, stored: APJob | None | bool = False) -> None:
-        """Make the store's entry for ``job_id`` match its row (added, changed, paused, deleted)."""
+    def apply(self, job_id: str) -> None:
+        """Make the store's entry for one job match its row (added, changed, paused, deleted)."""
         assert self.aps is not None
-        if stored is False:
-            stored = self.aps.get_job(job_id)
+        stored = self.aps.get_job(job_id)
         with self.runtime.db.read() as session:
             job = session.get(Job, job_id)
-            already_fired = None
-            if job is not None and job.trigger_type == triggers.TriggerType.DATE:
-                already_fired = session.scalar(select(Run.id).where(Run.job_id == job_id,
-                                                                    Run.scheduled_time.isnot(None)).limit(1))
-        if job is None or job.state != JobState.ACTIVE or job.trigger_type == triggers.TriggerType.DEPENDENCY \
-                or already_fired:
+            fired = job is not None and job.trigger_type == triggers.TriggerType.DATE and session.scalar(
+                select(Run.id).where(Run.job_id == job_id, Run.scheduled_time.isnot(None)).limit(1)) is not None
+        if job is None:
             if stored:
                 self._remove(job_id)
-            if job is not None:
-                self._record_next(job, None)
             return
+        next_run_time = self._reconcile(job, stored, fired)
+        if _differs(job.next_run_time, next_run_time):
+            self._record_next({job_id: next_run_time})
+
+    def _reconcile(self, job: Job, stored: APJob | None, fired: bool) -> datetime | None:
+        """Add, replace or remove ``job``'s stored schedule; return its next run time (None: not scheduled)."""
+        if job.state != JobState.ACTIVE or job.trigger_type == triggers.TriggerType.DEPENDENCY or fired:
+            if stored:
+                self._remove(job.id)
+            return None
         if job.kind == JobKind.BUILTIN and job.func_name not in self.runtime.tasks:
             # Kept and flagged, never deleted: the user sees why it does not run and can fix it.
-            job_service.mark_broken(self.runtime, job_id, f"unknown built-in function {job.func_name!r}")
+            job_service.mark_broken(self.runtime, job.id, f"unknown built-in function {job.func_name!r}")
             if stored:
-                self._remove(job_id)
-            return
+                self._remove(job.id)
+            return None
         tz = job_service.timezone_of(self.runtime, job)
         sig = signature(job, tz)
         if stored and stored.kwargs.get("sig") == sig:
-            self._record_next(job, stored.next_run_time)
-            return
+            return stored.next_run_time
         try:
             trigger = triggers.build_trigger(job_service.spec_of(job), tz)
         except InvalidTrigger as exc:
-            job_service.mark_broken(self.runtime, job_id, f"invalid trigger: {exc}")
+            job_service.mark_broken(self.runtime, job.id, f"invalid trigger: {exc}")
             if stored:
-                self._remove(job_id)
-            return
+                self._remove(job.id)
+            return None
         if job.broken_reason:
-            job_service.mark_broken(self.runtime, job_id, None)
-        added = self.aps.add_job(FIRE_REF, trigger=trigger, args=[job_id], kwargs={"sig": sig}, id=job_id,
-                                 name=job_id, misfire_grace_time=job.misfire_grace_time, coalesce=job.coalesce,
+            job_service.mark_broken(self.runtime, job.id, None)
+        added = self.aps.add_job(FIRE_REF, trigger=trigger, args=[job.id], kwargs={"sig": sig}, id=job.id,
+                                 name=job.id, misfire_grace_time=job.misfire_grace_time, coalesce=job.coalesce,
                                  replace_existing=True)
-        self._record_next(job, added.next_run_time)
+        return added.next_run_time
 
     def _remove(self, job_id: str) -> None:
         try:
@@ -188,13 +202,11 @@ class Engine:
         except JobLookupError:
             pass
 
-    def _record_next(self, job: Job, next_run_time: datetime | None) -> None:
-        if job.next_run_time != next_run_time and not (job.next_run_time and next_run_time and
-                                                      abs((job.next_run_time - next_run_time).total_seconds()) < 1e-3):
-            with self.runtime.db.begin() as session:
-                row = session.get(Job, job.id)
-                if row is not None:
-                    row.next_run_time = next_run_time
+    def _record_next(self, next_times: dict[str, datetime | None]) -> None:
+        if not next_times:
+            return
+        with self.runtime.db.begin() as session:
+            session.execute(update(Job), [{"id": job_id, "next_run_time": when} for job_id, when in next_times.items()])
 
     # -- catching up after downtime ---------------------------------------------
 
@@ -210,9 +222,7 @@ class Engine:
         """
         assert self.aps is not None
         now = clock.now()
-        for apjob in self.aps.get_jobs():
-            if apjob.next_run_time is None or apjob.next_run_time > now:
-                continue
+        for apjob in self.aps._lookup_jobstore("default").get_due_jobs(now):
             first_missed = apjob.next_run_time
             grace = timedelta(seconds=apjob.misfire_grace_time or 0)
             window_start = max(first_missed, now - grace)

@@ -147,7 +147,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('job_id', 'scheduled_time', name='uq_runs_job_id_scheduled_time')
     )
     with op.batch_alter_table('runs', schema=None) as batch_op:
-        batch_op.create_index('ix_runs_created_at', ['created_at'], unique=False)
+        batch_op.create_index('ix_runs_created_at_status', ['created_at', 'status'], unique=False)
         batch_op.create_index('ix_runs_job_id_id', ['job_id', 'id'], unique=False)
         batch_op.create_index('ix_runs_status_id', ['status', 'id'], unique=False)
 
@@ -205,7 +205,7 @@ def downgrade() -> None:
     with op.batch_alter_table('runs', schema=None) as batch_op:
         batch_op.drop_index('ix_runs_status_id')
         batch_op.drop_index('ix_runs_job_id_id')
-        batch_op.drop_index('ix_runs_created_at')
+        batch_op.drop_index('ix_runs_created_at_status')
 
     op.drop_table('runs')
     with op.batch_alter_table('nodes', schema=None) as batch_op:
