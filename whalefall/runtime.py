@@ -24,7 +24,7 @@ class Runtime:
     def __init__(self, settings: Settings):
         self.settings = settings
         try:
-            settings.data_dir.mkdir(parents=True, exist_ok=True)
+            settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
             self.secret_key = ensure_secret_key(settings)
         except OSError as exc:
             raise ConfigError(f"WHALEFALL_DATA_DIR: cannot use {settings.data_dir} as the data directory: "
