@@ -20,7 +20,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from whalefall import defaults
 from whalefall.errors import ConfigError
 
-SECRET_FILE_SETTINGS = ("secret_key", "database_url")
+SECRET_FILE_SETTINGS = ("secret_key", "database_url", "encryption_key")
 
 
 class Settings(BaseSettings):
@@ -56,6 +56,15 @@ class Settings(BaseSettings):
     log_json: bool = False
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     session_cookie_secure: bool = False
+    # The database fleet (SPEC §10). Without an encryption key, one is derived from the secret key.
+    encryption_key: str | None = None
+    fleet_max_connections: int = Field(defaults.FLEET_MAX_CONNECTIONS, ge=1, le=64)
+    fleet_connect_timeout_seconds: int = Field(defaults.FLEET_CONNECT_TIMEOUT_SECONDS, ge=1, le=600)
+    fleet_statement_timeout_seconds: int = Field(defaults.FLEET_STATEMENT_TIMEOUT_SECONDS, ge=1, le=86400)
+    fleet_exclude_system_accounts: bool = defaults.FLEET_EXCLUDE_SYSTEM_ACCOUNTS
+    fleet_account_exclude: str = defaults.FLEET_ACCOUNT_EXCLUDE
+    partition_retention_months: int = Field(defaults.PARTITION_RETENTION_MONTHS, ge=1, le=120)
+    partition_warning_size_mb: int = Field(defaults.PARTITION_WARNING_SIZE_MB, ge=1)
 
     @field_validator("timezone")
     @classmethod

@@ -5,6 +5,7 @@ from sqlalchemy import engine_from_config, pool
 
 import whalefall.models  # noqa: F401  (registers every table)
 from whalefall.models.base import Base
+from whalefall.models.fleet import include_name
 from whalefall.scheduler.jobstore import jobstore_table
 
 config = context.config
@@ -32,7 +33,7 @@ def run_migrations_online() -> None:
 
 def _run(connection) -> None:
     context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True,
-                      compare_type=True)
+                      compare_type=True, include_name=include_name)
     with context.begin_transaction():
         context.run_migrations()
 

@@ -1,0 +1,268 @@
+"""MySQL and MariaDB through PyMySQL.
+
+Accounts are ``'user'@'host'`` (and MariaDB roles), with privileges parsed
+from ``SHOW GRANTS`` — the server's own account of what each one may do —
+and flags from ``mysql.user`` and ``SHOW CREATE USER``. Sizes are data plus
+index length per schema from ``information_schema``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from whalefall.fleet.base import Account, Adapter, DatabaseSize, parse_sizes, sorted_unique
+
+SYSTEM_USERS = frozenset({"mariadb.sys", "mysql.sys", "mysql.session", "mysql.infoschema"})
+# Columns of mysql.user worth keeping as attributes (never the password hash).
+ATTRIBUTE_COLUMNS = ("plugin", "max_connections", "max_user_connections", "max_questions", "max_updates",
+                     "ssl_type", "default_role", "max_statement_time", "password_lifetime")
+SUPER_PRIVILEGES = frozenset({"ALL PRIVILEGES", "SUPER"})
+
+
+# --- SHOW GRANTS, parsed ------------------------------------------------------------------
+
+def _top_level(text: str) -> list[bool]:
+    """For each character of ``text``: is it outside backquotes, quotes and parentheses?"""
+    flags, depth, quote, i = [False] * len(text), 0, "", 0
+    while i < len(text):
+        ch = text[i]
+        if quote:
+            if ch == quote:
+                if i + 1 < len(text) and text[i + 1] == quote:  # a doubled quote inside a name
+                    i += 2
+                    continue
+                quote = ""
+        elif ch in "`'\"":
+            quote = ch
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        else:
+            flags[i] = depth == 0
+        i += 1
+    return flags
+
+
+def find_top(text: str, sep: str, start: int = 0) -> int:
+    """The index of ``sep`` in ``text`` outside quotes and parentheses, or -1."""
+    flags = _top_level(text)
+    i = text.find(sep, start)
+    while i >= 0 and not all(flags[i:i + len(sep)]):
+        i = text.find(sep, i + 1)
+    return i
+
+
+def split_top(text: str, sep: str = ",") -> list[str]:
+    """Split ``text`` on ``sep`` outside backquotes, quotes and parentheses."""
+    parts, start = [], 0
+    while (i := find_top(text, sep, start)) >= 0:
+        parts.append(text[start:i].strip())
+        start = i + len(sep)
+    parts.append(text[start:].strip())
+    return [p for p in parts if p]
+
+
+def unquote(name: str) -> str:
+    name = name.strip()
+    if len(name) >= 2 and name[0] == name[-1] and name[0] in "`'\"":
+        q = name[0]
+        return name[1:-1].replace(q + q, q)
+    return name
+
+
+def account_name(text: str) -> str:
+    """```r`@`%``` → ``r@%``; ```r``` → ``r``."""
+    parts = split_top(text, "@")
+    return "@".join(unquote(p) for p in parts)
+
+
+def _object(text: str) -> tuple[str, str]:
+    """The scope and name of a grant's object: ``*.*`` → (global, ""), ```db`.*`` → (databases, db), …"""
+    kind = ""
+    for prefix in ("PROCEDURE ", "FUNCTION ", "PACKAGE BODY ", "PACKAGE ", "TABLE "):
+        if text.upper().startswith(prefix):
+            kind, text = prefix.strip().upper(), text[len(prefix):]
+            break
+    parts = split_top(text, ".")
+    db = unquote(parts[0]) if parts else ""
+    obj = unquote(parts[1]) if len(parts) > 1 else "*"
+    if kind in ("PROCEDURE", "FUNCTION", "PACKAGE", "PACKAGE BODY"):
+        return "routines", f"{kind} {db}.{obj}"
+    if db == "*" and obj == "*":
+        return "global", ""
+    if obj == "*":
+        return "databases", db
+    return "tables", f"{db}.{obj}"
+
+
+def _privilege_names(text: str) -> list[str]:
+    names = []
+    for item in split_top(text):
+        item = " ".join(item.split())
+        names.append("ALL PRIVILEGES" if item.upper() in ("ALL", "ALL PRIVILEGES") else item)
+    return names
+
+
+def parse_grants(lines: list[str]) -> tuple[dict[str, Any], list[str]]:
+    """Privileges and roles from ``SHOW GRANTS`` lines.
+
+    Privileges: ``{"global": [...], "databases": {db: [...]}, "tables": {"db.t": [...]},
+    "routines": {...}, "proxy": [...], "revoked": {db: [...]}}`` (empty scopes left out);
+    ``WITH GRANT OPTION`` adds ``GRANT OPTION`` to that scope. Roles: the names granted.
+    """
+    privileges: dict[str, Any] = {}
+    roles: list[str] = []
+    for raw in lines:
+        line = " ".join(raw.strip().rstrip(";").split())
+        upper = line.upper()
+        if upper.startswith("REVOKE "):
+            on = find_top(line, " ON ")
+            frm = find_top(line, " FROM ")
+            if on < 0 or frm < 0:
+                continue
+            _scope, name = _object(line[on + 4:frm].strip())
+            privileges.setdefault("revoked", {}).setdefault(name or "*", []).extend(_privilege_names(line[7:on]))
+            continue
+        if not upper.startswith("GRANT "):
+            continue  # SET DEFAULT ROLE …: the default role is an attribute
+        body = line[6:]
+        to = find_top(body, " TO ")
+        if to < 0:
+            continue
+        on = find_top(body[:to], " ON ")
+        if on < 0:  # GRANT role[, role] TO user
+            roles.extend(account_name(r) for r in split_top(body[:to]))
+            continue
+        names = _privilege_names(body[:on])
+        target = body[on + 4:to].strip()
+        if names == ["PROXY"]:
+            privileges.setdefault("proxy", []).append(account_name(target))
+            continue
+        if "WITH GRANT OPTION" in body[to:].upper():
+            names.append("GRANT OPTION")
+        scope, name = _object(target)
+        if scope == "global":
+            privileges.setdefault("global", []).extend(names)
+        else:
+            privileges.setdefault(scope, {}).setdefault(name, []).extend(names)
+    for scope, value in list(privileges.items()):
+        if isinstance(value, list):
+            privileges[scope] = sorted_unique(value)
+        else:
+            privileges[scope] = {k: sorted_unique(v) for k, v in sorted(value.items())}
+    # USAGE means "no privileges": it only clutters the list and every diff.
+    global_privileges = [p for p in privileges.pop("global", []) if p != "USAGE"]
+    if global_privileges:
+        privileges = {"global": global_privileges, **privileges}
+    return privileges, sorted_unique(roles)
+
+
+def build_account(user: str, host: str, grants: list[str], *, is_role: bool = False,
+                  create_user: str | None = None, columns: dict[str, Any] | None = None) -> Account:
+    """One account from its ``mysql.user`` row, ``SHOW GRANTS`` and ``SHOW CREATE USER``."""
+    columns = {k.lower(): v for k, v in (columns or {}).items()}
+    privileges, roles = parse_grants(grants)
+    create = (create_user or "").upper()
+    locked = " ACCOUNT LOCK" in create or str(columns.get("account_locked", "")).upper() == "Y"
+    expired = "PASSWORD EXPIRE" in create and "PASSWORD EXPIRE INTERVAL" not in create and \
+        "PASSWORD EXPIRE NEVER" not in create and "PASSWORD EXPIRE DEFAULT" not in create
+    if str(columns.get("password_expired", "")).upper() == "Y":
+        expired = True
+    attributes = {name: _plain(columns[name]) for name in ATTRIBUTE_COLUMNS
+                  if name in columns and columns[name] not in (None, "")}
+    attributes["password_expired"] = expired
+    key = user if is_role else f"'{user}'@'{host}'"
+    return Account(key=key, username=user, host="" if is_role else host, kind="role" if is_role else "user",
+                   is_superuser=bool(SUPER_PRIVILEGES & set(privileges.get("global", []))),
+                   is_locked=locked, can_login=not is_role and not locked, attributes=attributes,
+                   privileges=privileges, roles=roles, system=user in SYSTEM_USERS)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, (int, float, str, bool)):
+        return value
+    return str(value)
+
+
+class MySQLAdapter(Adapter):
+    db_type = "mysql"
+    default_port = 3306
+    default_database = ""
+    system_databases = frozenset({"information_schema", "performance_schema", "sys", "mysql"})
+
+    def connect(self) -> Any:
+        import pymysql
+
+        t = self.target
+        conn = pymysql.connect(host=t.host, port=t.port, user=t.username, password=t.password,
+                               database=t.database or None, connect_timeout=t.connect_timeout,
+                               read_timeout=t.statement_timeout, write_timeout=t.statement_timeout,
+                               charset="utf8mb4", autocommit=True)
+        self._server_limit(conn)
+        return conn
+
+    def _server_limit(self, conn: Any) -> None:
+        """Also ask the server to stop a statement past the timeout (MariaDB seconds, MySQL ms)."""
+        t = self.target
+        cur = conn.cursor()
+        try:
+            cur.execute("SELECT VERSION()")
+            self._version = str(cur.fetchone()[0])
+            if "mariadb" in self._version.lower():
+                cur.execute(f"SET SESSION max_statement_time = {int(t.statement_timeout)}")
+            else:
+                cur.execute(f"SET SESSION max_execution_time = {int(t.statement_timeout) * 1000}")
+        except Exception:  # noqa: S110 - old servers lack the variable; the driver's timeout still holds
+            pass
+        finally:
+            cur.close()
+
+    @property
+    def is_mariadb(self) -> bool:
+        return "mariadb" in getattr(self, "_version", "").lower()
+
+    def version(self) -> str:
+        text = self.rows("SELECT VERSION()")[0][0]
+        return f"MariaDB {text}" if "mariadb" in text.lower() else f"MySQL {text}"
+
+    def accounts(self) -> list[Account]:
+        rows = self.dict_rows("SELECT * FROM mysql.user")
+        accounts = []
+        for row in rows:
+            columns = {k.lower(): v for k, v in row.items()
+                       if k.lower() not in ("password", "authentication_string")}
+            user, host = _plain(columns["user"]), _plain(columns["host"])
+            is_role = str(columns.get("is_role", "N")).upper() == "Y"
+            if is_role:
+                grants = [r[0] for r in self.rows("SHOW GRANTS FOR %s", (user,))]
+                create = None
+            else:
+                grants = [r[0] for r in self.rows("SHOW GRANTS FOR %s@%s", (user, host))]
+                create = self._create_user(user, host)
+            accounts.append(build_account(user, host, grants, is_role=is_role, create_user=create,
+                                          columns=columns))
+        return accounts
+
+    def _create_user(self, user: str, host: str) -> str | None:
+        try:
+            return self.rows("SHOW CREATE USER %s@%s", (user, host))[0][0]
+        except Exception as exc:  # before MySQL 5.7 / MariaDB 10.2 there is no SHOW CREATE USER
+            if getattr(exc, "args", (0,))[0] in (1064, 1142, 1227):
+                return None
+            raise
+
+    def database_sizes(self) -> list[DatabaseSize]:
+        try:  # MySQL 8 caches table statistics for a day by default
+            self.rows("SET SESSION information_schema_stats_expiry = 0")
+        except Exception:  # noqa: S110 - MariaDB and MySQL 5.7 have no such cache
+            pass
+        rows = self.rows(
+            "SELECT s.SCHEMA_NAME, COALESCE(SUM(t.DATA_LENGTH + t.INDEX_LENGTH), 0) "
+            "FROM information_schema.SCHEMATA s "
+            "LEFT JOIN information_schema.TABLES t ON t.TABLE_SCHEMA = s.SCHEMA_NAME "
+            "GROUP BY s.SCHEMA_NAME")
+        return parse_sizes(rows)
+

@@ -1,0 +1,115 @@
+"""PostgreSQL through psycopg 3.
+
+Accounts are roles with their attributes, the roles they are members of, and
+the database privileges granted to them by name (``CONNECT``, ``CREATE``,
+``TEMPORARY`` from each database's ACL, the owner's implicit ones included;
+what ``PUBLIC`` holds is reported once per instance in the session details,
+not copied onto every role). Sizes come from ``pg_database_size``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from whalefall.fleet.base import Account, Adapter, DatabaseSize, sorted_unique
+
+ROLES_SQL = """
+SELECT r.oid, r.rolname, r.rolsuper, r.rolinherit, r.rolcreaterole, r.rolcreatedb, r.rolcanlogin,
+       r.rolreplication, r.rolbypassrls, r.rolconnlimit, r.rolvaliduntil,
+       ARRAY(SELECT b.rolname FROM pg_auth_members m JOIN pg_roles b ON b.oid = m.roleid
+             WHERE m.member = r.oid ORDER BY b.rolname) AS member_of
+FROM pg_roles r ORDER BY r.rolname
+"""
+
+DATABASE_ACL_SQL = """
+SELECT d.datname, a.grantee, a.privilege_type, a.is_grantable, d.datdba
+FROM pg_database d, LATERAL aclexplode(COALESCE(d.datacl, acldefault('d', d.datdba))) a
+WHERE NOT d.datistemplate
+ORDER BY d.datname
+"""
+
+SIZES_SQL = """
+SELECT datname,
+       CASE WHEN has_database_privilege(oid, 'CONNECT') THEN pg_database_size(oid) END
+FROM pg_database WHERE NOT datistemplate AND datallowconn ORDER BY datname
+"""
+
+
+def build_accounts(role_rows: list[tuple], acl_rows: list[tuple], now: datetime | None = None) -> list[Account]:
+    """Accounts from the rows of :data:`ROLES_SQL` and :data:`DATABASE_ACL_SQL`."""
+    now = now or datetime.now(UTC)
+    names = {oid: name for oid, name, *_ in role_rows}
+    grants: dict[str, dict[str, list[str]]] = {}
+    owns: dict[str, list[str]] = {}
+    for datname, grantee, privilege, grantable, owner in acl_rows:
+        if grantee == 0:
+            continue  # PUBLIC
+        role = names.get(grantee)
+        if role is None:
+            continue
+        grants.setdefault(role, {}).setdefault(datname, []).append(
+            f"{privilege} WITH GRANT OPTION" if grantable else privilege)
+        if owner == grantee and datname not in owns.get(role, []):
+            owns.setdefault(role, []).append(datname)
+    accounts = []
+    for (_oid, name, superuser, inherit, createrole, createdb, login, replication, bypassrls, connlimit,
+         valid_until, member_of) in role_rows:
+        expired = valid_until is not None and _aware(valid_until) < now
+        attributes = {"superuser": bool(superuser), "createrole": bool(createrole), "createdb": bool(createdb),
+                      "replication": bool(replication), "bypassrls": bool(bypassrls), "login": bool(login),
+                      "inherit": bool(inherit), "connection_limit": int(connlimit),
+                      "valid_until": None if valid_until is None else _aware(valid_until).isoformat()}
+        privileges: dict[str, Any] = {}
+        if grants.get(name):
+            privileges["databases"] = {db: sorted_unique(p) for db, p in sorted(grants[name].items())}
+        if owns.get(name):
+            privileges["owner_of"] = sorted(owns[name])
+        accounts.append(Account(key=name, username=name, kind="user" if login else "role",
+                                is_superuser=bool(superuser), is_locked=expired, can_login=bool(login) and not expired,
+                                attributes=attributes, privileges=privileges, roles=list(member_of or []),
+                                system=name.startswith("pg_")))
+    return accounts
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def public_privileges(acl_rows: list[tuple]) -> dict[str, list[str]]:
+    """What PUBLIC may do in each database (CONNECT and TEMPORARY by default)."""
+    public: dict[str, list[str]] = {}
+    for datname, grantee, privilege, _grantable, _owner in acl_rows:
+        if grantee == 0:
+            public.setdefault(datname, []).append(privilege)
+    return {db: sorted_unique(p) for db, p in sorted(public.items())}
+
+
+class PostgreSQLAdapter(Adapter):
+    db_type = "postgresql"
+    default_port = 5432
+    default_database = "postgres"
+    system_databases = frozenset()  # template databases are never listed
+
+    def connect(self) -> Any:
+        import psycopg
+
+        t = self.target
+        return psycopg.connect(host=t.host, port=t.port, user=t.username, password=t.password,
+                               dbname=t.database or "postgres", connect_timeout=t.connect_timeout,
+                               options=f"-c statement_timeout={int(t.statement_timeout) * 1000}",
+                               autocommit=True, application_name="whalefall")
+
+    def describe_error(self, exc: BaseException) -> str:
+        text = " ".join(str(exc).split())
+        return text or exc.__class__.__name__
+
+    def version(self) -> str:
+        return "PostgreSQL " + str(self.rows("SHOW server_version")[0][0])
+
+    def accounts(self) -> list[Account]:
+        self.acl_rows = self.rows(DATABASE_ACL_SQL)
+        return build_accounts(self.rows(ROLES_SQL), self.acl_rows)
+
+    def database_sizes(self) -> list[DatabaseSize]:
+        return [DatabaseSize(name, int(size)) for name, size in self.rows(SIZES_SQL) if size is not None]

@@ -1,0 +1,244 @@
+"""Instances of the fleet: the one place one is created, changed, deleted or contacted.
+
+Each change is one transaction that writes the instance and an audit row.
+The password is encrypted before it is stored (``fleet.crypto``), never
+returned, and never written to the audit log or a log line.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from sqlalchemy import delete, func, or_, select
+from sqlalchemy.orm import Session
+
+from whalefall import clock
+from whalefall.api.fleet_schemas import ConnectionCheck, InstanceCreate, InstancePatch
+from whalefall.errors import InvalidInput
+from whalefall.fleet import adapter_class, crypto, open_adapter
+from whalefall.fleet.base import Target
+from whalefall.fleet.errors import FleetUnreachable, InstanceConflict, InstanceNotFound
+from whalefall.models.fleet import (
+    DatabaseSize,
+    Instance,
+    InstanceAccount,
+    InstanceSize,
+)
+from whalefall.runtime import Runtime
+from whalefall.services import audit
+from whalefall.services.audit import Actor
+from whalefall.services.fleet_query import contains
+
+FIELDS = ("name", "db_type", "host", "port", "database", "username", "tags", "description", "is_active")
+CONTACT_ERROR_MAX_CHARS = 2000
+
+# --- reading -----------------------------------------------------------------------------
+
+
+def get(session: Session, instance_id: int) -> Instance:
+    instance = session.get(Instance, instance_id)
+    if instance is None:
+        raise InstanceNotFound(instance_id)
+    return instance
+
+
+def page(session: Session, *, q: str | None = None, db_type: str | None = None, is_active: bool | None = None,
+         tag: str | None = None, page: int = 1, per_page: int = 20) -> tuple[list[Instance], int]:
+    query = select(Instance)
+    if q:
+        query = query.where(or_(*(contains(c, q) for c in (Instance.name, Instance.host, Instance.description))))
+    if db_type:
+        query = query.where(Instance.db_type == db_type)
+    if is_active is not None:
+        query = query.where(Instance.is_active == is_active)
+    rows = list(session.scalars(query.order_by(Instance.name)))
+    if tag:  # tags are a JSON list: filtered here, the same on every database
+        rows = [r for r in rows if tag in (r.tags or [])]
+    return rows[(page - 1) * per_page:page * per_page], len(rows)
+
+
+def active(session: Session, ids: list[int] | None = None) -> list[Instance]:
+    query = select(Instance).where(Instance.is_active.is_(True))
+    if ids:
+        query = query.where(Instance.id.in_(ids))
+    return list(session.scalars(query.order_by(Instance.id)))
+
+
+def target_for(runtime: Runtime, instance: Instance) -> Target:
+    """Where and how to connect; decrypts the password (raises SecretUnreadable when it cannot)."""
+    settings = runtime.settings
+    return Target(db_type=instance.db_type, host=instance.host, port=instance.port, database=instance.database,
+                  username=instance.username,
+                  password=crypto.decrypt(runtime, instance.password_encrypted, instance_name=instance.name),
+                  connect_timeout=settings.fleet_connect_timeout_seconds,
+                  statement_timeout=settings.fleet_statement_timeout_seconds)
+
+
+# --- changing ----------------------------------------------------------------------------
+
+
+def _apply(runtime: Runtime, instance: Instance, data: InstancePatch) -> None:
+    given = data.model_fields_set
+    for name in FIELDS:
+        if name in given and getattr(data, name) is not None:
+            setattr(instance, name, getattr(data, name))
+    if "password" in given:
+        instance.password_encrypted = crypto.encrypt(runtime, data.password) if data.password else None
+    adapter = adapter_class(instance.db_type)
+    if instance.port is None:
+        instance.port = adapter.default_port
+    if instance.database is None or ("database" in given and data.database is None):
+        instance.database = adapter.default_database
+    if instance.db_type == "oracle" and not instance.database:
+        raise InvalidInput("an Oracle instance needs `database`: the service name to connect to", field="database")
+    instance.tags = list(dict.fromkeys(instance.tags or []))
+
+
+def _name_taken(session: Session, name: str, but: int | None = None) -> bool:
+    query = select(Instance.id).where(Instance.name == name)
+    if but is not None:
+        query = query.where(Instance.id != but)
+    return session.scalar(query) is not None
+
+
+def create(runtime: Runtime, data: InstanceCreate, actor: Actor) -> Instance:
+    """Create an instance. Raises InvalidInput (400), InstanceConflict (409)."""
+    now = clock.now()
+    instance = Instance(tags=[], description="", is_active=True, port=None, database=None,
+                        created_by=actor.name, updated_by=actor.name, created_at=now, updated_at=now)
+    _apply(runtime, instance, data)
+    with runtime.db.begin() as session:
+        if _name_taken(session, instance.name):
+            raise InstanceConflict(instance.name)
+        session.add(instance)
+        session.flush()
+        audit.record(session, actor, "instance.create", "instance", instance.id, _audit_view(instance))
+    return instance
+
+
+def update(runtime: Runtime, instance_id: int, data: InstancePatch, actor: Actor) -> Instance:
+    """Change the fields given. Raises InstanceNotFound, InstanceConflict and the 400s of :func:`create`."""
+    with runtime.db.begin() as session:
+        instance = get(session, instance_id)
+        before = _audit_view(instance)
+        with session.no_autoflush:
+            _apply(runtime, instance, data)
+            if _name_taken(session, instance.name, but=instance.id):
+                raise InstanceConflict(instance.name)
+        instance.updated_by, instance.updated_at = actor.name, clock.now()
+        after = _audit_view(instance)
+        changed = {k: {"before": before[k], "after": after[k]} for k in after if before[k] != after[k]}
+        if "password" in data.model_fields_set:
+            changed["password"] = {"changed": True}  # never the value
+        audit.record(session, actor, "instance.update", "instance", instance.id,
+                     {"name": instance.name, "changes": changed})
+    return instance
+
+
+def delete_instance(runtime: Runtime, instance_id: int, actor: Actor) -> None:
+    """Delete an instance with its accounts, changes, sizes and aggregations; sessions keep its name."""
+    with runtime.db.begin() as session:
+        instance = get(session, instance_id)
+        # Size tables carry no foreign key (partitioned on PostgreSQL): removed by hand.
+        session.execute(delete(DatabaseSize).where(DatabaseSize.instance_id == instance_id))
+        session.execute(delete(InstanceSize).where(InstanceSize.instance_id == instance_id))
+        from whalefall.models.fleet import AccountChange, DatabaseInventory, SizeAggregation
+
+        for model in (AccountChange, InstanceAccount, DatabaseInventory, SizeAggregation):
+            session.execute(delete(model).where(model.instance_id == instance_id))
+        session.delete(instance)
+        audit.record(session, actor, "instance.delete", "instance", instance_id, _audit_view(instance))
+
+
+def record_contact(runtime: Runtime, instance_id: int, *, ok: bool, version: str | None = None,
+                   error: str | None = None) -> None:
+    """Remember how the last contact with an instance went (shown as its connection status)."""
+    with runtime.db.begin() as session:
+        instance = session.get(Instance, instance_id)
+        if instance is None:
+            return
+        instance.last_contact_at, instance.last_contact_ok = clock.now(), ok
+        instance.last_contact_error = None if ok else (error or "")[:CONTACT_ERROR_MAX_CHARS]
+        if version:
+            instance.server_version = version[:255]
+
+
+def _try(target: Target) -> dict[str, Any]:
+    started = time.monotonic()
+    try:
+        with open_adapter(target) as adapter:
+            version = adapter.version()
+    except FleetUnreachable as exc:
+        return {"connected": False, "error": exc.message, "version": None,
+                "elapsed_ms": round((time.monotonic() - started) * 1000)}
+    return {"connected": True, "error": None, "version": version,
+            "elapsed_ms": round((time.monotonic() - started) * 1000)}
+
+
+def test_connection(runtime: Runtime, instance_id: int, actor: Actor) -> dict[str, Any]:
+    """Connect to a stored instance and ask its version; the outcome becomes its connection status."""
+    with runtime.db.read() as session:
+        instance = get(session, instance_id)
+    result = _try(target_for(runtime, instance))
+    record_contact(runtime, instance_id, ok=result["connected"], version=result["version"], error=result["error"])
+    with runtime.db.begin() as session:
+        audit.record(session, actor, "instance.test", "instance", instance_id,
+                     {"connected": result["connected"], "error": result["error"]})
+    return result
+
+
+def check_connection(runtime: Runtime, data: ConnectionCheck) -> dict[str, Any]:
+    """Try connection fields before they are saved, filling what is left out from ``instance_id``."""
+    instance = Instance(port=None, database=None, tags=[])
+    if data.instance_id is not None:
+        with runtime.db.read() as session:
+            stored = get(session, data.instance_id)
+        for name in ("name", "db_type", "host", "port", "database", "username", "password_encrypted"):
+            setattr(instance, name, getattr(stored, name))
+    for required in ("db_type", "host", "username"):
+        if getattr(data, required) is None and getattr(instance, required) is None:
+            raise InvalidInput(f"{required}: required", field=required)
+    _apply(runtime, instance, data)
+    instance.name = instance.name or "(unsaved)"
+    return _try(target_for(runtime, instance))
+
+
+# --- showing -----------------------------------------------------------------------------
+
+
+def _audit_view(instance: Instance) -> dict[str, Any]:
+    return {name: getattr(instance, name) for name in FIELDS}
+
+
+def to_dict(instance: Instance, timezone: str, *, counts: dict[str, Any] | None = None) -> dict[str, Any]:
+    data = {name: getattr(instance, name) for name in FIELDS}
+    data.update({
+        "id": instance.id, "has_password": bool(instance.password_encrypted),
+        "connection": {"ok": instance.last_contact_ok, "at": clock.local_text(instance.last_contact_at, timezone),
+                       "error": instance.last_contact_error, "version": instance.server_version},
+        "created_by": instance.created_by, "updated_by": instance.updated_by,
+        "created_at": clock.iso(instance.created_at), "updated_at": clock.iso(instance.updated_at),
+    })
+    if counts is not None:
+        data.update(counts)
+    return data
+
+
+def summaries(session: Session, ids: list[int]) -> dict[int, dict[str, Any]]:
+    """Per instance: how many current accounts, and the latest total size."""
+    if not ids:
+        return {}
+    accounts = dict(session.execute(
+        select(InstanceAccount.instance_id, func.count()).where(InstanceAccount.instance_id.in_(ids),
+                                                                InstanceAccount.is_deleted.is_(False))
+        .group_by(InstanceAccount.instance_id)).all())
+    latest = select(InstanceSize.instance_id, func.max(InstanceSize.collected_date).label("day")) \
+        .where(InstanceSize.instance_id.in_(ids)).group_by(InstanceSize.instance_id).subquery()
+    sizes = {row.instance_id: row for row in session.execute(
+        select(InstanceSize).join(latest, (InstanceSize.instance_id == latest.c.instance_id)
+                                  & (InstanceSize.collected_date == latest.c.day))).scalars()}
+    return {i: {"account_count": accounts.get(i, 0),
+                "total_size_bytes": sizes[i].total_bytes if i in sizes else None,
+                "database_count": sizes[i].database_count if i in sizes else None,
+                "size_date": sizes[i].collected_date.isoformat() if i in sizes else None} for i in ids}
