@@ -20,7 +20,8 @@ from whalefall.runtime import Runtime
 from whalefall.services import jobs as job_service
 from whalefall.services.audit import Actor
 
-DEFAULTS = {"heartbeat", "cleanup_old_logs"}
+DEFAULTS = {"heartbeat", "cleanup_old_logs", "sync_accounts", "collect_database_sizes",
+            "calculate_database_size_aggregations", "monitor_partition_health"}
 RAISING_CODE = "def execute_task():\n    raise ValueError('the disk is on fire')\n"
 CODE = "import json\n\n\ndef execute_task():\n    print('步骤 1')\n    return {'rows': 3}\n"
 
@@ -113,7 +114,7 @@ def test_jobs_list_shows_every_job_with_its_state_and_schedule(rt):
            cron_minute="15", state="paused")
     result = ok("jobs", "list")
     lines = result.stdout.splitlines()
-    assert lines[-1] == "3 job(s)"
+    assert lines[-1] == f"{len(DEFAULTS) + 1} job(s)"
     by_id = {line.split()[0]: line for line in lines[:-1]}
     assert set(by_id) == DEFAULTS | {"paused_one"}
     assert "paused" in by_id["paused_one"] and "每天 04:15 执行" in by_id["paused_one"]
@@ -157,7 +158,7 @@ def test_export_then_import_into_a_fresh_data_dir_reproduces_every_job(use_data_
     use_data_dir("target")
     ok("db", "upgrade")
     result = ok("jobs", "import", str(dump))
-    assert "created 4, updated 2" in result.stdout
+    assert f"created 4, updated {len(DEFAULTS)}" in result.stdout
     again = tmp_path / "again.yaml"
     ok("jobs", "export", str(again))
     assert exported(again) == entries
@@ -177,7 +178,7 @@ def test_importing_a_file_twice_updates_instead_of_duplicating(rt, tmp_path):
     create(rt, id="mine", name="Mine", function="heartbeat", trigger_type="interval", interval_minutes=5)
     dump = tmp_path / "jobs.yaml"
     ok("jobs", "export", str(dump))
-    assert "created 0, updated 3" in ok("jobs", "import", str(dump)).stdout
+    assert f"created 0, updated {len(DEFAULTS) + 1}" in ok("jobs", "import", str(dump)).stdout
     assert set(all_jobs(rt)) == DEFAULTS | {"mine"}
 
 
@@ -261,9 +262,9 @@ def test_reset_defaults_restores_deleted_and_edited_defaults(rt):
     admin = Actor("admin", "admin")
     job_service.delete(rt, "cleanup_old_logs", admin)
     job_service.update(rt, "heartbeat", JobPatch(interval_seconds=300), admin)
-    assert set(all_jobs(rt)) == {"heartbeat"}
+    assert set(all_jobs(rt)) == DEFAULTS - {"cleanup_old_logs"}
     assert ok("db", "upgrade").stdout.strip().endswith("created: none")  # a re-seed keeps the deletion
-    assert set(all_jobs(rt)) == {"heartbeat"}
+    assert set(all_jobs(rt)) == DEFAULTS - {"cleanup_old_logs"}
     result = ok("jobs", "reset-defaults")
     assert "default jobs reset:" in result.stdout and "cleanup_old_logs" in result.stdout
     jobs = all_jobs(rt)

@@ -12,7 +12,8 @@ from whalefall.services import defaults, jobs, runs
 from whalefall.services.audit import Actor
 from whalefall.tasks.registry import TaskRegistry
 
-SHIPPED = {"heartbeat", "cleanup_old_logs"}
+SHIPPED = {"heartbeat", "cleanup_old_logs", "sync_accounts", "collect_database_sizes",
+           "calculate_database_size_aggregations", "monitor_partition_health"}
 
 
 def job_ids(rt) -> set[str]:
@@ -64,13 +65,13 @@ def test_a_deleted_default_job_stays_deleted_after_a_reseed(runtime):
     defaults.seed(runtime)
     jobs.delete(runtime, "cleanup_old_logs", Actor("admin", "admin"))
     assert defaults.seed(runtime) == []
-    assert job_ids(runtime) == {"heartbeat"}
+    assert job_ids(runtime) == SHIPPED - {"cleanup_old_logs"}
 
 
 def test_a_users_own_job_with_a_default_id_is_not_replaced_by_seeding(runtime):
     jobs.create(runtime, JobCreate(id="heartbeat", name="Mine", function="heartbeat", trigger_type="interval",
                                    interval_minutes=5), Actor("admin", "admin"))
-    assert defaults.seed(runtime) == ["cleanup_old_logs"]
+    assert set(defaults.seed(runtime)) == SHIPPED - {"heartbeat"}
     mine = load(runtime, "heartbeat")
     assert mine.name == "Mine" and mine.is_default is False and mine.trigger_params["minutes"] == 5
 
@@ -116,7 +117,7 @@ def test_a_default_added_in_a_later_version_is_seeded_while_deleted_ones_stay_de
              "enabled": False, "trigger": {"type": "cron", "minute": "*/5"}}
     monkeypatch.setattr(defaults, "load_definitions", lambda: [*shipped, newer])
     assert defaults.seed(runtime) == ["heartbeat_2"]
-    assert job_ids(runtime) == {"cleanup_old_logs", "heartbeat_2"}
+    assert job_ids(runtime) == (SHIPPED - {"heartbeat"}) | {"heartbeat_2"}
     assert load(runtime, "heartbeat_2").state == "paused"  # enabled: false
 
 
@@ -129,7 +130,7 @@ def test_the_yaml_names_only_functions_of_the_task_registry():
         assert callable(registry.resolve(entry["function"]))
 
 
-def test_the_yaml_has_no_fleet_stubs_yet_and_unique_ids():
+def test_the_yaml_has_the_shipped_jobs_with_unique_ids():
     ids = [entry["id"] for entry in defaults.load_definitions()]
     assert len(ids) == len(set(ids))
     assert set(ids) == SHIPPED
@@ -142,3 +143,14 @@ def test_every_yaml_entry_is_a_valid_job(runtime, entry):
     assert triggers.next_run_times(spec, "Asia/Shanghai", 1)
     assert data.category in {"maintenance", "sync", "processing", "monitoring"}
     assert data.description
+
+
+def test_the_fleet_jobs_run_at_the_times_of_the_spec(runtime):
+    defaults.seed(runtime)
+    expected = {"sync_accounts": (1, 0, "sync"), "collect_database_sizes": (3, 0, "sync"),
+                "calculate_database_size_aggregations": (4, 0, "processing"),
+                "monitor_partition_health": (0, 30, "monitoring")}
+    for job_id, (hour, minute, category) in expected.items():
+        job = load(runtime, job_id)
+        assert job.func_name == job_id and job.category == category and job.state == "active"
+        assert (job.trigger_params["hour"], job.trigger_params["minute"]) == (str(hour), str(minute))

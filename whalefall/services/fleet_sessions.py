@@ -1,0 +1,210 @@
+"""Fleet task sessions: work instance by instance with a bounded pool, and record each outcome.
+
+A fleet task calls :func:`run_per_instance` with what to do for one instance.
+Steps:
+
+1. open a session with one ``pending`` row per instance (one transaction);
+2. hand the instances to a pool of ``fleet_max_connections`` threads; each
+   marks its row ``running``, does the work, and marks it ``success`` with
+   its counts and details, or ``failed`` with the error in words — one slow
+   or failing instance never stops the others;
+3. when cancellation is asked for, instances not yet started are marked
+   ``cancelled`` and the rest finish;
+4. close the session with its totals and a summary ("成功 12 个，失败 1 个").
+
+The run fails only when every instance failed; otherwise its return value is
+the summary, and the session says which ones failed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from whalefall import clock
+from whalefall.fleet import open_adapter
+from whalefall.fleet.base import Adapter
+from whalefall.fleet.errors import FleetUnreachable, SessionNotFound
+from whalefall.models.fleet import Instance, SessionStatus, SyncSession, SyncSessionInstance
+from whalefall.runtime import Runtime
+from whalefall.services import instances as instance_service
+from whalefall.services.fleet_query import paginate
+from whalefall.tasks.registry import TaskContext
+
+ERROR_MAX_CHARS = 4000
+T = TypeVar("T")
+
+
+@dataclass
+class Outcome:
+    """What the work on one instance reports."""
+
+    counts: dict[str, Any] = field(default_factory=dict)
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+class FleetTaskFailed(RuntimeError):
+    """Every instance of the session failed; the message is the session's summary."""
+
+
+def read_instance(runtime: Runtime, instance: Instance, read: Callable[[Adapter], T]) -> tuple[T, str]:
+    """Connect to ``instance``, run ``read(adapter)``, and remember how the contact went.
+
+    Returns what ``read`` returned and the server's version; raises
+    :class:`FleetUnreachable` (in words) when the server cannot be reached or read.
+    """
+    try:
+        with open_adapter(instance_service.target_for(runtime, instance)) as adapter:
+            version = adapter.version()
+            result = read(adapter)
+    except FleetUnreachable as exc:
+        instance_service.record_contact(runtime, instance.id, ok=False, error=exc.message)
+        raise
+    instance_service.record_contact(runtime, instance.id, ok=True, version=version)
+    return result, version
+
+
+def load_instances(runtime: Runtime, instance_ids: list[int] | None = None) -> list[Instance]:
+    """The active instances (of ``instance_ids`` when given), the ones a fleet task works on."""
+    with runtime.db.read() as session:
+        return instance_service.active(session, [int(i) for i in instance_ids or []])
+
+
+def summary_text(lang: str, session_id: int, succeeded: int, failed: int, cancelled: int = 0) -> str:
+    if lang == "en":
+        text = f"session {session_id}: {succeeded} succeeded, {failed} failed"
+        return text + (f", {cancelled} cancelled" if cancelled else "")
+    text = f"成功 {succeeded} 个，失败 {failed} 个"
+    return text + (f"，取消 {cancelled} 个" if cancelled else "") + f"（会话 {session_id}）"
+
+
+def _open(runtime: Runtime, ctx: TaskContext, task: str, instances: list[Instance]) -> tuple[int, dict[int, int]]:
+    with runtime.db.begin() as session:
+        sync = SyncSession(task=task, run_id=ctx.run_id or None, job_id=ctx.job_id, total=len(instances),
+                           status=SessionStatus.RUNNING.value, started_at=clock.now(), summary="")
+        session.add(sync)
+        session.flush()
+        rows = {}
+        for instance in instances:
+            row = SyncSessionInstance(session_id=sync.id, instance_id=instance.id, instance_name=instance.name,
+                                      status="pending", counts={}, details={})
+            session.add(row)
+            session.flush()
+            rows[instance.id] = row.id
+        return sync.id, rows
+
+
+def _set_row(runtime: Runtime, row_id: int, **values: Any) -> None:
+    with runtime.db.begin() as session:
+        row = session.get(SyncSessionInstance, row_id)
+        for name, value in values.items():
+            setattr(row, name, value)
+
+
+def run_per_instance(ctx: TaskContext, task: str, instances: list[Instance],
+                     work: Callable[[Instance, int], Outcome]) -> str:
+    """Do ``work(instance, session_id)`` for each instance in the pool; return the summary.
+
+    Raises :class:`FleetTaskFailed` when every instance failed.
+    """
+    runtime = ctx.runtime
+    session_id, rows = _open(runtime, ctx, task, instances)
+    ctx.logger.info("%s: session %d over %d instance(s), %d at a time", task, session_id, len(instances),
+                    min(runtime.settings.fleet_max_connections, max(len(instances), 1)))
+
+    def one(instance: Instance) -> str:
+        row_id = rows[instance.id]
+        if ctx.cancel_requested():
+            _set_row(runtime, row_id, status="cancelled", error="cancelled before it started")
+            return "cancelled"
+        started = time.monotonic()
+        _set_row(runtime, row_id, status="running", started_at=clock.now())
+        try:
+            outcome = work(instance, session_id)
+        except FleetUnreachable as exc:
+            return _failed(ctx, row_id, instance, exc.message, started)
+        except Exception as exc:  # the per-instance boundary: record it and let the others go on
+            return _failed(ctx, row_id, instance, f"{exc.__class__.__name__}: {exc}", started)
+        _set_row(runtime, row_id, status="success", counts=outcome.counts, details=outcome.details,
+                 finished_at=clock.now(), duration_seconds=round(time.monotonic() - started, 3))
+        ctx.logger.info("%s: %s ok %s", task, instance.name, outcome.counts)
+        return "success"
+
+    workers = max(1, min(runtime.settings.fleet_max_connections, len(instances)))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"whalefall-{task}") as pool:
+        results = list(pool.map(one, instances))
+
+    succeeded, failed, cancelled = (results.count(s) for s in ("success", "failed", "cancelled"))
+    text = summary_text(runtime.settings.language, session_id, succeeded, failed, cancelled)
+    if cancelled:
+        status = SessionStatus.CANCELLED
+    elif failed and not succeeded:
+        status = SessionStatus.FAILED
+    elif failed:
+        status = SessionStatus.PARTIAL
+    else:
+        status = SessionStatus.SUCCESS
+    with runtime.db.begin() as session:
+        sync = session.get(SyncSession, session_id)
+        sync.status, sync.succeeded, sync.failed = status.value, succeeded, failed
+        sync.summary, sync.finished_at = text, clock.now()
+    ctx.logger.info("%s: %s", task, text)
+    if status == SessionStatus.FAILED:
+        raise FleetTaskFailed(text)
+    return text
+
+
+def _failed(ctx: TaskContext, row_id: int, instance: Instance, message: str, started: float) -> str:
+    message = message[:ERROR_MAX_CHARS]
+    _set_row(ctx.runtime, row_id, status="failed", error=message, finished_at=clock.now(),
+             duration_seconds=round(time.monotonic() - started, 3))
+    ctx.logger.warning("%s failed: %s", instance.name, message)
+    return "failed"
+
+
+# --- reading -----------------------------------------------------------------------------
+
+
+def page(session: Session, *, task: str | None = None, status: str | None = None, instance_id: int | None = None,
+         page: int = 1, per_page: int = 20) -> tuple[list[SyncSession], int]:
+    query = select(SyncSession)
+    if task:
+        query = query.where(SyncSession.task == task)
+    if status:
+        query = query.where(SyncSession.status == status)
+    if instance_id:
+        query = query.where(SyncSession.id.in_(select(SyncSessionInstance.session_id)
+                                               .where(SyncSessionInstance.instance_id == instance_id)))
+    return paginate(session, query, SyncSession.id.desc(), page=page, per_page=per_page)
+
+
+def get(session: Session, session_id: int) -> tuple[SyncSession, list[SyncSessionInstance]]:
+    sync = session.get(SyncSession, session_id)
+    if sync is None:
+        raise SessionNotFound(session_id)
+    rows = list(session.scalars(select(SyncSessionInstance).where(SyncSessionInstance.session_id == session_id)
+                                .order_by(SyncSessionInstance.id)))
+    return sync, rows
+
+
+def to_dict(sync: SyncSession, timezone: str, rows: list[SyncSessionInstance] | None = None) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "id": sync.id, "task": sync.task, "run_id": sync.run_id, "job_id": sync.job_id, "status": sync.status,
+        "total": sync.total, "succeeded": sync.succeeded, "failed": sync.failed, "summary": sync.summary,
+        "started_at": clock.local_text(sync.started_at, timezone),
+        "finished_at": clock.local_text(sync.finished_at, timezone),
+    }
+    if rows is not None:
+        data["instances"] = [{
+            "instance_id": r.instance_id, "instance_name": r.instance_name, "status": r.status,
+            "counts": r.counts, "error": r.error, "details": r.details,
+            "started_at": clock.local_text(r.started_at, timezone),
+            "finished_at": clock.local_text(r.finished_at, timezone), "duration_seconds": r.duration_seconds,
+        } for r in rows]
+    return data
