@@ -10,6 +10,17 @@ from pydantic.json_schema import models_json_schema
 
 from whalefall import __version__
 from whalefall.api import PREFIX, bp
+from whalefall.api.fleet_schemas import (
+    AccountChangeQuery,
+    AccountListQuery,
+    CapacityQuery,
+    ConnectionCheck,
+    DatabaseListQuery,
+    InstanceCreate,
+    InstanceListQuery,
+    InstancePatch,
+    SyncSessionQuery,
+)
 from whalefall.api.schemas import (
     CodeCheck,
     CronPreview,
@@ -41,7 +52,33 @@ ROUTES: list[tuple[str, str, str | None, str, type[BaseModel] | None, type[BaseM
     ("get", "/stats", "viewer", "Job counts, runs by status over 24 h, next executions", None, None),
     ("get", "/audit", "admin", "The audit log", None, Pagination),
     ("get", "/openapi.json", None, "This document", None, None),
+    # The database fleet (SPEC §10)
+    ("get", "/instances", "viewer", "List instances with their connection status, account count and size",
+     None, InstanceListQuery),
+    ("post", "/instances", "admin", "Register an instance (the password is stored encrypted, never returned)",
+     InstanceCreate, None),
+    ("post", "/instances/test", "admin", "Try connection fields before saving them", ConnectionCheck, None),
+    ("get", "/instances/{instance_id}", "viewer", "One instance", None, None),
+    ("put", "/instances/{instance_id}", "admin", "Change the fields given (is_active=false deactivates)",
+     InstancePatch, None),
+    ("delete", "/instances/{instance_id}", "admin", "Delete an instance with its accounts and sizes", None, None),
+    ("post", "/instances/{instance_id}/test", "operator",
+     "Connect and report the server version, or the driver's error in words", None, None),
+    ("get", "/instances/{instance_id}/accounts", "viewer", "Current accounts with privileges and flags", None,
+     AccountListQuery),
+    ("get", "/instances/{instance_id}/account-changes", "viewer", "Accounts added, changed (with a diff), removed",
+     None, AccountChangeQuery),
+    ("get", "/instances/{instance_id}/databases", "viewer", "Database inventory with the latest size", None,
+     DatabaseListQuery),
+    ("get", "/capacity", "viewer", "Size series per instance or database, largest and fastest-growing databases",
+     None, CapacityQuery),
+    ("get", "/sync-sessions", "viewer", "Sessions of the fleet tasks", None, SyncSessionQuery),
+    ("get", "/sync-sessions/{session_id}", "viewer", "One session with its per-instance rows", None, None),
+    ("get", "/partitions", "viewer", "Partition status of the size tables (PostgreSQL) and the last check",
+     None, None),
 ]
+
+INTEGER_PARAMETERS = frozenset({"{run_id}", "{instance_id}", "{session_id}"})
 
 ENVELOPE = {
     "type": "object",
@@ -59,7 +96,7 @@ ENVELOPE = {
 
 def _parameters(path: str, model: type[BaseModel] | None) -> list[dict[str, Any]]:
     params = [{"name": part[1:-1], "in": "path", "required": True,
-               "schema": {"type": "integer" if part == "{run_id}" else "string"}}
+               "schema": {"type": "integer" if part in INTEGER_PARAMETERS else "string"}}
               for part in path.split("/") if part.startswith("{")]
     if model is not None:
         for name, field in model.model_fields.items():
