@@ -1,1 +1,138 @@
-"""Admin endpoints: users and API tokens (the audit log is in ``system``)."""
+"""Admin endpoints: users and API tokens (the audit log is in ``system``).
+
+Every change goes through ``services.users`` and ``services.tokens``, which
+validate, write the audit row and raise the named errors the API maps to HTTP.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from whalefall import clock
+from whalefall.api import bp, json_body, openapi, parse, query
+from whalefall.api.context import runtime
+from whalefall.api.envelope import ok
+from whalefall.api.schemas import Pagination, Query, Strict
+from whalefall.auth.guard import current_actor, current_user, require
+from whalefall.errors import Conflict
+from whalefall.models import Role
+from whalefall.services import tokens as token_service
+from whalefall.services import users as user_service
+
+RoleName = Literal["viewer", "operator", "admin"]
+
+
+class UserCreate(Strict):
+    username: str = Field(max_length=64, description="1-64 of letters, digits, '_', '.' or '-'")
+    password: str = Field(description="at least 8 characters")
+    role: RoleName
+
+
+class UserPatch(Strict):
+    role: RoleName | None = None
+    password: str | None = Field(None, description="a new password; the user's sessions end")
+    is_active: bool | None = Field(None, description="false disables the user, their sessions and tokens")
+
+
+class TokenCreate(Strict):
+    username: str = Field(max_length=64, description="whose token it is")
+    label: str = Field("", max_length=token_service.LABEL_MAX_CHARS)
+
+
+class TokenListQuery(Query):
+    username: str | None = Field(None, max_length=64)
+    active: bool | None = Field(None, description="true lists only tokens not revoked")
+
+
+class AuditQuery(Pagination):
+    actor: str | None = Field(None, max_length=64)
+    action: str | None = Field(None, max_length=64, description="e.g. job.create, auth.login_failed")
+    target_id: str | None = Field(None, max_length=128)
+
+
+# --- users ---------------------------------------------------------------------
+
+@bp.get("/users")
+@require(Role.ADMIN)
+def list_users():
+    users = user_service.list_users(runtime().db)
+    return ok({"users": [user_service.public_dict(u) for u in users], "total": len(users)})
+
+
+@bp.post("/users")
+@require(Role.ADMIN)
+def create_user():
+    data = parse(UserCreate, json_body())
+    user = user_service.create(runtime().db, data.username, data.password, data.role, current_actor())
+    return ok(user_service.public_dict(user), f"user {user.username} created")
+
+
+@bp.put("/users/<username>")
+@require(Role.ADMIN)
+def update_user(username: str):
+    """Change a user's role, password or active flag.
+
+    Everything given is checked before anything is written, so a bad password
+    does not leave the role changed. Admins may not demote or disable
+    themselves here (that would lock them out mid-click; the CLI still can).
+    """
+    data = parse(UserPatch, json_body())
+    db, actor = runtime().db, current_actor()
+    user = user_service.get_by_name(db, username)
+    me = current_user()
+    if me is not None and me.id == user.id:
+        if data.role is not None and data.role != user.role:
+            raise Conflict("you cannot change your own role", field="role")
+        if data.is_active is False:
+            raise Conflict("you cannot disable your own account", field="is_active")
+    if data.password is not None:
+        user_service.validate_password(data.password)
+    if data.role is not None:
+        user = user_service.set_role(db, username, data.role, actor)
+    if data.is_active is not None:
+        user = user_service.set_active(db, username, data.is_active, actor)
+    if data.password is not None:
+        user = user_service.set_password(db, username, data.password, actor)
+    return ok(user_service.public_dict(user), f"user {username} updated")
+
+
+# --- tokens --------------------------------------------------------------------
+
+@bp.get("/tokens")
+@require(Role.ADMIN)
+def list_tokens():
+    q = query(TokenListQuery)
+    tokens = token_service.list_tokens(runtime().db, q.username, include_revoked=not q.active)
+    return ok({"tokens": [t.to_dict() for t in tokens], "total": len(tokens)})
+
+
+@bp.post("/tokens")
+@require(Role.ADMIN)
+def create_token():
+    data = parse(TokenCreate, json_body())
+    token, plaintext = token_service.create(runtime().db, data.username, data.label, current_actor())
+    return ok({"id": token.id, "username": data.username, "label": token.label, "prefix": token.prefix,
+               "created_at": clock.iso(token.created_at), "token": plaintext},
+              f"token {token.prefix}… created for {data.username}; copy it now, it is shown only once")
+
+
+@bp.post("/tokens/<int:token_id>/revoke")
+@require(Role.ADMIN)
+def revoke_token(token_id: int):
+    token = token_service.revoke(runtime().db, token_id, current_actor())
+    return ok({"id": token.id, "prefix": token.prefix, "revoked_at": clock.iso(token.revoked_at)},
+              f"token {token.prefix}… revoked")
+
+
+# The OpenAPI document lists these too; the audit log's query gains its filters.
+openapi.ROUTES[:] = [route if route[1] != "/audit" else (*route[:5], AuditQuery) for route in openapi.ROUTES]
+openapi.ROUTES.extend([
+    ("get", "/users", "admin", "List users", None, None),
+    ("post", "/users", "admin", "Create a user", UserCreate, None),
+    ("put", "/users/{username}", "admin", "Change a user's role, password or active flag", UserPatch, None),
+    ("get", "/tokens", "admin", "List API tokens (never their value)", None, TokenListQuery),
+    ("post", "/tokens", "admin", "Create an API token; its value is in the answer, once", TokenCreate, None),
+    ("post", "/tokens/{token_id}/revoke", "admin", "Revoke an API token", None, None),
+])

@@ -7,7 +7,7 @@ from flask import jsonify
 from whalefall.api import bp, json_body, parse, query
 from whalefall.api.context import lang, runtime
 from whalefall.api.envelope import ok
-from whalefall.api.schemas import CodeCheck, CronPreview, Pagination
+from whalefall.api.schemas import CodeCheck, CronPreview
 from whalefall.auth.guard import require
 from whalefall.models import Role
 from whalefall.scheduler import triggers
@@ -65,9 +65,12 @@ def task_catalogue():
 @bp.get("/audit")
 @require(Role.ADMIN)
 def audit_log():
-    q = query(Pagination)
+    from whalefall.api.admin import AuditQuery  # the filters live with the other admin request models
+
+    q = query(AuditQuery)
     with runtime().db.read() as session:
-        rows, total = audit.page(session, page=q.page, per_page=q.per_page)
+        rows, total = audit.page(session, page=q.page, per_page=q.per_page, actor=q.actor, action=q.action,
+                                 target_id=q.target_id)
     return ok({"entries": [{"id": e.id, "at": e.at.isoformat(), "actor": e.actor, "action": e.action,
                             "target_type": e.target_type, "target_id": e.target_id, "detail": e.detail,
                             "address": e.address} for e in rows], "total": total})
