@@ -1,0 +1,76 @@
+"""The run history (filters, pages) and one run's page with its log.
+
+``static/js/runs.js`` refreshes the list from ``GET /scheduler/api/runs``;
+``static/js/run.js`` follows a running run's log by offset, as ``tail -f``
+would, and cancels it through the API.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from flask import request
+from sqlalchemy import select
+
+from whalefall.auth.guard import page_login_required
+from whalefall.console import bp, not_found, render, runtime
+from whalefall.console.text import RUN_STATUSES
+from whalefall.errors import RunNotFound
+from whalefall.models import Job
+from whalefall.services import runs as run_service
+
+PER_PAGE = 50
+ACTIVE = ("queued", "running")
+
+
+def _when(value: str | None, zone: ZoneInfo) -> datetime | None:
+    """A ``datetime-local`` value (wall time in the global zone) as an aware time, or None."""
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=zone)
+
+
+def _page_number(value: str | None) -> int:
+    return int(value) if value and value.isdigit() and 0 < int(value) < 1_000_000 else 1
+
+
+@bp.get("/runs")
+@page_login_required()
+def runs_page():
+    rt = runtime()
+    tz = rt.settings.timezone
+    zone = ZoneInfo(tz)
+    job_id = (request.args.get("job_id") or "").strip()[:64] or None
+    status = request.args.get("status") if request.args.get("status") in RUN_STATUSES else None
+    since, until = _when(request.args.get("since"), zone), _when(request.args.get("until"), zone)
+    page = _page_number(request.args.get("page"))
+    with rt.db.read() as session:
+        rows, total = run_service.page(session, job_id=job_id, status=status, since=since, until=until, page=page,
+                                       per_page=PER_PAGE)
+        job_ids = list(session.scalars(select(Job.id).order_by(Job.id)))
+    runs = [run_service.to_dict(r, tz) for r in rows]
+    # The same filters in the API's form, for the refresh script.
+    api_query = {"job_id": job_id, "status": status, "since": since.isoformat() if since else None,
+                 "until": until.isoformat() if until else None, "page": page, "per_page": PER_PAGE}
+    return render("console/runs.html", runs=runs, total=total, page=page, pages=max(1, -(-total // PER_PAGE)),
+                  job_ids=job_ids, api_query={k: v for k, v in api_query.items() if v is not None},
+                  filters={"job_id": job_id or "", "status": status or "",
+                           "since": since.astimezone(zone).strftime("%Y-%m-%dT%H:%M") if since else "",
+                           "until": until.astimezone(zone).strftime("%Y-%m-%dT%H:%M") if until else ""})
+
+
+@bp.get("/runs/<int:run_id>")
+@page_login_required()
+def run_page(run_id: int):
+    rt = runtime()
+    try:
+        with rt.db.read() as session:
+            run = run_service.to_dict(run_service.get(session, run_id), rt.settings.timezone, with_log=True)
+    except RunNotFound as exc:
+        return not_found(exc.message)
+    return render("console/run.html", run=run, active=run["status"] in ACTIVE)

@@ -1,0 +1,276 @@
+/* The console's one shared helper, loaded by every page before its own script.
+ *
+ * - the colour theme: Bootstrap's data-bs-theme follows the system setting (set here,
+ *   before the first paint, and again whenever the setting changes);
+ * - WF.t: the page's words (the layout's #wf-text table, in the page's language);
+ * - WF.api / WF.call: fetch under /scheduler/api with the CSRF header on every write and
+ *   the JSON envelope unpacked; WF.call also shows a toast for the result;
+ * - WF.toast, WF.el, WF.showErrors, WF.every, WF.debounce, WF.when, WF.duration.
+ *
+ * Nothing here (or in any page script) turns data into HTML: elements are built with
+ * WF.el and filled with textContent.
+ */
+(function () {
+  "use strict";
+
+  var media = window.matchMedia("(prefers-color-scheme: dark)");
+  function applyTheme() {
+    document.documentElement.setAttribute("data-bs-theme", media.matches ? "dark" : "light");
+  }
+  applyTheme();
+  media.addEventListener("change", applyTheme);
+
+  var WF = (window.WF = { text: {}, config: {} });
+  var FLASH_KEY = "wf-flash";
+
+  function readJson(id) {
+    var node = document.getElementById(id);
+    if (!node) return {};
+    try { return JSON.parse(node.textContent); } catch (e) { return {}; }
+  }
+
+  /** Run fn once the page is parsed (and its JSON tables read). */
+  WF.ready = function (fn) {
+    if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", fn);
+    else fn();
+  };
+
+  WF.ready(function () {
+    WF.text = readJson("wf-text");
+    WF.config = readJson("wf-config");
+    var flash = sessionStorage.getItem(FLASH_KEY);
+    if (flash) {
+      sessionStorage.removeItem(FLASH_KEY);
+      try { flash = JSON.parse(flash); WF.toast(flash.message, flash.kind); } catch (e) { /* ignore */ }
+    }
+  });
+
+  /** The word for key, with {name} placeholders filled from values. */
+  WF.t = function (key, values) {
+    var text = Object.prototype.hasOwnProperty.call(WF.text, key) ? WF.text[key] : key;
+    Object.keys(values || {}).forEach(function (name) {
+      text = text.split("{" + name + "}").join(String(values[name]));
+    });
+    return text;
+  };
+
+  /** A new element: attrs set as attributes (class, href, data-*, …), children appended as
+   *  nodes or as text. Never parses markup. */
+  WF.el = function (tag, attrs, children) {
+    var node = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (name) {
+      var value = attrs[name];
+      if (value === null || value === undefined || value === false) return;
+      node.setAttribute(name, value === true ? "" : String(value));
+    });
+    [].concat(children === undefined ? [] : children).forEach(function (child) {
+      if (child === null || child === undefined) return;
+      node.appendChild(child instanceof Node ? child : document.createTextNode(String(child)));
+    });
+    return node;
+  };
+
+  function ApiError(message, status, errors, envelope) {
+    this.name = "ApiError";
+    this.message = message;
+    this.status = status;
+    this.errors = errors || {};
+    this.envelope = envelope || {};
+  }
+  ApiError.prototype = Object.create(Error.prototype);
+  WF.ApiError = ApiError;
+
+  function csrfToken() {
+    var meta = document.querySelector('meta[name="csrf-token"]');
+    return meta ? meta.getAttribute("content") : "";
+  }
+
+  /** Call the API: resolves to the envelope ({success, data, message}), rejects with an
+   *  ApiError carrying the envelope's message, HTTP status and per-field errors. */
+  WF.api = async function (method, path, body) {
+    var headers = { Accept: "application/json" };
+    var init = { method: method, headers: headers, credentials: "same-origin", cache: "no-store" };
+    if (method !== "GET" && method !== "HEAD") headers["X-CSRFToken"] = csrfToken();
+    if (body !== undefined) {
+      headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(body);
+    }
+    var response;
+    try {
+      response = await fetch("/scheduler/api" + path, init);
+    } catch (e) {
+      throw new ApiError(WF.t("network_error"), 0);
+    }
+    var envelope = null;
+    try { envelope = await response.json(); } catch (e) { envelope = null; }
+    if (!envelope || typeof envelope !== "object") {
+      throw new ApiError(WF.t("request_failed", { status: response.status }), response.status);
+    }
+    if (!response.ok || envelope.success === false) {
+      if (response.status === 401) {
+        // The session ended (signed out elsewhere, password changed): sign in again, then come back.
+        window.location.assign("/auth/login?next=" + encodeURIComponent(location.pathname + location.search));
+      }
+      throw new ApiError(envelope.message || WF.t("request_failed", { status: response.status }),
+        response.status, envelope.errors, envelope);
+    }
+    return envelope;
+  };
+
+  /** WF.api plus a toast for the result either way; resolves to the envelope, or null on
+   *  failure. `button` (optional) is disabled while the request runs. */
+  WF.call = async function (method, path, body, button) {
+    if (button) button.disabled = true;
+    try {
+      var envelope = await WF.api(method, path, body);
+      WF.toast(envelope.message, "success");
+      return envelope;
+    } catch (error) {
+      WF.toast(error.message, "danger");
+      return null;
+    } finally {
+      if (button) button.disabled = false;
+    }
+  };
+
+  /** A toast at the bottom right. kind: success | danger | info. link: {href, text}. */
+  WF.toast = function (message, kind, link) {
+    var box = document.getElementById("wf-toasts");
+    if (!box || !message) return;
+    kind = kind || "info";
+    var body = WF.el("div", { class: "toast-body text-break" }, message);
+    if (link) {
+      body.appendChild(document.createTextNode(" "));
+      body.appendChild(WF.el("a", { href: link.href, class: "link-light fw-semibold" }, link.text));
+    }
+    var close = WF.el("button", { type: "button", class: "btn-close btn-close-white me-2 m-auto",
+      "data-bs-dismiss": "toast", "aria-label": WF.t("close") });
+    var toast = WF.el("div", { class: "toast align-items-center border-0 text-bg-" + kind,
+      role: kind === "danger" ? "alert" : "status", "aria-atomic": "true",
+      "data-kind": kind }, WF.el("div", { class: "d-flex" }, [body, close]));
+    box.appendChild(toast);
+    toast.addEventListener("hidden.bs.toast", function () { toast.remove(); });
+    new bootstrap.Toast(toast, { delay: kind === "danger" ? 10000 : 5000 }).show();
+  };
+
+  /** Show a toast after the coming reload (admin pages reload their server-rendered list). */
+  WF.flashAfterReload = function (message, kind) {
+    sessionStorage.setItem(FLASH_KEY, JSON.stringify({ message: message, kind: kind || "success" }));
+  };
+
+  /** Ask in the layout's confirmation dialog; resolves to true when confirmed. */
+  WF.confirm = function (title, question, label) {
+    return new Promise(function (resolve) {
+      var box = document.getElementById("wf-confirm");
+      var ok = box.querySelector('[data-f="ok"]');
+      var modal = bootstrap.Modal.getOrCreateInstance(box);
+      var answer = false;
+      box.querySelector('[data-f="title"]').textContent = title;
+      box.querySelector('[data-f="question"]').textContent = question;
+      ok.textContent = label || WF.t("confirm");
+      function yes() { answer = true; modal.hide(); }
+      function focus() { ok.focus(); }
+      ok.addEventListener("click", yes);
+      box.addEventListener("shown.bs.modal", focus, { once: true });
+      box.addEventListener("hidden.bs.modal", function () {
+        ok.removeEventListener("click", yes);
+        resolve(answer);
+      }, { once: true });
+      modal.show();
+    });
+  };
+
+  /** Mark the form's inputs named in errors ({field: why}) invalid, with the reason under
+   *  each; returns the messages of fields the form has no input for. */
+  WF.showErrors = function (form, errors) {
+    var unplaced = [];
+    Object.keys(errors || {}).forEach(function (field) {
+      var input = form.querySelector('[name="' + CSS.escape(field) + '"]');
+      var feedback = input && input.parentElement.querySelector(".invalid-feedback");
+      if (!input || !feedback || input.type === "radio") {
+        unplaced.push(errors[field]);
+        return;
+      }
+      input.classList.add("is-invalid");
+      input.setAttribute("aria-invalid", "true");
+      feedback.textContent = errors[field];
+    });
+    return unplaced;
+  };
+
+  WF.clearErrors = function (form, names) {
+    form.querySelectorAll(".is-invalid").forEach(function (input) {
+      if (names && names.indexOf(input.name) < 0) return;
+      input.classList.remove("is-invalid");
+      input.removeAttribute("aria-invalid");
+      var feedback = input.parentElement.querySelector(".invalid-feedback");
+      if (feedback) feedback.textContent = "";
+    });
+  };
+
+  /** Call fn every `seconds` while the tab is visible; stop while it is hidden, and call it at
+   *  once when the tab shows again. fn may return a promise: calls never overlap. */
+  WF.every = function (seconds, fn) {
+    var timer = null, running = false, stopped = false;
+    async function tick() {
+      if (running || stopped || document.hidden) return;
+      running = true;
+      try { await fn(); } catch (e) { /* the next tick tries again */ } finally { running = false; }
+    }
+    function start() { if (!timer && !stopped) timer = setInterval(tick, seconds * 1000); }
+    function pause() { clearInterval(timer); timer = null; }
+    document.addEventListener("visibilitychange", function () {
+      if (document.hidden) pause();
+      else { tick(); start(); }
+    });
+    if (!document.hidden) start();
+    return {
+      stop: function () { stopped = true; pause(); },
+      now: tick,
+      get active() { return timer !== null; },
+    };
+  };
+
+  WF.debounce = function (fn, ms) {
+    var timer = null;
+    return function () {
+      var args = arguments, self = this;
+      clearTimeout(timer);
+      timer = setTimeout(function () { fn.apply(self, args); }, ms);
+    };
+  };
+
+  var formatters = {};
+  /** An ISO 8601 time as "YYYY-MM-DD HH:MM:SS" in the server's time zone (as the server renders it). */
+  WF.when = function (iso) {
+    if (!iso) return "";
+    var date = new Date(iso);
+    if (isNaN(date.getTime())) return String(iso);
+    var zone = WF.config.timezone || undefined;
+    if (!formatters[zone]) {
+      try {
+        formatters[zone] = new Intl.DateTimeFormat("sv-SE", { timeZone: zone, year: "numeric", month: "2-digit",
+          day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
+      } catch (e) {
+        formatters[zone] = new Intl.DateTimeFormat("sv-SE", { year: "numeric", month: "2-digit", day: "2-digit",
+          hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
+      }
+    }
+    return formatters[zone].format(date);
+  };
+
+  /** Seconds as the server's duration filter writes them: "1.234 s", "2m 05s", "1h 02m 05s". */
+  WF.duration = function (seconds) {
+    if (seconds === null || seconds === undefined) return "";
+    if (seconds < 60) return String(Number(seconds.toFixed(3))) + " s";
+    var total = Math.round(seconds), s = total % 60, m = Math.floor(total / 60) % 60, h = Math.floor(total / 3600);
+    var pad = function (n) { return (n < 10 ? "0" : "") + n; };
+    return h ? h + "h " + pad(m) + "m " + pad(s) + "s" : m + "m " + pad(s) + "s";
+  };
+
+  /** A run status badge, as macros.html renders it. */
+  WF.statusBadge = function (status) {
+    return WF.el("span", { class: "badge wf-status wf-status-" + (status || "none"), "data-f": "status" },
+      status ? WF.t("status_" + status) : "");
+  };
+})();

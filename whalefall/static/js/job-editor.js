@@ -1,0 +1,354 @@
+/* The create/edit dialog of the jobs page (WF.jobEditor.open(jobId | null, onSaved)).
+ *
+ * 1. Built-in functions come from GET /api/tasks; the code kind (admins only: the server
+ *    renders that option for them alone) uses CodeMirror with a "check" button calling
+ *    POST /api/code/check, which marks the line the server names.
+ * 2. The cron editor keeps the seven fields and the expression in step; presets fill them.
+ * 3. Any change to the trigger asks POST /api/cron/preview (debounced) for the description
+ *    and the next five run times; the server's errors appear under the field it names.
+ * 4. Save sends the flat form to POST /api/jobs or PUT /api/jobs/<id>; errors land under
+ *    their fields, and every result is also a toast.
+ */
+(function () {
+  "use strict";
+
+  var CRON_FIELDS = ["second", "minute", "hour", "day", "month", "day_of_week", "year"];
+  // APScheduler's order of significance; a field left out below the largest given one is its minimum.
+  var SIGNIFICANCE = ["year", "month", "day", "day_of_week", "hour", "minute", "second"];
+  var MINIMUM = { second: "0", minute: "0", hour: "0", day: "1", month: "1" };
+  var PRESETS = {
+    hourly: ["0", "0", "*", "*", "*", "*", "*"],
+    daily: ["0", "0", "2", "*", "*", "*", "*"],
+    weekly: ["0", "0", "2", "*", "*", "mon", "*"],
+    monthly: ["0", "0", "2", "1", "*", "*", "*"],
+  };
+  var INTERVAL_FIELDS = ["weeks", "days", "hours", "minutes", "seconds"];
+  var POLICIES = ["timeout_seconds", "max_retries", "retry_delay_seconds", "misfire_grace_time", "max_instances"];
+  var TRIGGER_INPUTS = CRON_FIELDS.map(function (f) { return "cron_" + f; })
+    .concat(INTERVAL_FIELDS.map(function (f) { return "interval_" + f; }))
+    .concat(["cron_expression", "run_date", "start_date", "end_date", "timezone"]);
+  var NEW_CODE = "def execute_task():\n    logger.info(\"hello from %s\", context[\"job_id\"])\n    return \"ok\"\n";
+
+  WF.ready(function () {
+    var dialog = document.getElementById("job-dialog");
+    if (!dialog) return;
+    var modal = bootstrap.Modal.getOrCreateInstance(dialog);
+    var form = document.getElementById("job-form");
+    var els = form.elements;
+    var title = document.getElementById("job-dialog-title");
+    var formError = document.getElementById("job-form-error");
+    var expression = els.cron_expression;
+    var codeArea = document.getElementById("f-code");
+    var verdict = document.getElementById("code-verdict");
+    var editor = null, badLine = null, editing = null, onSaved = null, tasks = null;
+    var rawExpression = false, previewSeq = 0;
+
+    // --- the code editor ----------------------------------------------------------------
+    if (codeArea && window.CodeMirror) {
+      editor = CodeMirror.fromTextArea(codeArea, {
+        mode: "python", lineNumbers: true, indentUnit: 4, matchBrackets: true, viewportMargin: Infinity,
+        extraKeys: {
+          Tab: function (cm) { cm.somethingSelected() ? cm.indentSelection("add") : cm.replaceSelection("    "); },
+          "Shift-Tab": function (cm) { cm.indentSelection("subtract"); },
+          // Esc leaves the editor (Tab indents inside it) instead of closing the dialog.
+          Esc: function () { document.getElementById("code-check").focus(); },
+        },
+      });
+      editor.getWrapperElement().addEventListener("keydown", function (event) {
+        if (event.key === "Escape") event.stopPropagation();
+      });
+      editor.on("change", function () { markLine(null); verdict.textContent = ""; });
+    }
+    function code() { return editor ? editor.getValue() : (codeArea ? codeArea.value : ""); }
+    function setCode(text) { if (editor) editor.setValue(text); else if (codeArea) codeArea.value = text; }
+    function markLine(line) {
+      if (!editor) return;
+      if (badLine !== null) editor.removeLineClass(badLine, "background", "wf-bad-line");
+      badLine = null;
+      if (line && line > 0 && line <= editor.lineCount()) {
+        badLine = line - 1;
+        editor.addLineClass(badLine, "background", "wf-bad-line");
+        editor.scrollIntoView({ line: badLine, ch: 0 }, 40);
+      }
+    }
+    function showVerdict(ok, message, line) {
+      verdict.className = "small mt-1 " + (ok ? "text-success" : "text-danger");
+      verdict.textContent = line ? message + " (" + WF.t("code_line", { line: line }) + ")" : message;
+      markLine(ok ? null : line);
+    }
+    var checkButton = document.getElementById("code-check");
+    if (checkButton) {
+      checkButton.addEventListener("click", async function () {
+        checkButton.disabled = true;
+        try {
+          var envelope = await WF.api("POST", "/code/check", { code: code() });
+          showVerdict(true, WF.t("code_ok"));
+          WF.toast(envelope.message, "success");
+        } catch (error) {
+          showVerdict(false, error.message, error.envelope.line);
+          WF.toast(error.message, "danger");
+        } finally {
+          checkButton.disabled = false;
+        }
+      });
+    }
+
+    // --- panels ---------------------------------------------------------------------------
+    function kind() { return form.querySelector('input[name="kind"]:checked').value; }
+    function triggerType() { return form.querySelector('input[name="trigger_type"]:checked').value; }
+    function showPanels() {
+      form.querySelectorAll("[data-kind-panel]").forEach(function (panel) {
+        panel.classList.toggle("d-none", panel.dataset.kindPanel !== kind());
+      });
+      form.querySelectorAll("[data-trigger-panel]").forEach(function (panel) {
+        panel.classList.toggle("d-none", panel.dataset.triggerPanel.split(" ").indexOf(triggerType()) < 0);
+      });
+      if (editor && kind() === "code") editor.refresh();
+    }
+    form.querySelectorAll('input[name="kind"], input[name="trigger_type"]').forEach(function (radio) {
+      radio.addEventListener("change", function () { showPanels(); schedulePreview(); });
+    });
+
+    // --- the cron fields and the expression -------------------------------------------------
+    function cronValues() {
+      return CRON_FIELDS.map(function (f) { return els["cron_" + f].value.trim() || (f === "second" ? "0" : "*"); });
+    }
+    function setCron(values) {
+      CRON_FIELDS.forEach(function (f, i) { els["cron_" + f].value = values[i]; });
+      expression.value = values.join(" ");
+      rawExpression = false;
+    }
+    function splitExpression(text) {
+      var parts = text.trim().split(/\s+/).filter(Boolean);
+      if (parts.length === 5) return ["0"].concat(parts, ["*"]);
+      if (parts.length === 6) return parts.concat(["*"]);
+      if (parts.length === 7) return parts;
+      return null;
+    }
+    CRON_FIELDS.forEach(function (f) {
+      els["cron_" + f].addEventListener("input", function () {
+        expression.value = cronValues().join(" ");
+        rawExpression = false;
+      });
+    });
+    expression.addEventListener("input", function () {
+      var values = splitExpression(expression.value);
+      rawExpression = values === null;  // the server explains what is wrong with it (or expands @daily)
+      if (values) CRON_FIELDS.forEach(function (f, i) { els["cron_" + f].value = values[i]; });
+    });
+    form.querySelectorAll("[data-preset]").forEach(function (button) {
+      button.addEventListener("click", function () { setCron(PRESETS[button.dataset.preset]); schedulePreview(); });
+    });
+
+    /** The trigger in the platform's flat form, only the fields of the chosen type. */
+    function triggerPayload() {
+      var type = triggerType(), payload = { trigger_type: type };
+      var put = function (name) { var v = els[name].value.trim(); if (v) payload[name] = v; };
+      if (type === "cron") {
+        if (rawExpression) payload.cron_expression = expression.value.trim();
+        else CRON_FIELDS.forEach(function (f, i) { payload["cron_" + f] = cronValues()[i]; });
+      } else if (type === "interval") {
+        INTERVAL_FIELDS.forEach(function (f) { put("interval_" + f); });
+      } else if (type === "date") {
+        put("run_date");
+      }
+      if (type === "cron" || type === "interval") { put("start_date"); put("end_date"); }
+      return payload;
+    }
+
+    // --- the preview --------------------------------------------------------------------------
+    var previewDescription = document.getElementById("preview-description");
+    var previewError = document.getElementById("preview-error");
+    var previewTimes = document.getElementById("preview-times");
+    async function preview() {
+      var seq = ++previewSeq;
+      var body = Object.assign(triggerPayload(), { lang: WF.config.lang });
+      var zone = els.timezone.value.trim();
+      if (zone) body.timezone = zone;
+      try {
+        var envelope = await WF.api("POST", "/cron/preview", body);
+        if (seq !== previewSeq) return;  // a newer preview is on its way
+        WF.clearErrors(form, TRIGGER_INPUTS);
+        previewError.textContent = "";
+        previewDescription.textContent = envelope.data.description;
+        previewTimes.replaceChildren(...envelope.data.next_run_times.map(function (time) {
+          return WF.el("li", {}, time);
+        }));
+      } catch (error) {
+        if (seq !== previewSeq) return;
+        WF.clearErrors(form, TRIGGER_INPUTS);
+        previewDescription.textContent = "";
+        previewTimes.replaceChildren();
+        var unplaced = WF.showErrors(form, pick(error.errors, TRIGGER_INPUTS));
+        previewError.textContent = unplaced.length || !Object.keys(error.errors).length ? error.message : "";
+      }
+    }
+    var schedulePreview = WF.debounce(preview, 300);
+    TRIGGER_INPUTS.forEach(function (name) { els[name].addEventListener("input", schedulePreview); });
+
+    function pick(errors, names) {
+      var out = {};
+      Object.keys(errors || {}).forEach(function (k) { if (names.indexOf(k) >= 0 || k === "trigger_type") out[k] = errors[k]; });
+      return out;
+    }
+
+    // --- built-in functions ---------------------------------------------------------------
+    async function loadTasks() {
+      if (tasks) return;
+      var envelope = await WF.api("GET", "/tasks");
+      tasks = envelope.data.tasks;
+      els.function.replaceChildren(...tasks.map(function (task) {
+        return WF.el("option", { value: task.name }, task.name);
+      }));
+      describeTask();
+    }
+    function describeTask() {
+      var task = (tasks || []).find(function (t) { return t.name === els.function.value; });
+      document.getElementById("f-function-help").textContent = task ? task.description : "";
+    }
+    els.function.addEventListener("change", describeTask);
+
+    // --- filling the form -----------------------------------------------------------------
+    function localInput(iso) { return iso ? String(iso).slice(0, 19) : ""; }
+
+    function cronFromParams(params) {
+      var seen = false, values = {};
+      SIGNIFICANCE.forEach(function (f) {
+        if (params[f] !== undefined && params[f] !== null) { values[f] = String(params[f]); seen = true; }
+        else values[f] = seen && MINIMUM[f] ? MINIMUM[f] : "*";
+      });
+      return CRON_FIELDS.map(function (f) { return values[f]; });
+    }
+
+    function reset() {
+      form.reset();
+      WF.clearErrors(form);
+      formError.classList.add("d-none");
+      formError.textContent = "";
+      if (verdict) verdict.textContent = "";
+      markLine(null);
+      setCode(NEW_CODE);
+      els.params.value = "{}";
+      setCron(PRESETS.daily);
+      POLICIES.forEach(function (name) { els[name].value = ""; });
+      els.max_retries.value = "0";
+      els.retry_delay_seconds.value = "60";
+      els.misfire_grace_time.value = "300";
+      els.max_instances.value = "1";
+      els.coalesce.checked = true;
+    }
+
+    function check(name, value) {
+      var radio = form.querySelector('input[name="' + name + '"][value="' + value + '"]');
+      if (radio) radio.checked = true;
+    }
+
+    function fill(job) {
+      els.id.value = job.id;
+      els.name.value = job.name;
+      els.description.value = job.description || "";
+      els.category.value = job.category || "";
+      check("kind", job.kind);
+      if (job.kind === "builtin") {
+        els.function.value = job.func_name;
+        els.params.value = JSON.stringify(job.params || {}, null, 2);
+      } else {
+        setCode(job.code || "");
+      }
+      check("trigger_type", job.trigger_type);
+      var p = job.trigger_params || {};
+      if (job.trigger_type === "cron") setCron(cronFromParams(p));
+      INTERVAL_FIELDS.forEach(function (f) { els["interval_" + f].value = p[f] || ""; });
+      els.run_date.value = localInput(p.run_date);
+      els.start_date.value = localInput(p.start_date);
+      els.end_date.value = localInput(p.end_date);
+      els.depends_on.value = (job.depends_on || []).join(", ");
+      els.timezone.value = job.timezone === WF.config.timezone ? "" : job.timezone;
+      POLICIES.forEach(function (name) { els[name].value = job[name] === null ? "" : job[name]; });
+      els.coalesce.checked = !!job.coalesce;
+      describeTask();
+    }
+
+    async function open(jobId, saved) {
+      onSaved = saved;
+      editing = jobId;
+      reset();
+      title.textContent = jobId ? title.dataset.edit : title.dataset.new;
+      els.id.readOnly = !!jobId;
+      try {
+        await loadTasks();
+        if (jobId) fill((await WF.api("GET", "/jobs/" + encodeURIComponent(jobId))).data);
+      } catch (error) {
+        WF.toast(error.message, "danger");
+        return;
+      }
+      showPanels();
+      modal.show();
+      preview();
+    }
+    dialog.addEventListener("shown.bs.modal", function () {
+      if (editor) editor.refresh();
+      (editing ? els.name : els.id).focus();
+    });
+
+    // --- saving -----------------------------------------------------------------------------
+    function payload() {
+      var body = Object.assign(triggerPayload(), {
+        name: els.name.value, description: els.description.value, category: els.category.value.trim(),
+        depends_on: els.depends_on.value.split(/[\s,]+/).filter(Boolean), timezone: els.timezone.value.trim(),
+        coalesce: els.coalesce.checked,
+      });
+      if (!editing) body.id = els.id.value.trim();
+      POLICIES.forEach(function (name) {
+        var value = els[name].value.trim();
+        if (value) body[name] = value;
+        else if (name === "timeout_seconds") body[name] = null;
+      });
+      if (kind() === "code") {
+        body.code = code();
+      } else {
+        body.function = els.function.value;
+        var params;
+        try { params = JSON.parse(els.params.value || "{}"); } catch (e) { params = null; }
+        if (!params || typeof params !== "object" || Array.isArray(params)) return { invalid: { params: WF.t("params_invalid") } };
+        body.params = params;
+      }
+      return { body: body };
+    }
+
+    function fail(message, errors, line) {
+      var unplaced = WF.showErrors(form, errors);
+      if (line) markLine(line);
+      formError.textContent = unplaced.length || !Object.keys(errors || {}).length ? message : WF.t("fix_errors");
+      formError.classList.remove("d-none");
+      var first = form.querySelector(".is-invalid");
+      if (first) first.focus();
+      else if (errors && errors.code && editor) editor.focus();
+    }
+
+    form.addEventListener("submit", async function (event) {
+      event.preventDefault();
+      WF.clearErrors(form);
+      formError.classList.add("d-none");
+      var built = payload();
+      if (built.invalid) { fail(WF.t("fix_errors"), built.invalid); return; }
+      var save = document.getElementById("job-save");
+      save.disabled = true;
+      try {
+        var envelope = editing
+          ? await WF.api("PUT", "/jobs/" + encodeURIComponent(editing), built.body)
+          : await WF.api("POST", "/jobs", built.body);
+        WF.toast(envelope.message, "success");
+        modal.hide();
+        if (onSaved) await onSaved();
+      } catch (error) {
+        fail(error.message, error.errors, error.envelope.line);
+        WF.toast(error.message, "danger");
+      } finally {
+        save.disabled = false;
+      }
+    });
+
+    WF.jobEditor = { open: open };
+  });
+})();

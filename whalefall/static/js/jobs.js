@@ -1,0 +1,141 @@
+/* The jobs page: live filters, the cards refreshed every 30 s from GET /api/jobs (not while
+ * the tab is hidden), and the card actions — run now, pause, resume, edit, delete — sent to
+ * the API with a toast for every result. The cards' markup is the server's (#job-card-template
+ * is the same Jinja macro); this script only fills it, with textContent. */
+(function () {
+  "use strict";
+
+  WF.ready(function () {
+    var grid = document.getElementById("job-grid");
+    var template = document.getElementById("job-card-template");
+    var filters = document.getElementById("job-filters");
+    var isAdmin = grid.dataset.isAdmin === "1";
+    var PAGE = 200;
+
+    function filterParams() {
+      var params = new URLSearchParams();
+      ["q", "category", "state"].forEach(function (name) {
+        var value = filters.elements[name].value.trim();
+        if (value) params.set(name, value);
+      });
+      return params;
+    }
+
+    function field(card, name) { return card.querySelector('[data-f="' + name + '"]'); }
+    function setText(card, name, text) { var node = field(card, name); if (node) node.textContent = text || ""; }
+
+    function lastRun(run) {
+      if (!run) return [WF.el("span", { class: "text-body-secondary" }, WF.t("never_run"))];
+      return [
+        WF.el("a", { class: "wf-last-link", href: "/scheduler/runs/" + encodeURIComponent(run.id) }, WF.statusBadge(run.status)),
+        " ", WF.el("span", { "data-f": "last_started" }, WF.when(run.started_at)),
+        " ", WF.el("span", { class: "text-body-secondary", "data-f": "last_duration" }, WF.duration(run.duration_seconds)),
+      ];
+    }
+
+    function fill(card, job) {
+      card.dataset.jobId = job.id;
+      card.dataset.state = job.state;
+      card.dataset.kind = job.kind;
+      setText(card, "name", job.name);
+      setText(card, "id", job.id);
+      setText(card, "category", job.category);
+      field(card, "category").classList.toggle("d-none", !job.category);
+      setText(card, "kind", job.kind === "builtin" ? job.func_name : WF.t("kind_code"));
+      var badge = field(card, "state");
+      badge.className = "badge wf-state wf-state-" + job.state;
+      badge.textContent = WF.t("state_" + job.state);
+      field(card, "broken").classList.toggle("d-none", !job.broken_reason);
+      setText(card, "broken_reason", job.broken_reason);
+      setText(card, "trigger_description", job.trigger_description);
+      setText(card, "trigger", job.trigger);
+      setText(card, "next_run_time", job.next_run_time || WF.t("none"));
+      field(card, "last_run").replaceChildren(...lastRun(job.last_run));
+      field(card, "runs_link").setAttribute("href", "/scheduler/runs?job_id=" + encodeURIComponent(job.id));
+      var toggle = function (action, hidden) {
+        var button = card.querySelector('[data-action="' + action + '"]');
+        if (button) button.classList.toggle("d-none", hidden);
+      };
+      toggle("pause", job.state === "paused");
+      toggle("resume", job.state !== "paused");
+      toggle("edit", job.kind === "code" && !isAdmin);
+    }
+
+    function render(jobs, total) {
+      var existing = new Map();
+      grid.querySelectorAll(".wf-job").forEach(function (card) { existing.set(card.dataset.jobId, card.parentElement); });
+      var order = jobs.map(function (job) {
+        var col = existing.get(job.id) || template.content.firstElementChild.cloneNode(true);
+        existing.delete(job.id);
+        fill(col.querySelector(".wf-job"), job);
+        return col;
+      });
+      existing.forEach(function (col) { col.remove(); });
+      // Move only what is out of place, so a focused button keeps its focus.
+      order.forEach(function (col, index) {
+        if (grid.children[index] !== col) grid.insertBefore(col, grid.children[index] || null);
+      });
+      document.getElementById("jobs-total").textContent = WF.t("jobs_total", { n: total });
+      document.getElementById("jobs-empty").classList.toggle("d-none", jobs.length > 0);
+    }
+
+    async function refresh() {
+      var params = filterParams();
+      params.set("per_page", String(PAGE));
+      var envelope = await WF.api("GET", "/jobs?" + params.toString());
+      render(envelope.data.jobs, envelope.data.total);
+      var now = WF.when(new Date().toISOString()).slice(11);
+      document.getElementById("jobs-refreshed").textContent = WF.t("refreshed", { time: now });
+    }
+
+    var poller = WF.every(30, refresh);
+    WF.jobs = { refresh: poller.now };
+
+    var applyFilters = function () {
+      var params = filterParams().toString();
+      history.replaceState(null, "", location.pathname + (params ? "?" + params : ""));
+      refresh().catch(function (error) { WF.toast(error.message, "danger"); });
+    };
+    filters.addEventListener("submit", function (event) { event.preventDefault(); applyFilters(); });
+    filters.addEventListener("input", WF.debounce(applyFilters, 300));
+
+    // --- actions (one delegated handler for every card) ---------------------------------
+    async function act(button, card) {
+      var id = card.dataset.jobId;
+      var path = "/jobs/" + encodeURIComponent(id);
+      var action = button.dataset.action;
+      if (action === "edit") {
+        WF.jobEditor.open(id, refresh);
+        return;
+      }
+      if (action === "delete") {
+        var question = WF.t("delete_confirm", { name: field(card, "name").textContent, id: id });
+        if (!(await WF.confirm(WF.t("delete_title"), question, WF.t("delete")))) return;
+        if (await WF.call("DELETE", path, undefined, button) === null) return;
+      } else if (action === "run") {
+        button.disabled = true;
+        try {
+          var envelope = await WF.api("POST", path + "/run");
+          WF.toast(envelope.message, "success",
+            { href: "/scheduler/runs/" + envelope.data.run_id, text: WF.t("view_run") });
+        } catch (error) {
+          WF.toast(error.message, "danger");
+        } finally {
+          button.disabled = false;
+        }
+      } else if (await WF.call("POST", path + "/" + action, undefined, button) === null) {
+        return;
+      }
+      await refresh();
+    }
+
+    grid.addEventListener("click", function (event) {
+      var button = event.target.closest("button[data-action]");
+      if (!button) return;
+      act(button, button.closest(".wf-job")).catch(function (error) { WF.toast(error.message, "danger"); });
+    });
+
+    var newJob = document.getElementById("new-job");
+    if (newJob) newJob.addEventListener("click", function () { WF.jobEditor.open(null, refresh); });
+  });
+})();
