@@ -212,3 +212,47 @@ def test_the_encryption_key_can_come_from_a_file(tmp_path):
     path = tmp_path / "key"
     path.write_text(key + "\n")
     assert load_settings(environ={"WHALEFALL_ENCRYPTION_KEY_FILE": str(path)}).encryption_key == key
+
+
+# --- timeouts: the driver's, never a signal ------------------------------------------------------
+
+def test_a_server_that_never_answers_fails_after_the_connect_timeout_in_a_worker_thread(runtime):
+    import socket
+
+    from whalefall.tasks import collect_database_sizes
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)  # accepts the TCP handshake, never says a word
+    try:
+        port = silent.getsockname()[1]
+        runtime.settings.fleet_connect_timeout_seconds = 1
+        register(runtime, "hung-maria", "mysql", MARIADB, host="127.0.0.1", port=port)
+        register(runtime, "hung-pg", "postgresql", POSTGRES, host="127.0.0.1", port=port)
+        started = time.monotonic()
+        with pytest.raises(fleet_sessions.FleetTaskFailed):
+            collect_database_sizes.run(context(runtime))
+        assert time.monotonic() - started < 5
+    finally:
+        silent.close()
+    rows = session_rows(runtime)
+    assert "timed out" in rows["hung-maria"].error.lower() or "timeout" in rows["hung-maria"].error.lower()
+    assert "timeout" in rows["hung-pg"].error.lower()
+
+
+@pytest.mark.parametrize("kind", ["mysql", "postgresql"])
+def test_a_statement_past_the_statement_timeout_is_stopped(kind, mariadb, postgres):
+    from whalefall.fleet import open_adapter
+    from whalefall.fleet.base import Target
+    from whalefall.fleet.errors import FleetUnreachable
+
+    url = MARIADB if kind == "mysql" else POSTGRES
+    target = Target(kind, url.host, url.port or (3306 if kind == "mysql" else 5432), "", url.username,
+                    url.password or "", connect_timeout=3, statement_timeout=1)
+    started = time.monotonic()
+    with pytest.raises(FleetUnreachable) as info, open_adapter(target) as adapter:
+        adapter.rows("SELECT SLEEP(5)" if kind == "mysql" else "SELECT pg_sleep(5)")
+    assert time.monotonic() - started < 4
+    # The server's own limit or the driver's read timeout, whichever fires first.
+    assert any(word in info.value.message.lower()
+               for word in ("timeout", "timed out", "max_statement_time", "interrupted"))

@@ -197,10 +197,15 @@ class MySQLAdapter(Adapter):
         import pymysql
 
         t = self.target
+        # PyMySQL's connect_timeout covers only the TCP connect; the greeting and the
+        # authentication are reads. Bound them by the connect timeout as well, then
+        # let statements have the statement timeout (PyMySQL reads _read_timeout
+        # before every read).
         conn = pymysql.connect(host=t.host, port=t.port, user=t.username, password=t.password,
                                database=t.database or None, connect_timeout=t.connect_timeout,
-                               read_timeout=t.statement_timeout, write_timeout=t.statement_timeout,
+                               read_timeout=t.connect_timeout, write_timeout=t.connect_timeout,
                                charset="utf8mb4", autocommit=True)
+        conn._read_timeout = conn._write_timeout = t.statement_timeout
         self._server_limit(conn)
         return conn
 
@@ -228,8 +233,20 @@ class MySQLAdapter(Adapter):
         text = self.rows("SELECT VERSION()")[0][0]
         return f"MariaDB {text}" if "mariadb" in text.lower() else f"MySQL {text}"
 
+    def _mysql8_roles(self) -> set[tuple[str, str]]:
+        """MySQL 8 roles are locked accounts granted to others (mysql.role_edges); MariaDB marks is_role."""
+        if self.is_mariadb:
+            return set()
+        try:
+            return {(_plain(u), _plain(h)) for u, h in self.rows("SELECT FROM_USER, FROM_HOST FROM mysql.role_edges")}
+        except Exception as exc:
+            if getattr(exc, "args", (0,))[0] in (1146, 1142):  # no such table (before 8.0) / not allowed
+                return set()
+            raise
+
     def accounts(self) -> list[Account]:
         rows = self.dict_rows("SELECT * FROM mysql.user")
+        granted_roles = self._mysql8_roles()
         accounts = []
         for row in rows:
             columns = {k.lower(): v for k, v in row.items()
@@ -242,8 +259,10 @@ class MySQLAdapter(Adapter):
             else:
                 grants = [r[0] for r in self.rows("SHOW GRANTS FOR %s@%s", (user, host))]
                 create = self._create_user(user, host)
-            accounts.append(build_account(user, host, grants, is_role=is_role, create_user=create,
-                                          columns=columns))
+            account = build_account(user, host, grants, is_role=is_role, create_user=create, columns=columns)
+            if (user, host) in granted_roles:
+                account.kind, account.can_login = "role", False
+            accounts.append(account)
         return accounts
 
     def _create_user(self, user: str, host: str) -> str | None:

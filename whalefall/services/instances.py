@@ -80,6 +80,13 @@ def target_for(runtime: Runtime, instance: Instance) -> Target:
 
 def _apply(runtime: Runtime, instance: Instance, data: InstancePatch) -> None:
     given = data.model_fields_set
+    if instance.db_type and "db_type" in given and data.db_type != instance.db_type:
+        # A new engine: the old engine's default port and database go with the old engine.
+        old = adapter_class(instance.db_type)
+        if "port" not in given and instance.port == old.default_port:
+            instance.port = None
+        if "database" not in given and instance.database == old.default_database:
+            instance.database = None
     for name in FIELDS:
         if name in given and getattr(data, name) is not None:
             setattr(instance, name, getattr(data, name))

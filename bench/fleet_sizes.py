@@ -1,0 +1,150 @@
+"""collect_database_sizes over 200 databases on the local servers: one instance at a time versus the pool.
+
+Usage: .venv/bin/python bench/fleet_sizes.py [--instances 20] [--databases 10] [--rounds 3] [--workers 8]
+
+Creates, on the local MariaDB and PostgreSQL, one login per instance and that
+many databases each (each with a small table), so that every registered
+instance sees only its own databases — 10 + 10 instances × 10 databases = 200
+by default. Registers them in a fresh SQLite product database, runs the real
+task with ``fleet_max_connections`` = 1 and then = ``--workers``, alternating,
+and prints the median wall time of each and the speed-up. Drops everything
+it created, even when interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import psycopg  # noqa: E402
+import pymysql  # noqa: E402
+from sqlalchemy import func, select  # noqa: E402
+
+from whalefall.api.fleet_schemas import InstanceCreate  # noqa: E402
+from whalefall.migrate import upgrade  # noqa: E402
+from whalefall.models.fleet import DatabaseSize  # noqa: E402
+from whalefall.runtime import Runtime  # noqa: E402
+from whalefall.services import instances  # noqa: E402
+from whalefall.services.audit import Actor  # noqa: E402
+from whalefall.tasks import collect_database_sizes  # noqa: E402
+from whalefall.tasks.registry import TaskContext  # noqa: E402
+
+MARIADB = {"host": "127.0.0.1", "port": 3306, "user": "root", "password": ""}
+POSTGRES = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
+PASSWORD = "Bench-pw-1"
+
+
+def maria():
+    return pymysql.connect(**MARIADB, autocommit=True)
+
+
+def pg(dbname: str = "postgres"):
+    return psycopg.connect(**POSTGRES, dbname=dbname, autocommit=True)
+
+
+def setup(prefix: str, per_server: int, per_instance: int) -> list[dict]:
+    """Logins and databases on both servers; returns the instances to register."""
+    made = []
+    with maria() as conn, conn.cursor() as cur:
+        for i in range(per_server):
+            user = f"{prefix}_m{i}"
+            cur.execute(f"CREATE USER `{user}`@'%' IDENTIFIED BY '{PASSWORD}'")
+            for d in range(per_instance):
+                db = f"{user}_d{d}"
+                cur.execute(f"CREATE DATABASE `{db}`")
+                cur.execute(f"CREATE TABLE `{db}`.t (id INT PRIMARY KEY, pad VARCHAR(200))")
+                cur.execute(f"USE `{db}`")
+                cur.execute(f"INSERT INTO `{db}`.t SELECT seq, REPEAT('x', 200) FROM seq_1_to_{50 * (d + 1)}")
+                cur.execute(f"GRANT SELECT ON `{db}`.* TO `{user}`@'%'")
+            made.append({"name": user, "db_type": "mysql", "host": "127.0.0.1", "port": 3306, "username": user})
+    with pg() as conn:
+        for i in range(per_server):
+            user = f"{prefix}_p{i}"
+            conn.execute(f"CREATE ROLE \"{user}\" LOGIN PASSWORD '{PASSWORD}'")
+            for d in range(per_instance):
+                db = f"{user}_d{d}"
+                conn.execute(f'CREATE DATABASE "{db}"')
+                conn.execute(f'REVOKE CONNECT ON DATABASE "{db}" FROM PUBLIC')
+                conn.execute(f'GRANT CONNECT ON DATABASE "{db}" TO "{user}"')
+            made.append({"name": user, "db_type": "postgresql", "host": "127.0.0.1", "port": 5432, "username": user,
+                         "database": f"{user}_d0"})
+    return made
+
+
+def cleanup(prefix: str) -> None:
+    with maria() as conn, conn.cursor() as cur:
+        cur.execute("SHOW DATABASES LIKE %s", (prefix + "%",))
+        for (db,) in cur.fetchall():
+            cur.execute(f"DROP DATABASE `{db}`")
+        cur.execute("SELECT User, Host FROM mysql.user WHERE User LIKE %s", (prefix + "%",))
+        for user, host in cur.fetchall():
+            cur.execute(f"DROP USER `{user}`@`{host}`")
+    with pg() as conn:
+        for (db,) in conn.execute("SELECT datname FROM pg_database WHERE datname LIKE %s", (prefix + "%",)).fetchall():
+            conn.execute(f'DROP DATABASE "{db}" WITH (FORCE)')
+        for (role,) in conn.execute("SELECT rolname FROM pg_roles WHERE rolname LIKE %s", (prefix + "%",)).fetchall():
+            conn.execute(f'DROP ROLE "{role}"')
+
+
+def collect(runtime: Runtime, workers: int, prefix: str) -> tuple[float, int]:
+    runtime.settings.fleet_max_connections = workers
+    ctx = TaskContext(runtime=runtime, run_id=0, job_id="bench", scheduled_time=None, attempt=1,
+                      logger=logging.getLogger("bench"))
+    started = time.perf_counter()
+    summary = collect_database_sizes.run(ctx)
+    elapsed = time.perf_counter() - started
+    with runtime.db.read() as session:
+        count = session.scalar(select(func.count()).select_from(DatabaseSize)
+                               .where(DatabaseSize.database_name.like(prefix + "%")))
+    if "失败 0 个" not in summary:
+        raise SystemExit(f"collection failed: {summary}")
+    return elapsed, count
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--instances", type=int, default=20, help="instances, half on each server")
+    parser.add_argument("--databases", type=int, default=10, help="databases per instance")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=8)
+    args = parser.parse_args()
+    prefix = f"wfb_{uuid.uuid4().hex[:6]}"
+    per_server = args.instances // 2
+    with tempfile.TemporaryDirectory() as tmp:
+        runtime = Runtime.from_env({"data_dir": Path(tmp), "secret_key": "bench", "timezone": "Asia/Shanghai"})
+        upgrade(runtime.db.engine)
+        try:
+            t0 = time.perf_counter()
+            for fields in setup(prefix, per_server, args.databases):
+                instances.create(runtime, InstanceCreate(password=PASSWORD, **fields), Actor.system())
+            print(f"set up {per_server * 2} instances × {args.databases} databases = "
+                  f"{per_server * 2 * args.databases} databases in {time.perf_counter() - t0:.1f} s "
+                  f"(MariaDB and PostgreSQL on 127.0.0.1, {os.cpu_count()} cores)")
+            times: dict[str, list[float]] = {"serial": [], "pool": []}
+            for _ in range(args.rounds):
+                for label, workers in (("serial", 1), ("pool", args.workers)):
+                    elapsed, count = collect(runtime, workers, prefix)
+                    times[label].append(elapsed)
+            serial, pool = statistics.median(times["serial"]), statistics.median(times["pool"])
+            print(f"databases collected per run: {count}")
+            print(f"serial (fleet_max_connections=1): {serial:6.2f} s  (runs: "
+                  f"{', '.join(f'{t:.2f}' for t in times['serial'])})")
+            print(f"pool   (fleet_max_connections={args.workers}): {pool:6.2f} s  (runs: "
+                  f"{', '.join(f'{t:.2f}' for t in times['pool'])})")
+            print(f"speed-up: {serial / pool:.1f}x")
+        finally:
+            runtime.close()
+            cleanup(prefix)
+
+
+if __name__ == "__main__":
+    main()
