@@ -275,6 +275,33 @@ def test_a_job_from_creation_through_run_pause_edit_to_deletion(visit):
     expect(card).to_have_count(0)
 
 
+def test_a_running_runs_log_is_followed_live_and_the_run_can_be_cancelled(visit, server):
+    from playwright.sync_api import expect
+
+    api = server["api"]
+    code = ("import time\n\ndef execute_task():\n    for i in range(120):\n"
+            "        print(f'tick {i}', flush=True)\n        time.sleep(0.25)\n")
+    api.ok("POST", "/jobs", {"id": "e2e_ticker", "name": "Ticker", "trigger_type": "interval", "interval_days": 1,
+                             "code": code})
+    try:
+        run_id = api.ok("POST", "/jobs/e2e_ticker/run")["run_id"]
+        v = visit()
+        page = v.page
+        v.sign_in("admin")
+        v.go(f"/scheduler/runs/{run_id}")
+        expect(page.locator('#run [data-f="status"]')).to_have_text("执行中")
+        expect(page.locator("#log")).to_contain_text("tick 2")
+        expect(page.locator("#log")).to_contain_text("tick 6")  # more arrived without a reload
+        page.click("#cancel-run")
+        expect(v.toast()).to_contain_text(f"run {run_id}")
+        expect(page.locator('#run [data-f="status"]')).to_have_text("已取消")
+        expect(page.locator("#cancel-run")).to_be_hidden()
+        log = page.locator("#log").text_content()
+        assert log.count("tick 1\n") == 1 and log.count("tick 2\n") == 1  # each piece appended once
+    finally:
+        api.ok("DELETE", "/jobs/e2e_ticker")
+
+
 def test_a_job_named_like_markup_shows_the_characters_and_runs_nothing(visit, server):
     from playwright.sync_api import expect
 

@@ -169,7 +169,8 @@
       box.querySelector('[data-f="question"]').textContent = question;
       ok.textContent = label || WF.t("confirm");
       function yes() { answer = true; modal.hide(); }
-      function focus() { ok.focus(); }
+      // Focus starts on Cancel: Enter on a freshly opened confirmation must not delete anything.
+      function focus() { box.querySelector(".modal-footer [data-bs-dismiss]").focus(); }
       ok.addEventListener("click", yes);
       box.addEventListener("shown.bs.modal", focus, { once: true });
       box.addEventListener("hidden.bs.modal", function () {

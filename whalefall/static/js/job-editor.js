@@ -26,7 +26,7 @@
   var POLICIES = ["timeout_seconds", "max_retries", "retry_delay_seconds", "misfire_grace_time", "max_instances"];
   var TRIGGER_INPUTS = CRON_FIELDS.map(function (f) { return "cron_" + f; })
     .concat(INTERVAL_FIELDS.map(function (f) { return "interval_" + f; }))
-    .concat(["cron_expression", "run_date", "start_date", "end_date", "timezone"]);
+    .concat(["cron_expression", "run_date", "start_date", "end_date", "jitter", "timezone"]);
   var NEW_CODE = "def execute_task():\n    logger.info(\"hello from %s\", context[\"job_id\"])\n    return \"ok\"\n";
 
   WF.ready(function () {
@@ -152,7 +152,7 @@
       } else if (type === "date") {
         put("run_date");
       }
-      if (type === "cron" || type === "interval") { put("start_date"); put("end_date"); }
+      if (type === "cron" || type === "interval") { put("start_date"); put("end_date"); put("jitter"); }
       return payload;
     }
 
@@ -262,6 +262,7 @@
       els.run_date.value = localInput(p.run_date);
       els.start_date.value = localInput(p.start_date);
       els.end_date.value = localInput(p.end_date);
+      els.jitter.value = p.jitter || "";
       els.depends_on.value = (job.depends_on || []).join(", ");
       els.timezone.value = job.timezone === WF.config.timezone ? "" : job.timezone;
       POLICIES.forEach(function (name) { els[name].value = job[name] === null ? "" : job[name]; });

@@ -88,8 +88,11 @@
       document.getElementById("jobs-refreshed").textContent = WF.t("refreshed", { time: now });
     }
 
-    var poller = WF.every(30, refresh);
-    WF.jobs = { refresh: poller.now };
+    WF.every(30, function () {
+      return refresh().catch(function (error) {
+        document.getElementById("jobs-refreshed").textContent = error.message;  // stale cards, said so
+      });
+    });
 
     var applyFilters = function () {
       var params = filterParams().toString();

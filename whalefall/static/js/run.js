@@ -54,8 +54,12 @@
     }
 
     async function poll() {
-      var envelope = await WF.api("GET", "/runs/" + encodeURIComponent(id) + "?offset=" + offset);
-      update(envelope.data);
+      try {
+        update((await WF.api("GET", "/runs/" + encodeURIComponent(id) + "?offset=" + offset)).data);
+      } catch (error) {
+        if (error.status === 404 && poller) poller.stop();  // removed meanwhile: nothing more to follow
+        throw error;
+      }
     }
 
     scrollToEnd();
