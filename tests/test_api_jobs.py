@@ -373,3 +373,14 @@ def test_run_history_of_a_deleted_job_is_kept(client, operator, runtime):
     client.delete("/scheduler/api/jobs/nightly", headers=operator)
     with runtime.db.read() as session:
         assert session.query(Run).filter_by(job_id="nightly").count() == 1
+
+
+def test_messages_speak_chinese_by_default_and_english_on_request(client, operator):
+    created = client.post("/scheduler/api/jobs", json=CRON_JOB, headers=operator).json
+    assert created["message"] == "任务 nightly 已创建"
+    paused = client.post("/scheduler/api/jobs/nightly/pause?lang=en", headers=operator).json
+    assert paused["message"] == "job nightly paused"
+    missing = client.get("/scheduler/api/jobs/ghost", headers=operator).json
+    assert missing["message"] == "任务 ghost 不存在"
+    bad = client.post("/scheduler/api/jobs", json={**CRON_JOB, "id": "x", "name": None}, headers=operator).json
+    assert "name" in bad["errors"]

@@ -15,7 +15,8 @@ from pydantic import BaseModel, ValidationError
 from werkzeug.exceptions import HTTPException
 
 from whalefall.api.envelope import error
-from whalefall.errors import InvalidInput, WhalefallError
+from whalefall.api.messages import say
+from whalefall.errors import InvalidInput, JobNotFound, RunNotFound, WhalefallError
 
 log = logging.getLogger(__name__)
 PREFIX = "/scheduler/api"
@@ -58,32 +59,39 @@ def _validation_error(exc: ValidationError):
         name = _field_name(err["loc"])
         msg = err["msg"]
         if err["type"] == "extra_forbidden":
-            msg = "unknown field"
+            msg = say("unknown_field")
         elif err["type"] == "missing":
-            msg = "required"
+            msg = say("required")
         errors.setdefault(name, msg)
     first = next(iter(errors.items()))
-    return error(400, f"{first[0]}: {first[1]}", errors)
+    return error(400, say("invalid", field=first[0], detail=first[1]), errors)
 
 
 def _domain_error(exc: WhalefallError):
-    return error(exc.status, exc.message, exc.errors, **({"line": exc.line} if getattr(exc, "line", None) else {}))
+    message = exc.message
+    if isinstance(exc, JobNotFound):
+        message = say("job_not_found", id=exc.job_id)
+    elif isinstance(exc, RunNotFound):
+        message = say("run_not_found", id=exc.run_id)
+    return error(exc.status, message, exc.errors, **({"line": exc.line} if getattr(exc, "line", None) else {}))
 
 
 def _http_error(exc: HTTPException):
     if not request.path.startswith(PREFIX + "/") and request.path != PREFIX:
         return exc
     code = exc.code or 500
-    messages = {404: "no such API endpoint", 405: f"method {request.method} not allowed here",
-                413: "the request body is over 1 MiB"}
-    return error(code, messages.get(code, exc.description or exc.name))
+    messages = {404: ("no_endpoint", {}), 405: ("method", {"method": request.method}), 413: ("too_large", {})}
+    if code in messages:
+        key, params = messages[code]
+        return error(code, say(key, **params))
+    return error(code, exc.description or exc.name)
 
 
 def _unexpected(exc: Exception):
     if not request.path.startswith(PREFIX):
         raise exc
     log.exception("unhandled error on %s %s", request.method, request.path)
-    return error(500, "internal error; see the server log")
+    return error(500, say("internal"))
 
 
 def init_app(app: Flask) -> None:

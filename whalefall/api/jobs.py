@@ -7,6 +7,7 @@ from flask import request
 from whalefall.api import bp, json_body, parse, query
 from whalefall.api.context import lang, runtime
 from whalefall.api.envelope import ok
+from whalefall.api.messages import say
 from whalefall.api.schemas import JobCreate, JobListQuery, JobPatch, RunListQuery
 from whalefall.auth.guard import current_actor, require
 from whalefall.models import Role
@@ -34,7 +35,7 @@ def create_job():
     data = parse(JobCreate, json_body())
     rt = runtime()
     job = job_service.create(rt, data, current_actor())
-    return ok(job_service.to_dict(rt, job, lang=lang(), with_code=True), f"job {job.id} created")
+    return ok(job_service.to_dict(rt, job, lang=lang(), with_code=True), say("job_created", id=job.id))
 
 
 @bp.get("/jobs/<job_id>")
@@ -54,14 +55,14 @@ def update_job(job_id: str):
     data = parse(JobPatch, json_body())
     rt = runtime()
     job = job_service.update(rt, job_id, data, current_actor())
-    return ok(job_service.to_dict(rt, job, lang=lang(), with_code=True), f"job {job_id} updated")
+    return ok(job_service.to_dict(rt, job, lang=lang(), with_code=True), say("job_updated", id=job_id))
 
 
 @bp.delete("/jobs/<job_id>")
 @require(Role.OPERATOR)
 def delete_job(job_id: str):
     job_service.delete(runtime(), job_id, current_actor())
-    return ok({"id": job_id}, f"job {job_id} deleted")
+    return ok({"id": job_id}, say("job_deleted", id=job_id))
 
 
 @bp.post("/jobs/<job_id>/pause")
@@ -69,7 +70,7 @@ def delete_job(job_id: str):
 def pause_job(job_id: str):
     rt = runtime()
     job = job_service.pause(rt, job_id, current_actor())
-    return ok(job_service.to_dict(rt, job, lang=lang()), f"job {job_id} paused")
+    return ok(job_service.to_dict(rt, job, lang=lang()), say("job_paused", id=job_id))
 
 
 @bp.post("/jobs/<job_id>/resume")
@@ -77,7 +78,7 @@ def pause_job(job_id: str):
 def resume_job(job_id: str):
     rt = runtime()
     job = job_service.resume(rt, job_id, current_actor())
-    return ok(job_service.to_dict(rt, job, lang=lang()), f"job {job_id} resumed")
+    return ok(job_service.to_dict(rt, job, lang=lang()), say("job_resumed", id=job_id))
 
 
 @bp.post("/jobs/<job_id>/run")
@@ -86,7 +87,7 @@ def run_job(job_id: str):
     from whalefall.models import TriggerSource
 
     run = run_service.enqueue(runtime(), job_id, source=TriggerSource.MANUAL, actor=current_actor())
-    return ok({"run_id": run.id, "status": run.status}, f"run {run.id} of job {job_id} queued")
+    return ok({"run_id": run.id, "status": run.status}, say("run_queued", id=job_id, run=run.id))
 
 
 @bp.get("/jobs/<job_id>/runs")

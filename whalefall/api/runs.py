@@ -5,6 +5,7 @@ from __future__ import annotations
 from whalefall.api import bp, query
 from whalefall.api.context import runtime
 from whalefall.api.envelope import ok
+from whalefall.api.messages import say
 from whalefall.api.schemas import RunListQuery, RunLogQuery
 from whalefall.auth.guard import current_actor, require
 from whalefall.models import Role
@@ -44,5 +45,5 @@ def show_run(run_id: int):
 def cancel_run(run_id: int):
     rt = runtime()
     run = run_service.cancel(rt, run_id, current_actor())
-    message = "cancelled" if run.status == "cancelled" else "cancellation requested"
-    return ok(run_service.to_dict(run, rt.settings.timezone), f"run {run_id}: {message}")
+    message = say("run_cancelled" if run.status == "cancelled" else "run_cancel_requested", run=run_id)
+    return ok(run_service.to_dict(run, rt.settings.timezone), message)

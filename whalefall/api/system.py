@@ -7,6 +7,7 @@ from flask import jsonify
 from whalefall.api import bp, json_body, parse, query
 from whalefall.api.context import lang, runtime
 from whalefall.api.envelope import ok
+from whalefall.api.messages import say
 from whalefall.api.schemas import CodeCheck, CronPreview
 from whalefall.auth.guard import require
 from whalefall.models import Role
@@ -50,7 +51,7 @@ def cron_preview():
 def code_check():
     data = parse(CodeCheck, json_body())
     check_source(data.code)
-    return ok({"valid": True}, "code is valid")
+    return ok({"valid": True}, say("code_valid"))
 
 
 @bp.get("/tasks")

@@ -1,0 +1,34 @@
+"""The API's own messages in the caller's language (``?lang=``, the ``lang`` cookie, or the setting).
+
+Field-level details keep the field's name and the rule that failed; the
+sentence around them follows the language, Simplified Chinese by default.
+"""
+
+from __future__ import annotations
+
+from whalefall.api.context import lang
+
+CATALOG: dict[str, dict[str, str]] = {
+    "job_created": {"zh": "任务 {id} 已创建", "en": "job {id} created"},
+    "job_updated": {"zh": "任务 {id} 已更新", "en": "job {id} updated"},
+    "job_deleted": {"zh": "任务 {id} 已删除", "en": "job {id} deleted"},
+    "job_paused": {"zh": "任务 {id} 已暂停", "en": "job {id} paused"},
+    "job_resumed": {"zh": "任务 {id} 已恢复", "en": "job {id} resumed"},
+    "run_queued": {"zh": "任务 {id} 的运行 #{run} 已排队", "en": "run {run} of job {id} queued"},
+    "run_cancelled": {"zh": "运行 #{run} 已取消", "en": "run {run}: cancelled"},
+    "run_cancel_requested": {"zh": "已请求取消运行 #{run}", "en": "run {run}: cancellation requested"},
+    "code_valid": {"zh": "代码语法正确", "en": "code is valid"},
+    "job_not_found": {"zh": "任务 {id} 不存在", "en": "job {id!r} does not exist"},
+    "run_not_found": {"zh": "运行 #{id} 不存在", "en": "run {id} does not exist"},
+    "no_endpoint": {"zh": "没有这个 API 地址", "en": "no such API endpoint"},
+    "method": {"zh": "此处不支持 {method} 方法", "en": "method {method} not allowed here"},
+    "too_large": {"zh": "请求体超过 1 MiB", "en": "the request body is over 1 MiB"},
+    "internal": {"zh": "服务器内部错误，请查看服务日志", "en": "internal error; see the server log"},
+    "required": {"zh": "必填", "en": "required"},
+    "unknown_field": {"zh": "未知字段", "en": "unknown field"},
+    "invalid": {"zh": "{field}：{detail}", "en": "{field}: {detail}"},
+}
+
+
+def say(key: str, **params: object) -> str:
+    return CATALOG[key][lang()].format(**params)
