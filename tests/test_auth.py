@@ -356,7 +356,8 @@ def test_an_anonymous_api_request_answers_401_in_the_envelope(client):
     body = response.get_json()
     assert body["success"] is False
     assert body["code"] == 401
-    assert body["message"] == "not signed in"
+    assert body["message"] == "未登录"
+    assert client.get("/_probe/read?lang=en").get_json()["message"] == "not signed in"
 
 
 def test_a_role_too_low_answers_403_naming_the_needed_role(client, login, csrf_token):

@@ -20,6 +20,8 @@ CATALOG: dict[str, dict[str, str]] = {
     "code_valid": {"zh": "代码语法正确", "en": "code is valid"},
     "job_not_found": {"zh": "任务 {id} 不存在", "en": "job {id!r} does not exist"},
     "run_not_found": {"zh": "运行 #{id} 不存在", "en": "run {id} does not exist"},
+    "not_signed_in": {"zh": "未登录", "en": "not signed in"},
+    "forbidden": {"zh": "需要 {role} 角色（当前为 {yours}）", "en": "this needs the {role} role (you are {yours})"},
     "no_endpoint": {"zh": "没有这个 API 地址", "en": "no such API endpoint"},
     "method": {"zh": "此处不支持 {method} 方法", "en": "method {method} not allowed here"},
     "too_large": {"zh": "请求体超过 1 MiB", "en": "the request body is over 1 MiB"},

@@ -40,6 +40,12 @@ def error(status: int, message: str, errors: dict[str, str] | None = None, **ext
     return envelope_error(status, message, errors, **extra)
 
 
+def _say(key: str, **params: object) -> str:
+    from whalefall.api.messages import say  # imported late: whalefall.api imports this module
+
+    return say(key, **params)
+
+
 def current_user() -> User | None:
     """The signed-in user of this request (by token or session), or None."""
     if "user" not in g:
@@ -91,12 +97,12 @@ def api_auth_check(role: Role = Role.VIEWER):
     user = current_user()
     if user is None:
         errors = {"authorization": g.auth_error} if g.get("auth_error") else None
-        return error(401, "not signed in", errors)
+        return error(401, _say("not_signed_in"), errors)
     problem = csrf_error()
     if problem:
         return error(400, f"CSRF check failed: {problem}", {"csrf_token": problem})
     if not Role(user.role).allows(role):
-        return error(403, f"this needs the {role.value} role (you are {user.role})", needed_role=role.value)
+        return error(403, _say("forbidden", role=role.value, yours=user.role), needed_role=role.value)
     return None
 
 
