@@ -1,6 +1,7 @@
 """collect_database_sizes over 200 databases on the local servers: one instance at a time versus the pool.
 
 Usage: .venv/bin/python bench/fleet_sizes.py [--instances 20] [--databases 10] [--rounds 3] [--workers 8]
+                                              [--latency-ms 0 20]
 
 Creates, on the local MariaDB and PostgreSQL, one login per instance and that
 many databases each (each with a small table), so that every registered
@@ -9,16 +10,24 @@ by default. Registers them in a fresh SQLite product database, runs the real
 task with ``fleet_max_connections`` = 1 and then = ``--workers``, alternating,
 and prints the median wall time of each and the speed-up. Drops everything
 it created, even when interrupted.
+
+On loopback every instance costs CPU only, on both sides of a 2-core machine,
+so the pool has little to overlap. ``--latency-ms`` repeats the measurement
+through a local TCP relay that holds each chunk for half that time in each
+direction — a stand-in for servers across a network, where a fleet task
+mostly waits and the pool pays off.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import os
 import statistics
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -29,7 +38,7 @@ import psycopg  # noqa: E402
 import pymysql  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
-from whalefall.api.fleet_schemas import InstanceCreate  # noqa: E402
+from whalefall.api.fleet_schemas import InstanceCreate, InstancePatch  # noqa: E402
 from whalefall.migrate import upgrade  # noqa: E402
 from whalefall.models.fleet import DatabaseSize  # noqa: E402
 from whalefall.runtime import Runtime  # noqa: E402
@@ -41,6 +50,43 @@ from whalefall.tasks.registry import TaskContext  # noqa: E402
 MARIADB = {"host": "127.0.0.1", "port": 3306, "user": "root", "password": ""}
 POSTGRES = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
 PASSWORD = "Bench-pw-1"
+
+
+class DelayingRelay:
+    """A TCP relay on 127.0.0.1 that adds ``latency`` seconds to every round trip to ``port``."""
+
+    def __init__(self, port: int, latency: float):
+        self.target, self.half = port, latency / 2
+        self.loop = asyncio.new_event_loop()
+        ready = threading.Event()
+        threading.Thread(target=self._serve, args=(ready,), daemon=True).start()
+        ready.wait()
+
+    def _serve(self, ready: threading.Event) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.server = self.loop.run_until_complete(asyncio.start_server(self._client, "127.0.0.1", 0))
+        self.port = self.server.sockets[0].getsockname()[1]
+        ready.set()
+        self.loop.run_forever()
+
+    async def _pipe(self, reader, writer) -> None:
+        try:
+            while data := await reader.read(65536):
+                await asyncio.sleep(self.half)
+                writer.write(data)
+                await writer.drain()
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            writer.close()
+
+    async def _client(self, reader, writer) -> None:
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target)
+        await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.server.close)
+        self.loop.call_soon_threadsafe(self.loop.stop)
 
 
 def maria():
@@ -110,38 +156,55 @@ def collect(runtime: Runtime, workers: int, prefix: str) -> tuple[float, int]:
     return elapsed, count
 
 
+def measure(runtime: Runtime, prefix: str, rounds: int, workers: int) -> tuple[float, float, int]:
+    times: dict[str, list[float]] = {"serial": [], "pool": []}
+    count = 0
+    for _ in range(rounds):
+        for label, n in (("serial", 1), ("pool", workers)):
+            elapsed, count = collect(runtime, n, prefix)
+            times[label].append(elapsed)
+    return statistics.median(times["serial"]), statistics.median(times["pool"]), count
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--instances", type=int, default=20, help="instances, half on each server")
     parser.add_argument("--databases", type=int, default=10, help="databases per instance")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--workers", type=int, default=8)
+    parser.add_argument("--latency-ms", type=float, nargs="*", default=[0.0, 20.0],
+                        help="round-trip latencies to measure at (0: straight to the servers)")
     args = parser.parse_args()
     prefix = f"wfb_{uuid.uuid4().hex[:6]}"
     per_server = args.instances // 2
     with tempfile.TemporaryDirectory() as tmp:
         runtime = Runtime.from_env({"data_dir": Path(tmp), "secret_key": "bench", "timezone": "Asia/Shanghai"})
         upgrade(runtime.db.engine)
+        relays: list[DelayingRelay] = []
         try:
             t0 = time.perf_counter()
-            for fields in setup(prefix, per_server, args.databases):
-                instances.create(runtime, InstanceCreate(password=PASSWORD, **fields), Actor.system())
-            print(f"set up {per_server * 2} instances × {args.databases} databases = "
-                  f"{per_server * 2 * args.databases} databases in {time.perf_counter() - t0:.1f} s "
-                  f"(MariaDB and PostgreSQL on 127.0.0.1, {os.cpu_count()} cores)")
-            times: dict[str, list[float]] = {"serial": [], "pool": []}
-            for _ in range(args.rounds):
-                for label, workers in (("serial", 1), ("pool", args.workers)):
-                    elapsed, count = collect(runtime, workers, prefix)
-                    times[label].append(elapsed)
-            serial, pool = statistics.median(times["serial"]), statistics.median(times["pool"])
-            print(f"databases collected per run: {count}")
-            print(f"serial (fleet_max_connections=1): {serial:6.2f} s  (runs: "
-                  f"{', '.join(f'{t:.2f}' for t in times['serial'])})")
-            print(f"pool   (fleet_max_connections={args.workers}): {pool:6.2f} s  (runs: "
-                  f"{', '.join(f'{t:.2f}' for t in times['pool'])})")
-            print(f"speed-up: {serial / pool:.1f}x")
+            made = setup(prefix, per_server, args.databases)
+            ids = [instances.create(runtime, InstanceCreate(password=PASSWORD, **f), Actor.system()).id for f in made]
+            print(f"set up {len(made)} instances × {args.databases} databases = {len(made) * args.databases} "
+                  f"databases in {time.perf_counter() - t0:.1f} s (MariaDB and PostgreSQL on 127.0.0.1, "
+                  f"{os.cpu_count()} cores); median of {args.rounds} runs each, alternating")
+            for latency in args.latency_ms:
+                ports = {3306: 3306, 5432: 5432}
+                if latency:
+                    relays = [DelayingRelay(port, latency / 1000) for port in ports]
+                    ports = {r.target: r.port for r in relays}
+                for iid, fields in zip(ids, made, strict=True):
+                    instances.update(runtime, iid, InstancePatch(port=ports[fields["port"]]), Actor.system())
+                serial, pool, count = measure(runtime, prefix, args.rounds, args.workers)
+                where = f"+{latency:g} ms per round trip" if latency else "loopback"
+                print(f"{where:>24}: {count} databases  serial {serial:6.2f} s   pool of {args.workers} "
+                      f"{pool:6.2f} s   speed-up {serial / pool:4.1f}x   (load average {os.getloadavg()[0]:.2f})")
+                for relay in relays:
+                    relay.close()
+                relays = []
         finally:
+            for relay in relays:
+                relay.close()
             runtime.close()
             cleanup(prefix)
 

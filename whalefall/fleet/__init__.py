@@ -26,3 +26,10 @@ def adapter_class(db_type: str) -> type[Adapter]:
 def open_adapter(target: Target) -> Adapter:
     """An adapter for ``target``, not yet connected: use it as ``with open_adapter(t) as a:``."""
     return adapter_class(target.db_type)(target)
+
+
+def check_secrets(runtime) -> int:
+    """See :func:`whalefall.fleet.crypto.check_secrets`: call at start-up, after migrating."""
+    from whalefall.fleet.crypto import check_secrets as check
+
+    return check(runtime)
