@@ -256,3 +256,22 @@ def test_a_statement_past_the_statement_timeout_is_stopped(kind, mariadb, postgr
     # The server's own limit or the driver's read timeout, whichever fires first.
     assert any(word in info.value.message.lower()
                for word in ("timeout", "timed out", "max_statement_time", "interrupted"))
+
+
+# --- through the runner, as the default jobs run ---------------------------------------------------
+
+def test_the_default_jobs_run_through_the_runner_with_the_summary_as_result_and_a_log(runtime, mariadb):
+    from whalefall.scheduler.oneshot import run_in_foreground
+    from whalefall.services import defaults
+
+    defaults.seed(runtime)
+    register(runtime, "maria", "mysql", MARIADB)
+    register(runtime, "maria-stopped", "mysql", MARIADB, port=1)
+    run = run_in_foreground(runtime, "collect_database_sizes")
+    assert run.status == "success" and run.return_value.startswith("成功 1 个，失败 1 个")
+    assert "maria-stopped failed" in run.log and "Can't connect" in run.log
+    with runtime.db.read() as session:
+        sync = session.scalar(select(SyncSession))
+    assert sync.run_id == run.id and sync.job_id == "collect_database_sizes"
+    for job_id in ("calculate_database_size_aggregations", "monitor_partition_health"):
+        assert run_in_foreground(runtime, job_id).status == "success"

@@ -130,6 +130,7 @@ def run_per_instance(ctx: TaskContext, task: str, instances: list[Instance],
         except FleetUnreachable as exc:
             return _failed(ctx, row_id, instance, exc.message, started)
         except Exception as exc:  # the per-instance boundary: record it and let the others go on
+            ctx.logger.warning("%s: unexpected error", instance.name, exc_info=True)
             return _failed(ctx, row_id, instance, f"{exc.__class__.__name__}: {exc}", started)
         _set_row(runtime, row_id, status="success", counts=outcome.counts, details=outcome.details,
                  finished_at=clock.now(), duration_seconds=round(time.monotonic() - started, 3))
