@@ -8,7 +8,7 @@ never come out.
 from __future__ import annotations
 
 from whalefall.api import bp, json_body, parse, query
-from whalefall.api.context import lang, runtime
+from whalefall.api.context import runtime
 from whalefall.api.envelope import ok
 from whalefall.api.fleet_schemas import (
     AccountChangeQuery,
@@ -21,29 +21,18 @@ from whalefall.api.fleet_schemas import (
     InstancePatch,
     SyncSessionQuery,
 )
+from whalefall.api.messages import say
 from whalefall.auth.guard import current_actor, require
 from whalefall.errors import InvalidInput
 from whalefall.models import Role
 from whalefall.services import fleet_accounts, fleet_capacity, fleet_partitions, fleet_sessions, fleet_sizes
 from whalefall.services import instances as instance_service
 
-MESSAGES: dict[str, dict[str, str]] = {
-    "created": {"zh": "实例 {name} 已创建", "en": "instance {name} created"},
-    "updated": {"zh": "实例 {name} 已更新", "en": "instance {name} updated"},
-    "deleted": {"zh": "实例 #{id} 已删除", "en": "instance {id} deleted"},
-    "connected": {"zh": "连接成功：{version}", "en": "connected: {version}"},
-    "not_connected": {"zh": "连接失败：{error}", "en": "cannot connect: {error}"},
-}
-
-
-def _say(key: str, **params: object) -> str:
-    return MESSAGES[key][lang()].format(**params)
-
 
 def _tested(result: dict):
     if result["connected"]:
-        return ok(result, _say("connected", version=result["version"]))
-    return ok(result, _say("not_connected", error=result["error"]))
+        return ok(result, say("instance_connected", version=result["version"]))
+    return ok(result, say("instance_not_connected", error=result["error"]))
 
 
 def _tz() -> str:
@@ -74,7 +63,7 @@ def list_instances():
 def create_instance():
     data = parse(InstanceCreate, json_body())
     instance = instance_service.create(runtime(), data, current_actor())
-    return ok(_instance_data(instance.id), _say("created", name=instance.name))
+    return ok(_instance_data(instance.id), say("instance_created", name=instance.name))
 
 
 @bp.post("/instances/test")
@@ -95,14 +84,14 @@ def show_instance(instance_id: int):
 def update_instance(instance_id: int):
     data = parse(InstancePatch, json_body())
     instance = instance_service.update(runtime(), instance_id, data, current_actor())
-    return ok(_instance_data(instance_id), _say("updated", name=instance.name))
+    return ok(_instance_data(instance_id), say("instance_updated", name=instance.name))
 
 
 @bp.delete("/instances/<int:instance_id>")
 @require(Role.ADMIN)
 def delete_instance(instance_id: int):
     instance_service.delete_instance(runtime(), instance_id, current_actor())
-    return ok({"id": instance_id}, _say("deleted", id=instance_id))
+    return ok({"id": instance_id}, say("instance_deleted", id=instance_id))
 
 
 @bp.post("/instances/<int:instance_id>/test")

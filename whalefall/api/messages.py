@@ -29,6 +29,12 @@ CATALOG: dict[str, dict[str, str]] = {
     "required": {"zh": "必填", "en": "required"},
     "unknown_field": {"zh": "未知字段", "en": "unknown field"},
     "invalid": {"zh": "{field}：{detail}", "en": "{field}: {detail}"},
+    # the database fleet
+    "instance_created": {"zh": "实例 {name} 已创建", "en": "instance {name} created"},
+    "instance_updated": {"zh": "实例 {name} 已更新", "en": "instance {name} updated"},
+    "instance_deleted": {"zh": "实例 #{id} 已删除", "en": "instance {id} deleted"},
+    "instance_connected": {"zh": "连接成功：{version}", "en": "connected: {version}"},
+    "instance_not_connected": {"zh": "连接失败：{error}", "en": "cannot connect: {error}"},
 }
 
 
