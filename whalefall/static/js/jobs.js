@@ -39,6 +39,8 @@
       card.dataset.kind = job.kind;
       setText(card, "name", job.name);
       setText(card, "id", job.id);
+      setText(card, "description", job.description);
+      field(card, "description").classList.toggle("d-none", !job.description);
       setText(card, "category", job.category);
       field(card, "category").classList.toggle("d-none", !job.category);
       setText(card, "kind", job.kind === "builtin" ? job.func_name : WF.t("kind_code"));

@@ -18,7 +18,7 @@
       row.querySelector('[data-f="status"]').replaceWith(WF.statusBadge(run.status));
       set("error_message", run.error_message);
       set("trigger_source", WF.t("source_" + run.trigger_source));
-      set("scheduled_time", run.scheduled_time);
+      set("scheduled_time", run.scheduled_time || WF.t("none"));
       set("started_at", WF.when(run.started_at));
       set("duration", WF.duration(run.duration_seconds));
       set("attempt", run.attempt);
