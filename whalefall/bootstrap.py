@@ -41,3 +41,10 @@ def ensure_schema_current(runtime: Runtime) -> None:
 
 def first_admin(runtime: Runtime) -> str | None:
     return users.ensure_first_admin(runtime)
+
+
+def check_secrets(runtime: Runtime) -> None:
+    """Stop start-up when the encryption key cannot read the stored instance passwords."""
+    from whalefall.fleet import check_secrets as check
+
+    check(runtime)

@@ -91,6 +91,7 @@ def serve(host: str | None, port: int | None) -> None:
 
     runtime = load_runtime(check_schema=False)
     bootstrap.migrate_and_seed(runtime)
+    bootstrap.check_secrets(runtime)
     password = bootstrap.first_admin(runtime)
     if password:
         click.echo("=" * 60)
@@ -119,7 +120,10 @@ def serve(host: str | None, port: int | None) -> None:
 @click.option("--port", default=None, type=int)
 def web(host: str | None, port: int | None) -> None:
     """Console and API only; never starts a scheduler."""
+    from whalefall import bootstrap
+
     runtime = load_runtime()
+    bootstrap.check_secrets(runtime)
     stop = StopRequested().install()
     server = _start_http(runtime, host or runtime.settings.host, port or runtime.settings.port)
     try:
@@ -132,9 +136,11 @@ def web(host: str | None, port: int | None) -> None:
 @cli.command()
 def scheduler() -> None:
     """The scheduler only: takes the lease when free and runs jobs."""
+    from whalefall import bootstrap
     from whalefall.scheduler.service import SchedulerService
 
     runtime = load_runtime()
+    bootstrap.check_secrets(runtime)
     stop = StopRequested().install()
     service = SchedulerService(runtime, role="scheduler")
     service.start()
