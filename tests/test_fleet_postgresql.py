@@ -86,3 +86,21 @@ def test_database_sizes_come_from_pg_database_size_and_grow(runtime, postgres):
         templates = session.scalar(select(DatabaseSize).where(DatabaseSize.database_name.like("template%")))
     assert second > first + 5_000_000
     assert templates is None
+
+
+def test_a_database_the_login_may_not_measure_stays_in_the_inventory_without_a_size(runtime, postgres):
+    p = postgres.prefix
+    postgres.run(f"CREATE ROLE \"{p}_mon\" LOGIN PASSWORD 'Mon-pw-12'", f'CREATE DATABASE "{p}_open"',
+                 f'CREATE DATABASE "{p}_closed"', f'REVOKE CONNECT ON DATABASE "{p}_closed" FROM PUBLIC')
+    iid = register(runtime, "pg", "postgresql", POSTGRES, username=f"{p}_mon", password="Mon-pw-12")
+    collect_database_sizes.run(context(runtime))
+    day = fleet_sizes.business_date(runtime)
+    from whalefall.models.fleet import DatabaseInventory
+
+    with runtime.db.read() as session:
+        closed = session.scalar(select(DatabaseInventory).where(DatabaseInventory.database_name == f"{p}_closed"))
+        assert session.get(DatabaseSize, (iid, f"{p}_open", day)) is not None
+        assert session.get(DatabaseSize, (iid, f"{p}_closed", day)) is None
+        counts = session.scalar(select(SyncSessionInstance.counts))
+    assert not closed.is_gone and closed.last_size_bytes is None
+    assert counts["unmeasured"] >= 1

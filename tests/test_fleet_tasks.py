@@ -275,3 +275,28 @@ def test_the_default_jobs_run_through_the_runner_with_the_summary_as_result_and_
     assert sync.run_id == run.id and sync.job_id == "collect_database_sizes"
     for job_id in ("calculate_database_size_aggregations", "monitor_partition_health"):
         assert run_in_foreground(runtime, job_id).status == "success"
+
+
+# --- the product's own database may be SQLite, PostgreSQL or MariaDB -------------------------------
+
+def test_the_fleet_tasks_store_the_same_on_every_product_database(any_runtime, mariadb):
+    from whalefall.services import fleet_accounts, fleet_capacity, fleet_sizes
+    from whalefall.tasks import calculate_database_size_aggregations, collect_database_sizes
+
+    p = mariadb.prefix
+    mariadb.run(f"CREATE DATABASE `{p}_Db`", f"CREATE USER `{p}_U`@'%'", f"CREATE USER `{p}_u`@'%'",
+                f"GRANT SELECT ON `{p}_Db`.* TO `{p}_U`@'%'")
+    iid = register(any_runtime, "maria", "mysql", MARIADB)
+    sync_accounts.run(context(any_runtime))
+    collect_database_sizes.run(context(any_runtime))
+    day = fleet_sizes.business_date(any_runtime)
+    calculate_database_size_aggregations.run(context(any_runtime), date=day.isoformat())
+    with any_runtime.db.read() as session:
+        accounts, _ = fleet_accounts.page(session, iid, q=p)
+        series = fleet_capacity.series(session, period="daily", instance_id=iid, database=f"{p}_Db")
+        inventory, _ = fleet_sizes.inventory_page(session, iid, q=p)
+    # Names differing only in case are different accounts everywhere (MySQL's are case-sensitive).
+    assert sorted(a.username for a in accounts) == [f"{p}_U", f"{p}_u"]
+    assert next(a for a in accounts if a.username == f"{p}_U").privileges == {"databases": {f"{p}_Db": ["SELECT"]}}
+    assert series[0]["points"][0]["sample_count"] == 1
+    assert [i.database_name for i in inventory] == [f"{p}_Db"]

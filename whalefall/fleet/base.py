@@ -60,7 +60,7 @@ class Account:
 @dataclass(frozen=True)
 class DatabaseSize:
     name: str
-    size_bytes: int
+    size_bytes: int | None  # None: the database exists but this login may not measure it
 
 
 class Adapter(ABC):

@@ -4,7 +4,9 @@ Accounts are roles with their attributes, the roles they are members of, and
 the database privileges granted to them by name (``CONNECT``, ``CREATE``,
 ``TEMPORARY`` from each database's ACL, the owner's implicit ones included;
 what ``PUBLIC`` holds is reported once per instance in the session details,
-not copied onto every role). Sizes come from ``pg_database_size``.
+not copied onto every role). Sizes come from ``pg_database_size``; a database
+the login may not connect to is listed without a size (``pg_read_all_stats``
+lets it measure every one).
 """
 
 from __future__ import annotations
@@ -112,4 +114,4 @@ class PostgreSQLAdapter(Adapter):
         return build_accounts(self.rows(ROLES_SQL), self.acl_rows)
 
     def database_sizes(self) -> list[DatabaseSize]:
-        return [DatabaseSize(name, int(size)) for name, size in self.rows(SIZES_SQL) if size is not None]
+        return [DatabaseSize(name, None if size is None else int(size)) for name, size in self.rows(SIZES_SQL)]

@@ -27,10 +27,16 @@ def business_date(runtime: Runtime, when: datetime | None = None) -> date:
 
 
 def store(runtime: Runtime, instance_id: int, sizes: list[MeasuredSize], day: date) -> dict[str, int]:
-    """Replace ``day``'s sizes of one instance and update its inventory, in one transaction."""
+    """Replace ``day``'s sizes of one instance and update its inventory, in one transaction.
+
+    A database listed without a size (the login may not measure it) stays in the
+    inventory — it is not gone — but has no size row and is not in the total.
+    """
     now = clock.now()
-    by_name = {s.name: s.size_bytes for s in sizes}
-    counts = {"databases": len(by_name), "total_bytes": sum(by_name.values()), "new": 0, "gone": 0, "back": 0}
+    listed = {s.name: s.size_bytes for s in sizes}
+    by_name = {name: size for name, size in listed.items() if size is not None}
+    counts = {"databases": len(by_name), "total_bytes": sum(by_name.values()), "new": 0, "gone": 0, "back": 0,
+              "unmeasured": len(listed) - len(by_name)}
     with runtime.db.begin() as session:
         session.execute(delete(DatabaseSize).where(DatabaseSize.instance_id == instance_id,
                                                    DatabaseSize.collected_date == day))
@@ -42,7 +48,7 @@ def store(runtime: Runtime, instance_id: int, sizes: list[MeasuredSize], day: da
                                  database_count=len(by_name), collected_at=now))
         known = {row.database_name: row for row in session.scalars(
             select(DatabaseInventory).where(DatabaseInventory.instance_id == instance_id))}
-        for name, size in by_name.items():
+        for name, size in listed.items():
             row = known.get(name)
             if row is None:
                 session.add(DatabaseInventory(instance_id=instance_id, database_name=name, first_seen_date=day,
@@ -52,9 +58,11 @@ def store(runtime: Runtime, instance_id: int, sizes: list[MeasuredSize], day: da
             if row.is_gone:
                 row.is_gone, row.gone_date = False, None
                 counts["back"] += 1
-            row.last_seen_date, row.last_size_bytes = max(row.last_seen_date, day), size
+            row.last_seen_date = max(row.last_seen_date, day)
+            if size is not None:
+                row.last_size_bytes = size
         for name, row in known.items():
-            if name not in by_name and not row.is_gone:
+            if name not in listed and not row.is_gone:
                 row.is_gone, row.gone_date = True, day
                 counts["gone"] += 1
     return counts

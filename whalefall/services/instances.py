@@ -20,10 +20,13 @@ from whalefall.fleet import adapter_class, crypto, open_adapter
 from whalefall.fleet.base import Target
 from whalefall.fleet.errors import FleetUnreachable, InstanceConflict, InstanceNotFound
 from whalefall.models.fleet import (
+    AccountChange,
+    DatabaseInventory,
     DatabaseSize,
     Instance,
     InstanceAccount,
     InstanceSize,
+    SizeAggregation,
 )
 from whalefall.runtime import Runtime
 from whalefall.services import audit
@@ -150,8 +153,6 @@ def delete_instance(runtime: Runtime, instance_id: int, actor: Actor) -> None:
         # Size tables carry no foreign key (partitioned on PostgreSQL): removed by hand.
         session.execute(delete(DatabaseSize).where(DatabaseSize.instance_id == instance_id))
         session.execute(delete(InstanceSize).where(InstanceSize.instance_id == instance_id))
-        from whalefall.models.fleet import AccountChange, DatabaseInventory, SizeAggregation
-
         for model in (AccountChange, InstanceAccount, DatabaseInventory, SizeAggregation):
             session.execute(delete(model).where(model.instance_id == instance_id))
         session.delete(instance)

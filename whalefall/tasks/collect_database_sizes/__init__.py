@@ -36,7 +36,7 @@ def run(ctx: TaskContext, instance_ids: list[int] | None = None, include_system_
             raise FleetUnreachable(f"{instance.name} listed no databases at all; nothing stored was changed")
         kept = [s for s in sizes if include_system_databases or s.name not in system]
         counts = fleet_sizes.store(runtime, instance.id, kept, day)
-        largest = sorted(kept, key=lambda s: s.size_bytes, reverse=True)[:5]
+        largest = sorted((s for s in kept if s.size_bytes is not None), key=lambda s: s.size_bytes, reverse=True)[:5]
         return Outcome(counts=counts, details={"business_date": day.isoformat(), "version": version,
                                                "largest": {s.name: s.size_bytes for s in largest}})
 
