@@ -57,7 +57,7 @@ def test_an_admin_creates_a_user_who_can_then_sign_in(app, client, login, csrf_t
                                                           "role": "operator"}, headers=headers)
     assert response.status_code == 200, response.json
     assert response.json["data"]["username"] == "dba1" and response.json["data"]["role"] == "operator"
-    assert "password_hash" not in response.json["data"] and response.json["message"] == "user dba1 created"
+    assert "password_hash" not in response.json["data"] and response.json["message"] == "用户 dba1 已创建"
     assert can_sign_in(app, "dba1", "long-enough-1")
     listed = client.get("/scheduler/api/users").json["data"]
     assert "dba1" in {u["username"] for u in listed["users"]} and listed["total"] == 4
@@ -140,7 +140,7 @@ def test_a_token_is_shown_once_works_and_stops_working_when_revoked(client, admi
     assert response.status_code == 200, response.json
     token = response.json["data"]
     assert token["token"].startswith("wf_") and token["token"].startswith(token["prefix"])
-    assert "once" in response.json["message"]
+    assert token["prefix"] in response.json["message"] and "只显示这一次" in response.json["message"]
     theirs = {"Authorization": f"Bearer {token['token']}"}
     assert client.get("/scheduler/api/jobs", headers=theirs).status_code == 200
 
@@ -154,6 +154,14 @@ def test_a_token_is_shown_once_works_and_stops_working_when_revoked(client, admi
     assert client.get("/scheduler/api/jobs", headers=theirs).status_code == 401
     active = client.get("/scheduler/api/tokens?active=true", headers=admin).json["data"]["tokens"]
     assert token["id"] not in {t["id"] for t in active}
+
+
+def test_admin_messages_follow_the_language(client, admin):
+    response = client.post("/scheduler/api/users?lang=en", json={"username": "dba3", "password": "long-enough-1",
+                                                                  "role": "viewer"}, headers=admin)
+    assert response.json["message"] == "user dba3 created"
+    response = client.post("/scheduler/api/tokens?lang=en", json={"username": "dba3"}, headers=admin)
+    assert "shown only once" in response.json["message"]
 
 
 def test_a_token_for_an_unknown_user_is_a_404_and_an_overlong_label_a_400(client, admin):

@@ -14,6 +14,7 @@ from whalefall import clock
 from whalefall.api import bp, json_body, openapi, parse, query
 from whalefall.api.context import runtime
 from whalefall.api.envelope import ok
+from whalefall.api.messages import say
 from whalefall.api.schemas import Pagination, Query, Strict
 from whalefall.auth.guard import current_actor, current_user, require
 from whalefall.errors import Conflict
@@ -66,7 +67,7 @@ def list_users():
 def create_user():
     data = parse(UserCreate, json_body())
     user = user_service.create(runtime().db, data.username, data.password, data.role, current_actor())
-    return ok(user_service.public_dict(user), f"user {user.username} created")
+    return ok(user_service.public_dict(user), say("user_created", name=user.username))
 
 
 @bp.put("/users/<username>")
@@ -84,9 +85,9 @@ def update_user(username: str):
     me = current_user()
     if me is not None and me.id == user.id:
         if data.role is not None and data.role != user.role:
-            raise Conflict("you cannot change your own role", field="role")
+            raise Conflict(say("own_role"), field="role")
         if data.is_active is False:
-            raise Conflict("you cannot disable your own account", field="is_active")
+            raise Conflict(say("own_account"), field="is_active")
     if data.password is not None:
         user_service.validate_password(data.password)
     if data.role is not None:
@@ -95,7 +96,7 @@ def update_user(username: str):
         user = user_service.set_active(db, username, data.is_active, actor)
     if data.password is not None:
         user = user_service.set_password(db, username, data.password, actor)
-    return ok(user_service.public_dict(user), f"user {username} updated")
+    return ok(user_service.public_dict(user), say("user_updated", name=username))
 
 
 # --- tokens --------------------------------------------------------------------
@@ -115,7 +116,7 @@ def create_token():
     token, plaintext = token_service.create(runtime().db, data.username, data.label, current_actor())
     return ok({"id": token.id, "username": data.username, "label": token.label, "prefix": token.prefix,
                "created_at": clock.iso(token.created_at), "token": plaintext},
-              f"token {token.prefix}… created for {data.username}; copy it now, it is shown only once")
+              say("token_created", prefix=token.prefix, user=data.username))
 
 
 @bp.post("/tokens/<int:token_id>/revoke")
@@ -123,7 +124,7 @@ def create_token():
 def revoke_token(token_id: int):
     token = token_service.revoke(runtime().db, token_id, current_actor())
     return ok({"id": token.id, "prefix": token.prefix, "revoked_at": clock.iso(token.revoked_at)},
-              f"token {token.prefix}… revoked")
+              say("token_revoked", prefix=token.prefix))
 
 
 # The OpenAPI document lists these too; the audit log's query gains its filters.

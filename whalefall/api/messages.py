@@ -35,6 +35,14 @@ CATALOG: dict[str, dict[str, str]] = {
     "instance_deleted": {"zh": "实例 #{id} 已删除", "en": "instance {id} deleted"},
     "instance_connected": {"zh": "连接成功：{version}", "en": "connected: {version}"},
     "instance_not_connected": {"zh": "连接失败：{error}", "en": "cannot connect: {error}"},
+    # users and tokens (the admin pages)
+    "user_created": {"zh": "用户 {name} 已创建", "en": "user {name} created"},
+    "user_updated": {"zh": "用户 {name} 已更新", "en": "user {name} updated"},
+    "own_role": {"zh": "不能修改自己的角色", "en": "you cannot change your own role"},
+    "own_account": {"zh": "不能停用自己的账号", "en": "you cannot disable your own account"},
+    "token_created": {"zh": "已为 {user} 创建令牌 {prefix}…，请立即复制：它只显示这一次",
+                      "en": "token {prefix}… created for {user}; copy it now, it is shown only once"},
+    "token_revoked": {"zh": "令牌 {prefix}… 已吊销", "en": "token {prefix}… revoked"},
 }
 
 
