@@ -62,8 +62,11 @@ def stats(runtime: Runtime, *, upcoming: int = 10) -> dict[str, Any]:
     since = clock.now() - timedelta(hours=24)
     with runtime.db.read() as session:
         by_state = dict(session.execute(select(Job.state, func.count()).group_by(Job.state)).all())
-        by_status = dict(session.execute(select(Run.status, func.count()).where(Run.created_at >= since)
-                                         .group_by(Run.status)).all())
+        # Grouped by an expression on purpose: grouped by the bare column, SQLite walks the whole
+        # (status, id) index to avoid a sort instead of reading one day of (created_at, status).
+        status = func.lower(Run.status)
+        by_status = dict(session.execute(select(status, func.count()).where(Run.created_at >= since)
+                                         .group_by(status)).all())
         nxt = session.execute(select(Job.id, Job.name, Job.next_run_time, Job.timezone)
                               .where(Job.next_run_time.isnot(None), Job.state == JobState.ACTIVE.value)
                               .order_by(Job.next_run_time).limit(upcoming)).all()
