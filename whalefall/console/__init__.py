@@ -4,7 +4,7 @@ Pages read through the same services the API uses and render on the server;
 every change a page offers is a call to the REST API from the page's script
 (``static/js/``), so there is one copy of every state change. Modules:
 ``jobs`` (the cards), ``runs`` (history and one run), ``admin`` (users,
-tokens, audit log); ``text`` holds every word in both languages.
+tokens, audit log), ``fleet`` (instances, accounts, capacity); ``text`` holds every word in both languages.
 
 Every HTML response carries a Content-Security-Policy without
 ``'unsafe-inline'`` for scripts: no inline script or event handler runs, so
@@ -104,11 +104,12 @@ def _security_headers(response):
 
 
 def init_app(app: Flask) -> None:
-    from whalefall.console import admin, jobs, runs  # noqa: F401  (register routes)
+    from whalefall.console import admin, fleet, jobs, runs  # noqa: F401  (register routes)
 
     app.register_blueprint(bp)
     app.add_template_filter(local_time, "local_time")
     app.add_template_filter(duration, "duration")
+    app.add_template_filter(fleet.size_text, "size")
     app.add_template_global(page_url, "page_url")
     # On every HTML page, the sign-in page included.
     app.after_request(_security_headers)

@@ -1,0 +1,109 @@
+"""The database fleet's pages: instances, one instance (accounts, changes, databases), capacity.
+
+The lists are rendered here from the same services the fleet API uses
+(``services.instances``, ``fleet_accounts``, ``fleet_sizes``);
+``static/js/instances.js`` sends every change and connection test to the
+fleet API (``whalefall/api/fleet.py``); ``static/js/capacity.js`` reads
+``GET /scheduler/api/capacity`` and draws the chart as SVG.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from whalefall.auth.guard import page_login_required
+from whalefall.console import bp, not_found, render, runtime
+from whalefall.fleet.errors import InstanceNotFound
+from whalefall.services import fleet_accounts, fleet_sizes
+from whalefall.services import instances as instance_service
+
+DB_TYPES = ("mysql", "postgresql", "sqlserver", "oracle")
+PERIODS = ("daily", "weekly", "monthly", "quarterly")
+MAX_ROWS = 1000
+CHANGES_SHOWN = 100
+
+
+def size_text(value: int | None) -> str:
+    """Bytes in binary units, one decimal: ``1.5 GiB``; empty when unknown."""
+    if not isinstance(value, int | float):
+        return ""
+    size = float(value)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(size) < 1024 or unit == "TiB":
+            return f"{int(size)} B" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return ""  # pragma: no cover
+
+
+def _privilege_lines(privileges: Any) -> list[str]:
+    return sorted(fleet_accounts.flatten(privileges)) if privileges else []
+
+
+def _diff_lines(diff: dict[str, Any] | None) -> list[dict[str, str]]:
+    """A change's diff as lines of (what, before, after) or (what, added, removed), for a table cell."""
+    lines: list[dict[str, str]] = []
+    for name, value in (diff or {}).items():
+        if isinstance(value, dict) and ("before" in value or "after" in value):
+            lines.append({"what": name, "before": _plain(value.get("before")), "after": _plain(value.get("after"))})
+        elif isinstance(value, dict) and ("added" in value or "removed" in value):
+            lines.append({"what": name, "added": ", ".join(map(str, value.get("added") or [])),
+                          "removed": ", ".join(map(str, value.get("removed") or []))})
+        elif name == "attributes" and isinstance(value, dict):
+            for attr, change in value.items():
+                change = change if isinstance(change, dict) else {}
+                lines.append({"what": f"{name}.{attr}", "before": _plain(change.get("before")),
+                              "after": _plain(change.get("after"))})
+        else:
+            lines.append({"what": name, "after": _plain(value)})
+    return lines
+
+
+def _plain(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+@bp.get("/instances")
+@page_login_required()
+def instances_page():
+    tz = runtime().settings.timezone
+    with runtime().db.read() as session:
+        rows, total = instance_service.page(session, page=1, per_page=MAX_ROWS)
+        counts = instance_service.summaries(session, [r.id for r in rows])
+        instances = [instance_service.to_dict(r, tz, counts=counts[r.id]) for r in rows]
+    return render("console/instances.html", instances=instances, total=total, db_types=DB_TYPES)
+
+
+@bp.get("/instances/<int:instance_id>")
+@page_login_required()
+def instance_page(instance_id: int):
+    tz = runtime().settings.timezone
+    try:
+        with runtime().db.read() as session:
+            row = instance_service.get(session, instance_id)
+            instance = instance_service.to_dict(row, tz, counts=instance_service.summaries(session, [row.id])[row.id])
+            accounts, account_total = fleet_accounts.page(session, instance_id, page=1, per_page=MAX_ROWS)
+            accounts = [{**fleet_accounts.to_dict(a, tz), "privilege_lines": _privilege_lines(a.privileges)}
+                        for a in accounts]
+            changes, change_total = fleet_accounts.changes_page(session, instance_id, page=1, per_page=CHANGES_SHOWN)
+            changes = [{**fleet_accounts.change_to_dict(c, tz), "lines": _diff_lines(c.diff)} for c in changes]
+            databases, database_total = fleet_sizes.inventory_page(session, instance_id, include_gone=True, page=1,
+                                                                   per_page=MAX_ROWS)
+            databases = [fleet_sizes.inventory_to_dict(d) for d in databases]
+    except InstanceNotFound as exc:
+        return not_found(exc.message)
+    return render("console/instance.html", instance=instance, accounts=accounts, account_total=account_total,
+                  changes=changes, change_total=change_total, databases=databases, database_total=database_total)
+
+
+@bp.get("/capacity")
+@page_login_required()
+def capacity_page():
+    with runtime().db.read() as session:
+        rows, _ = instance_service.page(session, page=1, per_page=MAX_ROWS)
+        instances = [{"id": r.id, "name": r.name} for r in rows]
+    return render("console/capacity.html", instances=instances, periods=PERIODS)

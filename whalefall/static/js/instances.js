@@ -1,0 +1,131 @@
+/* The instances page: test a connection (operators), create / edit / delete (admins).
+ * Every change is one call to the fleet API; the server-rendered list is then reloaded with
+ * the API's message as a toast. A connection test shows the version or the driver's error
+ * as a toast and in the row. The stored password is never sent to the page: the dialog's
+ * password field starts empty, and left empty on edit keeps the stored one. */
+(function () {
+  "use strict";
+
+  WF.ready(function () {
+    var table = document.getElementById("instances");
+    var form = document.getElementById("instance-form");
+    var dialog = document.getElementById("instance-dialog");
+    var data = {};
+    var dataNode = document.getElementById("instances-data");
+    if (dataNode) {
+      try { JSON.parse(dataNode.textContent).forEach(function (i) { data[i.id] = i; }); } catch (e) { data = {}; }
+    }
+    var path = function (id) { return "/instances/" + encodeURIComponent(id); };
+
+    function reloadWith(envelope) {
+      WF.flashAfterReload(envelope.message, "success");
+      window.location.reload();
+    }
+
+    /** The row's connection cell after a test (the same shape the server renders). */
+    function showConnection(row, result) {
+      var cell = row.querySelector('[data-f="connection_cell"]');
+      if (!cell) return;
+      var badge = result.connected
+        ? WF.el("span", { class: "badge text-bg-success", "data-f": "connection" }, WF.t("connected"))
+        : WF.el("span", { class: "badge text-bg-danger", "data-f": "connection" }, WF.t("not_connected"));
+      cell.replaceChildren(badge,
+        WF.el("span", { class: "d-block small text-break", "data-f": "version" }, result.version || ""),
+        WF.el("span", { class: "d-block small text-body-secondary text-break wf-clip", "data-f": "contact_error" },
+          result.connected ? "" : (result.error || "")));
+    }
+
+    if (table) {
+      table.addEventListener("click", async function (event) {
+        var button = event.target.closest("button[data-action]");
+        if (!button) return;
+        var row = button.closest("tr");
+        var id = row.dataset.instanceId;
+        var action = button.dataset.action;
+        if (action === "test") {
+          button.disabled = true;
+          try {
+            var envelope = await WF.api("POST", path(id) + "/test");
+            showConnection(row, envelope.data || {});
+            WF.toast(envelope.message, envelope.data && envelope.data.connected ? "success" : "danger");
+          } catch (error) {
+            WF.toast(error.message, "danger");
+          } finally {
+            button.disabled = false;
+          }
+        } else if (action === "edit") {
+          openDialog(data[id]);
+        } else if (action === "delete") {
+          var name = row.dataset.name;
+          if (!(await WF.confirm(WF.t("delete_instance"), WF.t("delete_instance_confirm", { name: name }),
+            WF.t("delete")))) return;
+          var deleted = await WF.call("DELETE", path(id), undefined, button);
+          if (deleted) reloadWith(deleted);
+        }
+      });
+    }
+
+    if (!form) return;
+    var title = dialog.querySelector('[data-f="dialog_title"]');
+    var passwordHelp = document.getElementById("i-password-help");
+    var editing = null;
+    var field = function (name) { return form.elements.namedItem(name); };
+
+    /** The dialog for a new instance (no argument) or filled from one; the password stays empty. */
+    function openDialog(instance) {
+      editing = instance || null;
+      form.reset();
+      WF.clearErrors(form);
+      form.querySelector('[data-f="form_error"]').classList.add("d-none");
+      title.textContent = editing ? title.dataset.edit : title.dataset.new;
+      passwordHelp.classList.toggle("d-none", !editing);
+      if (editing) {
+        ["name", "db_type", "host", "port", "database", "username", "description"].forEach(function (name) {
+          var value = editing[name];
+          field(name).value = value === null || value === undefined ? "" : String(value);
+        });
+        field("tags").value = (editing.tags || []).join(", ");
+        field("is_active").checked = !!editing.is_active;
+      }
+      field("password").value = "";
+      bootstrap.Modal.getOrCreateInstance(dialog).show();
+    }
+    document.getElementById("new-instance").addEventListener("click", function () { openDialog(null); });
+    dialog.addEventListener("shown.bs.modal", function () { field("name").focus(); });
+
+    function body() {
+      var out = {
+        name: field("name").value.trim(), db_type: field("db_type").value, host: field("host").value.trim(),
+        database: field("database").value.trim(), username: field("username").value.trim(),
+        tags: field("tags").value.split(",").map(function (s) { return s.trim(); }).filter(Boolean),
+        description: field("description").value, is_active: field("is_active").checked,
+      };
+      if (field("port").value.trim()) out.port = Number(field("port").value);
+      if (field("password").value) out.password = field("password").value;  // blank: unchanged (edit) / none (new)
+      return out;
+    }
+
+    form.addEventListener("submit", async function (event) {
+      event.preventDefault();
+      var alert = form.querySelector('[data-f="form_error"]');
+      WF.clearErrors(form);
+      alert.classList.add("d-none");
+      var button = form.querySelector('[type="submit"]');
+      button.disabled = true;
+      try {
+        var envelope = editing ? await WF.api("PUT", path(editing.id), body())
+          : await WF.api("POST", "/instances", body());
+        reloadWith(envelope);
+      } catch (error) {
+        var unplaced = WF.showErrors(form, error.errors);
+        if (unplaced.length || !Object.keys(error.errors).length) {
+          alert.textContent = error.message;
+          alert.classList.remove("d-none");
+        }
+        WF.toast(error.message, "danger");
+      } finally {
+        button.disabled = false;
+      }
+    });
+  });
+})();
