@@ -384,3 +384,13 @@ def test_messages_speak_chinese_by_default_and_english_on_request(client, operat
     assert missing["message"] == "任务 ghost 不存在"
     bad = client.post("/scheduler/api/jobs", json={**CRON_JOB, "id": "x", "name": None}, headers=operator).json
     assert "name" in bad["errors"]
+
+
+def test_fleet_errors_speak_the_callers_language(client, admin):
+    assert client.get("/scheduler/api/instances/999", headers=admin).json["message"] == "实例 #999 不存在"
+    english = client.get("/scheduler/api/sync-sessions/999?lang=en", headers=admin).json
+    assert english["code"] == 404 and english["message"] == "sync session 999 does not exist"
+    body = {"name": "db", "db_type": "mysql", "host": "127.0.0.1", "username": "u", "password": "p"}
+    client.post("/scheduler/api/instances", json=body, headers=admin)
+    taken = client.post("/scheduler/api/instances", json=body, headers=admin).json
+    assert taken["code"] == 409 and taken["message"] == "已存在名为 db 的实例" and "name" in taken["errors"]

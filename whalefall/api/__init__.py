@@ -68,11 +68,19 @@ def _validation_error(exc: ValidationError):
 
 
 def _domain_error(exc: WhalefallError):
+    from whalefall.fleet.errors import InstanceConflict, InstanceNotFound, SessionNotFound
+
     message = exc.message
     if isinstance(exc, JobNotFound):
         message = say("job_not_found", id=exc.job_id)
     elif isinstance(exc, RunNotFound):
         message = say("run_not_found", id=exc.run_id)
+    elif isinstance(exc, InstanceNotFound):
+        message = say("instance_not_found", id=exc.instance_id)
+    elif isinstance(exc, InstanceConflict):
+        message = say("instance_name_taken", name=exc.name)
+    elif isinstance(exc, SessionNotFound):
+        message = say("session_not_found", id=exc.session_id)
     return error(exc.status, message, exc.errors, **({"line": exc.line} if getattr(exc, "line", None) else {}))
 
 

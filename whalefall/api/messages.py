@@ -30,6 +30,9 @@ CATALOG: dict[str, dict[str, str]] = {
     "unknown_field": {"zh": "未知字段", "en": "unknown field"},
     "invalid": {"zh": "{field}：{detail}", "en": "{field}: {detail}"},
     # the database fleet
+    "instance_not_found": {"zh": "实例 #{id} 不存在", "en": "instance {id} does not exist"},
+    "instance_name_taken": {"zh": "已存在名为 {name} 的实例", "en": "an instance named {name!r} already exists"},
+    "session_not_found": {"zh": "会话 #{id} 不存在", "en": "sync session {id} does not exist"},
     "instance_created": {"zh": "实例 {name} 已创建", "en": "instance {name} created"},
     "instance_updated": {"zh": "实例 {name} 已更新", "en": "instance {name} updated"},
     "instance_deleted": {"zh": "实例 #{id} 已删除", "en": "instance {id} deleted"},

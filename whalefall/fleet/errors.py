@@ -20,6 +20,7 @@ class InstanceConflict(Conflict):
 class SessionNotFound(NotFound):
     def __init__(self, session_id: object):
         super().__init__(f"sync session {session_id!r} does not exist")
+        self.session_id = session_id
 
 
 class FleetUnreachable(WhalefallError):
