@@ -81,7 +81,9 @@ def _domain_error(exc: WhalefallError):
         message = say("instance_name_taken", name=exc.name)
     elif isinstance(exc, SessionNotFound):
         message = say("session_not_found", id=exc.session_id)
-    return error(exc.status, message, exc.errors, **({"line": exc.line} if getattr(exc, "line", None) else {}))
+    # A field error that repeats the message follows its translation.
+    errors = {field: (message if text == exc.message else text) for field, text in exc.errors.items()}
+    return error(exc.status, message, errors, **({"line": exc.line} if getattr(exc, "line", None) else {}))
 
 
 def _http_error(exc: HTTPException):
