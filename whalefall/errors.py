@@ -13,9 +13,13 @@ class WhalefallError(Exception):
 
     status = 400
 
-    def __init__(self, message: str, *, field: str | None = None, errors: dict[str, str] | None = None):
+    def __init__(self, message: str, *, field: str | None = None, errors: dict[str, str] | None = None,
+                 key: str | None = None, params: dict[str, object] | None = None):
         super().__init__(message)
         self.message = message
+        # A key of the API's message catalogue: the API says it in the caller's language.
+        self.key = key
+        self.params = dict(params or {})
         self.field = field
         self.errors = dict(errors or {})
         if field and field not in self.errors:
@@ -44,13 +48,13 @@ class NotFound(WhalefallError, LookupError):
 
 class JobNotFound(NotFound):
     def __init__(self, job_id: str):
-        super().__init__(f"job {job_id!r} does not exist")
+        super().__init__(f"job {job_id!r} does not exist", key="job_not_found", params={"id": job_id})
         self.job_id = job_id
 
 
 class RunNotFound(NotFound):
     def __init__(self, run_id: object):
-        super().__init__(f"run {run_id!r} does not exist")
+        super().__init__(f"run {run_id!r} does not exist", key="run_not_found", params={"id": run_id})
         self.run_id = run_id
 
 

@@ -16,7 +16,7 @@ from werkzeug.exceptions import HTTPException
 
 from whalefall.api.envelope import error
 from whalefall.api.messages import say
-from whalefall.errors import InvalidInput, JobNotFound, RunNotFound, WhalefallError
+from whalefall.errors import InvalidInput, WhalefallError
 
 log = logging.getLogger(__name__)
 PREFIX = "/scheduler/api"
@@ -68,19 +68,7 @@ def _validation_error(exc: ValidationError):
 
 
 def _domain_error(exc: WhalefallError):
-    from whalefall.fleet.errors import InstanceConflict, InstanceNotFound, SessionNotFound
-
-    message = exc.message
-    if isinstance(exc, JobNotFound):
-        message = say("job_not_found", id=exc.job_id)
-    elif isinstance(exc, RunNotFound):
-        message = say("run_not_found", id=exc.run_id)
-    elif isinstance(exc, InstanceNotFound):
-        message = say("instance_not_found", id=exc.instance_id)
-    elif isinstance(exc, InstanceConflict):
-        message = say("instance_name_taken", name=exc.name)
-    elif isinstance(exc, SessionNotFound):
-        message = say("session_not_found", id=exc.session_id)
+    message = say(exc.key, **exc.params) if exc.key else exc.message
     # A field error that repeats the message follows its translation.
     errors = {field: (message if text == exc.message else text) for field, text in exc.errors.items()}
     return error(exc.status, message, errors, **({"line": exc.line} if getattr(exc, "line", None) else {}))
