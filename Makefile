@@ -26,10 +26,12 @@ run: $(STAMP)
 ## make test: install the development extras and run the whole suite
 test: $(DEV_STAMP)
 	$(BIN)/ruff check whalefall tests $(wildcard bench)
+	$(BIN)/ruff format --check --quiet whalefall tests $(wildcard bench)
 	$(BIN)/python -m pytest -q
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check whalefall tests $(wildcard bench)
+	$(BIN)/ruff format --check whalefall tests $(wildcard bench)
 
 bench: $(STAMP)
 	$(BIN)/python bench/scale.py

@@ -34,18 +34,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import psycopg  # noqa: E402
-import pymysql  # noqa: E402
-from sqlalchemy import func, select  # noqa: E402
+import psycopg
+import pymysql
+from sqlalchemy import func, select
 
-from whalefall.api.fleet_schemas import InstanceCreate, InstancePatch  # noqa: E402
-from whalefall.migrate import upgrade  # noqa: E402
-from whalefall.models.fleet import DatabaseSize  # noqa: E402
-from whalefall.runtime import Runtime  # noqa: E402
-from whalefall.services import instances  # noqa: E402
-from whalefall.services.audit import Actor  # noqa: E402
-from whalefall.tasks import collect_database_sizes  # noqa: E402
-from whalefall.tasks.registry import TaskContext  # noqa: E402
+from whalefall.api.fleet_schemas import InstanceCreate, InstancePatch
+from whalefall.migrate import upgrade
+from whalefall.models.fleet import DatabaseSize
+from whalefall.runtime import Runtime
+from whalefall.services import instances
+from whalefall.services.audit import Actor
+from whalefall.tasks import collect_database_sizes
+from whalefall.tasks.registry import TaskContext
 
 MARIADB = {"host": "127.0.0.1", "port": 3306, "user": "root", "password": ""}
 POSTGRES = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
@@ -111,7 +111,9 @@ def setup(prefix: str, per_server: int, per_instance: int) -> list[dict]:
                 cur.execute(f"USE `{db}`")
                 cur.execute(f"INSERT INTO `{db}`.t SELECT seq, REPEAT('x', 200) FROM seq_1_to_{50 * (d + 1)}")
                 cur.execute(f"GRANT SELECT ON `{db}`.* TO `{user}`@'%'")
-            made.append({"name": user, "db_type": "mysql", "host": "127.0.0.1", "port": 3306, "username": user})
+            made.append(
+                {"name": user, "db_type": "mysql", "host": "127.0.0.1", "port": 3306, "username": user}
+            )
     with pg() as conn:
         for i in range(per_server):
             user = f"{prefix}_p{i}"
@@ -121,8 +123,16 @@ def setup(prefix: str, per_server: int, per_instance: int) -> list[dict]:
                 conn.execute(f'CREATE DATABASE "{db}"')
                 conn.execute(f'REVOKE CONNECT ON DATABASE "{db}" FROM PUBLIC')
                 conn.execute(f'GRANT CONNECT ON DATABASE "{db}" TO "{user}"')
-            made.append({"name": user, "db_type": "postgresql", "host": "127.0.0.1", "port": 5432, "username": user,
-                         "database": f"{user}_d0"})
+            made.append(
+                {
+                    "name": user,
+                    "db_type": "postgresql",
+                    "host": "127.0.0.1",
+                    "port": 5432,
+                    "username": user,
+                    "database": f"{user}_d0",
+                }
+            )
     return made
 
 
@@ -135,22 +145,35 @@ def cleanup(prefix: str) -> None:
         for user, host in cur.fetchall():
             cur.execute(f"DROP USER `{user}`@`{host}`")
     with pg() as conn:
-        for (db,) in conn.execute("SELECT datname FROM pg_database WHERE datname LIKE %s", (prefix + "%",)).fetchall():
+        for (db,) in conn.execute(
+            "SELECT datname FROM pg_database WHERE datname LIKE %s", (prefix + "%",)
+        ).fetchall():
             conn.execute(f'DROP DATABASE "{db}" WITH (FORCE)')
-        for (role,) in conn.execute("SELECT rolname FROM pg_roles WHERE rolname LIKE %s", (prefix + "%",)).fetchall():
+        for (role,) in conn.execute(
+            "SELECT rolname FROM pg_roles WHERE rolname LIKE %s", (prefix + "%",)
+        ).fetchall():
             conn.execute(f'DROP ROLE "{role}"')
 
 
 def collect(runtime: Runtime, workers: int, prefix: str) -> tuple[float, int]:
     runtime.settings.fleet_max_connections = workers
-    ctx = TaskContext(runtime=runtime, run_id=0, job_id="bench", scheduled_time=None, attempt=1,
-                      logger=logging.getLogger("bench"))
+    ctx = TaskContext(
+        runtime=runtime,
+        run_id=0,
+        job_id="bench",
+        scheduled_time=None,
+        attempt=1,
+        logger=logging.getLogger("bench"),
+    )
     started = time.perf_counter()
     summary = collect_database_sizes.run(ctx)
     elapsed = time.perf_counter() - started
     with runtime.db.read() as session:
-        count = session.scalar(select(func.count()).select_from(DatabaseSize)
-                               .where(DatabaseSize.database_name.like(prefix + "%")))
+        count = session.scalar(
+            select(func.count())
+            .select_from(DatabaseSize)
+            .where(DatabaseSize.database_name.like(prefix + "%"))
+        )
     if "失败 0 个" not in summary:
         raise SystemExit(f"collection failed: {summary}")
     return elapsed, count
@@ -172,22 +195,34 @@ def main() -> None:
     parser.add_argument("--databases", type=int, default=10, help="databases per instance")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--workers", type=int, default=8)
-    parser.add_argument("--latency-ms", type=float, nargs="*", default=[0.0, 20.0],
-                        help="round-trip latencies to measure at (0: straight to the servers)")
+    parser.add_argument(
+        "--latency-ms",
+        type=float,
+        nargs="*",
+        default=[0.0, 20.0],
+        help="round-trip latencies to measure at (0: straight to the servers)",
+    )
     args = parser.parse_args()
     prefix = f"wfb_{uuid.uuid4().hex[:6]}"
     per_server = args.instances // 2
     with tempfile.TemporaryDirectory() as tmp:
-        runtime = Runtime.from_env({"data_dir": Path(tmp), "secret_key": "bench", "timezone": "Asia/Shanghai"})
+        runtime = Runtime.from_env(
+            {"data_dir": Path(tmp), "secret_key": "bench", "timezone": "Asia/Shanghai"}
+        )
         upgrade(runtime.db.engine)
         relays: list[DelayingRelay] = []
         try:
             t0 = time.perf_counter()
             made = setup(prefix, per_server, args.databases)
-            ids = [instances.create(runtime, InstanceCreate(password=PASSWORD, **f), Actor.system()).id for f in made]
-            print(f"set up {len(made)} instances × {args.databases} databases = {len(made) * args.databases} "
-                  f"databases in {time.perf_counter() - t0:.1f} s (MariaDB and PostgreSQL on 127.0.0.1, "
-                  f"{os.cpu_count()} cores); median of {args.rounds} runs each, alternating")
+            ids = [
+                instances.create(runtime, InstanceCreate(password=PASSWORD, **f), Actor.system()).id
+                for f in made
+            ]
+            print(
+                f"set up {len(made)} instances × {args.databases} databases = {len(made) * args.databases} "
+                f"databases in {time.perf_counter() - t0:.1f} s (MariaDB and PostgreSQL on 127.0.0.1, "
+                f"{os.cpu_count()} cores); median of {args.rounds} runs each, alternating"
+            )
             for latency in args.latency_ms:
                 ports = {3306: 3306, 5432: 5432}
                 if latency:
@@ -197,8 +232,10 @@ def main() -> None:
                     instances.update(runtime, iid, InstancePatch(port=ports[fields["port"]]), Actor.system())
                 serial, pool, count = measure(runtime, prefix, args.rounds, args.workers)
                 where = f"+{latency:g} ms per round trip" if latency else "loopback"
-                print(f"{where:>24}: {count} databases  serial {serial:6.2f} s   pool of {args.workers} "
-                      f"{pool:6.2f} s   speed-up {serial / pool:4.1f}x   (load average {os.getloadavg()[0]:.2f})")
+                print(
+                    f"{where:>24}: {count} databases  serial {serial:6.2f} s   pool of {args.workers} "
+                    f"{pool:6.2f} s   speed-up {serial / pool:4.1f}x   (load average {os.getloadavg()[0]:.2f})"
+                )
                 for relay in relays:
                     relay.close()
                 relays = []

@@ -20,28 +20,53 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from whalefall import clock  # noqa: E402
-from whalefall.app import create_app  # noqa: E402
-from whalefall.migrate import upgrade  # noqa: E402
-from whalefall.models import Job, Run  # noqa: E402
-from whalefall.models.user import Role  # noqa: E402
-from whalefall.runtime import Runtime  # noqa: E402
-from whalefall.services import tokens, users  # noqa: E402
-from whalefall.services.audit import Actor  # noqa: E402
+from whalefall import clock
+from whalefall.app import create_app
+from whalefall.migrate import upgrade
+from whalefall.models import Job, Run
+from whalefall.models.user import Role
+from whalefall.runtime import Runtime
+from whalefall.services import tokens, users
+from whalefall.services.audit import Actor
 
 STATUSES = ["success"] * 90 + ["failed"] * 6 + ["timeout", "skipped", "missed", "cancelled"]
 
 
 def seed(runtime: Runtime, n_jobs: int, n_runs: int) -> None:
     now = clock.now()
-    jobs = [dict(id=f"job_{i:05d}", name=f"任务 {i}", description="bench", category=f"cat{i % 20}", kind="builtin",
-                 func_name="heartbeat", params={}, code=None, trigger_type="cron",
-                 trigger_params={"hour": str(i % 24), "minute": str(i % 60)}, timezone=None,
-                 state="active" if i % 10 else "paused", misfire_grace_time=300, coalesce=True, max_instances=1,
-                 timeout_seconds=None, max_retries=0, retry_delay_seconds=60, depends_on=[], notify={},
-                 is_default=False, broken_reason=None, version=0, created_by="bench", updated_by="bench",
-                 created_at=now, updated_at=now, next_run_time=now + timedelta(minutes=i % 1440))
-            for i in range(n_jobs)]
+    jobs = [
+        dict(
+            id=f"job_{i:05d}",
+            name=f"任务 {i}",
+            description="bench",
+            category=f"cat{i % 20}",
+            kind="builtin",
+            func_name="heartbeat",
+            params={},
+            code=None,
+            trigger_type="cron",
+            trigger_params={"hour": str(i % 24), "minute": str(i % 60)},
+            timezone=None,
+            state="active" if i % 10 else "paused",
+            misfire_grace_time=300,
+            coalesce=True,
+            max_instances=1,
+            timeout_seconds=None,
+            max_retries=0,
+            retry_delay_seconds=60,
+            depends_on=[],
+            notify={},
+            is_default=False,
+            broken_reason=None,
+            version=0,
+            created_by="bench",
+            updated_by="bench",
+            created_at=now,
+            updated_at=now,
+            next_run_time=now + timedelta(minutes=i % 1440),
+        )
+        for i in range(n_jobs)
+    ]
     with runtime.db.begin() as session:
         session.execute(Job.__table__.insert(), jobs)
     rng = random.Random(7)
@@ -52,11 +77,23 @@ def seed(runtime: Runtime, n_jobs: int, n_runs: int) -> None:
         for k in range(offset, min(offset + batch, n_runs)):
             created = start + timedelta(seconds=k * (30 * 86400 / n_runs))
             job = rng.randrange(n_jobs)
-            rows.append(dict(job_id=f"job_{job:05d}", job_name=f"任务 {job}", trigger_source="schedule",
-                             scheduled_time=created, created_at=created, started_at=created,
-                             finished_at=created + timedelta(seconds=1), duration_seconds=1.0,
-                             status=rng.choice(STATUSES), attempt=1, log="ok\n", log_start=0,
-                             cancel_requested=False))
+            rows.append(
+                dict(
+                    job_id=f"job_{job:05d}",
+                    job_name=f"任务 {job}",
+                    trigger_source="schedule",
+                    scheduled_time=created,
+                    created_at=created,
+                    started_at=created,
+                    finished_at=created + timedelta(seconds=1),
+                    duration_seconds=1.0,
+                    status=rng.choice(STATUSES),
+                    attempt=1,
+                    log="ok\n",
+                    log_start=0,
+                    cancel_requested=False,
+                )
+            )
         with runtime.db.begin() as session:
             session.execute(Run.__table__.insert(), rows)
 
@@ -84,14 +121,18 @@ def main() -> None:
     upgrade(runtime.db.engine)
     t0 = time.perf_counter()
     seed(runtime, args.jobs, args.runs)
-    print(f"seeded {args.jobs} jobs and {args.runs} runs on {runtime.db.backend} in {time.perf_counter() - t0:.1f} s")
+    print(
+        f"seeded {args.jobs} jobs and {args.runs} runs on {runtime.db.backend} in {time.perf_counter() - t0:.1f} s"
+    )
     users.create(runtime.db, "bench", "bench-password", Role.ADMIN, Actor.system())
     _tok, plain = tokens.create(runtime.db, "bench", "bench", Actor.system())
     client = create_app(runtime=runtime).test_client()
     headers = {"Authorization": f"Bearer {plain}"}
 
     def get(path: str):
-        return lambda: client.get("/scheduler/api" + path, headers=headers).status_code == 200 or sys.exit(path)
+        return lambda: (
+            client.get("/scheduler/api" + path, headers=headers).status_code == 200 or sys.exit(path)
+        )
 
     checks = [
         ("GET /jobs (page 1 of 20)", get("/jobs?per_page=20")),
@@ -102,9 +143,15 @@ def main() -> None:
         ("GET /runs?status=failed", get("/runs?status=failed")),
         ("GET /runs?job_id=job_00042", get("/runs?job_id=job_00042")),
         ("GET /jobs/job_00042/runs", get("/jobs/job_00042/runs")),
-        ("GET /runs?since=…&until=… (one day)", get("/runs?since=" + (clock.now() - timedelta(days=3)).isoformat()
-                                                    .replace("+", "%2B") + "&until=" +
-                                                    (clock.now() - timedelta(days=2)).isoformat().replace("+", "%2B"))),
+        (
+            "GET /runs?since=…&until=… (one day)",
+            get(
+                "/runs?since="
+                + (clock.now() - timedelta(days=3)).isoformat().replace("+", "%2B")
+                + "&until="
+                + (clock.now() - timedelta(days=2)).isoformat().replace("+", "%2B")
+            ),
+        ),
         ("GET /stats", get("/stats")),
         ("GET /health", lambda: client.get("/scheduler/api/health")),
     ]
@@ -117,7 +164,9 @@ def main() -> None:
     service.start(thread=False)
     t0 = time.perf_counter()
     service.step()
-    print(f"{'scheduler start (reconcile ' + str(args.jobs) + ' jobs)':45} {(time.perf_counter() - t0) * 1000:8.1f} ms")
+    print(
+        f"{'scheduler start (reconcile ' + str(args.jobs) + ' jobs)':45} {(time.perf_counter() - t0) * 1000:8.1f} ms"
+    )
     service.stop(wait_seconds=1)
 
 

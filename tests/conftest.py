@@ -20,7 +20,9 @@ from whalefall.runtime import Runtime
 
 REQUIRE_SERVICES = os.environ.get("WHALEFALL_REQUIRE_SERVICES") == "1"
 SERVER_URLS = {
-    "postgresql": os.environ.get("WHALEFALL_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"),
+    "postgresql": os.environ.get(
+        "WHALEFALL_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+    ),
     "mariadb": os.environ.get("WHALEFALL_TEST_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/mysql"),
 }
 
@@ -36,13 +38,16 @@ def _create_server_database(kind: str) -> tuple[str, str]:
     admin_url = sa.engine.make_url(SERVER_URLS[kind])
     name = f"wf_test_{uuid.uuid4().hex[:10]}"
     try:
-        engine = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT",
-                                  connect_args={"connect_timeout": 3})
+        engine = sa.create_engine(
+            admin_url, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3}
+        )
         with engine.connect() as conn:
             if kind == "postgresql":
                 conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
             else:
-                conn.execute(sa.text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"))
+                conn.execute(
+                    sa.text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+                )
         engine.dispose()
     except sa.exc.OperationalError as exc:
         unavailable(f"{kind} is not reachable at {admin_url.render_as_string()}: {exc.orig}")
@@ -141,7 +146,11 @@ def client(app):
 # admin, operator and viewer have accounts; the outsider is anyone without a
 # session or token (a bare ``client``).
 
-CAST_PASSWORDS = {"admin": "admin-password-1", "operator": "operator-password-1", "viewer": "viewer-password-1"}
+CAST_PASSWORDS = {
+    "admin": "admin-password-1",
+    "operator": "operator-password-1",
+    "viewer": "viewer-password-1",
+}
 
 
 def csrf_from_html(html: str) -> str:
@@ -149,7 +158,8 @@ def csrf_from_html(html: str) -> str:
     import re
 
     match = re.search(r'name="csrf_token" value="([^"]+)"', html) or re.search(
-        r'<meta name="csrf-token" content="([^"]+)"', html)
+        r'<meta name="csrf-token" content="([^"]+)"', html
+    )
     assert match, "the page carries no CSRF token"
     return match.group(1)
 
@@ -179,8 +189,14 @@ def login(users):
 
     def sign_in(client, name: str, password: str | None = None):
         token = csrf_from_html(client.get("/auth/login").get_data(as_text=True))
-        response = client.post("/auth/login", data={
-            "username": name, "password": users[name] if password is None else password, "csrf_token": token})
+        response = client.post(
+            "/auth/login",
+            data={
+                "username": name,
+                "password": users[name] if password is None else password,
+                "csrf_token": token,
+            },
+        )
         assert response.status_code == 302, f"signing in as {name} answered {response.status_code}"
         return client
 

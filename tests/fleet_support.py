@@ -28,13 +28,27 @@ POSTGRES = sa.engine.make_url(os.environ.get("WHALEFALL_TEST_POSTGRES_URL", SERV
 
 
 def context(rt, job_id: str = "fleet", cancel=lambda: False, scheduled_time=None) -> TaskContext:
-    return TaskContext(runtime=rt, run_id=0, job_id=job_id, scheduled_time=scheduled_time, attempt=1,
-                       logger=logging.getLogger(f"whalefall.test.{job_id}"), cancel_requested=cancel)
+    return TaskContext(
+        runtime=rt,
+        run_id=0,
+        job_id=job_id,
+        scheduled_time=scheduled_time,
+        attempt=1,
+        logger=logging.getLogger(f"whalefall.test.{job_id}"),
+        cancel_requested=cancel,
+    )
 
 
 def register(rt, name: str, db_type: str, url: sa.URL, **overrides) -> int:
-    fields = {"name": name, "db_type": db_type, "host": url.host or "127.0.0.1", "port": url.port,
-              "username": url.username, "password": url.password or "", **overrides}
+    fields = {
+        "name": name,
+        "db_type": db_type,
+        "host": url.host or "127.0.0.1",
+        "port": url.port,
+        "username": url.username,
+        "password": url.password or "",
+        **overrides,
+    }
     return instances.create(rt, InstanceCreate(**fields), ADMIN).id
 
 
@@ -95,7 +109,9 @@ def _clean(server: Server) -> None:
     if server.kind == "mariadb":
         for (name,) in server.rows(f"SHOW DATABASES LIKE '{like}'"):
             server.run(f"DROP DATABASE `{name}`")
-        for user, host, is_role in server.rows(f"SELECT User, Host, is_role FROM mysql.user WHERE User LIKE '{like}'"):
+        for user, host, is_role in server.rows(
+            f"SELECT User, Host, is_role FROM mysql.user WHERE User LIKE '{like}'"
+        ):
             server.run(f"DROP ROLE `{user}`" if is_role == "Y" else f"DROP USER `{user}`@`{host}`")
     else:
         for (name,) in server.rows(f"SELECT datname FROM pg_database WHERE datname LIKE '{like}'"):

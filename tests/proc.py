@@ -32,6 +32,7 @@ T = TypeVar("T")
 
 # --- waiting ---------------------------------------------------------------------
 
+
 def wait_until(fn: Callable[[], T], timeout: float, *, interval: float = 0.1, what: str = "") -> T:
     """Call ``fn`` until it returns something truthy (returned), or fail after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
@@ -40,7 +41,9 @@ def wait_until(fn: Callable[[], T], timeout: float, *, interval: float = 0.1, wh
         if value:
             return value
         if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what or fn.__name__}; last: {value!r}")
+            raise AssertionError(
+                f"timed out after {timeout} s waiting for {what or fn.__name__}; last: {value!r}"
+            )
         time.sleep(interval)
 
 
@@ -52,6 +55,7 @@ def free_port() -> int:
 
 # --- the environment and the one-shot commands -------------------------------------
 
+
 def environment(data_dir: Path, **extra: str) -> dict[str, str]:
     """This process's environment without any WHALEFALL_* of the caller, plus the test's settings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("WHALEFALL_")}
@@ -60,18 +64,29 @@ def environment(data_dir: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def cli(env: dict[str, str], *args: str, stdin: str | None = None, timeout: float = 30,
-        check: bool = True) -> subprocess.CompletedProcess[str]:
+def cli(
+    env: dict[str, str], *args: str, stdin: str | None = None, timeout: float = 30, check: bool = True
+) -> subprocess.CompletedProcess[str]:
     """Run ``whalefall ARGS`` to completion; with ``check``, fail showing its output unless it exits 0."""
-    done = subprocess.run([str(WHALEFALL), *args], env=env, input=stdin, capture_output=True, text=True,
-                          timeout=timeout, stdin=None if stdin is not None else subprocess.DEVNULL)
+    done = subprocess.run(
+        [str(WHALEFALL), *args],
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=None if stdin is not None else subprocess.DEVNULL,
+    )
     if check and done.returncode != 0:
-        raise AssertionError(f"`whalefall {' '.join(args)}` exited {done.returncode}\n"
-                             f"stdout:\n{done.stdout}\nstderr:\n{done.stderr}")
+        raise AssertionError(
+            f"`whalefall {' '.join(args)}` exited {done.returncode}\n"
+            f"stdout:\n{done.stdout}\nstderr:\n{done.stderr}"
+        )
     return done
 
 
 # --- long-running processes ---------------------------------------------------------
+
 
 class Proc:
     """One ``whalefall`` process started in its own session, output going to files."""
@@ -83,8 +98,14 @@ class Proc:
         self.out_path = log_dir / f"{name}.out"
         self.err_path = log_dir / f"{name}.err"
         with open(self.out_path, "ab") as out, open(self.err_path, "ab") as err:
-            self.popen = subprocess.Popen([str(WHALEFALL), *args], env=env, stdin=subprocess.DEVNULL, stdout=out,
-                                          stderr=err, start_new_session=True)
+            self.popen = subprocess.Popen(
+                [str(WHALEFALL), *args],
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+                start_new_session=True,
+            )
         self.pid = self.popen.pid
 
     def alive(self) -> bool:
@@ -112,7 +133,9 @@ class Proc:
             return self.popen.wait(timeout)
         except subprocess.TimeoutExpired:
             self.kill()
-            raise AssertionError(f"{self.name} did not exit within {timeout} s of SIGTERM\n{self.describe()}") from None
+            raise AssertionError(
+                f"{self.name} did not exit within {timeout} s of SIGTERM\n{self.describe()}"
+            ) from None
 
     def kill(self) -> None:
         """SIGKILL the whole process group (the process and anything in its group), then reap it."""
@@ -161,6 +184,7 @@ def pid_gone(pid: int) -> bool:
 
 # --- HTTP -----------------------------------------------------------------------------
 
+
 @dataclass
 class Response:
     status: int
@@ -188,8 +212,15 @@ class Api:
             handlers.append(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
         self.opener = urllib.request.build_opener(*handlers)
 
-    def request(self, method: str, path: str, body: Any = None, *, form: dict[str, str] | None = None,
-                timeout: float = 10) -> Response:
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        form: dict[str, str] | None = None,
+        timeout: float = 10,
+    ) -> Response:
         headers = {"Accept": "application/json"}
         data = None
         if self.token:
@@ -217,7 +248,8 @@ class Api:
         """The ``data`` of a request that must answer 200 with ``success: true``."""
         resp = self.request(method, "/scheduler/api" + path, body)
         assert resp.status == 200 and isinstance(resp.body, dict) and resp.body.get("success") is True, (
-            f"{method} {path} answered {resp.status}: {resp.text[:2000]}")
+            f"{method} {path} answered {resp.status}: {resp.text[:2000]}"
+        )
         return resp.data
 
     def health_status(self) -> int | None:

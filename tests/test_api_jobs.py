@@ -6,8 +6,15 @@ import pytest
 
 from whalefall.models import Job, JobChange, Run
 
-CRON_JOB = {"id": "nightly", "name": "Nightly", "trigger_type": "cron", "cron_hour": "2", "cron_minute": "0",
-            "function": "heartbeat", "category": "maintenance"}
+CRON_JOB = {
+    "id": "nightly",
+    "name": "Nightly",
+    "trigger_type": "cron",
+    "cron_hour": "2",
+    "cron_minute": "0",
+    "function": "heartbeat",
+    "category": "maintenance",
+}
 CODE = "def execute_task():\n    return 42\n"
 
 
@@ -49,23 +56,49 @@ def test_create_cron_job_in_flat_form_answers_the_full_job(client, operator):
 
 def test_job_list_has_the_documented_fields_and_paginates(client, operator, viewer):
     for i in range(5):
-        client.post("/scheduler/api/jobs", json={**CRON_JOB, "id": f"job{i}", "name": f"Job {i}"}, headers=operator)
+        client.post(
+            "/scheduler/api/jobs", json={**CRON_JOB, "id": f"job{i}", "name": f"Job {i}"}, headers=operator
+        )
     response = client.get("/scheduler/api/jobs?per_page=2&page=2", headers=viewer)
     assert response.status_code == 200
     data = response.json["data"]
     assert data["total"] == 5 and len(data["jobs"]) == 2
-    fields = {"id", "name", "description", "category", "kind", "func_name", "trigger", "trigger_type",
-              "trigger_params", "trigger_description", "next_run_time", "state", "misfire_grace_time",
-              "max_instances", "coalesce", "timeout_seconds", "max_retries", "depends_on", "last_run"}
+    fields = {
+        "id",
+        "name",
+        "description",
+        "category",
+        "kind",
+        "func_name",
+        "trigger",
+        "trigger_type",
+        "trigger_params",
+        "trigger_description",
+        "next_run_time",
+        "state",
+        "misfire_grace_time",
+        "max_instances",
+        "coalesce",
+        "timeout_seconds",
+        "max_retries",
+        "depends_on",
+        "last_run",
+    }
     assert fields <= set(data["jobs"][0])
 
 
 def test_job_list_filters_by_query_category_and_state(client, operator, viewer):
     client.post("/scheduler/api/jobs", json=CRON_JOB, headers=operator)
-    client.post("/scheduler/api/jobs", json={**CRON_JOB, "id": "sync1", "name": "Sync accounts",
-                                             "category": "sync"}, headers=operator)
+    client.post(
+        "/scheduler/api/jobs",
+        json={**CRON_JOB, "id": "sync1", "name": "Sync accounts", "category": "sync"},
+        headers=operator,
+    )
     client.post("/scheduler/api/jobs/sync1/pause", headers=operator)
-    ids = lambda q: [j["id"] for j in client.get(f"/scheduler/api/jobs?{q}", headers=viewer).json["data"]["jobs"]]  # noqa: E731
+
+    def ids(q):
+        return [j["id"] for j in client.get(f"/scheduler/api/jobs?{q}", headers=viewer).json["data"]["jobs"]]
+
     assert ids("q=accounts") == ["sync1"]
     assert ids("category=maintenance") == ["nightly"]
     assert ids("state=paused") == ["sync1"]
@@ -85,20 +118,45 @@ def test_job_detail_gives_code_and_next_five_runs(client, admin):
 
 
 def test_five_field_cron_uses_crontab_sunday(client, operator):
-    job = client.post("/scheduler/api/jobs", json={"id": "sun", "name": "Sunday", "trigger_type": "cron",
-                                                   "cron_expression": "0 9 * * 0", "function": "heartbeat"},
-                      headers=operator).json["data"]
+    job = client.post(
+        "/scheduler/api/jobs",
+        json={
+            "id": "sun",
+            "name": "Sunday",
+            "trigger_type": "cron",
+            "cron_expression": "0 9 * * 0",
+            "function": "heartbeat",
+        },
+        headers=operator,
+    ).json["data"]
     assert job["trigger_params"]["day_of_week"] == "sun"
 
 
 def test_interval_and_date_jobs(client, operator):
-    interval = client.post("/scheduler/api/jobs", json={"id": "every5", "name": "Every 5", "trigger_type": "interval",
-                                                        "interval_minutes": 5, "function": "heartbeat"}, headers=operator)
+    interval = client.post(
+        "/scheduler/api/jobs",
+        json={
+            "id": "every5",
+            "name": "Every 5",
+            "trigger_type": "interval",
+            "interval_minutes": 5,
+            "function": "heartbeat",
+        },
+        headers=operator,
+    )
     assert interval.status_code == 200
     assert interval.json["data"]["trigger_description"] == "每 5 分钟执行"
-    once = client.post("/scheduler/api/jobs", json={"id": "once", "name": "Once", "trigger_type": "date",
-                                                    "run_date": "2099-01-01 10:00:00", "function": "heartbeat"},
-                       headers=operator)
+    once = client.post(
+        "/scheduler/api/jobs",
+        json={
+            "id": "once",
+            "name": "Once",
+            "trigger_type": "date",
+            "run_date": "2099-01-01 10:00:00",
+            "function": "heartbeat",
+        },
+        headers=operator,
+    )
     assert once.status_code == 200
     assert once.json["data"]["next_run_time"] == "2099-01-01 10:00:00"
 
@@ -109,7 +167,9 @@ def test_update_changes_only_given_fields(client, operator):
     assert response.status_code == 200, response.json
     job = response.json["data"]
     assert job["trigger_params"]["hour"] == "3" and job["name"] == "Nightly"
-    response = client.put("/scheduler/api/jobs/nightly", json={"name": "Renamed", "max_retries": 2}, headers=operator)
+    response = client.put(
+        "/scheduler/api/jobs/nightly", json={"name": "Renamed", "max_retries": 2}, headers=operator
+    )
     job = response.json["data"]
     assert job["name"] == "Renamed" and job["max_retries"] == 2 and job["trigger_params"]["hour"] == "3"
 
@@ -136,7 +196,9 @@ def test_run_now_queues_a_manual_run_without_touching_the_schedule(client, opera
     response = client.post("/scheduler/api/jobs/nightly/run", headers=operator)
     assert response.status_code == 200
     run = client.get(f"/scheduler/api/runs/{response.json['data']['run_id']}", headers=operator).json["data"]
-    assert run["status"] == "queued" and run["trigger_source"] == "manual" and run["triggered_by"] == "operator"
+    assert (
+        run["status"] == "queued" and run["trigger_source"] == "manual" and run["triggered_by"] == "operator"
+    )
     assert client.get("/scheduler/api/jobs/nightly", headers=operator).json["data"]["state"] == "paused"
 
 
@@ -163,14 +225,26 @@ def test_runs_list_filters(client, operator, runtime):
     client.post("/scheduler/api/jobs/nightly/run", headers=operator)
     assert client.get("/scheduler/api/runs?status=cancelled", headers=operator).json["data"]["total"] == 1
     assert client.get("/scheduler/api/runs?job_id=nightly", headers=operator).json["data"]["total"] == 2
-    assert client.get("/scheduler/api/jobs/nightly/runs?status=queued", headers=operator).json["data"]["total"] == 1
-    assert client.get("/scheduler/api/runs?since=2000-01-01T00:00:00Z", headers=operator).json["data"]["total"] == 2
-    assert client.get("/scheduler/api/runs?until=2000-01-01T00:00:00Z", headers=operator).json["data"]["total"] == 0
+    assert (
+        client.get("/scheduler/api/jobs/nightly/runs?status=queued", headers=operator).json["data"]["total"]
+        == 1
+    )
+    assert (
+        client.get("/scheduler/api/runs?since=2000-01-01T00:00:00Z", headers=operator).json["data"]["total"]
+        == 2
+    )
+    assert (
+        client.get("/scheduler/api/runs?until=2000-01-01T00:00:00Z", headers=operator).json["data"]["total"]
+        == 0
+    )
 
 
 def test_cron_preview_gives_description_and_five_times(client, viewer):
-    response = client.post("/scheduler/api/cron/preview", json={"trigger_type": "cron", "cron_expression": "30 2 * * 1"},
-                           headers=viewer)
+    response = client.post(
+        "/scheduler/api/cron/preview",
+        json={"trigger_type": "cron", "cron_expression": "30 2 * * 1"},
+        headers=viewer,
+    )
     assert response.status_code == 200
     data = response.json["data"]
     assert data["description"] == "每周一 02:30 执行"
@@ -178,14 +252,16 @@ def test_cron_preview_gives_description_and_five_times(client, viewer):
 
 
 def test_cron_preview_names_the_bad_field(client, viewer):
-    response = client.post("/scheduler/api/cron/preview", json={"trigger_type": "cron", "cron_hour": "25"},
-                           headers=viewer)
+    response = client.post(
+        "/scheduler/api/cron/preview", json={"trigger_type": "cron", "cron_hour": "25"}, headers=viewer
+    )
     assert response.status_code == 400 and "cron_hour" in response.json["errors"]
 
 
 def test_code_check_names_the_line(client, operator):
-    response = client.post("/scheduler/api/code/check", json={"code": "def execute_task():\n    return (\n"},
-                           headers=operator)
+    response = client.post(
+        "/scheduler/api/code/check", json={"code": "def execute_task():\n    return (\n"}, headers=operator
+    )
     assert response.status_code == 400 and response.json["errors"]["code"]
     assert response.json["line"] in (2, 3)
 
@@ -214,6 +290,7 @@ def test_every_change_feeds_the_scheduler_and_the_audit_log(client, operator, ad
 
 # --- roles ------------------------------------------------------------------
 
+
 def test_viewer_cannot_change_anything(client, operator, viewer):
     client.post("/scheduler/api/jobs", json=CRON_JOB, headers=operator)
     assert client.post("/scheduler/api/jobs", json={**CRON_JOB, "id": "v"}, headers=viewer).status_code == 403
@@ -222,12 +299,19 @@ def test_viewer_cannot_change_anything(client, operator, viewer):
 
 
 def test_operator_cannot_create_or_change_code_jobs(client, operator, admin, runtime):
-    response = client.post("/scheduler/api/jobs", json={**CRON_JOB, "function": None, "code": CODE}, headers=operator)
+    response = client.post(
+        "/scheduler/api/jobs", json={**CRON_JOB, "function": None, "code": CODE}, headers=operator
+    )
     assert response.status_code == 403
     assert job_count(runtime) == 0
     client.post("/scheduler/api/jobs", json={**CRON_JOB, "function": None, "code": CODE}, headers=admin)
     assert client.put("/scheduler/api/jobs/nightly", json={"name": "n"}, headers=operator).status_code == 403
-    assert client.put("/scheduler/api/jobs/nightly", json={"function": "heartbeat"}, headers=operator).status_code == 403
+    assert (
+        client.put(
+            "/scheduler/api/jobs/nightly", json={"function": "heartbeat"}, headers=operator
+        ).status_code
+        == 403
+    )
 
 
 def test_no_sign_in_answers_401_json(client):
@@ -265,11 +349,18 @@ BAD_CREATES = [
     ({**CRON_JOB, "cron_minute": "sixty"}, "cron_minute"),
     ({**CRON_JOB, "cron_hour": None, "cron_minute": None, "cron_expression": "* * *"}, "cron_expression"),
     ({**CRON_JOB, "cron_hour": None, "cron_minute": None, "cron_expression": "0 9 * * 8"}, "cron_expression"),
-    ({"id": "i", "name": "i", "trigger_type": "interval", "interval_seconds": 0, "function": "heartbeat"},
-     "interval_seconds"),
-    ({"id": "i", "name": "i", "trigger_type": "interval", "interval_minutes": -1, "function": "heartbeat"},
-     "interval_minutes"),
-    ({"id": "d", "name": "d", "trigger_type": "date", "run_date": "tomorrow", "function": "heartbeat"}, "run_date"),
+    (
+        {"id": "i", "name": "i", "trigger_type": "interval", "interval_seconds": 0, "function": "heartbeat"},
+        "interval_seconds",
+    ),
+    (
+        {"id": "i", "name": "i", "trigger_type": "interval", "interval_minutes": -1, "function": "heartbeat"},
+        "interval_minutes",
+    ),
+    (
+        {"id": "d", "name": "d", "trigger_type": "date", "run_date": "tomorrow", "function": "heartbeat"},
+        "run_date",
+    ),
     ({**CRON_JOB, "function": "no_such_task"}, "function"),
     ({k: v for k, v in CRON_JOB.items() if k != "function"}, "function"),
     ({**CRON_JOB, "function": None, "code": "def execute_task(:\n  pass"}, "code"),
@@ -294,15 +385,19 @@ def test_bad_create_names_the_field_and_writes_nothing(client, admin, runtime, b
 
 
 def test_syntax_error_names_the_line(client, admin):
-    response = client.post("/scheduler/api/jobs", json={**CRON_JOB, "function": None,
-                                                        "code": "import os\n\ndef execute_task(:\n    pass\n"},
-                           headers=admin)
+    response = client.post(
+        "/scheduler/api/jobs",
+        json={**CRON_JOB, "function": None, "code": "import os\n\ndef execute_task(:\n    pass\n"},
+        headers=admin,
+    )
     assert response.status_code == 400 and response.json["line"] == 3
     assert "line 3" in response.json["message"]
 
 
 def test_malformed_json_is_a_400(client, admin):
-    response = client.post("/scheduler/api/jobs", data="{not json", headers={**admin, "Content-Type": "application/json"})
+    response = client.post(
+        "/scheduler/api/jobs", data="{not json", headers={**admin, "Content-Type": "application/json"}
+    )
     assert response.status_code == 400 and "body" in response.json["errors"]
 
 
@@ -312,8 +407,11 @@ def test_json_that_is_not_an_object_is_a_400(client, admin):
 
 
 def test_body_over_one_mebibyte_is_a_413(client, admin):
-    response = client.post("/scheduler/api/jobs", data=b"x" * (1024 * 1024 + 10),
-                           headers={**admin, "Content-Type": "application/json"})
+    response = client.post(
+        "/scheduler/api/jobs",
+        data=b"x" * (1024 * 1024 + 10),
+        headers={**admin, "Content-Type": "application/json"},
+    )
     assert response.status_code == 413 and response.json["code"] == 413
 
 
@@ -326,7 +424,11 @@ def test_duplicate_id_is_a_409(client, operator, runtime):
 
 def test_dependency_cycle_is_refused_naming_it(client, operator, runtime):
     client.post("/scheduler/api/jobs", json={**CRON_JOB, "id": "a", "name": "a"}, headers=operator)
-    client.post("/scheduler/api/jobs", json={**CRON_JOB, "id": "b", "name": "b", "depends_on": ["a"]}, headers=operator)
+    client.post(
+        "/scheduler/api/jobs",
+        json={**CRON_JOB, "id": "b", "name": "b", "depends_on": ["a"]},
+        headers=operator,
+    )
     response = client.put("/scheduler/api/jobs/a", json={"depends_on": ["b"]}, headers=operator)
     assert response.status_code == 400 and "a → b → a" in response.json["message"]
     assert client.get("/scheduler/api/jobs/a", headers=operator).json["data"]["depends_on"] == []
@@ -334,19 +436,28 @@ def test_dependency_cycle_is_refused_naming_it(client, operator, runtime):
 
 def test_failed_update_changes_nothing(client, operator):
     client.post("/scheduler/api/jobs", json=CRON_JOB, headers=operator)
-    response = client.put("/scheduler/api/jobs/nightly", json={"name": "New", "cron_hour": "99"}, headers=operator)
+    response = client.put(
+        "/scheduler/api/jobs/nightly", json={"name": "New", "cron_hour": "99"}, headers=operator
+    )
     assert response.status_code == 400 and "cron_hour" in response.json["errors"]
     job = client.get("/scheduler/api/jobs/nightly", headers=operator).json["data"]
     assert job["name"] == "Nightly" and job["trigger_params"]["hour"] == "2"
 
 
-@pytest.mark.parametrize(("method", "path"), [
-    ("get", "/scheduler/api/jobs/ghost"), ("put", "/scheduler/api/jobs/ghost"),
-    ("delete", "/scheduler/api/jobs/ghost"), ("post", "/scheduler/api/jobs/ghost/pause"),
-    ("post", "/scheduler/api/jobs/ghost/resume"), ("post", "/scheduler/api/jobs/ghost/run"),
-    ("get", "/scheduler/api/jobs/ghost/runs"), ("get", "/scheduler/api/runs/999"),
-    ("post", "/scheduler/api/runs/999/cancel"),
-])
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("get", "/scheduler/api/jobs/ghost"),
+        ("put", "/scheduler/api/jobs/ghost"),
+        ("delete", "/scheduler/api/jobs/ghost"),
+        ("post", "/scheduler/api/jobs/ghost/pause"),
+        ("post", "/scheduler/api/jobs/ghost/resume"),
+        ("post", "/scheduler/api/jobs/ghost/run"),
+        ("get", "/scheduler/api/jobs/ghost/runs"),
+        ("get", "/scheduler/api/runs/999"),
+        ("post", "/scheduler/api/runs/999/cancel"),
+    ],
+)
 def test_unknown_ids_answer_404_json(client, admin, method, path):
     kwargs = {"json": {"name": "x"}} if method == "put" else {}
     response = getattr(client, method)(path, headers=admin, **kwargs)
@@ -382,7 +493,9 @@ def test_messages_speak_chinese_by_default_and_english_on_request(client, operat
     assert paused["message"] == "job nightly paused"
     missing = client.get("/scheduler/api/jobs/ghost", headers=operator).json
     assert missing["message"] == "任务 ghost 不存在"
-    bad = client.post("/scheduler/api/jobs", json={**CRON_JOB, "id": "x", "name": None}, headers=operator).json
+    bad = client.post(
+        "/scheduler/api/jobs", json={**CRON_JOB, "id": "x", "name": None}, headers=operator
+    ).json
     assert "name" in bad["errors"]
 
 

@@ -34,8 +34,11 @@ def test_a_role_will_not_start_when_the_key_cannot_read_instance_passwords(tmp_p
     from whalefall.services.audit import Actor
 
     rt = make_runtime(tmp_path, secret_key="first-key")
-    instances.create(rt, InstanceCreate(name="db1", db_type="mysql", host="127.0.0.1", username="u",
-                                        password="s3cret"), Actor("admin", "admin"))
+    instances.create(
+        rt,
+        InstanceCreate(name="db1", db_type="mysql", host="127.0.0.1", username="u", password="s3cret"),
+        Actor("admin", "admin"),
+    )
     rt.close()
     monkeypatch.setenv("WHALEFALL_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("WHALEFALL_SECRET_KEY", "another-key")

@@ -78,6 +78,7 @@ def audit_actions(runtime) -> list[tuple[str, str, str | None]]:
 
 # --- the sign-in form -------------------------------------------------------
 
+
 def test_the_sign_in_page_is_chinese_by_default_and_loads_nothing_external(client):
     response = client.get("/auth/login")
     html = response.get_data(as_text=True)
@@ -161,6 +162,7 @@ def test_a_username_with_a_script_tag_is_escaped_in_the_error_page(client, users
 
 # --- throttling -------------------------------------------------------------
 
+
 def test_five_failures_for_a_username_answer_429_even_with_the_right_password(client, users):
     for i in range(5):
         assert post_login(client, "viewer", "wrong-password", address=f"10.0.0.{i}").status_code == 200
@@ -220,16 +222,20 @@ def test_the_throttle_answers_429_through_the_service_too(runtime, users):
 
 # --- where to go after signing in -------------------------------------------
 
-@pytest.mark.parametrize("target, expected", [
-    ("/scheduler/jobs?state=paused", "/scheduler/jobs?state=paused"),
-    ("/scheduler/runs/5", "/scheduler/runs/5"),
-    ("//evil.example/", "/scheduler/"),
-    ("https://evil.example/", "/scheduler/"),
-    ("/\\evil.example/", "/scheduler/"),
-    ("/\t/evil.example/", "/scheduler/"),
-    ("javascript:alert(1)", "/scheduler/"),
-    ("", "/scheduler/"),
-])
+
+@pytest.mark.parametrize(
+    "target, expected",
+    [
+        ("/scheduler/jobs?state=paused", "/scheduler/jobs?state=paused"),
+        ("/scheduler/runs/5", "/scheduler/runs/5"),
+        ("//evil.example/", "/scheduler/"),
+        ("https://evil.example/", "/scheduler/"),
+        ("/\\evil.example/", "/scheduler/"),
+        ("/\t/evil.example/", "/scheduler/"),
+        ("javascript:alert(1)", "/scheduler/"),
+        ("", "/scheduler/"),
+    ],
+)
 def test_next_is_followed_only_for_a_local_path(client, users, target, expected):
     response = post_login(client, "viewer", users["viewer"], next_path=target)
     assert response.status_code == 302
@@ -248,6 +254,7 @@ def test_safe_next_refuses_every_other_host():
 
 
 # --- sessions ---------------------------------------------------------------
+
 
 def test_the_session_cookie_is_httponly_and_samesite_lax(client, users):
     response = post_login(client, "viewer", users["viewer"])
@@ -280,7 +287,9 @@ def test_logout_from_a_script_answers_json(client, login, csrf_token):
     refused = client.post("/auth/logout", headers={"Accept": "application/json"})
     assert refused.status_code == 400
     assert "csrf_token" in refused.get_json()["errors"]
-    response = client.post("/auth/logout", headers={"X-CSRFToken": csrf_token(client), "Accept": "application/json"})
+    response = client.post(
+        "/auth/logout", headers={"X-CSRFToken": csrf_token(client), "Accept": "application/json"}
+    )
     assert response.get_json()["success"] is True
 
 
@@ -317,6 +326,7 @@ def test_a_session_expires_after_a_week(client, login):
 
 # --- pages ------------------------------------------------------------------
 
+
 def test_a_page_request_without_a_session_redirects_to_sign_in(client):
     response = client.get("/_probe/page?x=1&y=2")
     assert response.status_code == 302
@@ -328,8 +338,10 @@ def test_signing_in_from_the_redirect_comes_back_to_the_page(client, users):
     html = client.get(location).get_data(as_text=True)
     token = csrf_from_html(html)
     next_path = re.search(r'name="next" value="([^"]+)"', html).group(1)
-    response = client.post("/auth/login", data={"username": "operator", "password": users["operator"],
-                                                "csrf_token": token, "next": next_path})
+    response = client.post(
+        "/auth/login",
+        data={"username": "operator", "password": users["operator"], "csrf_token": token, "next": next_path},
+    )
     assert response.headers["Location"] == "/_probe/page?x=1"
     assert client.get("/_probe/page?x=1").get_data(as_text=True) == "operator page"
 
@@ -350,6 +362,7 @@ def test_a_page_post_without_csrf_is_refused(client, login, csrf_token):
 
 # --- the JSON guard ---------------------------------------------------------
 
+
 def test_an_anonymous_api_request_answers_401_in_the_envelope(client):
     response = client.get("/_probe/read")
     assert response.status_code == 401
@@ -369,8 +382,11 @@ def test_a_role_too_low_answers_403_naming_the_needed_role(client, login, csrf_t
 
 def test_an_operator_may_change_with_a_csrf_token(client, login, csrf_token):
     login(client, "operator")
-    response = client.post("/_probe/change", headers={"X-CSRFToken": csrf_token(client)},
-                           environ_base={"REMOTE_ADDR": "10.7.7.7"})
+    response = client.post(
+        "/_probe/change",
+        headers={"X-CSRFToken": csrf_token(client)},
+        environ_base={"REMOTE_ADDR": "10.7.7.7"},
+    )
     assert response.status_code == 200
     assert response.get_json()["data"] == {"who": "operator", "role": "operator", "address": "10.7.7.7"}
 
@@ -395,6 +411,7 @@ def test_a_before_request_guard_protects_a_whole_blueprint(client, login):
 
 
 # --- tokens -----------------------------------------------------------------
+
 
 def test_a_bearer_token_works_without_a_csrf_token(client, bearer):
     response = client.post("/_probe/change", headers=bearer("operator"))
@@ -460,13 +477,17 @@ def test_last_used_at_is_written_at_most_once_a_minute(runtime, users):
 
 # --- users and the audit log ------------------------------------------------
 
-@pytest.mark.parametrize("username, password, role, field", [
-    ("", "long-enough", "viewer", "username"),
-    ("has space", "long-enough", "viewer", "username"),
-    ("x" * 65, "long-enough", "viewer", "username"),
-    ("fine.name-1", "short", "viewer", "password"),
-    ("fine_name", "long-enough", "root", "role"),
-])
+
+@pytest.mark.parametrize(
+    "username, password, role, field",
+    [
+        ("", "long-enough", "viewer", "username"),
+        ("has space", "long-enough", "viewer", "username"),
+        ("x" * 65, "long-enough", "viewer", "username"),
+        ("fine.name-1", "short", "viewer", "password"),
+        ("fine_name", "long-enough", "root", "role"),
+    ],
+)
 def test_creating_a_user_names_the_bad_field(runtime, username, password, role, field):
     with pytest.raises(InvalidInput) as caught:
         user_service.create(runtime.db, username, password, role, Actor.cli())
@@ -525,6 +546,7 @@ def test_sign_ins_sign_outs_and_changes_are_audited_with_the_address(client, log
 
 # --- the first admin --------------------------------------------------------
 
+
 def test_ensure_first_admin_writes_a_0600_file_and_only_once(runtime):
     password = user_service.ensure_first_admin(runtime)
     assert password
@@ -546,6 +568,7 @@ def test_ensure_first_admin_does_nothing_when_a_user_exists(runtime, users):
 
 
 # --- the same services on every database ------------------------------------
+
 
 def test_users_tokens_and_throttling_work_on_every_database(any_runtime, monkeypatch):
     monkeypatch.setattr(user_service, "hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))

@@ -23,8 +23,15 @@ DAY = 86400
 
 
 def context(rt, cancel=lambda: False) -> TaskContext:
-    return TaskContext(runtime=rt, run_id=1, job_id="cleanup_old_logs", scheduled_time=None, attempt=1,
-                       logger=logging.getLogger("whalefall.test.cleanup"), cancel_requested=cancel)
+    return TaskContext(
+        runtime=rt,
+        run_id=1,
+        job_id="cleanup_old_logs",
+        scheduled_time=None,
+        attempt=1,
+        logger=logging.getLogger("whalefall.test.cleanup"),
+        cancel_requested=cancel,
+    )
 
 
 def aged(path: Path, days: float, text: str = "line\n") -> Path:
@@ -41,8 +48,18 @@ def remaining(rt) -> dict[int, str]:
 
 
 def make_job(rt, job_id: str = "job") -> None:
-    jobs.create(rt, JobCreate(id=job_id, name=job_id, function="heartbeat", trigger_type="interval",
-                              interval_seconds=60, max_instances=100), Actor.system())
+    jobs.create(
+        rt,
+        JobCreate(
+            id=job_id,
+            name=job_id,
+            function="heartbeat",
+            trigger_type="interval",
+            interval_seconds=60,
+            max_instances=100,
+        ),
+        Actor.system(),
+    )
 
 
 def run_at(rt, days_ago: float, status: RunStatus | None, job_id: str = "job") -> int:
@@ -62,11 +79,20 @@ def test_the_task_is_registered_under_its_name():
 
 # --- log files -----------------------------------------------------------------
 
+
 def test_log_files_older_than_30_days_are_removed_and_newer_ones_kept(runtime, caplog):
     logs = runtime.settings.data_dir / "logs"
-    old = [aged(logs / "whalefall.log.1", 31), aged(logs / "scheduler.log", 45), aged(logs / "archive" / "x.log", 60)]
-    kept = [aged(logs / "whalefall.log", 0), aged(logs / "scheduler.log.2", 29),
-            aged(logs / "notes.txt", 90), aged(logs / "README", 90)]
+    old = [
+        aged(logs / "whalefall.log.1", 31),
+        aged(logs / "scheduler.log", 45),
+        aged(logs / "archive" / "x.log", 60),
+    ]
+    kept = [
+        aged(logs / "whalefall.log", 0),
+        aged(logs / "scheduler.log.2", 29),
+        aged(logs / "notes.txt", 90),
+        aged(logs / "README", 90),
+    ]
     elsewhere = aged(runtime.settings.data_dir / "other.log", 90)  # outside logs/: not ours to remove
     with caplog.at_level(logging.INFO, logger="whalefall.test.cleanup"):
         result = cleanup_old_logs.run(context(runtime))
@@ -101,9 +127,12 @@ def test_a_data_dir_without_logs_is_not_an_error(runtime):
 
 # --- runs (on every database) ----------------------------------------------------
 
+
 def test_finished_runs_past_the_retention_are_removed_and_the_rest_kept(any_runtime):
     make_job(any_runtime)
-    old_finished = [run_at(any_runtime, 31, s) for s in (RunStatus.SUCCESS, RunStatus.FAILED, RunStatus.CANCELLED)]
+    old_finished = [
+        run_at(any_runtime, 31, s) for s in (RunStatus.SUCCESS, RunStatus.FAILED, RunStatus.CANCELLED)
+    ]
     old_running = run_at(any_runtime, 40, RunStatus.RUNNING)
     old_queued = run_at(any_runtime, 40, None)
     recent = [run_at(any_runtime, 29, RunStatus.SUCCESS), run_at(any_runtime, 0, RunStatus.FAILED)]

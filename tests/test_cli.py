@@ -20,8 +20,14 @@ from whalefall.runtime import Runtime
 from whalefall.services import jobs as job_service
 from whalefall.services.audit import Actor
 
-DEFAULTS = {"heartbeat", "cleanup_old_logs", "sync_accounts", "collect_database_sizes",
-            "calculate_database_size_aggregations", "monitor_partition_health"}
+DEFAULTS = {
+    "heartbeat",
+    "cleanup_old_logs",
+    "sync_accounts",
+    "collect_database_sizes",
+    "calculate_database_size_aggregations",
+    "monitor_partition_health",
+}
 RAISING_CODE = "def execute_task():\n    raise ValueError('the disk is on fire')\n"
 CODE = "import json\n\n\ndef execute_task():\n    print('步骤 1')\n    return {'rows': 3}\n"
 
@@ -90,6 +96,7 @@ def create(runtime, **data) -> None:
 
 # --- db upgrade ------------------------------------------------------------------
 
+
 def test_db_upgrade_migrates_and_names_the_default_jobs_it_created(data_dir):
     result = ok("db", "upgrade")
     assert "database is up to date" in result.stdout
@@ -109,9 +116,18 @@ def test_db_upgrade_twice_creates_nothing_the_second_time(upgraded):
 
 # --- jobs list / export / import / reset-defaults ----------------------------------
 
+
 def test_jobs_list_shows_every_job_with_its_state_and_schedule(rt):
-    create(rt, id="paused_one", name="Paused", function="heartbeat", trigger_type="cron", cron_hour="4",
-           cron_minute="15", state="paused")
+    create(
+        rt,
+        id="paused_one",
+        name="Paused",
+        function="heartbeat",
+        trigger_type="cron",
+        cron_hour="4",
+        cron_minute="15",
+        state="paused",
+    )
     result = ok("jobs", "list")
     lines = result.stdout.splitlines()
     assert lines[-1] == f"{len(DEFAULTS) + 1} job(s)"
@@ -127,15 +143,49 @@ def test_jobs_export_writes_yaml_to_stdout_without_a_file(rt):
 
 
 def fill_with_every_kind(runtime) -> None:
-    create(runtime, id="code_job", name="代码任务", code=CODE, trigger_type="cron", cron_expression="*/5 * * * 1-5",
-           category="processing", description="运行自定义代码", timeout_seconds=120, max_retries=2,
-           retry_delay_seconds=30, params={})
-    create(runtime, id="one_off", name="One off", function="heartbeat", trigger_type="date",
-           run_date="2031-01-02T03:04:05+08:00", notify={"on": ["failed"]})
-    create(runtime, id="a_upstream", name="Upstream", function="heartbeat", trigger_type="interval",
-           interval_hours=6, state="paused", timezone="Europe/Berlin", max_instances=3)
-    create(runtime, id="b_downstream", name="Downstream", function="cleanup_old_logs", trigger_type="dependency",
-           depends_on=["a_upstream"], params={"log_days": 14})
+    create(
+        runtime,
+        id="code_job",
+        name="代码任务",
+        code=CODE,
+        trigger_type="cron",
+        cron_expression="*/5 * * * 1-5",
+        category="processing",
+        description="运行自定义代码",
+        timeout_seconds=120,
+        max_retries=2,
+        retry_delay_seconds=30,
+        params={},
+    )
+    create(
+        runtime,
+        id="one_off",
+        name="One off",
+        function="heartbeat",
+        trigger_type="date",
+        run_date="2031-01-02T03:04:05+08:00",
+        notify={"on": ["failed"]},
+    )
+    create(
+        runtime,
+        id="a_upstream",
+        name="Upstream",
+        function="heartbeat",
+        trigger_type="interval",
+        interval_hours=6,
+        state="paused",
+        timezone="Europe/Berlin",
+        max_instances=3,
+    )
+    create(
+        runtime,
+        id="b_downstream",
+        name="Downstream",
+        function="cleanup_old_logs",
+        trigger_type="dependency",
+        depends_on=["a_upstream"],
+        params={"log_days": 14},
+    )
     job_service.update(runtime, "heartbeat", JobPatch(interval_seconds=90), Actor("admin", "admin"))
 
 
@@ -184,13 +234,43 @@ def test_importing_a_file_twice_updates_instead_of_duplicating(rt, tmp_path):
 
 def bad_file(tmp_path: Path) -> Path:
     path = tmp_path / "bad.yaml"
-    path.write_text(yaml.safe_dump({"jobs": [
-        {"id": "first", "name": "First", "function": "heartbeat", "trigger_type": "interval", "interval_minutes": 1},
-        {"id": "second", "name": "Second", "code": CODE, "trigger_type": "cron", "cron_expression": "0 3 * * *"},
-        {"id": "third", "name": "Third", "function": "heartbeat", "trigger_type": "cron",
-         "cron_expression": "61 * * * *"},
-        {"id": "fourth", "name": "Fourth", "function": "heartbeat", "trigger_type": "interval", "interval_hours": 1},
-    ]}), encoding="utf-8")
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "jobs": [
+                    {
+                        "id": "first",
+                        "name": "First",
+                        "function": "heartbeat",
+                        "trigger_type": "interval",
+                        "interval_minutes": 1,
+                    },
+                    {
+                        "id": "second",
+                        "name": "Second",
+                        "code": CODE,
+                        "trigger_type": "cron",
+                        "cron_expression": "0 3 * * *",
+                    },
+                    {
+                        "id": "third",
+                        "name": "Third",
+                        "function": "heartbeat",
+                        "trigger_type": "cron",
+                        "cron_expression": "61 * * * *",
+                    },
+                    {
+                        "id": "fourth",
+                        "name": "Fourth",
+                        "function": "heartbeat",
+                        "trigger_type": "interval",
+                        "interval_hours": 1,
+                    },
+                ]
+            }
+        ),
+        encoding="utf-8",
+    )
     return path
 
 
@@ -217,13 +297,18 @@ def test_an_invalid_import_through_the_click_group_prints_a_clean_error(rt, tmp_
     assert result.stderr.startswith("error: job #3 (third): ")
 
 
-@pytest.mark.parametrize(("content", "message"), [
-    ("jobs: [unclosed\n", "is not valid YAML"),
-    ("jobs: 42\n", "expected a list of jobs"),
-    ("jobs:\n  - just a string\n", "job #1 (?): expected a mapping"),
-    ("jobs:\n  - {id: x, name: X, function: heartbeat, trigger_type: interval, interval_minutes: 1, color: red}\n",
-     "job #1 (x): color"),
-])
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("jobs: [unclosed\n", "is not valid YAML"),
+        ("jobs: 42\n", "expected a list of jobs"),
+        ("jobs:\n  - just a string\n", "job #1 (?): expected a mapping"),
+        (
+            "jobs:\n  - {id: x, name: X, function: heartbeat, trigger_type: interval, interval_minutes: 1, color: red}\n",
+            "job #1 (x): color",
+        ),
+    ],
+)
 def test_importing_a_malformed_file_fails_cleanly(rt, tmp_path, capsys, monkeypatch, content, message):
     path = tmp_path / "broken.yaml"
     path.write_text(content, encoding="utf-8")
@@ -235,10 +320,29 @@ def test_importing_a_malformed_file_fails_cleanly(rt, tmp_path, capsys, monkeypa
 
 def test_importing_a_dependent_job_listed_before_its_upstream_works(rt, tmp_path):
     path = tmp_path / "deps.yaml"
-    path.write_text(yaml.safe_dump({"jobs": [
-        {"id": "down", "name": "Down", "function": "heartbeat", "trigger_type": "dependency", "depends_on": ["up"]},
-        {"id": "up", "name": "Up", "function": "heartbeat", "trigger_type": "interval", "interval_minutes": 1},
-    ]}), encoding="utf-8")
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "jobs": [
+                    {
+                        "id": "down",
+                        "name": "Down",
+                        "function": "heartbeat",
+                        "trigger_type": "dependency",
+                        "depends_on": ["up"],
+                    },
+                    {
+                        "id": "up",
+                        "name": "Up",
+                        "function": "heartbeat",
+                        "trigger_type": "interval",
+                        "interval_minutes": 1,
+                    },
+                ]
+            }
+        ),
+        encoding="utf-8",
+    )
     ok("jobs", "import", str(path))
     assert {"down", "up"} <= set(all_jobs(rt))
 
@@ -247,9 +351,17 @@ def test_an_export_of_a_job_depending_on_a_later_id_imports_into_a_fresh_data_di
     use_data_dir("source")
     ok("db", "upgrade")
     source = Runtime.from_env()
-    create(source, id="z_upstream", name="Up", function="heartbeat", trigger_type="interval", interval_hours=1)
-    create(source, id="a_downstream", name="Down", function="heartbeat", trigger_type="dependency",
-           depends_on=["z_upstream"])
+    create(
+        source, id="z_upstream", name="Up", function="heartbeat", trigger_type="interval", interval_hours=1
+    )
+    create(
+        source,
+        id="a_downstream",
+        name="Down",
+        function="heartbeat",
+        trigger_type="dependency",
+        depends_on=["z_upstream"],
+    )
     source.close()
     dump = tmp_path / "jobs.yaml"
     ok("jobs", "export", str(dump))
@@ -273,6 +385,7 @@ def test_reset_defaults_restores_deleted_and_edited_defaults(rt):
 
 
 # --- run ---------------------------------------------------------------------------
+
 
 def test_run_heartbeat_prints_success_and_exits_0(rt):
     result = ok("run", "heartbeat")
@@ -318,8 +431,13 @@ def test_run_of_an_unknown_job_through_the_click_group_prints_a_clear_message(rt
 
 def test_run_of_an_unknown_job_in_a_real_process_prints_no_traceback(upgraded):
     script = Path(sys.executable).parent / "whalefall"
-    done = subprocess.run([str(script), "run", "no_such_job"], capture_output=True, text=True, timeout=60,
-                          env={**os.environ, "WHALEFALL_DATA_DIR": str(upgraded)})
+    done = subprocess.run(
+        [str(script), "run", "no_such_job"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "WHALEFALL_DATA_DIR": str(upgraded)},
+    )
     assert done.returncode == 2
     assert "job 'no_such_job' does not exist" in done.stderr
     assert "Traceback" not in done.stderr + done.stdout

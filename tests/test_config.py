@@ -34,6 +34,7 @@ def config_file(tmp_path: Path, text: str) -> str:
 
 # --- defaults and sources ----------------------------------------------------
 
+
 def test_defaults_apply_when_nothing_is_configured(env):
     settings = load_settings()
     assert settings.timezone == "Asia/Shanghai"
@@ -52,9 +53,15 @@ def test_the_default_database_is_sqlite_in_the_data_dir(env, tmp_path):
 
 
 def test_environment_variables_set_the_settings(env, tmp_path):
-    env(WHALEFALL_DATA_DIR=str(tmp_path), WHALEFALL_TIMEZONE="Europe/Berlin", WHALEFALL_EXECUTOR_MAX_WORKERS="12",
-        WHALEFALL_ENABLE_SCHEDULER="false", WHALEFALL_DATABASE_URL="postgresql+psycopg://u@db/wf",
-        WHALEFALL_NOTIFY_URLS="mailto://a@example.com, slack://token ,", WHALEFALL_SECRET_KEY="s3cret")
+    env(
+        WHALEFALL_DATA_DIR=str(tmp_path),
+        WHALEFALL_TIMEZONE="Europe/Berlin",
+        WHALEFALL_EXECUTOR_MAX_WORKERS="12",
+        WHALEFALL_ENABLE_SCHEDULER="false",
+        WHALEFALL_DATABASE_URL="postgresql+psycopg://u@db/wf",
+        WHALEFALL_NOTIFY_URLS="mailto://a@example.com, slack://token ,",
+        WHALEFALL_SECRET_KEY="s3cret",
+    )
     settings = load_settings()
     assert settings.data_dir == tmp_path
     assert settings.timezone == "Europe/Berlin"
@@ -77,8 +84,11 @@ def test_overrides_beat_the_environment(env):
 
 
 def test_a_yaml_file_sets_settings_and_the_environment_beats_it(env, tmp_path):
-    path = config_file(tmp_path, "timezone: Europe/Berlin\nexecutor_max_workers: 9\n"
-                                 "WHALEFALL_RUN_RETENTION_DAYS: 7\nenable_scheduler: false\n")
+    path = config_file(
+        tmp_path,
+        "timezone: Europe/Berlin\nexecutor_max_workers: 9\n"
+        "WHALEFALL_RUN_RETENTION_DAYS: 7\nenable_scheduler: false\n",
+    )
     env(WHALEFALL_CONFIG=path, WHALEFALL_EXECUTOR_MAX_WORKERS="3")
     settings = load_settings()
     assert settings.timezone == "Europe/Berlin"
@@ -130,17 +140,21 @@ def test_an_explicit_environ_mapping_names_the_config_file(env, tmp_path):
 
 # --- bad values stop start-up, naming the variable -----------------------------
 
-@pytest.mark.parametrize(("name", "value"), [
-    ("WHALEFALL_EXECUTOR_MAX_WORKERS", "five"),
-    ("WHALEFALL_EXECUTOR_MAX_WORKERS", "0"),
-    ("WHALEFALL_PORT", "70000"),
-    ("WHALEFALL_RUN_RETENTION_DAYS", "1.5"),
-    ("WHALEFALL_ENABLE_SCHEDULER", "maybe"),
-    ("WHALEFALL_SESSION_COOKIE_SECURE", "sometimes"),
-    ("WHALEFALL_TIMEZONE", "Mars/Olympus_Mons"),
-    ("WHALEFALL_EXECUTOR", "processes"),
-    ("WHALEFALL_LANGUAGE", "fr"),
-])
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("WHALEFALL_EXECUTOR_MAX_WORKERS", "five"),
+        ("WHALEFALL_EXECUTOR_MAX_WORKERS", "0"),
+        ("WHALEFALL_PORT", "70000"),
+        ("WHALEFALL_RUN_RETENTION_DAYS", "1.5"),
+        ("WHALEFALL_ENABLE_SCHEDULER", "maybe"),
+        ("WHALEFALL_SESSION_COOKIE_SECURE", "sometimes"),
+        ("WHALEFALL_TIMEZONE", "Mars/Olympus_Mons"),
+        ("WHALEFALL_EXECUTOR", "processes"),
+        ("WHALEFALL_LANGUAGE", "fr"),
+    ],
+)
 def test_a_bad_environment_value_raises_a_config_error_naming_it(env, name, value):
     env(**{name: value})
     with pytest.raises(ConfigError) as caught:
@@ -193,6 +207,7 @@ def test_an_unreadable_secret_file_raises_a_config_error_naming_the_variable(env
 
 # --- the generated secret key ------------------------------------------------
 
+
 def test_a_secret_key_is_generated_once_into_the_data_dir_with_mode_0600(env, tmp_path):
     settings = Settings(data_dir=tmp_path / "fresh")
     key = ensure_secret_key(settings)
@@ -210,7 +225,9 @@ def test_a_configured_secret_key_is_used_and_nothing_is_written(env, tmp_path):
 
 
 def test_two_data_dirs_get_different_secret_keys(env, tmp_path):
-    assert ensure_secret_key(Settings(data_dir=tmp_path / "a")) != ensure_secret_key(Settings(data_dir=tmp_path / "b"))
+    assert ensure_secret_key(Settings(data_dir=tmp_path / "a")) != ensure_secret_key(
+        Settings(data_dir=tmp_path / "b")
+    )
 
 
 def test_an_empty_secret_key_file_never_becomes_the_key(env, tmp_path):

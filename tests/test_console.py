@@ -15,8 +15,18 @@ def test_overview_needs_a_session(client):
 
 
 def test_overview_lists_jobs_with_every_user_text_escaped(client, login, runtime):
-    job_service.create(runtime, JobCreate(id="xss", name=XSS, description=XSS, trigger_type="interval",
-                                          interval_seconds=60, function="heartbeat"), Actor("admin", "admin"))
+    job_service.create(
+        runtime,
+        JobCreate(
+            id="xss",
+            name=XSS,
+            description=XSS,
+            trigger_type="interval",
+            interval_seconds=60,
+            function="heartbeat",
+        ),
+        Actor("admin", "admin"),
+    )
     login(client, "viewer")
     html = client.get("/scheduler/").get_data(as_text=True)
     assert XSS not in html

@@ -29,11 +29,19 @@ def can_sign_in(app, name, password) -> bool:
 
 # --- who may ---------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("method", "path"), [
-    ("GET", "/scheduler/api/users"), ("POST", "/scheduler/api/users"), ("PUT", "/scheduler/api/users/viewer"),
-    ("GET", "/scheduler/api/tokens"), ("POST", "/scheduler/api/tokens"), ("POST", "/scheduler/api/tokens/1/revoke"),
-    ("GET", "/scheduler/api/audit"),
-])
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/scheduler/api/users"),
+        ("POST", "/scheduler/api/users"),
+        ("PUT", "/scheduler/api/users/viewer"),
+        ("GET", "/scheduler/api/tokens"),
+        ("POST", "/scheduler/api/tokens"),
+        ("POST", "/scheduler/api/tokens/1/revoke"),
+        ("GET", "/scheduler/api/audit"),
+    ],
+)
 def test_admin_endpoints_answer_401_anonymous_and_403_below_admin(client, bearer, method, path):
     assert client.open(path, method=method, json={}).status_code == 401
     for name in ("viewer", "operator"):
@@ -44,17 +52,22 @@ def test_admin_endpoints_answer_401_anonymous_and_403_below_admin(client, bearer
 
 def test_a_session_write_without_the_csrf_header_is_refused(client, login):
     login(client, "admin")
-    response = client.post("/scheduler/api/users", json={"username": "eve", "password": "password-123",
-                                                          "role": "viewer"})
+    response = client.post(
+        "/scheduler/api/users", json={"username": "eve", "password": "password-123", "role": "viewer"}
+    )
     assert response.status_code == 400 and "csrf_token" in response.json["errors"]
 
 
 # --- users -----------------------------------------------------------------------------------
 
+
 def test_an_admin_creates_a_user_who_can_then_sign_in(app, client, login, csrf_token):
     headers = signed_in(client, login, csrf_token)
-    response = client.post("/scheduler/api/users", json={"username": "dba1", "password": "long-enough-1",
-                                                          "role": "operator"}, headers=headers)
+    response = client.post(
+        "/scheduler/api/users",
+        json={"username": "dba1", "password": "long-enough-1", "role": "operator"},
+        headers=headers,
+    )
     assert response.status_code == 200, response.json
     assert response.json["data"]["username"] == "dba1" and response.json["data"]["role"] == "operator"
     assert "password_hash" not in response.json["data"] and response.json["message"] == "用户 dba1 已创建"
@@ -64,14 +77,17 @@ def test_an_admin_creates_a_user_who_can_then_sign_in(app, client, login, csrf_t
     assert not any("password_hash" in u for u in listed["users"])
 
 
-@pytest.mark.parametrize(("body", "field"), [
-    ({"username": "bad name!", "password": "long-enough-1", "role": "viewer"}, "username"),
-    ({"username": XSS, "password": "long-enough-1", "role": "viewer"}, "username"),
-    ({"username": "dba2", "password": "short", "role": "viewer"}, "password"),
-    ({"username": "dba2", "password": "long-enough-1", "role": "root"}, "role"),
-    ({"username": "dba2", "password": "long-enough-1"}, "role"),
-    ({"username": "dba2", "password": "long-enough-1", "role": "viewer", "admin": True}, "admin"),
-])
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"username": "bad name!", "password": "long-enough-1", "role": "viewer"}, "username"),
+        ({"username": XSS, "password": "long-enough-1", "role": "viewer"}, "username"),
+        ({"username": "dba2", "password": "short", "role": "viewer"}, "password"),
+        ({"username": "dba2", "password": "long-enough-1", "role": "root"}, "role"),
+        ({"username": "dba2", "password": "long-enough-1"}, "role"),
+        ({"username": "dba2", "password": "long-enough-1", "role": "viewer", "admin": True}, "admin"),
+    ],
+)
 def test_creating_a_user_with_bad_input_is_a_400_naming_the_field(client, admin, body, field):
     response = client.post("/scheduler/api/users", json=body, headers=admin)
     assert response.status_code == 400, response.json
@@ -89,7 +105,9 @@ def test_an_admin_changes_a_role_resets_a_password_and_disables_and_enables(app,
     response = client.put(path, json={"role": "operator"}, headers=admin)
     assert response.status_code == 200 and response.json["data"]["role"] == "operator"
     assert client.put(path, json={"password": "a-new-password-1"}, headers=admin).status_code == 200
-    assert can_sign_in(app, "viewer", "a-new-password-1") and not can_sign_in(app, "viewer", "viewer-password-1")
+    assert can_sign_in(app, "viewer", "a-new-password-1") and not can_sign_in(
+        app, "viewer", "viewer-password-1"
+    )
     response = client.put(path, json={"is_active": False}, headers=admin)
     assert response.status_code == 200 and response.json["data"]["is_active"] is False
     assert not can_sign_in(app, "viewer", "a-new-password-1")
@@ -105,9 +123,13 @@ def test_disabling_a_user_ends_their_api_tokens(client, admin, bearer):
 
 
 def test_a_bad_password_in_a_change_leaves_the_role_as_it_was(client, admin):
-    response = client.put("/scheduler/api/users/viewer", json={"role": "admin", "password": "short"}, headers=admin)
+    response = client.put(
+        "/scheduler/api/users/viewer", json={"role": "admin", "password": "short"}, headers=admin
+    )
     assert response.status_code == 400 and "password" in response.json["errors"]
-    users = {u["username"]: u for u in client.get("/scheduler/api/users", headers=admin).json["data"]["users"]}
+    users = {
+        u["username"]: u for u in client.get("/scheduler/api/users", headers=admin).json["data"]["users"]
+    }
     assert users["viewer"]["role"] == "viewer"
 
 
@@ -135,8 +157,11 @@ def test_user_changes_are_in_the_audit_log_with_their_author(client, admin):
 
 # --- tokens ----------------------------------------------------------------------------------
 
+
 def test_a_token_is_shown_once_works_and_stops_working_when_revoked(client, admin):
-    response = client.post("/scheduler/api/tokens", json={"username": "operator", "label": "deploy"}, headers=admin)
+    response = client.post(
+        "/scheduler/api/tokens", json={"username": "operator", "label": "deploy"}, headers=admin
+    )
     assert response.status_code == 200, response.json
     token = response.json["data"]
     assert token["token"].startswith("wf_") and token["token"].startswith(token["prefix"])
@@ -157,8 +182,11 @@ def test_a_token_is_shown_once_works_and_stops_working_when_revoked(client, admi
 
 
 def test_admin_messages_follow_the_language(client, admin):
-    response = client.post("/scheduler/api/users?lang=en", json={"username": "dba3", "password": "long-enough-1",
-                                                                  "role": "viewer"}, headers=admin)
+    response = client.post(
+        "/scheduler/api/users?lang=en",
+        json={"username": "dba3", "password": "long-enough-1", "role": "viewer"},
+        headers=admin,
+    )
     assert response.json["message"] == "user dba3 created"
     response = client.post("/scheduler/api/tokens?lang=en", json={"username": "dba3"}, headers=admin)
     assert "shown only once" in response.json["message"]
@@ -166,7 +194,9 @@ def test_admin_messages_follow_the_language(client, admin):
 
 def test_a_token_for_an_unknown_user_is_a_404_and_an_overlong_label_a_400(client, admin):
     assert client.post("/scheduler/api/tokens", json={"username": "nobody"}, headers=admin).status_code == 404
-    response = client.post("/scheduler/api/tokens", json={"username": "viewer", "label": "x" * 101}, headers=admin)
+    response = client.post(
+        "/scheduler/api/tokens", json={"username": "viewer", "label": "x" * 101}, headers=admin
+    )
     assert response.status_code == 400 and "label" in response.json["errors"]
 
 
@@ -182,6 +212,7 @@ def test_tokens_can_be_listed_for_one_user(client, admin, bearer):
 
 # --- the audit log's filters -------------------------------------------------------------------
 
+
 def test_the_audit_log_filters_by_actor_action_and_target(client, admin, login):
     login(client, "viewer")
     client.put("/scheduler/api/users/operator", json={"role": "viewer"}, headers=admin)
@@ -196,7 +227,9 @@ def test_the_openapi_document_lists_the_admin_endpoints():
     from whalefall.api.openapi import document
 
     paths = document()["paths"]
-    assert {"get", "post"} <= set(paths["/scheduler/api/users"]) and "put" in paths["/scheduler/api/users/{username}"]
+    assert {"get", "post"} <= set(paths["/scheduler/api/users"]) and "put" in paths[
+        "/scheduler/api/users/{username}"
+    ]
     assert "post" in paths["/scheduler/api/tokens/{token_id}/revoke"]
     names = {p["name"] for p in paths["/scheduler/api/audit"]["get"]["parameters"]}
     assert {"actor", "action", "target_id", "page"} <= names

@@ -20,29 +20,65 @@ from whalefall.services import fleet_sizes, instances
 XSS = "<img src=x onerror=alert(1)>"
 ESCAPED = "&lt;img src=x onerror=alert(1)&gt;"
 PAGES = ["/scheduler/instances", "/scheduler/instances/{id}", "/scheduler/capacity"]
-WRITE_MARKERS = ('data-action="edit"', 'data-action="delete"', 'id="new-instance"', 'id="instance-dialog"',
-                 'id="instances-data"')
+WRITE_MARKERS = (
+    'data-action="edit"',
+    'data-action="delete"',
+    'id="new-instance"',
+    'id="instance-dialog"',
+    'id="instances-data"',
+)
 
 
 def make_instance(runtime, name=XSS, **fields) -> int:
-    data = {"name": name, "db_type": "mysql", "host": "db.example", "username": "root", "password": "s3cret-pw",
-            "tags": [XSS, "prod"], "description": XSS, **fields}
+    data = {
+        "name": name,
+        "db_type": "mysql",
+        "host": "db.example",
+        "username": "root",
+        "password": "s3cret-pw",
+        "tags": [XSS, "prod"],
+        "description": XSS,
+        **fields,
+    }
     return instances.create(runtime, InstanceCreate(**data), ADMIN).id
 
 
 def with_accounts_and_sizes(runtime, iid: int) -> None:
     with runtime.db.begin() as session:
-        session.add(InstanceAccount(instance_id=iid, account_key=f"'{XSS}'@'%'", username=XSS, host="%",
-                                    is_superuser=True, is_locked=True, can_login=True,
-                                    attributes={"plugin": XSS}, roles=["r_app"],
-                                    privileges={"global": ["SELECT"], "databases": {"shop": ["INSERT", XSS]}}))
-        session.add(AccountChange(instance_id=iid, account_key="'app'@'%'", username="app", change_type="changed",
-                                  diff={"is_locked": {"before": False, "after": True},
-                                        "privileges": {"added": ["databases.shop: DELETE"], "removed": [XSS]}}))
-        session.add(AccountChange(instance_id=iid, account_key="'gone'@'%'", username="gone", change_type="removed",
-                                  diff={}))
-    fleet_sizes.store(runtime, iid, [DatabaseSize("shop", 3 * 1024 * 1024), DatabaseSize(XSS, 2048)],
-                      date(2026, 3, 2))
+        session.add(
+            InstanceAccount(
+                instance_id=iid,
+                account_key=f"'{XSS}'@'%'",
+                username=XSS,
+                host="%",
+                is_superuser=True,
+                is_locked=True,
+                can_login=True,
+                attributes={"plugin": XSS},
+                roles=["r_app"],
+                privileges={"global": ["SELECT"], "databases": {"shop": ["INSERT", XSS]}},
+            )
+        )
+        session.add(
+            AccountChange(
+                instance_id=iid,
+                account_key="'app'@'%'",
+                username="app",
+                change_type="changed",
+                diff={
+                    "is_locked": {"before": False, "after": True},
+                    "privileges": {"added": ["databases.shop: DELETE"], "removed": [XSS]},
+                },
+            )
+        )
+        session.add(
+            AccountChange(
+                instance_id=iid, account_key="'gone'@'%'", username="gone", change_type="removed", diff={}
+            )
+        )
+    fleet_sizes.store(
+        runtime, iid, [DatabaseSize("shop", 3 * 1024 * 1024), DatabaseSize(XSS, 2048)], date(2026, 3, 2)
+    )
 
 
 def html_of(client, path) -> str:
@@ -109,9 +145,23 @@ def test_the_detail_shows_accounts_privileges_changes_and_databases(client, logi
     with_accounts_and_sizes(runtime, iid)
     login(client, "viewer")
     html = html_of(client, f"/scheduler/instances/{iid}?lang=en")
-    for text in ("superuser", "locked", "global: SELECT", "databases.shop: INSERT", "r_app", "plugin",
-                 "&#39;app&#39;@&#39;%&#39;", "changed", "removed", "is_locked", "+ databases.shop: DELETE",
-                 "shop", "3.0 MiB", "2.0 KiB", "2026-03-02"):
+    for text in (
+        "superuser",
+        "locked",
+        "global: SELECT",
+        "databases.shop: INSERT",
+        "r_app",
+        "plugin",
+        "&#39;app&#39;@&#39;%&#39;",
+        "changed",
+        "removed",
+        "is_locked",
+        "+ databases.shop: DELETE",
+        "shop",
+        "3.0 MiB",
+        "2.0 KiB",
+        "2026-03-02",
+    ):
         assert text in html, text
 
 
@@ -135,7 +185,8 @@ def test_the_nav_links_to_the_fleet_pages(client, login):
     assert 'href="/scheduler/instances">数据库实例<' in html and 'href="/scheduler/capacity">容量<' in html
 
 
-@pytest.mark.parametrize("value, text", [(None, ""), (0, "0 B"), (1023, "1023 B"), (1536, "1.5 KiB"),
-                                         (5 * 1024 ** 3, "5.0 GiB")])
+@pytest.mark.parametrize(
+    "value, text", [(None, ""), (0, "0 B"), (1023, "1023 B"), (1536, "1.5 KiB"), (5 * 1024**3, "5.0 GiB")]
+)
 def test_sizes_in_binary_units(value, text):
     assert size_text(value) == text

@@ -21,14 +21,27 @@ from whalefall.services.audit import Actor
 
 XSS = "<img src=x onerror=alert(1)>"
 ESCAPED = "&lt;img src=x onerror=alert(1)&gt;"
-PAGES = ["/scheduler/", "/scheduler/runs", "/scheduler/admin/users", "/scheduler/admin/tokens",
-         "/scheduler/admin/audit"]
+PAGES = [
+    "/scheduler/",
+    "/scheduler/runs",
+    "/scheduler/admin/users",
+    "/scheduler/admin/tokens",
+    "/scheduler/admin/audit",
+]
 ADMIN_PAGES = ["/scheduler/admin/users", "/scheduler/admin/tokens", "/scheduler/admin/audit"]
 
 
 def make_job(runtime, job_id="xss", name=XSS, **fields):
-    data = {"id": job_id, "name": name, "description": XSS, "category": "ops", "trigger_type": "cron",
-            "cron_expression": "30 2 * * *", "function": "heartbeat", **fields}
+    data = {
+        "id": job_id,
+        "name": name,
+        "description": XSS,
+        "category": "ops",
+        "trigger_type": "cron",
+        "cron_expression": "30 2 * * *",
+        "function": "heartbeat",
+        **fields,
+    }
     return job_service.create(runtime, JobCreate(**data), Actor("admin", "admin"))
 
 
@@ -50,6 +63,7 @@ def html_of(client, path) -> str:
 
 # --- signing in and roles ---------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("path", [*PAGES, "/scheduler/runs/1"])
 def test_every_console_page_sends_an_anonymous_visitor_to_sign_in(client, path):
     response = client.get(path)
@@ -70,9 +84,17 @@ def test_a_viewer_sees_the_jobs_but_no_write_action(client, login, runtime):
     make_job(runtime)
     login(client, "viewer")
     html = html_of(client, "/scheduler/")
-    assert "data-job-id=\"xss\"" in html
-    for marker in ('data-action="run"', 'data-action="pause"', 'data-action="edit"', 'data-action="delete"',
-                   'id="new-job"', 'id="job-dialog"', "job-editor.js", "codemirror"):
+    assert 'data-job-id="xss"' in html
+    for marker in (
+        'data-action="run"',
+        'data-action="pause"',
+        'data-action="edit"',
+        'data-action="delete"',
+        'id="new-job"',
+        'id="job-dialog"',
+        "job-editor.js",
+        "codemirror",
+    ):
         assert marker not in html, marker
     assert "/scheduler/admin/users" not in html  # no admin menu either
 
@@ -86,11 +108,20 @@ def test_an_operator_gets_the_actions_but_no_code_option(client, login, runtime)
 
 
 def test_an_operator_cannot_edit_a_code_job_from_its_card(client, login, runtime):
-    job_service.create(runtime, JobCreate(id="script", name="Script", trigger_type="interval", interval_minutes=5,
-                                          code="def execute_task():\n    return 1\n"), Actor("admin", "admin"))
+    job_service.create(
+        runtime,
+        JobCreate(
+            id="script",
+            name="Script",
+            trigger_type="interval",
+            interval_minutes=5,
+            code="def execute_task():\n    return 1\n",
+        ),
+        Actor("admin", "admin"),
+    )
     login(client, "operator")
     html = html_of(client, "/scheduler/")
-    card = html[html.index('data-job-id="script"'):]
+    card = html[html.index('data-job-id="script"') :]
     edit = re.search(r'<button[^>]*data-action="edit"', card).group(0)
     assert "d-none" in edit
     assert ">代码<" in card
@@ -105,13 +136,14 @@ def test_an_admin_gets_the_code_editor_and_the_admin_menu(client, login):
 
 # --- the jobs page ----------------------------------------------------------------------------
 
+
 def test_a_job_card_shows_state_id_function_trigger_next_and_last_run(client, login, runtime):
     make_job(runtime, "nightly", "Nightly check")
     make_run(runtime, "nightly", duration_seconds=1.5)
     login(client, "viewer")
     html = html_of(client, "/scheduler/")
-    card = html[html.index('data-job-id="nightly"'):]
-    card = card[:card.index("</article>")]
+    card = html[html.index('data-job-id="nightly"') :]
+    card = card[: card.index("</article>")]
     assert "Nightly check" in card and "运行中" in card and "heartbeat" in card
     assert "每天 02:30 执行" in card
     assert re.search(r'data-f="next_run_time">\d{4}-\d\d-\d\d 02:30:00<', card)
@@ -152,6 +184,7 @@ def test_every_user_text_on_the_jobs_page_is_escaped(client, login, runtime):
 
 
 # --- runs -------------------------------------------------------------------------------------
+
 
 def test_the_runs_page_lists_newest_first_and_filters_by_job_and_status(client, login, runtime):
     make_job(runtime, "a", "A")
@@ -206,8 +239,13 @@ def test_a_run_page_shows_results_and_log_escaped_and_offers_cancel_while_runnin
 
 def test_a_finished_run_page_shows_error_and_traceback(client, login, runtime):
     make_job(runtime, "a", "A")
-    run_id = make_run(runtime, "a", RunStatus.FAILED, error_message="ZeroDivisionError: division by zero",
-                      traceback="Traceback (most recent call last):\n  File ...")
+    run_id = make_run(
+        runtime,
+        "a",
+        RunStatus.FAILED,
+        error_message="ZeroDivisionError: division by zero",
+        traceback="Traceback (most recent call last):\n  File ...",
+    )
     login(client, "viewer")
     html = html_of(client, f"/scheduler/runs/{run_id}")
     assert "ZeroDivisionError" in html and "Traceback (most recent call last)" in html
@@ -220,6 +258,7 @@ def test_an_unknown_run_page_is_a_404_page_not_json(client, login):
 
 
 # --- admin pages ------------------------------------------------------------------------------
+
 
 def test_the_users_page_lists_users_without_self_demotion_controls(client, login):
     login(client, "admin")
@@ -251,15 +290,16 @@ def test_the_audit_page_filters_and_escapes(client, login, runtime):
 
 # --- language -----------------------------------------------------------------------------------
 
+
 def test_the_console_speaks_chinese_by_default_and_english_when_asked_and_remembers(client, login):
     login(client, "viewer")
     chinese = html_of(client, "/scheduler/")
-    assert 'lang="zh-CN"' in chinese and f'>{ZH["nav_runs"]}</a>' in chinese
+    assert 'lang="zh-CN"' in chinese and f">{ZH['nav_runs']}</a>" in chinese
     english = client.get("/scheduler/runs?lang=en")
     assert "lang=en" in english.headers.get("Set-Cookie", "")
     assert EN["runs_title"] in english.get_data(as_text=True)
     again = html_of(client, "/scheduler/")
-    assert 'lang="en"' in again and f'>{EN["sign_out"]}</button>' in again
+    assert 'lang="en"' in again and f">{EN['sign_out']}</button>" in again
 
 
 def test_both_languages_have_every_word_and_no_word_hides_a_dict_method():
@@ -277,6 +317,7 @@ def test_the_page_scripts_get_the_words_as_escaped_json(client, login):
 
 
 # --- safety and assets ------------------------------------------------------------------------------
+
 
 def pages_as_admin(client, login, runtime) -> dict[str, str]:
     make_job(runtime)

@@ -31,8 +31,14 @@ CODE = "def execute_task():\n    return 42\n"
 
 
 def make_job(rt, job_id: str, **fields) -> Job:
-    data = {"id": job_id, "name": job_id.title(), "function": "heartbeat", "trigger_type": "interval",
-            "interval_seconds": 60, **fields}
+    data = {
+        "id": job_id,
+        "name": job_id.title(),
+        "function": "heartbeat",
+        "trigger_type": "interval",
+        "interval_seconds": 60,
+        **fields,
+    }
     return jobs.create(rt, JobCreate(**data), Actor.system())
 
 
@@ -54,6 +60,7 @@ def running_run(rt, job_id: str, node: str = "n1", **enqueue_args) -> Run:
 
 # --- claiming a scheduled time ----------------------------------------------
 
+
 def test_a_scheduled_time_is_claimed_once(any_runtime):
     make_job(any_runtime, "nightly")
     first = runs.claim_scheduled(any_runtime, "nightly", T0, source=TriggerSource.SCHEDULE, node="n1")
@@ -67,8 +74,9 @@ def test_a_scheduled_time_is_claimed_once(any_runtime):
 def test_different_scheduled_times_of_one_job_are_both_claimed(any_runtime):
     make_job(any_runtime, "often", max_instances=5)
     first = runs.claim_scheduled(any_runtime, "often", T0, source=TriggerSource.SCHEDULE, node="n1")
-    second = runs.claim_scheduled(any_runtime, "often", T0 + timedelta(minutes=1),
-                                  source=TriggerSource.SCHEDULE, node="n1")
+    second = runs.claim_scheduled(
+        any_runtime, "often", T0 + timedelta(minutes=1), source=TriggerSource.SCHEDULE, node="n1"
+    )
     assert first is not None and second is not None
     assert {first.status, second.status} == {RunStatus.QUEUED}
     assert len(runs_of(any_runtime, "often")) == 2
@@ -105,7 +113,9 @@ def test_two_nodes_claiming_the_same_time_at_once_make_one_run(any_runtime):
 
     def claim(node: str) -> None:
         barrier.wait()
-        results.append(runs.claim_scheduled(any_runtime, "raced", T0, source=TriggerSource.SCHEDULE, node=node))
+        results.append(
+            runs.claim_scheduled(any_runtime, "raced", T0, source=TriggerSource.SCHEDULE, node=node)
+        )
 
     threads = [threading.Thread(target=claim, args=(f"n{i}",)) for i in range(4)]
     for t in threads:
@@ -118,15 +128,25 @@ def test_two_nodes_claiming_the_same_time_at_once_make_one_run(any_runtime):
 
 def test_a_late_claim_is_recorded_as_missed_once(any_runtime):
     make_job(any_runtime, "sleepy")
-    missed = runs.claim_scheduled(any_runtime, "sleepy", T0, source=TriggerSource.SCHEDULE, node="n1",
-                                  late_reason="missed: 400 s late, beyond misfire_grace_time 300 s")
+    missed = runs.claim_scheduled(
+        any_runtime,
+        "sleepy",
+        T0,
+        source=TriggerSource.SCHEDULE,
+        node="n1",
+        late_reason="missed: 400 s late, beyond misfire_grace_time 300 s",
+    )
     assert missed is not None and missed.status == RunStatus.MISSED
     run = get_run(any_runtime, missed.run_id)
     assert run.status == "missed" and "beyond misfire_grace_time" in run.error_message and run.node is None
     assert runs.claim_scheduled(any_runtime, "sleepy", T0, source=TriggerSource.SCHEDULE, node="n2") is None
     # A missed run is not active: the next time is claimed normally.
-    assert runs.claim_scheduled(any_runtime, "sleepy", T0 + timedelta(minutes=1), source=TriggerSource.SCHEDULE,
-                                node="n1").status == RunStatus.QUEUED
+    assert (
+        runs.claim_scheduled(
+            any_runtime, "sleepy", T0 + timedelta(minutes=1), source=TriggerSource.SCHEDULE, node="n1"
+        ).status
+        == RunStatus.QUEUED
+    )
 
 
 def test_a_claim_whose_upstream_failed_is_skipped_with_the_reason(any_runtime):
@@ -136,17 +156,24 @@ def test_a_claim_whose_upstream_failed_is_skipped_with_the_reason(any_runtime):
     runs.finish(any_runtime, failed.id, RunStatus.FAILED, error_message="boom")
     claim = runs.claim_scheduled(any_runtime, "load", T0, source=TriggerSource.SCHEDULE, node="n1")
     assert claim.status == RunStatus.SKIPPED
-    assert get_run(any_runtime, claim.run_id).error_message == f"upstream job 'extract' failed (run #{failed.id})"
+    assert (
+        get_run(any_runtime, claim.run_id).error_message
+        == f"upstream job 'extract' failed (run #{failed.id})"
+    )
 
 
 # --- max_instances -----------------------------------------------------------
 
+
 def test_a_scheduled_claim_beyond_max_instances_is_recorded_as_skipped_with_the_reason(any_runtime):
     make_job(any_runtime, "single")
-    assert runs.claim_scheduled(any_runtime, "single", T0, source=TriggerSource.SCHEDULE, node="n1").status \
+    assert (
+        runs.claim_scheduled(any_runtime, "single", T0, source=TriggerSource.SCHEDULE, node="n1").status
         == RunStatus.QUEUED
-    skipped = runs.claim_scheduled(any_runtime, "single", T0 + timedelta(minutes=1),
-                                   source=TriggerSource.SCHEDULE, node="n1")
+    )
+    skipped = runs.claim_scheduled(
+        any_runtime, "single", T0 + timedelta(minutes=1), source=TriggerSource.SCHEDULE, node="n1"
+    )
     assert skipped is not None and skipped.status == RunStatus.SKIPPED
     run = get_run(any_runtime, skipped.run_id)
     assert run.status == "skipped"
@@ -171,6 +198,7 @@ def test_a_finished_run_frees_its_instance(any_runtime):
 
 
 # --- transitions -------------------------------------------------------------
+
 
 def test_starting_a_run_twice_succeeds_only_once(any_runtime):
     make_job(any_runtime, "job")
@@ -245,14 +273,16 @@ def test_two_nodes_taking_queued_runs_never_get_the_same_run(any_runtime):
 def test_queued_runs_are_not_taken_before_their_time(any_runtime):
     make_job(any_runtime, "later", max_instances=5)
     with time_machine.travel(T0, tick=False):
-        waiting = runs.enqueue(any_runtime, "later", source=TriggerSource.RETRY,
-                               not_before=T0 + timedelta(seconds=30))
+        waiting = runs.enqueue(
+            any_runtime, "later", source=TriggerSource.RETRY, not_before=T0 + timedelta(seconds=30)
+        )
         assert runs.take_queued(any_runtime, "a") == []
     with time_machine.travel(T0 + timedelta(seconds=31), tick=False):
         assert runs.take_queued(any_runtime, "a") == [waiting.id]
 
 
 # --- retries -----------------------------------------------------------------
+
 
 def test_a_failed_run_queues_retries_until_max_retries_is_spent(any_runtime):
     make_job(any_runtime, "flaky", max_retries=2, retry_delay_seconds=60)
@@ -261,7 +291,12 @@ def test_a_failed_run_queues_retries_until_max_retries_is_spent(any_runtime):
         runs.finish(any_runtime, first.id, RunStatus.FAILED, error_message="boom")
     retry = runs_of(any_runtime, "flaky")[-1]
     assert retry.id != first.id
-    assert (retry.status, retry.attempt, retry.trigger_source, retry.retry_of) == ("queued", 2, "retry", first.id)
+    assert (retry.status, retry.attempt, retry.trigger_source, retry.retry_of) == (
+        "queued",
+        2,
+        "retry",
+        first.id,
+    )
     assert retry.not_before == T0 + timedelta(seconds=60)
     assert retry.node is None and retry.scheduled_time is None
 
@@ -270,7 +305,12 @@ def test_a_failed_run_queues_retries_until_max_retries_is_spent(any_runtime):
         assert runs.start(any_runtime, retry.id, "n1")
         runs.finish(any_runtime, retry.id, RunStatus.TIMEOUT, error_message="too slow")
     third = runs_of(any_runtime, "flaky")[-1]
-    assert (third.status, third.attempt, third.trigger_source, third.retry_of) == ("queued", 3, "retry", retry.id)
+    assert (third.status, third.attempt, third.trigger_source, third.retry_of) == (
+        "queued",
+        3,
+        "retry",
+        retry.id,
+    )
     assert third.not_before == later + timedelta(seconds=120)  # the delay doubles each attempt
 
     with time_machine.travel(later + timedelta(seconds=121), tick=False):
@@ -296,6 +336,7 @@ def test_a_job_without_retries_queues_nothing_after_a_failure(any_runtime):
 
 
 # --- the leader lease ---------------------------------------------------------
+
 
 def test_the_lease_is_held_by_one_node_until_it_expires(any_runtime):
     lease = any_runtime.settings.lease_seconds
@@ -354,10 +395,19 @@ def test_nodes_racing_for_a_fresh_lease_elect_exactly_one(any_runtime):
 
 # --- recovery of runs whose process died --------------------------------------
 
+
 def add_node(rt, node_id: str, *, heartbeat_at: datetime, hostname: str = "elsewhere", pid: int = 1) -> None:
     with rt.db.begin() as session:
-        session.add(Node(id=node_id, hostname=hostname, pid=pid, role="scheduler",
-                         started_at=heartbeat_at - timedelta(hours=1), heartbeat_at=heartbeat_at))
+        session.add(
+            Node(
+                id=node_id,
+                hostname=hostname,
+                pid=pid,
+                role="scheduler",
+                started_at=heartbeat_at - timedelta(hours=1),
+                heartbeat_at=heartbeat_at,
+            )
+        )
 
 
 def dead_pid() -> int:
@@ -376,7 +426,12 @@ def test_a_running_run_of_a_node_with_a_stale_heartbeat_is_interrupted_and_retri
     assert stored.status == "interrupted"
     assert "dead" in stored.error_message and "died" in stored.error_message
     retry = runs_of(any_runtime, "long")[-1]
-    assert (retry.status, retry.attempt, retry.trigger_source, retry.retry_of) == ("queued", 2, "retry", run.id)
+    assert (retry.status, retry.attempt, retry.trigger_source, retry.retry_of) == (
+        "queued",
+        2,
+        "retry",
+        run.id,
+    )
 
 
 def test_a_running_run_of_a_dead_process_on_this_host_is_interrupted(any_runtime):
@@ -399,8 +454,9 @@ def test_a_run_of_a_live_node_is_left_alone(any_runtime):
 def test_a_queued_run_of_a_dead_node_past_its_grace_is_missed(any_runtime):
     make_job(any_runtime, "late", misfire_grace_time=300)
     add_node(any_runtime, "dead", heartbeat_at=clock.now() - timedelta(hours=1))
-    claim = runs.claim_scheduled(any_runtime, "late", clock.now() - timedelta(seconds=600),
-                                 source=TriggerSource.SCHEDULE, node="dead")
+    claim = runs.claim_scheduled(
+        any_runtime, "late", clock.now() - timedelta(seconds=600), source=TriggerSource.SCHEDULE, node="dead"
+    )
     leader.recover(any_runtime, "me")
     stored = get_run(any_runtime, claim.run_id)
     assert stored.status == "missed"
@@ -411,8 +467,9 @@ def test_a_queued_run_of_a_dead_node_past_its_grace_is_missed(any_runtime):
 def test_a_queued_run_of_a_dead_node_within_its_grace_is_released_for_dispatch(any_runtime):
     make_job(any_runtime, "soon", misfire_grace_time=300)
     add_node(any_runtime, "dead", heartbeat_at=clock.now() - timedelta(hours=1))
-    claim = runs.claim_scheduled(any_runtime, "soon", clock.now() - timedelta(seconds=10),
-                                 source=TriggerSource.SCHEDULE, node="dead")
+    claim = runs.claim_scheduled(
+        any_runtime, "soon", clock.now() - timedelta(seconds=10), source=TriggerSource.SCHEDULE, node="dead"
+    )
     leader.recover(any_runtime, "me")
     stored = get_run(any_runtime, claim.run_id)
     assert stored.status == "queued" and stored.node is None
@@ -438,13 +495,23 @@ def test_recovery_leaves_the_runs_of_the_recovering_node_alone(any_runtime):
 
 # --- jobs: listing, JSON, long text, time ------------------------------------
 
+
 def seed_listing(rt) -> None:
     make_job(rt, "backup.mysql", name="Backup MySQL", category="maintenance", description="每晚全量备份")
     make_job(rt, "backup.pg", name="Backup PostgreSQL", category="maintenance", state="paused")
     make_job(rt, "sync-accounts", name="Sync accounts", category="sync", description="Nightly account SYNC")
     make_job(rt, "sizes", name="Collect sizes", category="monitoring")
-    make_job(rt, "code_job", name="Code job", category="processing", code=CODE, function=None,
-             trigger_type="cron", cron_expression="0 3 * * *", interval_seconds=None)
+    make_job(
+        rt,
+        "code_job",
+        name="Code job",
+        category="processing",
+        code=CODE,
+        function=None,
+        trigger_type="cron",
+        cron_expression="0 3 * * *",
+        interval_seconds=None,
+    )
 
 
 def listed(rt, **filters) -> tuple[list[str], int]:
@@ -500,6 +567,7 @@ def test_run_pages_filter_by_job_status_and_creation_time(any_runtime):
         runs.finish(any_runtime, done.id, RunStatus.SUCCESS)
         other = runs.enqueue(any_runtime, "b", source=TriggerSource.MANUAL)
     with any_runtime.db.read() as session:
+
         def ids(**filters):
             rows, total = runs.page(session, **filters)
             return [r.id for r in rows], total
@@ -513,12 +581,20 @@ def test_run_pages_filter_by_job_status_and_creation_time(any_runtime):
 
 
 def test_json_columns_round_trip(any_runtime):
-    params = {"名称": "值", "nested": {"list": [1, 2.5, None, True, "x"], "empty": {}}, "quote": 'a"b\'c'}
+    params = {"名称": "值", "nested": {"list": [1, 2.5, None, True, "x"], "empty": {}}, "quote": "a\"b'c"}
     make_job(any_runtime, "upstream")
-    make_job(any_runtime, "downstream", params=params, depends_on=["upstream"],
-             notify={"on": ["failed"], "urls": ["mailto://ops@example.com"]},
-             trigger_type="cron", cron_hour="2", cron_minute="30", cron_day_of_week="1-5",
-             interval_seconds=None)
+    make_job(
+        any_runtime,
+        "downstream",
+        params=params,
+        depends_on=["upstream"],
+        notify={"on": ["failed"], "urls": ["mailto://ops@example.com"]},
+        trigger_type="cron",
+        cron_hour="2",
+        cron_minute="30",
+        cron_day_of_week="1-5",
+        interval_seconds=None,
+    )
     with any_runtime.db.read() as session:
         job = session.get(Job, "downstream")
         assert job.params == params

@@ -12,8 +12,14 @@ from whalefall.services import defaults, jobs, runs
 from whalefall.services.audit import Actor
 from whalefall.tasks.registry import TaskRegistry
 
-SHIPPED = {"heartbeat", "cleanup_old_logs", "sync_accounts", "collect_database_sizes",
-           "calculate_database_size_aggregations", "monitor_partition_health"}
+SHIPPED = {
+    "heartbeat",
+    "cleanup_old_logs",
+    "sync_accounts",
+    "collect_database_sizes",
+    "calculate_database_size_aggregations",
+    "monitor_partition_health",
+}
 
 
 def job_ids(rt) -> set[str]:
@@ -53,7 +59,9 @@ def test_seeding_twice_creates_nothing_the_second_time(runtime):
 
 def test_a_users_edit_of_a_default_job_survives_a_reseed(runtime):
     defaults.seed(runtime)
-    jobs.update(runtime, "heartbeat", JobPatch(interval_seconds=120, name="My heartbeat"), Actor("admin", "admin"))
+    jobs.update(
+        runtime, "heartbeat", JobPatch(interval_seconds=120, name="My heartbeat"), Actor("admin", "admin")
+    )
     jobs.pause(runtime, "cleanup_old_logs", Actor("admin", "admin"))
     assert defaults.seed(runtime) == []
     heartbeat = load(runtime, "heartbeat")
@@ -69,8 +77,13 @@ def test_a_deleted_default_job_stays_deleted_after_a_reseed(runtime):
 
 
 def test_a_users_own_job_with_a_default_id_is_not_replaced_by_seeding(runtime):
-    jobs.create(runtime, JobCreate(id="heartbeat", name="Mine", function="heartbeat", trigger_type="interval",
-                                   interval_minutes=5), Actor("admin", "admin"))
+    jobs.create(
+        runtime,
+        JobCreate(
+            id="heartbeat", name="Mine", function="heartbeat", trigger_type="interval", interval_minutes=5
+        ),
+        Actor("admin", "admin"),
+    )
     assert set(defaults.seed(runtime)) == SHIPPED - {"heartbeat"}
     mine = load(runtime, "heartbeat")
     assert mine.name == "Mine" and mine.is_default is False and mine.trigger_params["minutes"] == 5
@@ -99,8 +112,13 @@ def test_reset_keeps_the_run_history_and_is_audited(runtime):
     defaults.reset(runtime, Actor("admin", "admin"))
     with runtime.db.read() as session:
         assert session.get(Run, run.id) is not None
-        actions = set(session.scalars(select(AuditEntry.action).where(AuditEntry.actor == "admin",
-                                                                      AuditEntry.target_id == "heartbeat")))
+        actions = set(
+            session.scalars(
+                select(AuditEntry.action).where(
+                    AuditEntry.actor == "admin", AuditEntry.target_id == "heartbeat"
+                )
+            )
+        )
     assert "job.create" in actions
 
 
@@ -113,8 +131,14 @@ def test_a_default_added_in_a_later_version_is_seeded_while_deleted_ones_stay_de
     defaults.seed(runtime)
     jobs.delete(runtime, "heartbeat", Actor("admin", "admin"))
     shipped = defaults.load_definitions()
-    newer = {"id": "heartbeat_2", "name": "Second heartbeat", "function": "heartbeat", "category": "monitoring",
-             "enabled": False, "trigger": {"type": "cron", "minute": "*/5"}}
+    newer = {
+        "id": "heartbeat_2",
+        "name": "Second heartbeat",
+        "function": "heartbeat",
+        "category": "monitoring",
+        "enabled": False,
+        "trigger": {"type": "cron", "minute": "*/5"},
+    }
     monkeypatch.setattr(defaults, "load_definitions", lambda: [*shipped, newer])
     assert defaults.seed(runtime) == ["heartbeat_2"]
     assert job_ids(runtime) == (SHIPPED - {"heartbeat"}) | {"heartbeat_2"}
@@ -122,6 +146,7 @@ def test_a_default_added_in_a_later_version_is_seeded_while_deleted_ones_stay_de
 
 
 # --- the YAML itself ---------------------------------------------------------
+
 
 def test_the_yaml_names_only_functions_of_the_task_registry():
     registry = TaskRegistry.default()
@@ -147,9 +172,12 @@ def test_every_yaml_entry_is_a_valid_job(runtime, entry):
 
 def test_the_fleet_jobs_run_at_the_times_of_the_spec(runtime):
     defaults.seed(runtime)
-    expected = {"sync_accounts": (1, 0, "sync"), "collect_database_sizes": (3, 0, "sync"),
-                "calculate_database_size_aggregations": (4, 0, "processing"),
-                "monitor_partition_health": (0, 30, "monitoring")}
+    expected = {
+        "sync_accounts": (1, 0, "sync"),
+        "collect_database_sizes": (3, 0, "sync"),
+        "calculate_database_size_aggregations": (4, 0, "processing"),
+        "monitor_partition_health": (0, 30, "monitoring"),
+    }
     for job_id, (hour, minute, category) in expected.items():
         job = load(runtime, job_id)
         assert job.func_name == job_id and job.category == category and job.state == "active"

@@ -17,39 +17,56 @@ from whalefall.tasks import calculate_database_size_aggregations as aggregations
 
 
 def instance(rt, name: str = "db1") -> int:
-    return instances.create(rt, InstanceCreate(name=name, db_type="postgresql", host="h", username="u"), ADMIN).id
+    return instances.create(
+        rt, InstanceCreate(name=name, db_type="postgresql", host="h", username="u"), ADMIN
+    ).id
 
 
 def sizes(rt, iid: int, first: date, days: int, per_day: dict[str, int], growth: dict[str, int]) -> None:
     """``days`` days of sizes from ``first``: each database starts at ``per_day`` and grows by ``growth`` a day."""
     for n in range(days):
-        fleet_sizes.store(rt, iid, [DatabaseSize(name, start + n * growth.get(name, 0))
-                                    for name, start in per_day.items()], first + timedelta(days=n))
+        fleet_sizes.store(
+            rt,
+            iid,
+            [DatabaseSize(name, start + n * growth.get(name, 0)) for name, start in per_day.items()],
+            first + timedelta(days=n),
+        )
 
 
 def aggregation(rt, iid: int, period: str, scope: str = "database", name: str = "a") -> SizeAggregation:
     with rt.db.read() as session:
-        return session.scalar(select(SizeAggregation).where(
-            SizeAggregation.instance_id == iid, SizeAggregation.period == period, SizeAggregation.scope == scope,
-            SizeAggregation.database_name == ("" if scope == "instance" else name)))
+        return session.scalar(
+            select(SizeAggregation).where(
+                SizeAggregation.instance_id == iid,
+                SizeAggregation.period == period,
+                SizeAggregation.scope == scope,
+                SizeAggregation.database_name == ("" if scope == "instance" else name),
+            )
+        )
 
 
-@pytest.mark.parametrize("period, day, bounds", [
-    ("daily", date(2026, 3, 4), (date(2026, 3, 4), date(2026, 3, 4))),
-    ("weekly", date(2026, 3, 4), (date(2026, 3, 2), date(2026, 3, 8))),  # a Wednesday: Monday to Sunday
-    ("weekly", date(2026, 3, 8), (date(2026, 3, 2), date(2026, 3, 8))),  # a Sunday ends its week
-    ("weekly", date(2026, 3, 9), (date(2026, 3, 9), date(2026, 3, 15))),
-    ("monthly", date(2024, 2, 29), (date(2024, 2, 1), date(2024, 2, 29))),
-    ("monthly", date(2026, 12, 31), (date(2026, 12, 1), date(2026, 12, 31))),
-    ("quarterly", date(2026, 5, 20), (date(2026, 4, 1), date(2026, 6, 30))),
-    ("quarterly", date(2026, 12, 1), (date(2026, 10, 1), date(2026, 12, 31))),
-])
+@pytest.mark.parametrize(
+    "period, day, bounds",
+    [
+        ("daily", date(2026, 3, 4), (date(2026, 3, 4), date(2026, 3, 4))),
+        ("weekly", date(2026, 3, 4), (date(2026, 3, 2), date(2026, 3, 8))),  # a Wednesday: Monday to Sunday
+        ("weekly", date(2026, 3, 8), (date(2026, 3, 2), date(2026, 3, 8))),  # a Sunday ends its week
+        ("weekly", date(2026, 3, 9), (date(2026, 3, 9), date(2026, 3, 15))),
+        ("monthly", date(2024, 2, 29), (date(2024, 2, 1), date(2024, 2, 29))),
+        ("monthly", date(2026, 12, 31), (date(2026, 12, 1), date(2026, 12, 31))),
+        ("quarterly", date(2026, 5, 20), (date(2026, 4, 1), date(2026, 6, 30))),
+        ("quarterly", date(2026, 12, 1), (date(2026, 10, 1), date(2026, 12, 31))),
+    ],
+)
 def test_each_period_is_the_one_containing_the_day(period, day, bounds):
     assert fleet_capacity.period_bounds(period, day) == bounds
 
 
 def test_the_previous_period_of_a_quarter_crosses_the_year():
-    assert fleet_capacity.previous_bounds("quarterly", date(2026, 2, 1)) == (date(2025, 10, 1), date(2025, 12, 31))
+    assert fleet_capacity.previous_bounds("quarterly", date(2026, 2, 1)) == (
+        date(2025, 10, 1),
+        date(2025, 12, 31),
+    )
 
 
 def test_week_month_and_quarter_statistics_and_their_change(runtime):

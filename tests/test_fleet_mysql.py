@@ -21,21 +21,27 @@ def accounts(rt, instance_id: int, prefix: str) -> dict[str, InstanceAccount]:
 
 def changes(rt, instance_id: int, prefix: str) -> list[tuple[str, str, dict]]:
     with rt.db.read() as session:
-        rows = session.scalars(select(AccountChange).where(AccountChange.instance_id == instance_id)
-                               .order_by(AccountChange.id))
+        rows = session.scalars(
+            select(AccountChange).where(AccountChange.instance_id == instance_id).order_by(AccountChange.id)
+        )
         return [(r.change_type, r.account_key, r.diff) for r in rows if r.username.startswith(prefix)]
 
 
 def test_accounts_privileges_and_their_changes_are_synced_from_mariadb(runtime, mariadb):
     p = mariadb.prefix
     app, role, db = f"{p}_app", f"{p}_role", f"{p}_db"
-    mariadb.run(f"CREATE DATABASE `{db}`", f"CREATE TABLE `{db}`.t (id INT)",
-                f"CREATE USER `{app}`@'%' IDENTIFIED BY 'Secret-pw-1'",
-                f"CREATE USER `{p}_admin`@'localhost' IDENTIFIED BY 'Secret-pw-2'",
-                f"GRANT ALL PRIVILEGES ON *.* TO `{p}_admin`@'localhost' WITH GRANT OPTION",
-                f"GRANT SELECT, INSERT ON `{db}`.* TO `{app}`@'%'",
-                f"GRANT UPDATE (id) ON `{db}`.t TO `{app}`@'%'",
-                f"CREATE ROLE `{role}`", f"GRANT DELETE ON `{db}`.* TO `{role}`", f"GRANT `{role}` TO `{app}`@'%'")
+    mariadb.run(
+        f"CREATE DATABASE `{db}`",
+        f"CREATE TABLE `{db}`.t (id INT)",
+        f"CREATE USER `{app}`@'%' IDENTIFIED BY 'Secret-pw-1'",
+        f"CREATE USER `{p}_admin`@'localhost' IDENTIFIED BY 'Secret-pw-2'",
+        f"GRANT ALL PRIVILEGES ON *.* TO `{p}_admin`@'localhost' WITH GRANT OPTION",
+        f"GRANT SELECT, INSERT ON `{db}`.* TO `{app}`@'%'",
+        f"GRANT UPDATE (id) ON `{db}`.t TO `{app}`@'%'",
+        f"CREATE ROLE `{role}`",
+        f"GRANT DELETE ON `{db}`.* TO `{role}`",
+        f"GRANT `{role}` TO `{app}`@'%'",
+    )
     iid = register(runtime, "maria", "mysql", MARIADB)
 
     result = sync_accounts.run(context(runtime))
@@ -55,19 +61,25 @@ def test_accounts_privileges_and_their_changes_are_synced_from_mariadb(runtime, 
     assert sorted(c[1] for c in added) == sorted(found) and {c[0] for c in added} == {"added"}
 
     # Grant something, revoke something, lock one, drop one; then sync again.
-    mariadb.run(f"GRANT CREATE ON `{db}`.* TO `{app}`@'%'", f"REVOKE INSERT ON `{db}`.* FROM `{app}`@'%'",
-                f"ALTER USER `{p}_admin`@'localhost' ACCOUNT LOCK")
+    mariadb.run(
+        f"GRANT CREATE ON `{db}`.* TO `{app}`@'%'",
+        f"REVOKE INSERT ON `{db}`.* FROM `{app}`@'%'",
+        f"ALTER USER `{p}_admin`@'localhost' ACCOUNT LOCK",
+    )
     mariadb.run(f"DROP ROLE `{role}`")
     sync_accounts.run(context(runtime))
     found = accounts(runtime, iid, p)
     assert found[f"'{app}'@'%'"].privileges["databases"][db] == ["CREATE", "SELECT"]
     assert found[f"'{p}_admin'@'localhost'"].is_locked
     assert found[role].is_deleted and found[role].deleted_at is not None
-    later = changes(runtime, iid, p)[len(added):]
+    later = changes(runtime, iid, p)[len(added) :]
     by_key = {key: (kind, diff) for kind, key, diff in later}
     kind, diff = by_key[f"'{app}'@'%'"]
     assert kind == "changed"
-    assert diff["privileges"] == {"added": [f"databases.{db}: CREATE"], "removed": [f"databases.{db}: INSERT"]}
+    assert diff["privileges"] == {
+        "added": [f"databases.{db}: CREATE"],
+        "removed": [f"databases.{db}: INSERT"],
+    }
     assert diff["roles"] == {"added": [], "removed": [role]}
     kind, diff = by_key[f"'{p}_admin'@'localhost'"]
     assert diff["is_locked"] == {"before": False, "after": True}
@@ -91,8 +103,11 @@ def test_configured_exclusions_leave_accounts_out(runtime, mariadb):
 def test_sizes_are_collected_per_database_and_grow_with_data(runtime, mariadb):
     p = mariadb.prefix
     db = f"{p}_sizes"
-    mariadb.run(f"CREATE DATABASE `{db}`", f"CREATE DATABASE `{p}_empty`",
-                f"CREATE TABLE `{db}`.t (id INT PRIMARY KEY AUTO_INCREMENT, pad VARCHAR(1000)) ENGINE=InnoDB")
+    mariadb.run(
+        f"CREATE DATABASE `{db}`",
+        f"CREATE DATABASE `{p}_empty`",
+        f"CREATE TABLE `{db}`.t (id INT PRIMARY KEY AUTO_INCREMENT, pad VARCHAR(1000)) ENGINE=InnoDB",
+    )
     iid = register(runtime, "maria", "mysql", MARIADB)
     assert collect_database_sizes.run(context(runtime)).startswith("成功 1 个")
     day = fleet_sizes.business_date(runtime)
@@ -103,18 +118,25 @@ def test_sizes_are_collected_per_database_and_grow_with_data(runtime, mariadb):
 
     first = size_of(db)
     assert size_of(f"{p}_empty") == 0
-    mariadb.run(f"INSERT INTO `{db}`.t (pad) SELECT REPEAT('x', 1000) FROM seq_1_to_4000",
-                f"ANALYZE TABLE `{db}`.t")
+    mariadb.run(
+        f"INSERT INTO `{db}`.t (pad) SELECT REPEAT('x', 1000) FROM seq_1_to_4000", f"ANALYZE TABLE `{db}`.t"
+    )
     collect_database_sizes.run(context(runtime))  # the same day: overwrites
     assert size_of(db) > first + 2_000_000
     with runtime.db.read() as session:
-        assert session.scalar(select(DatabaseSize.size_bytes).where(DatabaseSize.database_name == "mysql")) is None
-        rows = session.scalars(select(DatabaseSize).where(DatabaseSize.instance_id == iid,
-                                                          DatabaseSize.database_name == db)).all()
+        assert (
+            session.scalar(select(DatabaseSize.size_bytes).where(DatabaseSize.database_name == "mysql"))
+            is None
+        )
+        rows = session.scalars(
+            select(DatabaseSize).where(DatabaseSize.instance_id == iid, DatabaseSize.database_name == db)
+        ).all()
     assert len(rows) == 1
 
     mariadb.run(f"DROP DATABASE `{p}_empty`")
     collect_database_sizes.run(context(runtime))
     with runtime.db.read() as session:
-        gone = session.scalar(select(DatabaseInventory).where(DatabaseInventory.database_name == f"{p}_empty"))
+        gone = session.scalar(
+            select(DatabaseInventory).where(DatabaseInventory.database_name == f"{p}_empty")
+        )
     assert gone.is_gone and gone.gone_date == day and gone.first_seen_date == day

@@ -39,12 +39,19 @@ def names(rt) -> set[str]:
 def test_upkeep_creates_this_and_next_month_and_drops_those_past_retention(pg_runtime):
     fleet_partitions.ensure(pg_runtime, [date(2025, 10, 1), date(2025, 11, 1), date(2025, 12, 1)])
     report = fleet_partitions.maintain(pg_runtime, TODAY)
-    assert set(report["created"]) == {"database_sizes_p202611", "database_sizes_p202612",
-                                      "instance_sizes_p202611", "instance_sizes_p202612"}
+    assert set(report["created"]) == {
+        "database_sizes_p202611",
+        "database_sizes_p202612",
+        "instance_sizes_p202611",
+        "instance_sizes_p202612",
+    }
     # Twelve months before November 2026 is November 2025: October 2025 goes, November stays.
     assert set(report["dropped"]) == {"database_sizes_p202510", "instance_sizes_p202510"}
-    assert names(pg_runtime) == {f"{t}_p{m}" for t in ("database_sizes", "instance_sizes")
-                                 for m in ("202511", "202512", "202611", "202612")}
+    assert names(pg_runtime) == {
+        f"{t}_p{m}"
+        for t in ("database_sizes", "instance_sizes")
+        for m in ("202511", "202512", "202611", "202612")
+    }
     assert report["status"] == "healthy" and report["missing"] == []
     again = fleet_partitions.maintain(pg_runtime, TODAY)
     assert again["created"] == [] and again["dropped"] == []
@@ -65,9 +72,13 @@ def test_health_names_missing_and_oversized_partitions(pg_runtime):
 
 @pytest.mark.postgres
 def test_sizes_land_in_their_month_partition_even_a_month_not_yet_created(pg_runtime):
-    iid = instances.create(pg_runtime, InstanceCreate(name="x", db_type="mysql", host="h", username="u"), ADMIN).id
+    iid = instances.create(
+        pg_runtime, InstanceCreate(name="x", db_type="mysql", host="h", username="u"), ADMIN
+    ).id
     day = date(2027, 5, 3)
-    fleet_partitions.ensure(pg_runtime, [fleet_partitions.month_start(day)])  # what collect_database_sizes does
+    fleet_partitions.ensure(
+        pg_runtime, [fleet_partitions.month_start(day)]
+    )  # what collect_database_sizes does
     fleet_sizes.store(pg_runtime, iid, [DatabaseSize("a", 10)], day)
     with pg_runtime.db.engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM database_sizes_p202705")).scalar() == 1

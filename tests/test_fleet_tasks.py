@@ -20,21 +20,31 @@ from whalefall.services import fleet_sessions, instances
 from whalefall.tasks import sync_accounts
 from whalefall.tasks.registry import TaskRegistry
 
-FLEET_TASKS = ("sync_accounts", "collect_database_sizes", "calculate_database_size_aggregations",
-               "monitor_partition_health")
+FLEET_TASKS = (
+    "sync_accounts",
+    "collect_database_sizes",
+    "calculate_database_size_aggregations",
+    "monitor_partition_health",
+)
 
 
 def session_rows(rt, session_id: int | None = None) -> dict[str, SyncSessionInstance]:
     with rt.db.read() as session:
         if session_id is None:
             session_id = session.scalar(select(SyncSession.id).order_by(SyncSession.id.desc()))
-        return {r.instance_name: r for r in session.scalars(
-            select(SyncSessionInstance).where(SyncSessionInstance.session_id == session_id))}
+        return {
+            r.instance_name: r
+            for r in session.scalars(
+                select(SyncSessionInstance).where(SyncSessionInstance.session_id == session_id)
+            )
+        }
 
 
 def fake_instances(rt, count: int) -> list[Instance]:
     for i in range(count):
-        instances.create(rt, InstanceCreate(name=f"i{i}", db_type="mysql", host="127.0.0.1", username="u"), ADMIN)
+        instances.create(
+            rt, InstanceCreate(name=f"i{i}", db_type="mysql", host="127.0.0.1", username="u"), ADMIN
+        )
     return fleet_sessions.load_instances(rt)
 
 
@@ -45,6 +55,7 @@ def test_the_fleet_tasks_are_registered_under_their_names():
 
 
 # --- the pool ------------------------------------------------------------------------------
+
 
 def test_no_more_instances_than_the_setting_are_worked_on_at_once(runtime):
     runtime.settings.fleet_max_connections = 2
@@ -59,7 +70,9 @@ def test_no_more_instances_than_the_setting_are_worked_on_at_once(runtime):
             now[0] -= 1
         return fleet_sessions.Outcome(counts={"n": 1})
 
-    text = fleet_sessions.run_per_instance(context(runtime), "sync_accounts", fake_instances(runtime, 6), work)
+    text = fleet_sessions.run_per_instance(
+        context(runtime), "sync_accounts", fake_instances(runtime, 6), work
+    )
     assert peak[0] == 2
     assert text.startswith("成功 6 个，失败 0 个")
 
@@ -72,7 +85,9 @@ def test_a_slow_or_failing_instance_is_recorded_and_the_others_go_on(runtime):
             time.sleep(0.3)
         return fleet_sessions.Outcome(counts={"databases": 3}, details={"who": instance.name})
 
-    text = fleet_sessions.run_per_instance(context(runtime), "collect_database_sizes", fake_instances(runtime, 4), work)
+    text = fleet_sessions.run_per_instance(
+        context(runtime), "collect_database_sizes", fake_instances(runtime, 4), work
+    )
     assert text.startswith("成功 3 个，失败 1 个")
     rows = session_rows(runtime)
     assert rows["i0"].status == "failed" and rows["i0"].error == "RuntimeError: boom"
@@ -93,16 +108,21 @@ def test_a_run_where_every_instance_failed_fails(runtime):
 
 
 def test_a_cancelled_run_leaves_the_instances_not_started(runtime):
-    text = fleet_sessions.run_per_instance(context(runtime, cancel=lambda: True), "sync_accounts",
-                                           fake_instances(runtime, 3), lambda i, s: fleet_sessions.Outcome())
+    text = fleet_sessions.run_per_instance(
+        context(runtime, cancel=lambda: True),
+        "sync_accounts",
+        fake_instances(runtime, 3),
+        lambda i, s: fleet_sessions.Outcome(),
+    )
     assert "取消 3 个" in text
     assert {r.status for r in session_rows(runtime).values()} == {"cancelled"}
 
 
 def test_the_summary_speaks_english_when_configured(runtime):
     runtime.settings.language = "en"
-    text = fleet_sessions.run_per_instance(context(runtime), "sync_accounts", fake_instances(runtime, 1),
-                                           lambda i, s: fleet_sessions.Outcome())
+    text = fleet_sessions.run_per_instance(
+        context(runtime), "sync_accounts", fake_instances(runtime, 1), lambda i, s: fleet_sessions.Outcome()
+    )
     assert text.endswith(": 1 succeeded, 0 failed")
 
 
@@ -114,13 +134,20 @@ def test_inactive_instances_are_left_alone(runtime):
 
 # --- real servers, some unreachable ------------------------------------------------------------
 
+
 def test_unreachable_instances_fail_in_words_while_the_others_sync(runtime, mariadb, postgres, caplog):
     good_maria = register(runtime, "maria", "mysql", MARIADB)
     register(runtime, "pg", "postgresql", POSTGRES)
     register(runtime, "maria-stopped", "mysql", MARIADB, port=1)
     register(runtime, "maria-bad-password", "mysql", MARIADB, password="Wrong-pass-77")
-    register(runtime, "pg-no-such-user", "postgresql", POSTGRES, username=f"{postgres.prefix}_nobody",
-             password="Wrong-pass-88")
+    register(
+        runtime,
+        "pg-no-such-user",
+        "postgresql",
+        POSTGRES,
+        username=f"{postgres.prefix}_nobody",
+        password="Wrong-pass-88",
+    )
     with caplog.at_level(logging.INFO):
         text = sync_accounts.run(context(runtime))
     assert text.startswith("成功 2 个，失败 3 个")
@@ -133,8 +160,13 @@ def test_unreachable_instances_fail_in_words_while_the_others_sync(runtime, mari
     with runtime.db.read() as session:
         status = {i.name: i.last_contact_ok for i in session.scalars(select(Instance))}
         stored = session.scalar(select(InstanceAccount.id).where(InstanceAccount.instance_id == good_maria))
-    assert status == {"maria": True, "pg": True, "maria-stopped": False, "maria-bad-password": False,
-                      "pg-no-such-user": False}
+    assert status == {
+        "maria": True,
+        "pg": True,
+        "maria-stopped": False,
+        "maria-bad-password": False,
+        "pg-no-such-user": False,
+    }
     assert stored is not None
 
 
@@ -152,6 +184,7 @@ def test_an_instance_that_cannot_be_read_keeps_its_accounts(runtime, mariadb):
 
 
 # --- secrets -----------------------------------------------------------------------------------
+
 
 def test_passwords_are_stored_encrypted_and_read_back(runtime):
     iid = register(runtime, "x", "mysql", MARIADB, password="Plain-secret-9")
@@ -216,6 +249,7 @@ def test_the_encryption_key_can_come_from_a_file(tmp_path):
 
 # --- timeouts: the driver's, never a signal ------------------------------------------------------
 
+
 def test_a_server_that_never_answers_fails_after_the_connect_timeout_in_a_worker_thread(runtime):
     import socket
 
@@ -247,18 +281,29 @@ def test_a_statement_past_the_statement_timeout_is_stopped(kind, mariadb, postgr
     from whalefall.fleet.errors import FleetUnreachable
 
     url = MARIADB if kind == "mysql" else POSTGRES
-    target = Target(kind, url.host, url.port or (3306 if kind == "mysql" else 5432), "", url.username,
-                    url.password or "", connect_timeout=3, statement_timeout=1)
+    target = Target(
+        kind,
+        url.host,
+        url.port or (3306 if kind == "mysql" else 5432),
+        "",
+        url.username,
+        url.password or "",
+        connect_timeout=3,
+        statement_timeout=1,
+    )
     started = time.monotonic()
     with pytest.raises(FleetUnreachable) as info, open_adapter(target) as adapter:
         adapter.rows("SELECT SLEEP(5)" if kind == "mysql" else "SELECT pg_sleep(5)")
     assert time.monotonic() - started < 4
     # The server's own limit or the driver's read timeout, whichever fires first.
-    assert any(word in info.value.message.lower()
-               for word in ("timeout", "timed out", "max_statement_time", "interrupted"))
+    assert any(
+        word in info.value.message.lower()
+        for word in ("timeout", "timed out", "max_statement_time", "interrupted")
+    )
 
 
 # --- through the runner, as the default jobs run ---------------------------------------------------
+
 
 def test_the_default_jobs_run_through_the_runner_with_the_summary_as_result_and_a_log(runtime, mariadb):
     from whalefall.scheduler.oneshot import run_in_foreground
@@ -279,13 +324,18 @@ def test_the_default_jobs_run_through_the_runner_with_the_summary_as_result_and_
 
 # --- the product's own database may be SQLite, PostgreSQL or MariaDB -------------------------------
 
+
 def test_the_fleet_tasks_store_the_same_on_every_product_database(any_runtime, mariadb):
     from whalefall.services import fleet_accounts, fleet_capacity, fleet_sizes
     from whalefall.tasks import calculate_database_size_aggregations, collect_database_sizes
 
     p = mariadb.prefix
-    mariadb.run(f"CREATE DATABASE `{p}_Db`", f"CREATE USER `{p}_U`@'%'", f"CREATE USER `{p}_u`@'%'",
-                f"GRANT SELECT ON `{p}_Db`.* TO `{p}_U`@'%'")
+    mariadb.run(
+        f"CREATE DATABASE `{p}_Db`",
+        f"CREATE USER `{p}_U`@'%'",
+        f"CREATE USER `{p}_u`@'%'",
+        f"GRANT SELECT ON `{p}_Db`.* TO `{p}_U`@'%'",
+    )
     iid = register(any_runtime, "maria", "mysql", MARIADB)
     sync_accounts.run(context(any_runtime))
     collect_database_sizes.run(context(any_runtime))
@@ -297,6 +347,8 @@ def test_the_fleet_tasks_store_the_same_on_every_product_database(any_runtime, m
         inventory, _ = fleet_sizes.inventory_page(session, iid, q=p)
     # Names differing only in case are different accounts everywhere (MySQL's are case-sensitive).
     assert sorted(a.username for a in accounts) == [f"{p}_U", f"{p}_u"]
-    assert next(a for a in accounts if a.username == f"{p}_U").privileges == {"databases": {f"{p}_Db": ["SELECT"]}}
+    assert next(a for a in accounts if a.username == f"{p}_U").privileges == {
+        "databases": {f"{p}_Db": ["SELECT"]}
+    }
     assert series[0]["points"][0]["sample_count"] == 1
     assert [i.database_name for i in inventory] == [f"{p}_Db"]

@@ -34,6 +34,7 @@ FAR_FUTURE = "2099-01-01T00:00:00+08:00"
 
 # --- fixtures and helpers ----------------------------------------------------------------
 
+
 @pytest.fixture(scope="session")
 def template(tmp_path_factory) -> tuple[Path, str]:
     """A migrated data dir with the admin and an API token, made by the real commands."""
@@ -58,8 +59,11 @@ def procs(tmp_path) -> Iterator[Processes]:
 
 
 def wait_healthy(proc: Proc, api: Api, timeout: float = 20) -> None:
-    wait_until(lambda: not proc.alive() or api.health_status() == 200, timeout,
-               what=f"{proc.name} to answer /scheduler/api/health with 200")
+    wait_until(
+        lambda: not proc.alive() or api.health_status() == 200,
+        timeout,
+        what=f"{proc.name} to answer /scheduler/api/health with 200",
+    )
     assert proc.alive(), f"{proc.name} exited during start-up\n{proc.describe()}"
 
 
@@ -135,7 +139,14 @@ def interval_job(job_id: str, *, seconds: int | None = None, minutes: int | None
 
 
 def code_job(job_id: str, code: str, **extra) -> dict:
-    return {"id": job_id, "name": job_id, "trigger_type": "date", "run_date": FAR_FUTURE, "code": code, **extra}
+    return {
+        "id": job_id,
+        "name": job_id,
+        "trigger_type": "date",
+        "run_date": FAR_FUTURE,
+        "code": code,
+        **extra,
+    }
 
 
 def anchor_of(job: dict) -> datetime:
@@ -158,6 +169,7 @@ def assert_no_duplicate_times(runs: list[dict]) -> None:
 
 
 # --- 1. first start -------------------------------------------------------------------------
+
 
 def test_serve_creates_first_admin_password_file_and_answers_health(tmp_path, procs):
     data = tmp_path / "data"
@@ -182,8 +194,9 @@ def test_serve_creates_first_admin_password_file_and_answers_health(tmp_path, pr
     form = browser.request("GET", "/auth/login")
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
     assert csrf, form.text[:500]
-    signed_in = browser.request("POST", "/auth/login",
-                                form={"username": "admin", "password": password, "csrf_token": csrf.group(1)})
+    signed_in = browser.request(
+        "POST", "/auth/login", form={"username": "admin", "password": password, "csrf_token": csrf.group(1)}
+    )
     assert signed_in.status == 302, signed_in.text[:500]
     jobs = {j["id"]: j for j in browser.ok("GET", "/jobs?per_page=200")["jobs"]}
     assert {"heartbeat", "cleanup_old_logs"} <= set(jobs)
@@ -200,8 +213,10 @@ def test_sigterm_in_the_middle_of_a_request_stops_serve(site):
     proc, api = site.serve()
     # A client uploading a large body keeps serve's main thread busy in waitress's read handler.
     upload = socket.create_connection(("127.0.0.1", port_of(api)))
-    upload.sendall(b"POST /scheduler/api/cron/preview HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                   b"Content-Type: application/json\r\nContent-Length: 536870912\r\n\r\n")
+    upload.sendall(
+        b"POST /scheduler/api/cron/preview HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        b"Content-Type: application/json\r\nContent-Length: 536870912\r\n\r\n"
+    )
     stop = threading.Event()
 
     def pump() -> None:
@@ -225,12 +240,15 @@ def test_sigterm_in_the_middle_of_a_request_stops_serve(site):
 
 # --- 2. firing ---------------------------------------------------------------------------
 
+
 def test_interval_job_fires_every_second(site):
     _proc, api = site.serve()
     api.ok("POST", "/jobs", interval_job("tick", seconds=1))
 
     def three_successes():
-        runs = [r for r in runs_of(api, "tick") if r["trigger_source"] == "schedule" and r["status"] == "success"]
+        runs = [
+            r for r in runs_of(api, "tick") if r["trigger_source"] == "schedule" and r["status"] == "success"
+        ]
         return runs if len(runs) >= 3 else None
 
     wait_until(three_successes, 6, what="three successful scheduled runs of a 1 s job")
@@ -239,15 +257,29 @@ def test_interval_job_fires_every_second(site):
     finished = [r for r in runs if r["status"] not in ("queued", "running")]
     assert all(r["status"] == "success" and r["trigger_source"] == "schedule" for r in finished), finished
     times = sorted(scheduled_times(finished))
-    assert [(b - a).total_seconds() for a, b in zip(times, times[1:], strict=False)] == [1.0] * (len(times) - 1)
+    assert [(b - a).total_seconds() for a, b in zip(times, times[1:], strict=False)] == [1.0] * (
+        len(times) - 1
+    )
 
 
 # --- 3./4. restarts ----------------------------------------------------------------------
 
+
 def test_restart_keeps_jobs_and_their_edits(site):
     proc, api = site.serve()
-    api.ok("POST", "/jobs", {"id": "nightly", "name": "nightly", "trigger_type": "cron", "cron_hour": 3,
-                             "cron_minute": 15, "function": "heartbeat", "category": "maintenance"})
+    api.ok(
+        "POST",
+        "/jobs",
+        {
+            "id": "nightly",
+            "name": "nightly",
+            "trigger_type": "cron",
+            "cron_hour": 3,
+            "cron_minute": 15,
+            "function": "heartbeat",
+            "category": "maintenance",
+        },
+    )
     api.ok("PUT", "/jobs/nightly", {"name": "夜间巡检", "description": "edited"})
     api.ok("DELETE", "/jobs/cleanup_old_logs")
     before = api.ok("GET", "/jobs/nightly")
@@ -283,8 +315,13 @@ def test_paused_job_stays_paused_across_restart(site):
 
     # The control job fires three times after the restart: long enough for a 2 s job to have been due.
     def control_ran_three_times():
-        runs = [r for r in runs_of(api, "control") if r["trigger_source"] == "schedule"
-                and r["status"] == "success" and local(r["scheduled_time"]) > restarted]
+        runs = [
+            r
+            for r in runs_of(api, "control")
+            if r["trigger_source"] == "schedule"
+            and r["status"] == "success"
+            and local(r["scheduled_time"]) > restarted
+        ]
         return len(runs) >= 3
 
     wait_until(control_ran_three_times, 10, what="three runs of the control job after the restart")
@@ -336,6 +373,8 @@ def test_sigkill_during_code_run_marks_it_interrupted(site, tmp_path):
 
 LONG_SLEEPER = SLEEPER.replace("time.sleep(60)", "time.sleep(300)")
 SHUTDOWN_GRACE_SECONDS = 2  # WHALEFALL_SHUTDOWN_GRACE_SECONDS: how long serve lets running runs finish
+
+
 def test_sigterm_during_a_long_code_run_exits_after_the_grace(site, tmp_path):
     proc, api = site.serve(**FAST_TAKEOVER, WHALEFALL_SHUTDOWN_GRACE_SECONDS=str(SHUTDOWN_GRACE_SECONDS))
     pidfile = tmp_path / "job.pid"
@@ -347,19 +386,24 @@ def test_sigterm_during_a_long_code_run_exits_after_the_grace(site, tmp_path):
     assert proc.terminate(timeout=SHUTDOWN_GRACE_SECONDS + 15) == 0
     wait_until(lambda: pid_gone(child), 5, what=f"the job's process {child} to be gone")
     _proc, api = site.serve(port_of(api), **FAST_TAKEOVER)
-    run = wait_until(lambda: (r := run_of(api, run_id))["status"] not in ("queued", "running") and r, 15,
-                     what=f"run {run_id} to end")
+    run = wait_until(
+        lambda: (r := run_of(api, run_id))["status"] not in ("queued", "running") and r,
+        15,
+        what=f"run {run_id} to end",
+    )
     assert run["status"] == "interrupted", run
 
 
 # --- 6. downtime across due times ---------------------------------------------------------
 
+
 def test_stop_across_a_due_time_gives_one_catch_up_run(site):
     proc, api = site.serve()
     job = api.ok("POST", "/jobs", interval_job("every2", seconds=2))
     anchor = anchor_of(job)
-    wait_until(lambda: any(r["status"] == "success" for r in runs_of(api, "every2")), 6,
-               what="a first scheduled run")
+    wait_until(
+        lambda: any(r["status"] == "success" for r in runs_of(api, "every2")), 6, what="a first scheduled run"
+    )
 
     assert proc.terminate() == 0
     stopped = now()
@@ -369,8 +413,13 @@ def test_stop_across_a_due_time_gives_one_catch_up_run(site):
 
     def caught_up_and_going():
         runs = runs_of(api, "every2")
-        after = [r for r in runs if r["trigger_source"] == "schedule" and r["status"] == "success"
-                 and local(r["scheduled_time"]) > restarting]
+        after = [
+            r
+            for r in runs
+            if r["trigger_source"] == "schedule"
+            and r["status"] == "success"
+            and local(r["scheduled_time"]) > restarting
+        ]
         return runs if after else None
 
     runs = wait_until(caught_up_and_going, 10, what="a scheduled run after the restart")
@@ -391,6 +440,7 @@ def test_stop_across_a_due_time_gives_one_catch_up_run(site):
 
 
 # --- 7./8. run now ---------------------------------------------------------------------------
+
 
 def wait_for_success(api: Api, run_id: int, timeout: float = 10) -> dict:
     def done():
@@ -461,6 +511,7 @@ def test_run_now_answers_409_at_max_instances(site):
 
 # --- 9./10. several processes on one database ---------------------------------------------------
 
+
 def test_web_and_scheduler_processes_share_changes_within_two_seconds(site):
     web, api = site.web()
     scheduler = site.scheduler()
@@ -469,8 +520,11 @@ def test_web_and_scheduler_processes_share_changes_within_two_seconds(site):
 
     job = api.ok("POST", "/jobs", interval_job("shared", seconds=2))
     first_due = anchor_of(job) + timedelta(seconds=2)
-    first = wait_until(lambda: runs_of(api, "shared"), (first_due - now()).total_seconds() + 3,
-                       what="a run of the job created through the web process")[0]
+    first = wait_until(
+        lambda: runs_of(api, "shared"),
+        (first_due - now()).total_seconds() + 3,
+        what="a run of the job created through the web process",
+    )[0]
     assert local(first["scheduled_time"]) <= first_due + timedelta(seconds=2), first
     assert first["node"] and node_pid(first["node"]) == scheduler.pid
     wait_for_success(api, first["id"])
@@ -488,8 +542,14 @@ def test_web_and_scheduler_processes_share_changes_within_two_seconds(site):
 
     api.ok("POST", "/jobs/shared/resume")
     resumed_at = now()
-    wait_until(lambda: any(r["trigger_source"] == "schedule" and iso(r["created_at"]) > resumed_at
-                           for r in runs_of(api, "shared")), 5, what="a scheduled run after resuming")
+    wait_until(
+        lambda: any(
+            r["trigger_source"] == "schedule" and iso(r["created_at"]) > resumed_at
+            for r in runs_of(api, "shared")
+        ),
+        5,
+        what="a scheduled run after resuming",
+    )
 
     # The web process alone: the API answers, health says no scheduler runs.
     assert scheduler.terminate() == 0
@@ -523,8 +583,11 @@ def test_second_scheduler_takes_over_when_the_first_dies(site):
     killed = now()
 
     def runs_from_survivor():
-        runs = [r for r in runs_of(api, "beat") if r["node"] and node_pid(r["node"]) == survivor.pid
-                and r["status"] == "success"]
+        runs = [
+            r
+            for r in runs_of(api, "beat")
+            if r["node"] and node_pid(r["node"]) == survivor.pid and r["status"] == "success"
+        ]
         return runs if len(runs) >= 2 else None
 
     taken = wait_until(runs_from_survivor, 15, what="runs from the second scheduler")
@@ -540,13 +603,17 @@ def test_second_scheduler_takes_over_when_the_first_dies(site):
 
 # --- 11. configuration --------------------------------------------------------------------------
 
-@pytest.mark.parametrize("role, name, value", [
-    pytest.param("serve", "WHALEFALL_EXECUTOR_MAX_WORKERS", "abc", id="serve"),
-    pytest.param("web", "WHALEFALL_EXECUTOR_MAX_WORKERS", "abc", id="web"),
-    pytest.param("scheduler", "WHALEFALL_EXECUTOR_MAX_WORKERS", "abc", id="scheduler"),
-    pytest.param("serve", "WHALEFALL_DATABASE_URL", "not a database url", id="database-url"),
-    pytest.param("serve", "WHALEFALL_DATA_DIR", "{a_file}", id="data-dir-is-a-file"),
-])
+
+@pytest.mark.parametrize(
+    "role, name, value",
+    [
+        pytest.param("serve", "WHALEFALL_EXECUTOR_MAX_WORKERS", "abc", id="serve"),
+        pytest.param("web", "WHALEFALL_EXECUTOR_MAX_WORKERS", "abc", id="web"),
+        pytest.param("scheduler", "WHALEFALL_EXECUTOR_MAX_WORKERS", "abc", id="scheduler"),
+        pytest.param("serve", "WHALEFALL_DATABASE_URL", "not a database url", id="database-url"),
+        pytest.param("serve", "WHALEFALL_DATA_DIR", "{a_file}", id="data-dir-is-a-file"),
+    ],
+)
 def test_bad_config_value_stops_start_up_naming_it(tmp_path, role, name, value):
     a_file = tmp_path / "a-file"
     a_file.write_text("not a directory\n")

@@ -41,8 +41,14 @@ def wait_until(condition, service=None, timeout=10.0, interval=0.05):
 
 
 def make_job(runtime, job_id="job", **fields):
-    data = {"id": job_id, "name": job_id, "trigger_type": "interval", "interval_seconds": 3600,
-            "function": "heartbeat", **fields}
+    data = {
+        "id": job_id,
+        "name": job_id,
+        "trigger_type": "interval",
+        "interval_seconds": 3600,
+        "function": "heartbeat",
+        **fields,
+    }
     return job_service.create(runtime, JobCreate.model_validate(data), ADMIN)
 
 
@@ -84,6 +90,7 @@ def stored_next_run_time(service, job_id):
 
 # --- running ------------------------------------------------------------------
 
+
 def test_interval_job_runs_each_second_with_distinct_scheduled_times(runtime, scheduler):
     make_job(runtime, "tick", interval_seconds=1)
     wait_until(lambda: len(runs_of(runtime, "tick", status="success")) >= 3, scheduler)
@@ -114,24 +121,36 @@ def test_failed_run_keeps_error_and_traceback_and_is_retried(runtime, scheduler)
     code = "def execute_task():\n    raise ValueError('boom')\n"
     make_job(runtime, "bad", code=code, function=None, max_retries=2, retry_delay_seconds=0)
     run_service.enqueue(runtime, "bad", source=run_service.TriggerSource.MANUAL, actor=ADMIN)
-    runs = wait_until(lambda: (r := runs_of(runtime, "bad")) and len([x for x in r if x.status == "failed"]) == 3 and r,
-                      scheduler, timeout=20)
+    runs = wait_until(
+        lambda: (r := runs_of(runtime, "bad")) and len([x for x in r if x.status == "failed"]) == 3 and r,
+        scheduler,
+        timeout=20,
+    )
     assert [r.attempt for r in runs] == [1, 2, 3]
     assert [r.trigger_source for r in runs] == ["manual", "retry", "retry"]
     assert "ValueError: boom" in runs[0].error_message and "line 2" in runs[0].traceback
 
 
 def test_code_job_past_its_timeout_is_killed_and_marked_timeout(runtime, scheduler):
-    make_job(runtime, "slow", code="import time\ndef execute_task():\n    time.sleep(30)\n", function=None,
-             timeout_seconds=1)
+    make_job(
+        runtime,
+        "slow",
+        code="import time\ndef execute_task():\n    time.sleep(30)\n",
+        function=None,
+        timeout_seconds=1,
+    )
     run_service.enqueue(runtime, "slow", source=run_service.TriggerSource.MANUAL, actor=ADMIN)
     run = wait_until(lambda: [r for r in runs_of(runtime, "slow") if r.status == "timeout"], scheduler)[0]
     assert "timed out" in run.error_message and run.duration_seconds < 10
 
 
 def test_cancelling_a_running_code_job_stops_it(runtime, scheduler):
-    make_job(runtime, "long", code="import time\ndef execute_task():\n    print('started', flush=True)\n"
-                                   "    time.sleep(30)\n", function=None)
+    make_job(
+        runtime,
+        "long",
+        code="import time\ndef execute_task():\n    print('started', flush=True)\n    time.sleep(30)\n",
+        function=None,
+    )
     run = run_service.enqueue(runtime, "long", source=run_service.TriggerSource.MANUAL, actor=ADMIN)
     wait_until(lambda: "started" in (runs_of(runtime, "long")[0].log or ""), scheduler)
     run_service.cancel(runtime, run.id, ADMIN)
@@ -140,8 +159,14 @@ def test_cancelling_a_running_code_job_stops_it(runtime, scheduler):
 
 
 def test_scheduled_run_beyond_max_instances_is_skipped_with_a_reason(runtime, scheduler):
-    make_job(runtime, "busy", code="import time\ndef execute_task():\n    time.sleep(3)\n", function=None,
-             trigger_type="interval", interval_seconds=1)
+    make_job(
+        runtime,
+        "busy",
+        code="import time\ndef execute_task():\n    time.sleep(3)\n",
+        function=None,
+        trigger_type="interval",
+        interval_seconds=1,
+    )
     skipped = wait_until(lambda: runs_of(runtime, "busy", status="skipped"), scheduler)
     assert "max_instances" in skipped[0].error_message
 
@@ -159,13 +184,15 @@ def test_job_whose_upstream_failed_is_skipped_saying_why(runtime, scheduler):
     make_job(runtime, "after", depends_on=["up"])
     run_service.enqueue(runtime, "up", source=run_service.TriggerSource.MANUAL, actor=ADMIN)
     wait_until(lambda: runs_of(runtime, "up", status="failed"), scheduler)
-    run_service.claim_scheduled(runtime, "after", clock.now(), source=run_service.TriggerSource.SCHEDULE,
-                                node=scheduler.node_id)
+    run_service.claim_scheduled(
+        runtime, "after", clock.now(), source=run_service.TriggerSource.SCHEDULE, node=scheduler.node_id
+    )
     skipped = runs_of(runtime, "after", status="skipped")
     assert skipped and "upstream job 'up' failed" in skipped[0].error_message
 
 
 # --- following changes --------------------------------------------------------
+
 
 def test_changes_made_elsewhere_reach_the_scheduler(runtime, scheduler):
     # A second runtime stands for a web process: it shares the database, not the memory.
@@ -213,6 +240,7 @@ def test_resume_keeps_the_interval_phase_anchored(runtime, scheduler):
 
 
 # --- the traps ----------------------------------------------------------------
+
 
 def test_job_store_errors_are_retried_and_reported_not_fatal(runtime, scheduler, monkeypatch):
     make_job(runtime, "tick", interval_seconds=1)
@@ -263,8 +291,10 @@ def test_a_job_due_during_shutdown_runs_at_the_next_start(runtime, start_schedul
     wait_until(lambda: clock.now() > due + timedelta(seconds=0.5), timeout=5)
     first.stop(wait_seconds=1)
     with runtime.db.begin() as session:  # its stored time was not advanced past the fire it skipped
-        assert session.execute(text("SELECT next_run_time FROM apscheduler_jobs WHERE id='due'")).scalar() \
+        assert (
+            session.execute(text("SELECT next_run_time FROM apscheduler_jobs WHERE id='due'")).scalar()
             <= due.timestamp()
+        )
     second = start_scheduler()
     catch_up = wait_until(lambda: runs_of(runtime, "due", trigger_source="catch_up"), second)
     assert len(catch_up) == 1 and catch_up[0].scheduled_time == due
@@ -312,8 +342,10 @@ def test_a_stored_schedule_that_cannot_be_restored_is_rebuilt_not_deleted(runtim
     expected = stored_next_run_time(first, "fragile")
     first.stop(wait_seconds=1)
     with runtime.db.begin() as session:
-        session.execute(text("UPDATE apscheduler_jobs SET job_state = :s WHERE id = 'fragile'"),
-                        {"s": pickle.dumps({"version": 1, "func": "whalefall.gone:nothing", "id": "fragile"})})
+        session.execute(
+            text("UPDATE apscheduler_jobs SET job_state = :s WHERE id = 'fragile'"),
+            {"s": pickle.dumps({"version": 1, "func": "whalefall.gone:nothing", "id": "fragile"})},
+        )
     second = start_scheduler()
     assert "'fragile' cannot be restored" in caplog.text
     with runtime.db.read() as session:
@@ -377,6 +409,8 @@ def test_a_lease_held_by_a_dead_process_of_this_machine_is_taken_at_once(runtime
     assert not leader.acquire(runtime, leader.make_node_id())  # a live holder keeps it until it expires
     mine = leader.make_node_id()
     with runtime.db.begin() as session:
-        session.execute(update(leader.Lease).values(holder=dead, expires_at=clock.now() + timedelta(seconds=60)))
+        session.execute(
+            update(leader.Lease).values(holder=dead, expires_at=clock.now() + timedelta(seconds=60))
+        )
     assert leader.acquire(runtime, mine)
     assert leader.current_leader(runtime).holder == mine

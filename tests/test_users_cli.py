@@ -53,7 +53,9 @@ def rt(data_dir):
 
 
 def test_user_create_reads_the_password_from_stdin(run, rt):
-    result = run("user", "create", "alice", "--role", "operator", "--password-stdin", input="alice-password\n")
+    result = run(
+        "user", "create", "alice", "--role", "operator", "--password-stdin", input="alice-password\n"
+    )
     assert result.exit_code == 0, result.output
     user = user_service.authenticate(rt.db, "alice", "alice-password", "127.0.0.1")
     assert user.role == "operator"
@@ -94,7 +96,9 @@ def test_user_passwd_changes_the_password(run, rt):
 
 def test_user_passwd_prompts_twice_and_refuses_a_mismatch(run, rt):
     run("user", "create", "gina", "--role", "viewer", "--password-stdin", input="gina-password\n")
-    result = run("user", "passwd", "gina", input="first-try-pw\nsecond-try-pw\ngina-new-password\ngina-new-password\n")
+    result = run(
+        "user", "passwd", "gina", input="first-try-pw\nsecond-try-pw\ngina-new-password\ngina-new-password\n"
+    )
     assert result.exit_code == 0, result.output
     assert user_service.authenticate(rt.db, "gina", "gina-new-password", "127.0.0.1")
 
@@ -140,7 +144,10 @@ def test_cli_changes_are_audited_as_the_cli(run, rt):
     run("user", "create", "hank", "--role", "viewer", "--password-stdin", input="hank-password\n")
     run("token", "create", "hank")
     with rt.db.read() as session:
-        rows = [(e.action, e.actor, e.address) for e in session.scalars(select(AuditEntry).order_by(AuditEntry.id))]
+        rows = [
+            (e.action, e.actor, e.address)
+            for e in session.scalars(select(AuditEntry).order_by(AuditEntry.id))
+        ]
     assert rows == [("user.create", "cli", "local"), ("token.create", "cli", "local")]
 
 

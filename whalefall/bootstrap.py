@@ -35,8 +35,10 @@ def ensure_schema_current(runtime: Runtime) -> None:
     except OperationalError as exc:
         raise _unreachable(runtime, exc) from None
     if current != script.get_current_head():
-        raise ConfigError(f"the database schema is at {current or 'nothing'}, not {script.get_current_head()}: "
-                          "run `whalefall db upgrade` first")
+        raise ConfigError(
+            f"the database schema is at {current or 'nothing'}, not {script.get_current_head()}: "
+            "run `whalefall db upgrade` first"
+        )
 
 
 def first_admin(runtime: Runtime) -> str | None:

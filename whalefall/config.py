@@ -27,8 +27,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="WHALEFALL_", extra="forbid", case_sensitive=False)
 
     @classmethod
-    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,
-                                   file_secret_settings):
+    def settings_customise_sources(
+        cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings
+    ):
         # load_settings reads the environment it is given itself; pydantic only validates.
         return (init_settings,)
 
@@ -72,7 +73,9 @@ class Settings(BaseSettings):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown timezone {value!r} (expected an IANA name such as Asia/Shanghai)") from None
+            raise ValueError(
+                f"unknown timezone {value!r} (expected an IANA name such as Asia/Shanghai)"
+            ) from None
         return value
 
     @property
@@ -109,7 +112,9 @@ def _file_values(environ: dict[str, str]) -> dict[str, Any]:
             try:
                 values[name] = Path(path).read_text(encoding="utf-8").strip()
             except OSError as exc:
-                raise ConfigError(f"WHALEFALL_{name.upper()}_FILE: cannot read {path}: {exc.strerror}") from None
+                raise ConfigError(
+                    f"WHALEFALL_{name.upper()}_FILE: cannot read {path}: {exc.strerror}"
+                ) from None
     return values
 
 
@@ -122,7 +127,7 @@ def load_settings(overrides: dict[str, Any] | None = None, environ: dict[str, st
     # Environment beats the file.
     prefix = "WHALEFALL_"
     for name, value in environ.items():
-        key = name[len(prefix):].lower() if name.upper().startswith(prefix) else None
+        key = name[len(prefix) :].lower() if name.upper().startswith(prefix) else None
         if key in Settings.model_fields:
             base[key] = value
     base.update(_file_values(environ))

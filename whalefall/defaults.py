@@ -38,7 +38,11 @@ PORT = 5000
 FLEET_MAX_CONNECTIONS = 8  # instances worked on at once by a fleet task
 FLEET_CONNECT_TIMEOUT_SECONDS = 10
 FLEET_STATEMENT_TIMEOUT_SECONDS = 300  # each statement on a fleet instance (driver read/call timeout)
-FLEET_EXCLUDE_SYSTEM_ACCOUNTS = True  # skip the accounts each engine ships (mysql.sys, pg_*, ##MS_…##, Oracle-maintained)
+FLEET_EXCLUDE_SYSTEM_ACCOUNTS = (
+    True  # skip the accounts each engine ships (mysql.sys, pg_*, ##MS_…##, Oracle-maintained)
+)
 FLEET_ACCOUNT_EXCLUDE = ""  # more accounts to skip: comma-separated globs, each optionally "engine:" prefixed
-PARTITION_RETENTION_MONTHS = 12  # monthly size partitions older than this many months before the current are dropped
+PARTITION_RETENTION_MONTHS = (
+    12  # monthly size partitions older than this many months before the current are dropped
+)
 PARTITION_WARNING_SIZE_MB = 10240  # a size partition larger than this makes the partition health a warning

@@ -13,8 +13,15 @@ class WhalefallError(Exception):
 
     status = 400
 
-    def __init__(self, message: str, *, field: str | None = None, errors: dict[str, str] | None = None,
-                 key: str | None = None, params: dict[str, object] | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        errors: dict[str, str] | None = None,
+        key: str | None = None,
+        params: dict[str, object] | None = None,
+    ):
         super().__init__(message)
         self.message = message
         # A key of the API's message catalogue: the API says it in the caller's language.

@@ -18,8 +18,12 @@ STRUCTURED = ("job_id", "run_id", "attempt", "trigger_source", "status", "durati
 
 class JSONFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        data = {"time": clock.now().isoformat(), "level": record.levelname, "logger": record.name,
-                "message": record.getMessage()}
+        data = {
+            "time": clock.now().isoformat(),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
         for key in STRUCTURED:
             if hasattr(record, key):
                 data[key] = getattr(record, key)
@@ -34,7 +38,9 @@ class TextFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)
-        fields = " ".join(f"{k}={getattr(record, k)}" for k in STRUCTURED if getattr(record, k, None) is not None)
+        fields = " ".join(
+            f"{k}={getattr(record, k)}" for k in STRUCTURED if getattr(record, k, None) is not None
+        )
         return f"{line} [{fields}]" if fields else line
 
 

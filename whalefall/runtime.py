@@ -27,8 +27,10 @@ class Runtime:
             settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
             self.secret_key = ensure_secret_key(settings)
         except OSError as exc:
-            raise ConfigError(f"WHALEFALL_DATA_DIR: cannot use {settings.data_dir} as the data directory: "
-                              f"{exc.strerror or exc}") from None
+            raise ConfigError(
+                f"WHALEFALL_DATA_DIR: cannot use {settings.data_dir} as the data directory: "
+                f"{exc.strerror or exc}"
+            ) from None
         try:
             self.db = Database(settings.resolved_database_url)
         except (ArgumentError, ImportError, ValueError) as exc:

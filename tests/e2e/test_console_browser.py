@@ -29,8 +29,14 @@ TZ = ZoneInfo("Asia/Shanghai")
 SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 PASSWORDS = {"admin": "admin-password-1", "viewer": "viewer-password-1"}
 XSS = "<img src=x onerror=alert(1)>"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 TIMEOUT_MS = 15_000
 EXPECTED_4XX = re.compile(r"Failed to load resource: the server responded with a status of 4\d\d")
 INVALID = re.compile(r"\bis-invalid\b")
@@ -53,6 +59,7 @@ def next_daily(hour: int, minute: int) -> str:
 
 
 # --- the server and the browser ----------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory) -> Iterator[dict[str, Any]]:
@@ -168,6 +175,7 @@ def type_code(page, source_lines: list[str]) -> None:
 
 # --- the tests ------------------------------------------------------------------------------------
 
+
 def test_a_job_from_creation_through_run_pause_edit_to_deletion(visit):
     from playwright.sync_api import expect
 
@@ -280,10 +288,15 @@ def test_a_running_runs_log_is_followed_live_and_the_run_can_be_cancelled(visit,
     from playwright.sync_api import expect
 
     api = server["api"]
-    code = ("import time\n\ndef execute_task():\n    for i in range(120):\n"
-            "        print(f'tick {i}', flush=True)\n        time.sleep(0.25)\n")
-    api.ok("POST", "/jobs", {"id": "e2e_ticker", "name": "Ticker", "trigger_type": "interval", "interval_days": 1,
-                             "code": code})
+    code = (
+        "import time\n\ndef execute_task():\n    for i in range(120):\n"
+        "        print(f'tick {i}', flush=True)\n        time.sleep(0.25)\n"
+    )
+    api.ok(
+        "POST",
+        "/jobs",
+        {"id": "e2e_ticker", "name": "Ticker", "trigger_type": "interval", "interval_days": 1, "code": code},
+    )
     try:
         run_id = api.ok("POST", "/jobs/e2e_ticker/run")["run_id"]
         v = visit()

@@ -41,7 +41,9 @@ def mariadb() -> Iterator[sa.URL]:
             conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {DATABASE}")
             conn.exec_driver_sql(f"CREATE DATABASE {DATABASE}")
             conn.exec_driver_sql(f"CREATE TABLE {DATABASE}.t (id INT PRIMARY KEY, v VARCHAR(200))")
-            conn.exec_driver_sql(f"INSERT INTO {DATABASE}.t VALUES (1, REPEAT('x', 200)), (2, REPEAT('y', 200))")
+            conn.exec_driver_sql(
+                f"INSERT INTO {DATABASE}.t VALUES (1, REPEAT('x', 200)), (2, REPEAT('y', 200))"
+            )
     except Exception as exc:  # noqa: BLE001  (any failure means: no server to point at)
         unavailable(f"MariaDB is not reachable at {url.host}:{url.port}: {exc}")
     try:
@@ -59,11 +61,24 @@ def version_toast(page):
 
 def run_task(api, job_id: str, function: str, params: dict | None = None) -> None:
     """Create a job for a built-in fleet task, run it now and wait until it succeeded."""
-    api.ok("POST", "/jobs", {"id": job_id, "name": job_id, "trigger_type": "interval", "interval_days": 1,
-                             "function": function, "params": params or {}})
+    api.ok(
+        "POST",
+        "/jobs",
+        {
+            "id": job_id,
+            "name": job_id,
+            "trigger_type": "interval",
+            "interval_days": 1,
+            "function": function,
+            "params": params or {},
+        },
+    )
     run_id = api.ok("POST", f"/jobs/{job_id}/run")["run_id"]
-    run = wait_until(lambda: (r := api.ok("GET", f"/runs/{run_id}"))["status"] not in ("queued", "running") and r,
-                     90, what=f"{function} to finish")
+    run = wait_until(
+        lambda: (r := api.ok("GET", f"/runs/{run_id}"))["status"] not in ("queued", "running") and r,
+        90,
+        what=f"{function} to finish",
+    )
     assert run["status"] == "success", run
 
 

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 from flask import Blueprint, Flask, request
 from pydantic import BaseModel, ValidationError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import BadRequest, HTTPException
 
 from whalefall.api.envelope import error
 from whalefall.api.messages import say
@@ -30,7 +30,7 @@ def json_body() -> dict[str, Any]:
         return {}
     try:
         data = request.get_json(force=True)
-    except Exception:  # werkzeug raises BadRequest with an HTML body: say it in our words
+    except BadRequest:  # werkzeug raises BadRequest with an HTML body: say it in our words
         raise InvalidInput("the body is not valid JSON", field="body") from None
     if not isinstance(data, dict):
         raise InvalidInput(f"the body must be a JSON object, got {type(data).__name__}", field="body")

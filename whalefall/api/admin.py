@@ -55,6 +55,7 @@ class AuditQuery(Pagination):
 
 # --- users ---------------------------------------------------------------------
 
+
 @bp.get("/users")
 @require(Role.ADMIN)
 def list_users():
@@ -101,6 +102,7 @@ def update_user(username: str):
 
 # --- tokens --------------------------------------------------------------------
 
+
 @bp.get("/tokens")
 @require(Role.ADMIN)
 def list_tokens():
@@ -114,26 +116,52 @@ def list_tokens():
 def create_token():
     data = parse(TokenCreate, json_body())
     token, plaintext = token_service.create(runtime().db, data.username, data.label, current_actor())
-    return ok({"id": token.id, "username": data.username, "label": token.label, "prefix": token.prefix,
-               "created_at": clock.iso(token.created_at), "token": plaintext},
-              say("token_created", prefix=token.prefix, user=data.username))
+    return ok(
+        {
+            "id": token.id,
+            "username": data.username,
+            "label": token.label,
+            "prefix": token.prefix,
+            "created_at": clock.iso(token.created_at),
+            "token": plaintext,
+        },
+        say("token_created", prefix=token.prefix, user=data.username),
+    )
 
 
 @bp.post("/tokens/<int:token_id>/revoke")
 @require(Role.ADMIN)
 def revoke_token(token_id: int):
     token = token_service.revoke(runtime().db, token_id, current_actor())
-    return ok({"id": token.id, "prefix": token.prefix, "revoked_at": clock.iso(token.revoked_at)},
-              say("token_revoked", prefix=token.prefix))
+    return ok(
+        {"id": token.id, "prefix": token.prefix, "revoked_at": clock.iso(token.revoked_at)},
+        say("token_revoked", prefix=token.prefix),
+    )
 
 
 # The OpenAPI document lists these too; the audit log's query gains its filters.
 openapi.ROUTES[:] = [route if route[1] != "/audit" else (*route[:5], AuditQuery) for route in openapi.ROUTES]
-openapi.ROUTES.extend([
-    ("get", "/users", "admin", "List users", None, None),
-    ("post", "/users", "admin", "Create a user", UserCreate, None),
-    ("put", "/users/{username}", "admin", "Change a user's role, password or active flag", UserPatch, None),
-    ("get", "/tokens", "admin", "List API tokens (never their value)", None, TokenListQuery),
-    ("post", "/tokens", "admin", "Create an API token; its value is in the answer, once", TokenCreate, None),
-    ("post", "/tokens/{token_id}/revoke", "admin", "Revoke an API token", None, None),
-])
+openapi.ROUTES.extend(
+    [
+        ("get", "/users", "admin", "List users", None, None),
+        ("post", "/users", "admin", "Create a user", UserCreate, None),
+        (
+            "put",
+            "/users/{username}",
+            "admin",
+            "Change a user's role, password or active flag",
+            UserPatch,
+            None,
+        ),
+        ("get", "/tokens", "admin", "List API tokens (never their value)", None, TokenListQuery),
+        (
+            "post",
+            "/tokens",
+            "admin",
+            "Create an API token; its value is in the answer, once",
+            TokenCreate,
+            None,
+        ),
+        ("post", "/tokens/{token_id}/revoke", "admin", "Revoke an API token", None, None),
+    ]
+)

@@ -51,11 +51,24 @@ def _instance_data(instance_id: int) -> dict:
 def list_instances():
     q = query(InstanceListQuery)
     with runtime().db.read() as session:
-        rows, total = instance_service.page(session, q=q.q, db_type=q.db_type, is_active=q.is_active, tag=q.tag,
-                                            page=q.page, per_page=q.per_page)
+        rows, total = instance_service.page(
+            session,
+            q=q.q,
+            db_type=q.db_type,
+            is_active=q.is_active,
+            tag=q.tag,
+            page=q.page,
+            per_page=q.per_page,
+        )
         counts = instance_service.summaries(session, [r.id for r in rows])
-    return ok({"instances": [instance_service.to_dict(r, _tz(), counts=counts[r.id]) for r in rows],
-               "total": total, "page": q.page, "per_page": q.per_page})
+    return ok(
+        {
+            "instances": [instance_service.to_dict(r, _tz(), counts=counts[r.id]) for r in rows],
+            "total": total,
+            "page": q.page,
+            "per_page": q.per_page,
+        }
+    )
 
 
 @bp.post("/instances")
@@ -115,28 +128,64 @@ def _instance_page(instance_id: int, key: str, fetch, render):
 @require(Role.VIEWER)
 def instance_accounts(instance_id: int):
     q = query(AccountListQuery)
-    return _instance_page(instance_id, "accounts", lambda session: (*fleet_accounts.page(
-        session, instance_id, q=q.q, kind=q.kind, superuser=q.superuser, locked=q.locked,
-        include_deleted=q.include_deleted, page=q.page, per_page=q.per_page), q),
-        lambda r: fleet_accounts.to_dict(r, _tz()))
+    return _instance_page(
+        instance_id,
+        "accounts",
+        lambda session: (
+            *fleet_accounts.page(
+                session,
+                instance_id,
+                q=q.q,
+                kind=q.kind,
+                superuser=q.superuser,
+                locked=q.locked,
+                include_deleted=q.include_deleted,
+                page=q.page,
+                per_page=q.per_page,
+            ),
+            q,
+        ),
+        lambda r: fleet_accounts.to_dict(r, _tz()),
+    )
 
 
 @bp.get("/instances/<int:instance_id>/account-changes")
 @require(Role.VIEWER)
 def instance_account_changes(instance_id: int):
     q = query(AccountChangeQuery)
-    return _instance_page(instance_id, "changes", lambda session: (*fleet_accounts.changes_page(
-        session, instance_id, change_type=q.change_type, account=q.account, page=q.page, per_page=q.per_page), q),
-        lambda r: fleet_accounts.change_to_dict(r, _tz()))
+    return _instance_page(
+        instance_id,
+        "changes",
+        lambda session: (
+            *fleet_accounts.changes_page(
+                session,
+                instance_id,
+                change_type=q.change_type,
+                account=q.account,
+                page=q.page,
+                per_page=q.per_page,
+            ),
+            q,
+        ),
+        lambda r: fleet_accounts.change_to_dict(r, _tz()),
+    )
 
 
 @bp.get("/instances/<int:instance_id>/databases")
 @require(Role.VIEWER)
 def instance_databases(instance_id: int):
     q = query(DatabaseListQuery)
-    return _instance_page(instance_id, "databases", lambda session: (*fleet_sizes.inventory_page(
-        session, instance_id, q=q.q, include_gone=q.include_gone, page=q.page, per_page=q.per_page), q),
-        fleet_sizes.inventory_to_dict)
+    return _instance_page(
+        instance_id,
+        "databases",
+        lambda session: (
+            *fleet_sizes.inventory_page(
+                session, instance_id, q=q.q, include_gone=q.include_gone, page=q.page, per_page=q.per_page
+            ),
+            q,
+        ),
+        fleet_sizes.inventory_to_dict,
+    )
 
 
 @bp.get("/capacity")
@@ -148,10 +197,13 @@ def capacity():
     with runtime().db.read() as session:
         if q.instance_id:
             instance_service.get(session, q.instance_id)
-        series = fleet_capacity.series(session, period=q.period, instance_id=q.instance_id, database=q.database,
-                                       start=q.start, end=q.end)
+        series = fleet_capacity.series(
+            session, period=q.period, instance_id=q.instance_id, database=q.database, start=q.start, end=q.end
+        )
         ranks = fleet_capacity.rankings(session, period=q.period, instance_id=q.instance_id, limit=q.top)
-    return ok({"period": q.period, "scope": "database" if q.database else "instance", "series": series, **ranks})
+    return ok(
+        {"period": q.period, "scope": "database" if q.database else "instance", "series": series, **ranks}
+    )
 
 
 @bp.get("/sync-sessions")
@@ -159,10 +211,17 @@ def capacity():
 def list_sync_sessions():
     q = query(SyncSessionQuery)
     with runtime().db.read() as session:
-        rows, total = fleet_sessions.page(session, task=q.task, status=q.status, instance_id=q.instance_id,
-                                          page=q.page, per_page=q.per_page)
-    return ok({"sessions": [fleet_sessions.to_dict(r, _tz()) for r in rows], "total": total, "page": q.page,
-               "per_page": q.per_page})
+        rows, total = fleet_sessions.page(
+            session, task=q.task, status=q.status, instance_id=q.instance_id, page=q.page, per_page=q.per_page
+        )
+    return ok(
+        {
+            "sessions": [fleet_sessions.to_dict(r, _tz()) for r in rows],
+            "total": total,
+            "page": q.page,
+            "per_page": q.per_page,
+        }
+    )
 
 
 @bp.get("/sync-sessions/<int:session_id>")

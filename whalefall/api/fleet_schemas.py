@@ -11,7 +11,9 @@ from whalefall.api.schemas import Pagination, Query, Strict
 
 DbTypeName = Literal["mysql", "postgresql", "sqlserver", "oracle"]
 Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
-Host = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255, pattern=r"^[^\s/]+$")]
+Host = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255, pattern=r"^[^\s/]+$")
+]
 PeriodName = Literal["daily", "weekly", "monthly", "quarterly"]
 
 
@@ -26,8 +28,9 @@ class InstancePatch(Strict):
     db_type: DbTypeName | None = None
     host: Host | None = None
     port: int | None = Field(None, ge=1, le=65535, description="defaults to the engine's usual port")
-    database: str | None = Field(None, max_length=128,
-                                 description="database to connect to (Oracle: the service name)")
+    database: str | None = Field(
+        None, max_length=128, description="database to connect to (Oracle: the service name)"
+    )
     username: str | None = Field(None, min_length=1, max_length=128)
     password: str | None = Field(None, max_length=1024, description="write-only")
     tags: list[Tag] | None = Field(None, max_length=20)
@@ -95,6 +98,8 @@ class CapacityQuery(Query):
 
 
 class SyncSessionQuery(Pagination):
-    task: Literal["sync_accounts", "collect_database_sizes", "calculate_database_size_aggregations"] | None = None
+    task: (
+        Literal["sync_accounts", "collect_database_sizes", "calculate_database_size_aggregations"] | None
+    ) = None
     status: Literal["running", "success", "partial", "failed", "cancelled"] | None = None
     instance_id: int | None = Field(None, ge=1)

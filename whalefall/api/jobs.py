@@ -21,12 +21,19 @@ def list_jobs():
     q = query(JobListQuery)
     rt = runtime()
     with rt.db.read() as session:
-        rows, total = job_service.page(session, q=q.q, category=q.category, state=q.state, page=q.page,
-                                       per_page=q.per_page)
+        rows, total = job_service.page(
+            session, q=q.q, category=q.category, state=q.state, page=q.page, per_page=q.per_page
+        )
         last = job_service.last_runs(session, [j.id for j in rows])
     language = q.lang or lang()
-    return ok({"jobs": [job_service.to_dict(rt, j, last_run=last.get(j.id), lang=language) for j in rows],
-               "total": total, "page": q.page, "per_page": q.per_page})
+    return ok(
+        {
+            "jobs": [job_service.to_dict(rt, j, last_run=last.get(j.id), lang=language) for j in rows],
+            "total": total,
+            "page": q.page,
+            "per_page": q.per_page,
+        }
+    )
 
 
 @bp.post("/jobs")

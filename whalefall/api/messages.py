@@ -21,7 +21,10 @@ CATALOG: dict[str, dict[str, str]] = {
     "job_not_found": {"zh": "任务 {id} 不存在", "en": "job {id!r} does not exist"},
     "run_not_found": {"zh": "运行 #{id} 不存在", "en": "run {id} does not exist"},
     "not_signed_in": {"zh": "未登录", "en": "not signed in"},
-    "forbidden": {"zh": "需要 {role} 角色（当前为 {yours}）", "en": "this needs the {role} role (you are {yours})"},
+    "forbidden": {
+        "zh": "需要 {role} 角色（当前为 {yours}）",
+        "en": "this needs the {role} role (you are {yours})",
+    },
     "no_endpoint": {"zh": "没有这个 API 地址", "en": "no such API endpoint"},
     "method": {"zh": "此处不支持 {method} 方法", "en": "method {method} not allowed here"},
     "too_large": {"zh": "请求体超过 1 MiB", "en": "the request body is over 1 MiB"},
@@ -31,7 +34,10 @@ CATALOG: dict[str, dict[str, str]] = {
     "invalid": {"zh": "{field}：{detail}", "en": "{field}: {detail}"},
     # the database fleet
     "instance_not_found": {"zh": "实例 #{id} 不存在", "en": "instance {id} does not exist"},
-    "instance_name_taken": {"zh": "已存在名为 {name} 的实例", "en": "an instance named {name!r} already exists"},
+    "instance_name_taken": {
+        "zh": "已存在名为 {name} 的实例",
+        "en": "an instance named {name!r} already exists",
+    },
     "session_not_found": {"zh": "会话 #{id} 不存在", "en": "sync session {id} does not exist"},
     "instance_created": {"zh": "实例 {name} 已创建", "en": "instance {name} created"},
     "instance_updated": {"zh": "实例 {name} 已更新", "en": "instance {name} updated"},
@@ -43,8 +49,10 @@ CATALOG: dict[str, dict[str, str]] = {
     "user_updated": {"zh": "用户 {name} 已更新", "en": "user {name} updated"},
     "own_role": {"zh": "不能修改自己的角色", "en": "you cannot change your own role"},
     "own_account": {"zh": "不能停用自己的账号", "en": "you cannot disable your own account"},
-    "token_created": {"zh": "已为 {user} 创建令牌 {prefix}…，请立即复制：它只显示这一次",
-                      "en": "token {prefix}… created for {user}; copy it now, it is shown only once"},
+    "token_created": {
+        "zh": "已为 {user} 创建令牌 {prefix}…，请立即复制：它只显示这一次",
+        "en": "token {prefix}… created for {user}; copy it now, it is shown only once",
+    },
     "token_revoked": {"zh": "令牌 {prefix}… 已吊销", "en": "token {prefix}… revoked"},
 }
 

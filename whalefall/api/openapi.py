@@ -35,7 +35,14 @@ from whalefall.api.schemas import (
 ROUTES: list[tuple[str, str, str | None, str, type[BaseModel] | None, type[BaseModel] | None]] = [
     ("get", "/jobs", "viewer", "List jobs", None, JobListQuery),
     ("post", "/jobs", "operator (admin for code jobs)", "Create a job", JobCreate, None),
-    ("get", "/jobs/{job_id}", "viewer", "One job, with its code and last run (?upcoming=1 adds 5 next runs)", None, None),
+    (
+        "get",
+        "/jobs/{job_id}",
+        "viewer",
+        "One job, with its code and last run (?upcoming=1 adds 5 next runs)",
+        None,
+        None,
+    ),
     ("put", "/jobs/{job_id}", "operator (admin for code jobs)", "Change the fields given", JobPatch, None),
     ("delete", "/jobs/{job_id}", "operator", "Delete a job (its runs are kept)", None, None),
     ("post", "/jobs/{job_id}/pause", "operator", "Pause a job", None, None),
@@ -53,29 +60,90 @@ ROUTES: list[tuple[str, str, str | None, str, type[BaseModel] | None, type[BaseM
     ("get", "/audit", "admin", "The audit log", None, Pagination),
     ("get", "/openapi.json", None, "This document", None, None),
     # The database fleet (SPEC §10)
-    ("get", "/instances", "viewer", "List instances with their connection status, account count and size",
-     None, InstanceListQuery),
-    ("post", "/instances", "admin", "Register an instance (the password is stored encrypted, never returned)",
-     InstanceCreate, None),
+    (
+        "get",
+        "/instances",
+        "viewer",
+        "List instances with their connection status, account count and size",
+        None,
+        InstanceListQuery,
+    ),
+    (
+        "post",
+        "/instances",
+        "admin",
+        "Register an instance (the password is stored encrypted, never returned)",
+        InstanceCreate,
+        None,
+    ),
     ("post", "/instances/test", "admin", "Try connection fields before saving them", ConnectionCheck, None),
     ("get", "/instances/{instance_id}", "viewer", "One instance", None, None),
-    ("put", "/instances/{instance_id}", "admin", "Change the fields given (is_active=false deactivates)",
-     InstancePatch, None),
-    ("delete", "/instances/{instance_id}", "admin", "Delete an instance with its accounts and sizes", None, None),
-    ("post", "/instances/{instance_id}/test", "operator",
-     "Connect and report the server version, or the driver's error in words", None, None),
-    ("get", "/instances/{instance_id}/accounts", "viewer", "Current accounts with privileges and flags", None,
-     AccountListQuery),
-    ("get", "/instances/{instance_id}/account-changes", "viewer", "Accounts added, changed (with a diff), removed",
-     None, AccountChangeQuery),
-    ("get", "/instances/{instance_id}/databases", "viewer", "Database inventory with the latest size", None,
-     DatabaseListQuery),
-    ("get", "/capacity", "viewer", "Size series per instance or database, largest and fastest-growing databases",
-     None, CapacityQuery),
+    (
+        "put",
+        "/instances/{instance_id}",
+        "admin",
+        "Change the fields given (is_active=false deactivates)",
+        InstancePatch,
+        None,
+    ),
+    (
+        "delete",
+        "/instances/{instance_id}",
+        "admin",
+        "Delete an instance with its accounts and sizes",
+        None,
+        None,
+    ),
+    (
+        "post",
+        "/instances/{instance_id}/test",
+        "operator",
+        "Connect and report the server version, or the driver's error in words",
+        None,
+        None,
+    ),
+    (
+        "get",
+        "/instances/{instance_id}/accounts",
+        "viewer",
+        "Current accounts with privileges and flags",
+        None,
+        AccountListQuery,
+    ),
+    (
+        "get",
+        "/instances/{instance_id}/account-changes",
+        "viewer",
+        "Accounts added, changed (with a diff), removed",
+        None,
+        AccountChangeQuery,
+    ),
+    (
+        "get",
+        "/instances/{instance_id}/databases",
+        "viewer",
+        "Database inventory with the latest size",
+        None,
+        DatabaseListQuery,
+    ),
+    (
+        "get",
+        "/capacity",
+        "viewer",
+        "Size series per instance or database, largest and fastest-growing databases",
+        None,
+        CapacityQuery,
+    ),
     ("get", "/sync-sessions", "viewer", "Sessions of the fleet tasks", None, SyncSessionQuery),
     ("get", "/sync-sessions/{session_id}", "viewer", "One session with its per-instance rows", None, None),
-    ("get", "/partitions", "viewer", "Partition status of the size tables (PostgreSQL) and the last check",
-     None, None),
+    (
+        "get",
+        "/partitions",
+        "viewer",
+        "Partition status of the size tables (PostgreSQL) and the last check",
+        None,
+        None,
+    ),
 ]
 
 INTEGER_PARAMETERS = frozenset({"{run_id}", "{instance_id}", "{session_id}"})
@@ -88,27 +156,45 @@ ENVELOPE = {
         "data": {},
         "message": {"type": "string"},
         "code": {"type": "integer", "description": "the HTTP status, on errors"},
-        "errors": {"type": "object", "additionalProperties": {"type": "string"},
-                   "description": "field name → what was wrong"},
+        "errors": {
+            "type": "object",
+            "additionalProperties": {"type": "string"},
+            "description": "field name → what was wrong",
+        },
     },
 }
 
 
 def _parameters(path: str, model: type[BaseModel] | None) -> list[dict[str, Any]]:
-    params = [{"name": part[1:-1], "in": "path", "required": True,
-               "schema": {"type": "integer" if part in INTEGER_PARAMETERS else "string"}}
-              for part in path.split("/") if part.startswith("{")]
+    params = [
+        {
+            "name": part[1:-1],
+            "in": "path",
+            "required": True,
+            "schema": {"type": "integer" if part in INTEGER_PARAMETERS else "string"},
+        }
+        for part in path.split("/")
+        if part.startswith("{")
+    ]
     if model is not None:
         for name, field in model.model_fields.items():
-            params.append({"name": name, "in": "query", "required": False,
-                           "description": field.description or "",
-                           "schema": model.model_json_schema()["properties"][name]})
+            params.append(
+                {
+                    "name": name,
+                    "in": "query",
+                    "required": False,
+                    "description": field.description or "",
+                    "schema": model.model_json_schema()["properties"][name],
+                }
+            )
     return params
 
 
 def document() -> dict[str, Any]:
     bodies = sorted({r[4] for r in ROUTES if r[4] is not None}, key=lambda m: m.__name__)
-    _, schemas = models_json_schema([(m, "validation") for m in bodies], ref_template="#/components/schemas/{model}")
+    _, schemas = models_json_schema(
+        [(m, "validation") for m in bodies], ref_template="#/components/schemas/{model}"
+    )
     components = {"Envelope": ENVELOPE, **schemas.get("$defs", {})}
     paths: dict[str, dict[str, Any]] = {}
     for method, path, role, summary, body, query_model in ROUTES:
@@ -116,28 +202,58 @@ def document() -> dict[str, Any]:
             "summary": summary,
             "description": f"Role: {role}" if role else "No sign-in needed",
             "parameters": _parameters(path, query_model),
-            "responses": {str(code): {"description": text, "content": {"application/json": {
-                "schema": {"$ref": "#/components/schemas/Envelope"}}}}
-                for code, text in [(200, "success"), (400, "bad input; `errors` names the field"),
-                                   (401, "not signed in"), (403, "not allowed"), (404, "unknown id"),
-                                   (409, "conflict"), (413, "body over 1 MiB"), (429, "too many attempts"),
-                                   (503, "scheduler not running")]},
+            "responses": {
+                str(code): {
+                    "description": text,
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Envelope"}}},
+                }
+                for code, text in [
+                    (200, "success"),
+                    (400, "bad input; `errors` names the field"),
+                    (401, "not signed in"),
+                    (403, "not allowed"),
+                    (404, "unknown id"),
+                    (409, "conflict"),
+                    (413, "body over 1 MiB"),
+                    (429, "too many attempts"),
+                    (503, "scheduler not running"),
+                ]
+            },
         }
         if role is None:
             op["security"] = []
         if body is not None:
-            op["requestBody"] = {"required": True, "content": {"application/json": {
-                "schema": {"$ref": f"#/components/schemas/{body.__name__}"}}}}
+            op["requestBody"] = {
+                "required": True,
+                "content": {
+                    "application/json": {"schema": {"$ref": f"#/components/schemas/{body.__name__}"}}
+                },
+            }
         paths.setdefault(PREFIX + path, {})[method] = op
     return {
         "openapi": "3.1.0",
-        "info": {"title": "Whalefall scheduler API", "version": __version__,
-                 "description": "Every response is the envelope {success, data, message} or "
-                                "{success: false, message, code, errors}."},
-        "components": {"schemas": components, "securitySchemes": {
-            "bearer": {"type": "http", "scheme": "bearer", "description": "a token from `whalefall token create`"},
-            "session": {"type": "apiKey", "in": "cookie", "name": "whalefall_session",
-                        "description": "the console's session; send X-CSRFToken on writes"}}},
+        "info": {
+            "title": "Whalefall scheduler API",
+            "version": __version__,
+            "description": "Every response is the envelope {success, data, message} or "
+            "{success: false, message, code, errors}.",
+        },
+        "components": {
+            "schemas": components,
+            "securitySchemes": {
+                "bearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "a token from `whalefall token create`",
+                },
+                "session": {
+                    "type": "apiKey",
+                    "in": "cookie",
+                    "name": "whalefall_session",
+                    "description": "the console's session; send X-CSRFToken on writes",
+                },
+            },
+        },
         "security": [{"bearer": []}, {"session": []}],
         "paths": paths,
     }

@@ -15,12 +15,23 @@ from whalefall.services import runs as run_service
 def runs_page(q: RunListQuery, *, job_id: str | None, timezone: str):
     """One page of runs as the envelope's data (``GET /runs`` and ``GET /jobs/<id>/runs``)."""
     with runtime().db.read() as session:
-        rows, total = run_service.page(session, job_id=job_id, status=q.status,
-                                       since=run_service.parse_when(q.since, "since"),
-                                       until=run_service.parse_when(q.until, "until"), page=q.page,
-                                       per_page=q.per_page)
-    return ok({"runs": [run_service.to_dict(r, timezone) for r in rows], "total": total, "page": q.page,
-               "per_page": q.per_page})
+        rows, total = run_service.page(
+            session,
+            job_id=job_id,
+            status=q.status,
+            since=run_service.parse_when(q.since, "since"),
+            until=run_service.parse_when(q.until, "until"),
+            page=q.page,
+            per_page=q.per_page,
+        )
+    return ok(
+        {
+            "runs": [run_service.to_dict(r, timezone) for r in rows],
+            "total": total,
+            "page": q.page,
+            "per_page": q.per_page,
+        }
+    )
 
 
 @bp.get("/runs")

@@ -113,8 +113,9 @@ class JobListQuery(Pagination):
     lang: Literal["zh", "en"] | None = None
 
 
-RUN_STATUSES = Literal["queued", "running", "success", "failed", "timeout", "cancelled", "skipped", "missed",
-                       "interrupted"]
+RUN_STATUSES = Literal[
+    "queued", "running", "success", "failed", "timeout", "cancelled", "skipped", "missed", "interrupted"
+]
 
 
 class RunListQuery(Pagination):

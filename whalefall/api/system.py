@@ -20,8 +20,15 @@ from whalefall.services import health as health_service
 @bp.get("/health")
 def health():
     status, body = health_service.health(runtime())
-    response = jsonify({"success": status == 200, "data": body, "message": body["status"], **(
-        {} if status == 200 else {"code": status, "errors": {}}), "status": body["status"]})
+    response = jsonify(
+        {
+            "success": status == 200,
+            "data": body,
+            "message": body["status"],
+            **({} if status == 200 else {"code": status, "errors": {}}),
+            "status": body["status"],
+        }
+    )
     response.status_code = status
     return response
 
@@ -40,10 +47,16 @@ def cron_preview():
     triggers.load_timezone(tz)
     spec = triggers.parse_trigger(data.trigger_data(), timezone=tz)
     times = triggers.next_run_times(spec, tz, data.count)
-    return ok({"description": triggers.describe(spec, data.lang or lang()),
-               "trigger": triggers.trigger_text(spec, tz), "trigger_type": spec.type.value,
-               "trigger_params": spec.params, "timezone": tz,
-               "next_run_times": [t.strftime("%Y-%m-%d %H:%M:%S") for t in times]})
+    return ok(
+        {
+            "description": triggers.describe(spec, data.lang or lang()),
+            "trigger": triggers.trigger_text(spec, tz),
+            "trigger_type": spec.type.value,
+            "trigger_params": spec.params,
+            "timezone": tz,
+            "next_run_times": [t.strftime("%Y-%m-%d %H:%M:%S") for t in times],
+        }
+    )
 
 
 @bp.post("/code/check")
@@ -59,8 +72,12 @@ def code_check():
 def task_catalogue():
     rt = runtime()
     language = lang()
-    return ok({"tasks": [{"name": n, "description": rt.tasks.describe(n, language)} for n in rt.tasks.names()],
-               "total": len(rt.tasks.names())})
+    return ok(
+        {
+            "tasks": [{"name": n, "description": rt.tasks.describe(n, language)} for n in rt.tasks.names()],
+            "total": len(rt.tasks.names()),
+        }
+    )
 
 
 @bp.get("/audit")
@@ -70,8 +87,24 @@ def audit_log():
 
     q = query(AuditQuery)
     with runtime().db.read() as session:
-        rows, total = audit.page(session, page=q.page, per_page=q.per_page, actor=q.actor, action=q.action,
-                                 target_id=q.target_id)
-    return ok({"entries": [{"id": e.id, "at": e.at.isoformat(), "actor": e.actor, "action": e.action,
-                            "target_type": e.target_type, "target_id": e.target_id, "detail": e.detail,
-                            "address": e.address} for e in rows], "total": total})
+        rows, total = audit.page(
+            session, page=q.page, per_page=q.per_page, actor=q.actor, action=q.action, target_id=q.target_id
+        )
+    return ok(
+        {
+            "entries": [
+                {
+                    "id": e.id,
+                    "at": e.at.isoformat(),
+                    "actor": e.actor,
+                    "action": e.action,
+                    "target_type": e.target_type,
+                    "target_id": e.target_id,
+                    "detail": e.detail,
+                    "address": e.address,
+                }
+                for e in rows
+            ],
+            "total": total,
+        }
+    )

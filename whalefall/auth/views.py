@@ -50,8 +50,14 @@ def _wants_json() -> bool:
 
 def _form(status: int = 200, message: str | None = None, username: str = "", next_path: str = ""):
     s = i18n.strings()
-    body = render_template("auth/login.html", s=s, lang=i18n.current_language(), message=message,
-                           username=username, next=next_path)
+    body = render_template(
+        "auth/login.html",
+        s=s,
+        lang=i18n.current_language(),
+        message=message,
+        username=username,
+        next=next_path,
+    )
     return body, status
 
 

@@ -155,8 +155,10 @@ def scheduler() -> None:
 @cli.command()
 def worker() -> None:
     """A distributed Celery worker (WHALEFALL_EXECUTOR=celery)."""
-    raise click.ClickException("the Celery executor is not available in this version; runs execute in the "
-                               "scheduler's own thread pool")
+    raise click.ClickException(
+        "the Celery executor is not available in this version; runs execute in the "
+        "scheduler's own thread pool"
+    )
 
 
 @cli.group()
@@ -184,7 +186,9 @@ def run_once(job_id: str) -> None:
     run = run_in_foreground(runtime, job_id)
     if run.log:
         click.echo(run.log.rstrip("\n"), err=True)
-    click.echo(f"run {run.id}: {run.status}" + (f" in {run.duration_seconds:.3f} s" if run.duration_seconds else ""))
+    click.echo(
+        f"run {run.id}: {run.status}" + (f" in {run.duration_seconds:.3f} s" if run.duration_seconds else "")
+    )
     if run.error_message:
         click.echo(f"error: {run.error_message}", err=True)
     if run.return_value:

@@ -27,7 +27,9 @@ def list_jobs() -> None:
         rows, total = job_service.page(session, per_page=10_000)
     for job in rows:
         data = job_service.to_dict(runtime, job)
-        click.echo(f"{job.id:32} {job.state:7} {data['next_run_time'] or '-':20} {data['trigger_description']}")
+        click.echo(
+            f"{job.id:32} {job.state:7} {data['next_run_time'] or '-':20} {data['trigger_description']}"
+        )
     click.echo(f"{total} job(s)")
 
 

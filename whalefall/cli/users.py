@@ -170,4 +170,6 @@ def token_list(username: str | None) -> None:
     """List tokens: id, user, prefix, label, state, last use."""
     for t in _with_runtime(lambda rt: tokens.list_tokens(rt.db, username)):
         state = "active" if t.active else f"revoked {_when(t.revoked_at)}"
-        click.echo(f"{t.id}\t{t.username}\t{t.prefix}…\t{t.label or '-'}\t{state}\tlast used {_when(t.last_used_at)}")
+        click.echo(
+            f"{t.id}\t{t.username}\t{t.prefix}…\t{t.label or '-'}\t{state}\tlast used {_when(t.last_used_at)}"
+        )

@@ -29,8 +29,10 @@ from whalefall.runtime import Runtime
 
 bp = Blueprint("console", __name__, url_prefix="/scheduler")
 
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
-       "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
 SECURITY_HEADERS = {
     "Content-Security-Policy": CSP,
     "X-Content-Type-Options": "nosniff",
@@ -52,10 +54,19 @@ def render(template: str, **context: Any) -> ResponseReturnValue:
     lang = language()
     user = current_user()
     role = Role(user.role) if user else Role.VIEWER
-    response = current_app.make_response(render_template(
-        template, t=TEXT[lang], lang=lang, user=user, can_operate=role.allows(Role.OPERATOR),
-        is_admin=role == Role.ADMIN, timezone=runtime().settings.timezone, run_statuses=RUN_STATUSES,
-        **context))
+    response = current_app.make_response(
+        render_template(
+            template,
+            t=TEXT[lang],
+            lang=lang,
+            user=user,
+            can_operate=role.allows(Role.OPERATOR),
+            is_admin=role == Role.ADMIN,
+            timezone=runtime().settings.timezone,
+            run_statuses=RUN_STATUSES,
+            **context,
+        )
+    )
     return i18n.remember_language(response)
 
 

@@ -41,15 +41,37 @@ def tokens_page():
 @bp.get("/admin/audit")
 @page_login_required(Role.ADMIN)
 def audit_page():
-    filters = {name: (request.args.get(name) or "").strip()[:128] for name in ("actor", "action", "target_id")}
+    filters = {
+        name: (request.args.get(name) or "").strip()[:128] for name in ("actor", "action", "target_id")
+    }
     page = request.args.get("page", "1")
     page = int(page) if page.isdigit() and 0 < int(page) < 1_000_000 else 1
     with runtime().db.read() as session:
-        rows, total = audit.page(session, page=page, per_page=AUDIT_PER_PAGE, actor=filters["actor"] or None,
-                                 action=filters["action"] or None, target_id=filters["target_id"] or None)
-        entries = [{"at": e.at, "actor": e.actor, "action": e.action, "target_type": e.target_type,
-                    "target_id": e.target_id, "address": e.address or "",
-                    "detail": json.dumps(e.detail, ensure_ascii=False, sort_keys=True) if e.detail else ""}
-                   for e in rows]
-    return render("console/audit.html", entries=entries, total=total, page=page,
-                  pages=max(1, -(-total // AUDIT_PER_PAGE)), filters=filters)
+        rows, total = audit.page(
+            session,
+            page=page,
+            per_page=AUDIT_PER_PAGE,
+            actor=filters["actor"] or None,
+            action=filters["action"] or None,
+            target_id=filters["target_id"] or None,
+        )
+        entries = [
+            {
+                "at": e.at,
+                "actor": e.actor,
+                "action": e.action,
+                "target_type": e.target_type,
+                "target_id": e.target_id,
+                "address": e.address or "",
+                "detail": json.dumps(e.detail, ensure_ascii=False, sort_keys=True) if e.detail else "",
+            }
+            for e in rows
+        ]
+    return render(
+        "console/audit.html",
+        entries=entries,
+        total=total,
+        page=page,
+        pages=max(1, -(-total // AUDIT_PER_PAGE)),
+        filters=filters,
+    )

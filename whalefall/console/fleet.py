@@ -45,15 +45,27 @@ def _diff_lines(diff: dict[str, Any] | None) -> list[dict[str, str]]:
     lines: list[dict[str, str]] = []
     for name, value in (diff or {}).items():
         if isinstance(value, dict) and ("before" in value or "after" in value):
-            lines.append({"what": name, "before": _plain(value.get("before")), "after": _plain(value.get("after"))})
+            lines.append(
+                {"what": name, "before": _plain(value.get("before")), "after": _plain(value.get("after"))}
+            )
         elif isinstance(value, dict) and ("added" in value or "removed" in value):
-            lines.append({"what": name, "added": ", ".join(map(str, value.get("added") or [])),
-                          "removed": ", ".join(map(str, value.get("removed") or []))})
+            lines.append(
+                {
+                    "what": name,
+                    "added": ", ".join(map(str, value.get("added") or [])),
+                    "removed": ", ".join(map(str, value.get("removed") or [])),
+                }
+            )
         elif name == "attributes" and isinstance(value, dict):
             for attr, change in value.items():
                 change = change if isinstance(change, dict) else {}
-                lines.append({"what": f"{name}.{attr}", "before": _plain(change.get("before")),
-                              "after": _plain(change.get("after"))})
+                lines.append(
+                    {
+                        "what": f"{name}.{attr}",
+                        "before": _plain(change.get("before")),
+                        "after": _plain(change.get("after")),
+                    }
+                )
         else:
             lines.append({"what": name, "after": _plain(value)})
     return lines
@@ -85,19 +97,36 @@ def instance_page(instance_id: int):
     try:
         with runtime().db.read() as session:
             row = instance_service.get(session, instance_id)
-            instance = instance_service.to_dict(row, tz, counts=instance_service.summaries(session, [row.id])[row.id])
+            instance = instance_service.to_dict(
+                row, tz, counts=instance_service.summaries(session, [row.id])[row.id]
+            )
             accounts, account_total = fleet_accounts.page(session, instance_id, page=1, per_page=MAX_ROWS)
-            accounts = [{**fleet_accounts.to_dict(a, tz), "privilege_lines": _privilege_lines(a.privileges)}
-                        for a in accounts]
-            changes, change_total = fleet_accounts.changes_page(session, instance_id, page=1, per_page=CHANGES_SHOWN)
-            changes = [{**fleet_accounts.change_to_dict(c, tz), "lines": _diff_lines(c.diff)} for c in changes]
-            databases, database_total = fleet_sizes.inventory_page(session, instance_id, include_gone=True, page=1,
-                                                                   per_page=MAX_ROWS)
+            accounts = [
+                {**fleet_accounts.to_dict(a, tz), "privilege_lines": _privilege_lines(a.privileges)}
+                for a in accounts
+            ]
+            changes, change_total = fleet_accounts.changes_page(
+                session, instance_id, page=1, per_page=CHANGES_SHOWN
+            )
+            changes = [
+                {**fleet_accounts.change_to_dict(c, tz), "lines": _diff_lines(c.diff)} for c in changes
+            ]
+            databases, database_total = fleet_sizes.inventory_page(
+                session, instance_id, include_gone=True, page=1, per_page=MAX_ROWS
+            )
             databases = [fleet_sizes.inventory_to_dict(d) for d in databases]
     except InstanceNotFound as exc:
         return not_found(exc.message)
-    return render("console/instance.html", instance=instance, accounts=accounts, account_total=account_total,
-                  changes=changes, change_total=change_total, databases=databases, database_total=database_total)
+    return render(
+        "console/instance.html",
+        instance=instance,
+        accounts=accounts,
+        account_total=account_total,
+        changes=changes,
+        change_total=change_total,
+        databases=databases,
+        database_total=database_total,
+    )
 
 
 @bp.get("/capacity")

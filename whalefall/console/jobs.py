@@ -31,6 +31,12 @@ def index():
         last = job_service.last_runs(session, [j.id for j in rows])
         categories = sorted(c for c in session.scalars(select(Job.category).distinct()) if c)
     jobs = [job_service.to_dict(rt, j, last_run=last.get(j.id), lang=lang) for j in rows]
-    return render("console/jobs.html", jobs=jobs, total=total, categories=categories, page_size=PAGE_SIZE,
-                  filters={"q": q or "", "category": category or "", "state": state or ""},
-                  default_timezone=rt.settings.timezone)
+    return render(
+        "console/jobs.html",
+        jobs=jobs,
+        total=total,
+        categories=categories,
+        page_size=PAGE_SIZE,
+        filters={"q": q or "", "category": category or "", "state": state or ""},
+        default_timezone=rt.settings.timezone,
+    )

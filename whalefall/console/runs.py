@@ -50,18 +50,35 @@ def runs_page():
     since, until = _when(request.args.get("since"), zone), _when(request.args.get("until"), zone)
     page = _page_number(request.args.get("page"))
     with rt.db.read() as session:
-        rows, total = run_service.page(session, job_id=job_id, status=status, since=since, until=until, page=page,
-                                       per_page=PER_PAGE)
+        rows, total = run_service.page(
+            session, job_id=job_id, status=status, since=since, until=until, page=page, per_page=PER_PAGE
+        )
         job_ids = list(session.scalars(select(Job.id).order_by(Job.id)))
     runs = [run_service.to_dict(r, tz) for r in rows]
     # The same filters in the API's form, for the refresh script.
-    api_query = {"job_id": job_id, "status": status, "since": since.isoformat() if since else None,
-                 "until": until.isoformat() if until else None, "page": page, "per_page": PER_PAGE}
-    return render("console/runs.html", runs=runs, total=total, page=page, pages=max(1, -(-total // PER_PAGE)),
-                  job_ids=job_ids, api_query={k: v for k, v in api_query.items() if v is not None},
-                  filters={"job_id": job_id or "", "status": status or "",
-                           "since": since.astimezone(zone).strftime("%Y-%m-%dT%H:%M") if since else "",
-                           "until": until.astimezone(zone).strftime("%Y-%m-%dT%H:%M") if until else ""})
+    api_query = {
+        "job_id": job_id,
+        "status": status,
+        "since": since.isoformat() if since else None,
+        "until": until.isoformat() if until else None,
+        "page": page,
+        "per_page": PER_PAGE,
+    }
+    return render(
+        "console/runs.html",
+        runs=runs,
+        total=total,
+        page=page,
+        pages=max(1, -(-total // PER_PAGE)),
+        job_ids=job_ids,
+        api_query={k: v for k, v in api_query.items() if v is not None},
+        filters={
+            "job_id": job_id or "",
+            "status": status or "",
+            "since": since.astimezone(zone).strftime("%Y-%m-%dT%H:%M") if since else "",
+            "until": until.astimezone(zone).strftime("%Y-%m-%dT%H:%M") if until else "",
+        },
+    )
 
 
 @bp.get("/runs/<int:run_id>")

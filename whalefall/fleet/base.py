@@ -92,7 +92,7 @@ class Adapter(ABC):
     def __enter__(self) -> Adapter:
         try:
             self.conn = self.connect()
-        except Exception as exc:  # every driver has its own hierarchy: say what it said
+        except Exception as exc:  # noqa: BLE001 - every driver has its own hierarchy: say what it said
             raise self.unreachable(exc) from None
         return self
 
@@ -100,7 +100,7 @@ class Adapter(ABC):
         if self.conn is not None:
             try:
                 self.conn.close()
-            except Exception:  # noqa: S110 - closing a broken connection may fail; nothing to do
+            except Exception:  # noqa: BLE001 - closing a broken connection may fail; nothing to do
                 pass
             self.conn = None
         if exc is not None and is_driver_error(exc):
@@ -151,8 +151,10 @@ def is_driver_error(exc: BaseException) -> bool:
 
 def parse_sizes(rows: Iterable[Sequence[Any]]) -> list[DatabaseSize]:
     """``(name, bytes)`` rows as sizes; a NULL size (nothing allocated yet) is 0."""
-    return [DatabaseSize(name.decode() if isinstance(name, bytes) else str(name), int(size or 0))
-            for name, size in rows]
+    return [
+        DatabaseSize(name.decode() if isinstance(name, bytes) else str(name), int(size or 0))
+        for name, size in rows
+    ]
 
 
 def sorted_unique(values: Iterable[str]) -> list[str]:

@@ -27,7 +27,9 @@ HKDF_INFO = b"instance passwords v1"
 
 def derive_key(secret_key: str) -> bytes:
     """The Fernet key derived from the secret key (HKDF-SHA256, 32 bytes, url-safe base64)."""
-    raw = HKDF(algorithm=hashes.SHA256(), length=32, salt=HKDF_SALT, info=HKDF_INFO).derive(secret_key.encode())
+    raw = HKDF(algorithm=hashes.SHA256(), length=32, salt=HKDF_SALT, info=HKDF_INFO).derive(
+        secret_key.encode()
+    )
     return base64.urlsafe_b64encode(raw)
 
 
@@ -40,15 +42,19 @@ def parse_keys(value: str) -> list[bytes]:
         except (ValueError, TypeError):
             valid = False
         if not valid:
-            raise ConfigError(f"WHALEFALL_ENCRYPTION_KEY: key {index} is not a Fernet key (32 bytes, url-safe "
-                              f"base64; make one with `python -c 'from cryptography.fernet import Fernet; "
-                              f"print(Fernet.generate_key().decode())'`)")
+            raise ConfigError(
+                f"WHALEFALL_ENCRYPTION_KEY: key {index} is not a Fernet key (32 bytes, url-safe "
+                f"base64; make one with `python -c 'from cryptography.fernet import Fernet; "
+                f"print(Fernet.generate_key().decode())'`)"
+            )
     return keys
 
 
 @functools.lru_cache(maxsize=8)
 def _cipher(encryption_key: str | None, secret_key: str) -> MultiFernet:
-    keys = (parse_keys(encryption_key) if encryption_key and encryption_key.strip() else []) or [derive_key(secret_key)]
+    keys = (parse_keys(encryption_key) if encryption_key and encryption_key.strip() else []) or [
+        derive_key(secret_key)
+    ]
     return MultiFernet([Fernet(k) for k in keys])
 
 
@@ -71,9 +77,11 @@ def decrypt(runtime, token: str | None, *, instance_name: str = "?") -> str:
 
 
 def unreadable_message(names: list[str]) -> str:
-    return (f"WHALEFALL_ENCRYPTION_KEY: the stored password of instance(s) {', '.join(names)} cannot be "
-            f"decrypted with the configured key (was WHALEFALL_ENCRYPTION_KEY or WHALEFALL_SECRET_KEY "
-            f"changed?). Restore the old key, or add it after the new one, comma-separated.")
+    return (
+        f"WHALEFALL_ENCRYPTION_KEY: the stored password of instance(s) {', '.join(names)} cannot be "
+        f"decrypted with the configured key (was WHALEFALL_ENCRYPTION_KEY or WHALEFALL_SECRET_KEY "
+        f"changed?). Restore the old key, or add it after the new one, comma-separated."
+    )
 
 
 def check_secrets(runtime) -> int:
@@ -87,8 +95,13 @@ def check_secrets(runtime) -> int:
 
     cipher(runtime)  # a malformed key stops start-up even with no instance yet
     with runtime.db.read() as session:
-        rows = list(session.execute(select(Instance.name, Instance.password_encrypted)
-                                    .where(Instance.password_encrypted.is_not(None))))
+        rows = list(
+            session.execute(
+                select(Instance.name, Instance.password_encrypted).where(
+                    Instance.password_encrypted.is_not(None)
+                )
+            )
+        )
     bad = []
     for name, token in rows:
         try:

@@ -7,22 +7,28 @@ from whalefall.errors import ConfigError, Conflict, NotFound, WhalefallError
 
 class InstanceNotFound(NotFound):
     def __init__(self, instance_id: object):
-        super().__init__(f"instance {instance_id!r} does not exist", key="instance_not_found",
-                         params={"id": instance_id})
+        super().__init__(
+            f"instance {instance_id!r} does not exist", key="instance_not_found", params={"id": instance_id}
+        )
         self.instance_id = instance_id
 
 
 class InstanceConflict(Conflict):
     def __init__(self, name: str):
-        super().__init__(f"an instance named {name!r} already exists", field="name", key="instance_name_taken",
-                         params={"name": name})
+        super().__init__(
+            f"an instance named {name!r} already exists",
+            field="name",
+            key="instance_name_taken",
+            params={"name": name},
+        )
         self.name = name
 
 
 class SessionNotFound(NotFound):
     def __init__(self, session_id: object):
-        super().__init__(f"sync session {session_id!r} does not exist", key="session_not_found",
-                         params={"id": session_id})
+        super().__init__(
+            f"sync session {session_id!r} does not exist", key="session_not_found", params={"id": session_id}
+        )
         self.session_id = session_id
 
 

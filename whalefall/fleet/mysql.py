@@ -16,12 +16,22 @@ from whalefall.fleet.base import Account, Adapter, DatabaseSize, parse_sizes, so
 
 SYSTEM_USERS = frozenset({"mariadb.sys", "mysql.sys", "mysql.session", "mysql.infoschema"})
 # Columns of mysql.user worth keeping as attributes (never the password hash).
-ATTRIBUTE_COLUMNS = ("plugin", "max_connections", "max_user_connections", "max_questions", "max_updates",
-                     "ssl_type", "default_role", "max_statement_time", "password_lifetime")
+ATTRIBUTE_COLUMNS = (
+    "plugin",
+    "max_connections",
+    "max_user_connections",
+    "max_questions",
+    "max_updates",
+    "ssl_type",
+    "default_role",
+    "max_statement_time",
+    "password_lifetime",
+)
 SUPER_PRIVILEGES = frozenset({"ALL PRIVILEGES", "SUPER"})
 
 
 # --- SHOW GRANTS, parsed ------------------------------------------------------------------
+
 
 def _top_level(text: str) -> list[bool]:
     """For each character of ``text``: is it outside backquotes, quotes and parentheses?"""
@@ -50,7 +60,7 @@ def find_top(text: str, sep: str, start: int = 0) -> int:
     """The index of ``sep`` in ``text`` outside quotes and parentheses, or -1."""
     flags = _top_level(text)
     i = text.find(sep, start)
-    while i >= 0 and not all(flags[i:i + len(sep)]):
+    while i >= 0 and not all(flags[i : i + len(sep)]):
         i = text.find(sep, i + 1)
     return i
 
@@ -84,7 +94,7 @@ def _object(text: str) -> tuple[str, str]:
     kind = ""
     for prefix in ("PROCEDURE ", "FUNCTION ", "PACKAGE BODY ", "PACKAGE ", "TABLE "):
         if text.upper().startswith(prefix):
-            kind, text = prefix.strip().upper(), text[len(prefix):]
+            kind, text = prefix.strip().upper(), text[len(prefix) :]
             break
     parts = split_top(text, ".")
     db = unquote(parts[0]) if parts else ""
@@ -123,8 +133,10 @@ def parse_grants(lines: list[str]) -> tuple[dict[str, Any], list[str]]:
             frm = find_top(line, " FROM ")
             if on < 0 or frm < 0:
                 continue
-            _scope, name = _object(line[on + 4:frm].strip())
-            privileges.setdefault("revoked", {}).setdefault(name or "*", []).extend(_privilege_names(line[7:on]))
+            _scope, name = _object(line[on + 4 : frm].strip())
+            privileges.setdefault("revoked", {}).setdefault(name or "*", []).extend(
+                _privilege_names(line[7:on])
+            )
             continue
         if not upper.startswith("GRANT "):
             continue  # SET DEFAULT ROLE …: the default role is an attribute
@@ -137,7 +149,7 @@ def parse_grants(lines: list[str]) -> tuple[dict[str, Any], list[str]]:
             roles.extend(account_name(r) for r in split_top(body[:to]))
             continue
         names = _privilege_names(body[:on])
-        target = body[on + 4:to].strip()
+        target = body[on + 4 : to].strip()
         if names == ["PROXY"]:
             privileges.setdefault("proxy", []).append(account_name(target))
             continue
@@ -160,25 +172,48 @@ def parse_grants(lines: list[str]) -> tuple[dict[str, Any], list[str]]:
     return privileges, sorted_unique(roles)
 
 
-def build_account(user: str, host: str, grants: list[str], *, is_role: bool = False,
-                  create_user: str | None = None, columns: dict[str, Any] | None = None) -> Account:
+def build_account(
+    user: str,
+    host: str,
+    grants: list[str],
+    *,
+    is_role: bool = False,
+    create_user: str | None = None,
+    columns: dict[str, Any] | None = None,
+) -> Account:
     """One account from its ``mysql.user`` row, ``SHOW GRANTS`` and ``SHOW CREATE USER``."""
     columns = {k.lower(): v for k, v in (columns or {}).items()}
     privileges, roles = parse_grants(grants)
     create = (create_user or "").upper()
     locked = " ACCOUNT LOCK" in create or str(columns.get("account_locked", "")).upper() == "Y"
-    expired = "PASSWORD EXPIRE" in create and "PASSWORD EXPIRE INTERVAL" not in create and \
-        "PASSWORD EXPIRE NEVER" not in create and "PASSWORD EXPIRE DEFAULT" not in create
+    expired = (
+        "PASSWORD EXPIRE" in create
+        and "PASSWORD EXPIRE INTERVAL" not in create
+        and "PASSWORD EXPIRE NEVER" not in create
+        and "PASSWORD EXPIRE DEFAULT" not in create
+    )
     if str(columns.get("password_expired", "")).upper() == "Y":
         expired = True
-    attributes = {name: _plain(columns[name]) for name in ATTRIBUTE_COLUMNS
-                  if name in columns and columns[name] not in (None, "")}
+    attributes = {
+        name: _plain(columns[name])
+        for name in ATTRIBUTE_COLUMNS
+        if name in columns and columns[name] not in (None, "")
+    }
     attributes["password_expired"] = expired
     key = user if is_role else f"'{user}'@'{host}'"
-    return Account(key=key, username=user, host="" if is_role else host, kind="role" if is_role else "user",
-                   is_superuser=bool(SUPER_PRIVILEGES & set(privileges.get("global", []))),
-                   is_locked=locked, can_login=not is_role and not locked, attributes=attributes,
-                   privileges=privileges, roles=roles, system=user in SYSTEM_USERS)
+    return Account(
+        key=key,
+        username=user,
+        host="" if is_role else host,
+        kind="role" if is_role else "user",
+        is_superuser=bool(SUPER_PRIVILEGES & set(privileges.get("global", []))),
+        is_locked=locked,
+        can_login=not is_role and not locked,
+        attributes=attributes,
+        privileges=privileges,
+        roles=roles,
+        system=user in SYSTEM_USERS,
+    )
 
 
 def _plain(value: Any) -> Any:
@@ -220,10 +255,20 @@ class MySQLAdapter(Adapter):
         # authentication are reads. Bound them by the connect timeout as well, then
         # let statements have the statement timeout (PyMySQL reads _read_timeout
         # before every read).
-        conn = pymysql.connect(host=t.host, port=t.port, user=t.username, password=t.password,
-                               database=t.database or None, connect_timeout=t.connect_timeout,
-                               read_timeout=t.connect_timeout, write_timeout=t.connect_timeout,
-                               charset="utf8mb4", autocommit=True, ssl_disabled=True, defer_connect=True)
+        conn = pymysql.connect(
+            host=t.host,
+            port=t.port,
+            user=t.username,
+            password=t.password,
+            database=t.database or None,
+            connect_timeout=t.connect_timeout,
+            read_timeout=t.connect_timeout,
+            write_timeout=t.connect_timeout,
+            charset="utf8mb4",
+            autocommit=True,
+            ssl_disabled=True,
+            defer_connect=True,
+        )
         if hasattr(conn, "_ssl_required"):
             # PyMySQL 1.2 prefers TLS (unverified) and builds a new SSL context per
             # connection — ~50 ms of CPU loading CA certificates, under the GIL, which
@@ -236,17 +281,21 @@ class MySQLAdapter(Adapter):
 
     def _server_limit(self, conn: Any) -> None:
         """Also ask the server to stop a statement past the timeout (MariaDB seconds, MySQL ms)."""
+        import pymysql
+
         t = self.target
         cur = conn.cursor()
         try:
+            # No try around this one: without the version, MariaDB would be taken for MySQL.
             cur.execute("SELECT VERSION()")
             self._version = str(cur.fetchone()[0])
-            if "mariadb" in self._version.lower():
-                cur.execute(f"SET SESSION max_statement_time = {int(t.statement_timeout)}")
-            else:
-                cur.execute(f"SET SESSION max_execution_time = {int(t.statement_timeout) * 1000}")
-        except Exception:  # noqa: S110 - old servers lack the variable; the driver's timeout still holds
-            pass
+            try:
+                if "mariadb" in self._version.lower():
+                    cur.execute(f"SET SESSION max_statement_time = {int(t.statement_timeout)}")
+                else:
+                    cur.execute(f"SET SESSION max_execution_time = {int(t.statement_timeout) * 1000}")
+            except pymysql.MySQLError:
+                pass  # old servers lack the variable; the driver's timeout still holds
         finally:
             cur.close()
 
@@ -263,7 +312,10 @@ class MySQLAdapter(Adapter):
         if self.is_mariadb:
             return set()
         try:
-            return {(_plain(u), _plain(h)) for u, h in self.rows("SELECT FROM_USER, FROM_HOST FROM mysql.role_edges")}
+            return {
+                (_plain(u), _plain(h))
+                for u, h in self.rows("SELECT FROM_USER, FROM_HOST FROM mysql.role_edges")
+            }
         except Exception as exc:
             if getattr(exc, "args", (0,))[0] in (1146, 1142):  # no such table (before 8.0) / not allowed
                 return set()
@@ -274,8 +326,9 @@ class MySQLAdapter(Adapter):
         granted_roles = self._mysql8_roles()
         accounts = []
         for row in rows:
-            columns = {k.lower(): v for k, v in row.items()
-                       if k.lower() not in ("password", "authentication_string")}
+            columns = {
+                k.lower(): v for k, v in row.items() if k.lower() not in ("password", "authentication_string")
+            }
             user, host = _plain(columns["user"]), _plain(columns["host"])
             is_role = str(columns.get("is_role", "N")).upper() == "Y"
             if is_role:
@@ -299,14 +352,16 @@ class MySQLAdapter(Adapter):
             raise
 
     def database_sizes(self) -> list[DatabaseSize]:
+        import pymysql
+
         try:  # MySQL 8 caches table statistics for a day by default
             self.rows("SET SESSION information_schema_stats_expiry = 0")
-        except Exception:  # noqa: S110 - MariaDB and MySQL 5.7 have no such cache
-            pass
+        except pymysql.MySQLError:
+            pass  # MariaDB and MySQL 5.7 have no such cache
         rows = self.rows(
             "SELECT s.SCHEMA_NAME, COALESCE(SUM(t.DATA_LENGTH + t.INDEX_LENGTH), 0) "
             "FROM information_schema.SCHEMATA s "
             "LEFT JOIN information_schema.TABLES t ON t.TABLE_SCHEMA = s.SCHEMA_NAME "
-            "GROUP BY s.SCHEMA_NAME")
+            "GROUP BY s.SCHEMA_NAME"
+        )
         return parse_sizes(rows)
-

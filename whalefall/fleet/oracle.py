@@ -28,7 +28,9 @@ FROM dba_users ORDER BY username
 """
 ROLES_SQL = "SELECT grantee, granted_role, admin_option FROM dba_role_privs"
 SYS_PRIVS_SQL = "SELECT grantee, privilege, admin_option FROM dba_sys_privs"
-SIZES_SQL = "SELECT tablespace_name, SUM(bytes) FROM dba_data_files GROUP BY tablespace_name ORDER BY tablespace_name"
+SIZES_SQL = (
+    "SELECT tablespace_name, SUM(bytes) FROM dba_data_files GROUP BY tablespace_name ORDER BY tablespace_name"
+)
 SUPER_ROLES = frozenset({"DBA"})
 SUPER_PRIVILEGES = frozenset({"SYSDBA", "SYSOPER"})
 
@@ -53,20 +55,32 @@ def build_accounts(users: list[tuple], role_rows: list[tuple], sys_priv_rows: li
         user_privs = sorted_unique(privs.get(name, []))
         locked = "LOCKED" in status.upper()
         plain_privs = {p.split(" WITH ")[0] for p in user_privs}
-        accounts.append(Account(
-            key=name, username=name, kind="user",
-            is_superuser=bool(SUPER_ROLES & set(user_roles)) or bool(SUPER_PRIVILEGES & plain_privs),
-            is_locked=locked, can_login=status.upper() == "OPEN" or status.upper().startswith("EXPIRED(GRACE)"),
-            attributes={"account_status": status, "lock_date": _iso(lock_date), "expiry_date": _iso(expiry_date),
-                        "default_tablespace": tablespace, "profile": profile, "authentication_type": auth},
-            privileges={"system": user_privs} if user_privs else {}, roles=user_roles,
-            system=str(maintained or "N").upper() == "Y"))
+        accounts.append(
+            Account(
+                key=name,
+                username=name,
+                kind="user",
+                is_superuser=bool(SUPER_ROLES & set(user_roles)) or bool(SUPER_PRIVILEGES & plain_privs),
+                is_locked=locked,
+                can_login=status.upper() == "OPEN" or status.upper().startswith("EXPIRED(GRACE)"),
+                attributes={
+                    "account_status": status,
+                    "lock_date": _iso(lock_date),
+                    "expiry_date": _iso(expiry_date),
+                    "default_tablespace": tablespace,
+                    "profile": profile,
+                    "authentication_type": auth,
+                },
+                privileges={"system": user_privs} if user_privs else {},
+                roles=user_roles,
+                system=str(maintained or "N").upper() == "Y",
+            )
+        )
     return accounts
 
 
 def _iso(value: Any) -> str | None:
     return None if value is None else value.isoformat() if hasattr(value, "isoformat") else str(value)
-
 
 
 class OracleAdapter(Adapter):
@@ -79,8 +93,14 @@ class OracleAdapter(Adapter):
         import oracledb  # thin mode unless init_oracle_client() is called: nothing else to install
 
         t = self.target
-        conn = oracledb.connect(user=t.username, password=t.password, host=t.host, port=t.port,
-                                service_name=t.database, tcp_connect_timeout=float(t.connect_timeout))
+        conn = oracledb.connect(
+            user=t.username,
+            password=t.password,
+            host=t.host,
+            port=t.port,
+            service_name=t.database,
+            tcp_connect_timeout=float(t.connect_timeout),
+        )
         conn.call_timeout = int(t.statement_timeout) * 1000  # milliseconds, per round trip
         return conn
 

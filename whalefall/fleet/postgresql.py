@@ -38,7 +38,9 @@ FROM pg_database WHERE NOT datistemplate AND datallowconn ORDER BY datname
 """
 
 
-def build_accounts(role_rows: list[tuple], acl_rows: list[tuple], now: datetime | None = None) -> list[Account]:
+def build_accounts(
+    role_rows: list[tuple], acl_rows: list[tuple], now: datetime | None = None
+) -> list[Account]:
     """Accounts from the rows of :data:`ROLES_SQL` and :data:`DATABASE_ACL_SQL`."""
     now = now or datetime.now(UTC)
     names = {oid: name for oid, name, *_ in role_rows}
@@ -51,26 +53,56 @@ def build_accounts(role_rows: list[tuple], acl_rows: list[tuple], now: datetime 
         if role is None:
             continue
         grants.setdefault(role, {}).setdefault(datname, []).append(
-            f"{privilege} WITH GRANT OPTION" if grantable else privilege)
+            f"{privilege} WITH GRANT OPTION" if grantable else privilege
+        )
         if owner == grantee and datname not in owns.get(role, []):
             owns.setdefault(role, []).append(datname)
     accounts = []
-    for (_oid, name, superuser, inherit, createrole, createdb, login, replication, bypassrls, connlimit,
-         valid_until, member_of) in role_rows:
+    for (
+        _oid,
+        name,
+        superuser,
+        inherit,
+        createrole,
+        createdb,
+        login,
+        replication,
+        bypassrls,
+        connlimit,
+        valid_until,
+        member_of,
+    ) in role_rows:
         expired = valid_until is not None and _aware(valid_until) < now
-        attributes = {"superuser": bool(superuser), "createrole": bool(createrole), "createdb": bool(createdb),
-                      "replication": bool(replication), "bypassrls": bool(bypassrls), "login": bool(login),
-                      "inherit": bool(inherit), "connection_limit": int(connlimit),
-                      "valid_until": None if valid_until is None else _aware(valid_until).isoformat()}
+        attributes = {
+            "superuser": bool(superuser),
+            "createrole": bool(createrole),
+            "createdb": bool(createdb),
+            "replication": bool(replication),
+            "bypassrls": bool(bypassrls),
+            "login": bool(login),
+            "inherit": bool(inherit),
+            "connection_limit": int(connlimit),
+            "valid_until": None if valid_until is None else _aware(valid_until).isoformat(),
+        }
         privileges: dict[str, Any] = {}
         if grants.get(name):
             privileges["databases"] = {db: sorted_unique(p) for db, p in sorted(grants[name].items())}
         if owns.get(name):
             privileges["owner_of"] = sorted(owns[name])
-        accounts.append(Account(key=name, username=name, kind="user" if login else "role",
-                                is_superuser=bool(superuser), is_locked=expired, can_login=bool(login) and not expired,
-                                attributes=attributes, privileges=privileges, roles=list(member_of or []),
-                                system=name.startswith("pg_")))
+        accounts.append(
+            Account(
+                key=name,
+                username=name,
+                kind="user" if login else "role",
+                is_superuser=bool(superuser),
+                is_locked=expired,
+                can_login=bool(login) and not expired,
+                attributes=attributes,
+                privileges=privileges,
+                roles=list(member_of or []),
+                system=name.startswith("pg_"),
+            )
+        )
     return accounts
 
 
@@ -97,10 +129,17 @@ class PostgreSQLAdapter(Adapter):
         import psycopg
 
         t = self.target
-        return psycopg.connect(host=t.host, port=t.port, user=t.username, password=t.password,
-                               dbname=t.database or "postgres", connect_timeout=t.connect_timeout,
-                               options=f"-c statement_timeout={int(t.statement_timeout) * 1000}",
-                               autocommit=True, application_name="whalefall")
+        return psycopg.connect(
+            host=t.host,
+            port=t.port,
+            user=t.username,
+            password=t.password,
+            dbname=t.database or "postgres",
+            connect_timeout=t.connect_timeout,
+            options=f"-c statement_timeout={int(t.statement_timeout) * 1000}",
+            autocommit=True,
+            application_name="whalefall",
+        )
 
     def describe_error(self, exc: BaseException) -> str:
         text = " ".join(str(exc).split())
@@ -114,4 +153,6 @@ class PostgreSQLAdapter(Adapter):
         return build_accounts(self.rows(ROLES_SQL), self.acl_rows)
 
     def database_sizes(self) -> list[DatabaseSize]:
-        return [DatabaseSize(name, None if size is None else int(size)) for name, size in self.rows(SIZES_SQL)]
+        return [
+            DatabaseSize(name, None if size is None else int(size)) for name, size in self.rows(SIZES_SQL)
+        ]

@@ -82,9 +82,14 @@ def _permission(name: str, state: str) -> str:
     return f"{state} {name}"  # DENY …
 
 
-def build_accounts(logins: list[tuple], server_roles: list[tuple], server_permissions: list[tuple],
-                   database_users: list[tuple], database_roles: list[tuple],
-                   database_permissions: list[tuple]) -> list[Account]:
+def build_accounts(
+    logins: list[tuple],
+    server_roles: list[tuple],
+    server_permissions: list[tuple],
+    database_users: list[tuple],
+    database_roles: list[tuple],
+    database_permissions: list[tuple],
+) -> list[Account]:
     """Accounts from recorded rows.
 
     ``logins``: (name, type_desc, is_disabled, is_locked, default_database);
@@ -108,14 +113,24 @@ def build_accounts(logins: list[tuple], server_roles: list[tuple], server_permis
     per_login: dict[str, dict[str, Any]] = {}
     orphans: list[Account] = []
     for db, user, type_desc, login in database_users:
-        entry = {"user": user, "roles": sorted_unique(db_roles.get((db, user), [])),
-                 "permissions": sorted_unique(db_perms.get((db, user), []))}
+        entry = {
+            "user": user,
+            "roles": sorted_unique(db_roles.get((db, user), [])),
+            "permissions": sorted_unique(db_perms.get((db, user), [])),
+        }
         if login:
             per_login.setdefault(login, {})[db] = entry
         else:
-            orphans.append(Account(key=f"{db}\\{user}", username=user, kind="database_user",
-                                   attributes={"database": db, "type": type_desc, "login": None},
-                                   privileges={"databases": {db: entry}}, roles=entry["roles"]))
+            orphans.append(
+                Account(
+                    key=f"{db}\\{user}",
+                    username=user,
+                    kind="database_user",
+                    attributes={"database": db, "type": type_desc, "login": None},
+                    privileges={"databases": {db: entry}},
+                    roles=entry["roles"],
+                )
+            )
 
     accounts = []
     for name, type_desc, disabled, locked, default_db in logins:
@@ -127,15 +142,27 @@ def build_accounts(logins: list[tuple], server_roles: list[tuple], server_permis
         if per_login.get(name):
             privileges["databases"] = dict(sorted(per_login[name].items()))
         is_locked = bool(disabled) or bool(locked)
-        accounts.append(Account(
-            key=name, username=name, kind="login",
-            is_superuser=bool(SUPER_ROLES & set(server_roles_list)) or bool(SUPER_PERMISSIONS & set(server_perms)),
-            is_locked=is_locked, can_login=not is_locked,
-            attributes={"type": type_desc, "disabled": bool(disabled), "locked": bool(locked),
-                        "default_database": default_db},
-            privileges=privileges, roles=server_roles_list, system=is_system_login(name)))
+        accounts.append(
+            Account(
+                key=name,
+                username=name,
+                kind="login",
+                is_superuser=bool(SUPER_ROLES & set(server_roles_list))
+                or bool(SUPER_PERMISSIONS & set(server_perms)),
+                is_locked=is_locked,
+                can_login=not is_locked,
+                attributes={
+                    "type": type_desc,
+                    "disabled": bool(disabled),
+                    "locked": bool(locked),
+                    "default_database": default_db,
+                },
+                privileges=privileges,
+                roles=server_roles_list,
+                system=is_system_login(name),
+            )
+        )
     return accounts + orphans
-
 
 
 class SQLServerAdapter(Adapter):
@@ -148,9 +175,17 @@ class SQLServerAdapter(Adapter):
         import pymssql
 
         t = self.target
-        return pymssql.connect(server=t.host, port=str(t.port), user=t.username, password=t.password,
-                               database=t.database or "master", login_timeout=t.connect_timeout,
-                               timeout=t.statement_timeout, appname="whalefall", autocommit=True)
+        return pymssql.connect(
+            server=t.host,
+            port=str(t.port),
+            user=t.username,
+            password=t.password,
+            database=t.database or "master",
+            login_timeout=t.connect_timeout,
+            timeout=t.statement_timeout,
+            appname="whalefall",
+            autocommit=True,
+        )
 
     def version(self) -> str:
         text = str(self.rows("SELECT @@VERSION")[0][0])
@@ -163,8 +198,14 @@ class SQLServerAdapter(Adapter):
             users += [(db, *r) for r in self.rows(DATABASE_USERS_SQL.format(db=q))]
             roles += [(db, *r) for r in self.rows(DATABASE_ROLES_SQL.format(db=q))]
             perms += [(db, *r) for r in self.rows(DATABASE_PERMISSIONS_SQL.format(db=q))]
-        return build_accounts(self.rows(LOGINS_SQL), self.rows(SERVER_ROLES_SQL),
-                              self.rows(SERVER_PERMISSIONS_SQL), users, roles, perms)
+        return build_accounts(
+            self.rows(LOGINS_SQL),
+            self.rows(SERVER_ROLES_SQL),
+            self.rows(SERVER_PERMISSIONS_SQL),
+            users,
+            roles,
+            perms,
+        )
 
     def database_sizes(self) -> list[DatabaseSize]:
         return parse_sizes(self.rows(SIZES_SQL))

@@ -46,7 +46,9 @@ class UTCDateTime(TypeDecorator):
 
 
 # Job ids are case-sensitive everywhere: MySQL's default collations are not.
-JobIdType = String(64).with_variant(mysql.VARCHAR(64, charset="utf8mb4", collation="utf8mb4_bin"), "mysql", "mariadb")
+JobIdType = String(64).with_variant(
+    mysql.VARCHAR(64, charset="utf8mb4", collation="utf8mb4_bin"), "mysql", "mariadb"
+)
 
 # Text that may exceed MySQL's 64 KiB TEXT: logs, code, return values.
 LongText = Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb")

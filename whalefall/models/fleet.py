@@ -31,9 +31,12 @@ from sqlalchemy.orm import Mapped, mapped_column
 from whalefall.models.base import Base, JSONValue, UTCDateTime, utcnow
 
 # Account and database names are case-sensitive on every engine we read.
-NameType = String(255).with_variant(mysql.VARCHAR(255, charset="utf8mb4", collation="utf8mb4_bin"), "mysql", "mariadb")
-AccountKeyType = String(320).with_variant(mysql.VARCHAR(320, charset="utf8mb4", collation="utf8mb4_bin"),
-                                          "mysql", "mariadb")
+NameType = String(255).with_variant(
+    mysql.VARCHAR(255, charset="utf8mb4", collation="utf8mb4_bin"), "mysql", "mariadb"
+)
+AccountKeyType = String(320).with_variant(
+    mysql.VARCHAR(320, charset="utf8mb4", collation="utf8mb4_bin"), "mysql", "mariadb"
+)
 BigId = BigInteger().with_variant(Integer, "sqlite")
 PARTITIONED_TABLES = ("database_sizes", "instance_sizes")
 PARTITION_NAME = re.compile(r"^(database_sizes|instance_sizes)_p\d{6}$")
@@ -102,7 +105,9 @@ class InstanceAccount(Base):
     """An account as last read from its instance; removed accounts are kept, flagged ``is_deleted``."""
 
     __tablename__ = "instance_accounts"
-    __table_args__ = (UniqueConstraint("instance_id", "account_key", name="uq_instance_accounts_instance_key"),)
+    __table_args__ = (
+        UniqueConstraint("instance_id", "account_key", name="uq_instance_accounts_instance_key"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     instance_id: Mapped[int] = mapped_column(ForeignKey("instances.id", ondelete="CASCADE"))
@@ -168,7 +173,9 @@ class DatabaseInventory(Base):
     """Every database an instance has had: when first and last seen, and when it went."""
 
     __tablename__ = "database_inventory"
-    __table_args__ = (UniqueConstraint("instance_id", "database_name", name="uq_database_inventory_instance_name"),)
+    __table_args__ = (
+        UniqueConstraint("instance_id", "database_name", name="uq_database_inventory_instance_name"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     instance_id: Mapped[int] = mapped_column(ForeignKey("instances.id", ondelete="CASCADE"))
@@ -185,8 +192,9 @@ class SizeAggregation(Base):
 
     __tablename__ = "size_aggregations"
     __table_args__ = (
-        UniqueConstraint("instance_id", "scope", "database_name", "period", "period_start",
-                         name="uq_size_aggregations_key"),
+        UniqueConstraint(
+            "instance_id", "scope", "database_name", "period", "period_start", name="uq_size_aggregations_key"
+        ),
         Index("ix_size_aggregations_period", "period", "period_start"),
     )
 
@@ -230,15 +238,19 @@ class SyncSessionInstance(Base):
     """One instance's part of a session: status, counts, error, details."""
 
     __tablename__ = "sync_session_instances"
-    __table_args__ = (Index("ix_sync_session_instances_session_id", "session_id"),
-                      Index("ix_sync_session_instances_instance_id", "instance_id", "id"))
+    __table_args__ = (
+        Index("ix_sync_session_instances_session_id", "session_id"),
+        Index("ix_sync_session_instances_instance_id", "instance_id", "id"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     session_id: Mapped[int] = mapped_column(ForeignKey("sync_sessions.id", ondelete="CASCADE"))
     # No foreign key: the history outlives a deleted instance, by name.
     instance_id: Mapped[int] = mapped_column(Integer)
     instance_name: Mapped[str] = mapped_column(String(128))
-    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending, running, success, failed, cancelled
+    status: Mapped[str] = mapped_column(
+        String(16), default="pending"
+    )  # pending, running, success, failed, cancelled
     counts: Mapped[dict[str, Any]] = mapped_column(JSONValue, default=dict)
     error: Mapped[str | None] = mapped_column(Text)
     details: Mapped[dict[str, Any]] = mapped_column(JSONValue, default=dict)

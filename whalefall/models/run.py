@@ -50,7 +50,9 @@ class Run(Base):
         Index("ix_runs_created_at_status", "created_at", "status"),
     )
 
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
     job_id: Mapped[str] = mapped_column(JobIdType)
     job_name: Mapped[str] = mapped_column(String(200), default="")
     trigger_source: Mapped[str] = mapped_column(String(16))

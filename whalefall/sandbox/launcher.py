@@ -157,7 +157,7 @@ class _RecordHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         try:
             _send({"t": "log", "level": record.levelname, "line": self.format(record)})
-        except Exception:
+        except Exception:  # noqa: BLE001 - logging must never raise into the job
             self.handleError(record)
 
 
@@ -287,7 +287,7 @@ def _render(value: object) -> str:
 def _describe(exc: BaseException) -> str:
     try:
         message = str(exc)
-    except Exception:
+    except Exception:  # noqa: BLE001 - the job's exception may define any __str__
         message = "<str() of the exception failed>"
     name = type(exc).__name__
     return _clip(f"{name}: {message}" if message else name, _MAX_ERROR)
@@ -312,7 +312,7 @@ def main() -> None:
     try:
         record = {"t": "result", "value": _render(_run(job, filename))}
         exit_code = 0
-    except BaseException as exc:  # the job's failure, SystemExit included, is the report
+    except BaseException as exc:  # noqa: BLE001 - the job's failure, SystemExit included, is the report
         # Formatting needs no locals; dropping them frees what the job held when memory ran out.
         traceback.clear_frames(exc.__traceback__)
         try:

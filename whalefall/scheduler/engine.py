@@ -81,8 +81,13 @@ def signature(job: Job, timezone: str) -> str:
 
 
 class Engine:
-    def __init__(self, runtime: Runtime, runner: Runner, node_id: str,
-                 on_store_error: Callable[[str, str | None], None]):
+    def __init__(
+        self,
+        runtime: Runtime,
+        runner: Runner,
+        node_id: str,
+        on_store_error: Callable[[str, str | None], None],
+    ):
         self.runtime = runtime
         self.runner = runner
         self.node_id = node_id
@@ -95,7 +100,9 @@ class Engine:
     def start(self) -> None:
         """Start paused, bring the store in line with ``jobs``, catch up, then resume."""
         with self._lock:
-            store = SafeJobStore(self.runtime.db.engine, on_error=self._on_store_error, on_broken=self._broken)
+            store = SafeJobStore(
+                self.runtime.db.engine, on_error=self._on_store_error, on_broken=self._broken
+            )
             self.aps = GuardedScheduler(
                 jobstores={"default": store},
                 executors={"default": RunnerExecutor(self)},
@@ -141,12 +148,20 @@ class Engine:
         stored = {j.id: j for j in self.aps.get_jobs()}
         with self.runtime.db.read() as session:
             jobs = list(session.scalars(select(Job)))
-            fired = set(session.scalars(
-                select(Run.job_id).join(Job, Job.id == Run.job_id)
-                .where(Job.trigger_type == triggers.TriggerType.DATE.value, Run.scheduled_time.isnot(None))
-                .distinct()))
+            fired = set(
+                session.scalars(
+                    select(Run.job_id)
+                    .join(Job, Job.id == Run.job_id)
+                    .where(
+                        Job.trigger_type == triggers.TriggerType.DATE.value, Run.scheduled_time.isnot(None)
+                    )
+                    .distinct()
+                )
+            )
         next_times = {job.id: self._reconcile(job, stored.get(job.id), job.id in fired) for job in jobs}
-        self._record_next({job.id: next_times[job.id] for job in jobs if _differs(job.next_run_time, next_times[job.id])})
+        self._record_next(
+            {job.id: next_times[job.id] for job in jobs if _differs(job.next_run_time, next_times[job.id])}
+        )
         for job_id in set(stored) - {job.id for job in jobs}:
             self._remove(job_id)
 
@@ -156,8 +171,14 @@ class Engine:
         stored = self.aps.get_job(job_id)
         with self.runtime.db.read() as session:
             job = session.get(Job, job_id)
-            fired = job is not None and job.trigger_type == triggers.TriggerType.DATE and session.scalar(
-                select(Run.id).where(Run.job_id == job_id, Run.scheduled_time.isnot(None)).limit(1)) is not None
+            fired = (
+                job is not None
+                and job.trigger_type == triggers.TriggerType.DATE
+                and session.scalar(
+                    select(Run.id).where(Run.job_id == job_id, Run.scheduled_time.isnot(None)).limit(1)
+                )
+                is not None
+            )
         if job is None:
             if stored:
                 self._remove(job_id)
@@ -191,9 +212,17 @@ class Engine:
             return None
         if job.broken_reason:
             job_service.mark_broken(self.runtime, job.id, None)
-        added = self.aps.add_job(FIRE_REF, trigger=trigger, args=[job.id], kwargs={"sig": sig}, id=job.id,
-                                 name=job.id, misfire_grace_time=job.misfire_grace_time, coalesce=job.coalesce,
-                                 replace_existing=True)
+        added = self.aps.add_job(
+            FIRE_REF,
+            trigger=trigger,
+            args=[job.id],
+            kwargs={"sig": sig},
+            id=job.id,
+            name=job.id,
+            misfire_grace_time=job.misfire_grace_time,
+            coalesce=job.coalesce,
+            replace_existing=True,
+        )
         return added.next_run_time
 
     def _remove(self, job_id: str) -> None:
@@ -206,7 +235,9 @@ class Engine:
         if not next_times:
             return
         with self.runtime.db.begin() as session:
-            session.execute(update(Job), [{"id": job_id, "next_run_time": when} for job_id, when in next_times.items()])
+            session.execute(
+                update(Job), [{"id": job_id, "next_run_time": when} for job_id, when in next_times.items()]
+            )
 
     # -- catching up after downtime ---------------------------------------------
 
@@ -227,7 +258,11 @@ class Engine:
             grace = timedelta(seconds=apjob.misfire_grace_time or 0)
             window_start = max(first_missed, now - grace)
             fires: list[datetime] = []
-            t = first_missed if first_missed >= window_start else apjob.trigger.get_next_fire_time(None, window_start)
+            t = (
+                first_missed
+                if first_missed >= window_start
+                else apjob.trigger.get_next_fire_time(None, window_start)
+            )
             while t is not None and t <= now and len(fires) < MAX_CATCH_UP_FIRES:
                 fires.append(t)
                 t = apjob.trigger.get_next_fire_time(t, t)
@@ -237,16 +272,29 @@ class Engine:
             self.aps.modify_job(apjob.id, next_run_time=following)
             job_id = apjob.args[0]
             if first_missed < window_start:
-                reason = (f"missed: due at {first_missed.isoformat()} while no scheduler was running "
-                          f"(beyond misfire_grace_time {apjob.misfire_grace_time} s)")
-                run_service.claim_scheduled(self.runtime, job_id, first_missed, source=TriggerSource.CATCH_UP,
-                                            node=self.node_id, late_reason=reason)
+                reason = (
+                    f"missed: due at {first_missed.isoformat()} while no scheduler was running "
+                    f"(beyond misfire_grace_time {apjob.misfire_grace_time} s)"
+                )
+                run_service.claim_scheduled(
+                    self.runtime,
+                    job_id,
+                    first_missed,
+                    source=TriggerSource.CATCH_UP,
+                    node=self.node_id,
+                    late_reason=reason,
+                )
             if fires and apjob.coalesce:
                 fires = fires[-1:]
             for i, when in enumerate(fires):
                 claim = run_service.claim_scheduled(
-                    self.runtime, job_id, when, source=TriggerSource.CATCH_UP, node=self.node_id,
-                    next_run_time=following if i == len(fires) - 1 else None)
+                    self.runtime,
+                    job_id,
+                    when,
+                    source=TriggerSource.CATCH_UP,
+                    node=self.node_id,
+                    next_run_time=following if i == len(fires) - 1 else None,
+                )
                 if claim and claim.status.value == "queued":
                     self.runner.submit(claim.run_id)
             if not fires:
@@ -270,8 +318,14 @@ class Engine:
                 reason = f"missed: started {late:.0f} s late, beyond misfire_grace_time {grace} s"
             try:
                 claim = run_service.claim_scheduled(
-                    self.runtime, job_id, when, source=TriggerSource.SCHEDULE, node=self.node_id,
-                    next_run_time=following if i == len(run_times) - 1 else None, late_reason=reason)
+                    self.runtime,
+                    job_id,
+                    when,
+                    source=TriggerSource.SCHEDULE,
+                    node=self.node_id,
+                    next_run_time=following if i == len(run_times) - 1 else None,
+                    late_reason=reason,
+                )
             except Exception:
                 log.exception("could not claim %s at %s", job_id, when, extra={"job_id": job_id})
                 continue

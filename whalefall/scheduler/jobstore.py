@@ -41,8 +41,13 @@ def jobstore_table(metadata: MetaData) -> Table:
         TABLE,
         metadata,
         # Binary collation on MySQL: job ids are case-sensitive, as in our own tables.
-        Column("id", Unicode(191).with_variant(mysql.VARCHAR(191, charset="utf8mb4", collation="utf8mb4_bin"),
-                                               "mysql", "mariadb"), primary_key=True),
+        Column(
+            "id",
+            Unicode(191).with_variant(
+                mysql.VARCHAR(191, charset="utf8mb4", collation="utf8mb4_bin"), "mysql", "mariadb"
+            ),
+            primary_key=True,
+        ),
         Column("next_run_time", Float(25), index=True),
         Column("job_state", LargeBinary, nullable=False),
     )
@@ -51,7 +56,9 @@ def jobstore_table(metadata: MetaData) -> Table:
 class SafeJobStore(SQLAlchemyJobStore):
     """See the module docstring. ``on_error`` and ``on_broken`` report upwards."""
 
-    def __init__(self, engine, *, on_error: Callable[[str, str | None], None], on_broken: Callable[[str, str], None]):
+    def __init__(
+        self, engine, *, on_error: Callable[[str, str | None], None], on_broken: Callable[[str, str], None]
+    ):
         super().__init__(engine=engine, tablename=TABLE)
         self._on_error = on_error
         self._on_broken = on_broken
@@ -82,7 +89,9 @@ class SafeJobStore(SQLAlchemyJobStore):
     def get_next_run_time(self):
         # On failure, wake up again soon rather than sleeping forever or dying.
         soon = lambda: clock.now() + timedelta(seconds=2)  # noqa: E731
-        return self._retrying("next-run-time query", lambda: super(SafeJobStore, self).get_next_run_time(), soon)
+        return self._retrying(
+            "next-run-time query", lambda: super(SafeJobStore, self).get_next_run_time(), soon
+        )
 
     def get_due_jobs(self, now: datetime):
         return self._retrying("due-jobs query", lambda: super(SafeJobStore, self).get_due_jobs(now), list)

@@ -34,7 +34,9 @@ def make_node_id(name: str | None = None) -> str:
 def register_node(runtime: Runtime, node_id: str, role: str) -> None:
     now = clock.now()
     with runtime.db.begin() as session:
-        session.add(Node(id=node_id, hostname=HOSTNAME, pid=os.getpid(), role=role, started_at=now, heartbeat_at=now))
+        session.add(
+            Node(id=node_id, hostname=HOSTNAME, pid=os.getpid(), role=role, started_at=now, heartbeat_at=now)
+        )
 
 
 def beat(runtime: Runtime, node_id: str) -> None:
@@ -52,21 +54,27 @@ def acquire(runtime: Runtime, node_id: str) -> bool:
     now = clock.now()
     expires = now + timedelta(seconds=runtime.settings.lease_seconds)
     with runtime.db.begin() as session:
-        renewed = session.execute(update(Lease).where(Lease.name == LEASE_NAME, Lease.holder == node_id)
-                                  .values(expires_at=expires))
+        renewed = session.execute(
+            update(Lease).where(Lease.name == LEASE_NAME, Lease.holder == node_id).values(expires_at=expires)
+        )
         if renewed.rowcount == 1:
             return True
-        taken = session.execute(update(Lease).where(Lease.name == LEASE_NAME,
-                                                    or_(Lease.holder.is_(None), Lease.expires_at < now))
-                                .values(holder=node_id, expires_at=expires, acquired_at=now))
+        taken = session.execute(
+            update(Lease)
+            .where(Lease.name == LEASE_NAME, or_(Lease.holder.is_(None), Lease.expires_at < now))
+            .values(holder=node_id, expires_at=expires, acquired_at=now)
+        )
         if taken.rowcount == 1:
             return True
         lease = session.get(Lease, LEASE_NAME)
         if lease is not None:
             if lease.holder and holder_is_dead_here(lease.holder):
                 # Its process is gone from this very machine: no need to wait for the lease to expire.
-                taken = session.execute(update(Lease).where(Lease.name == LEASE_NAME, Lease.holder == lease.holder)
-                                        .values(holder=node_id, expires_at=expires, acquired_at=now))
+                taken = session.execute(
+                    update(Lease)
+                    .where(Lease.name == LEASE_NAME, Lease.holder == lease.holder)
+                    .values(holder=node_id, expires_at=expires, acquired_at=now)
+                )
                 return taken.rowcount == 1
             return False
     try:
@@ -89,8 +97,11 @@ def holder_is_dead_here(node_id: str) -> bool:
 
 def release(runtime: Runtime, node_id: str) -> None:
     with runtime.db.begin() as session:
-        session.execute(update(Lease).where(Lease.name == LEASE_NAME, Lease.holder == node_id)
-                        .values(holder=None, expires_at=clock.now()))
+        session.execute(
+            update(Lease)
+            .where(Lease.name == LEASE_NAME, Lease.holder == node_id)
+            .values(holder=None, expires_at=clock.now())
+        )
 
 
 def current_leader(runtime: Runtime) -> Lease | None:
@@ -115,9 +126,13 @@ def dead_nodes(runtime: Runtime, self_id: str) -> dict[str, Node]:
     stale = clock.now() - timedelta(seconds=runtime.settings.node_stale_seconds)
     with runtime.db.read() as session:
         nodes = list(session.scalars(select(Node).where(Node.id != self_id)))
-    return {n.id: n for n in nodes
-            if n.stopped_at is not None or n.heartbeat_at < stale
-            or (n.hostname == HOSTNAME and not _pid_alive(n.pid))}
+    return {
+        n.id: n
+        for n in nodes
+        if n.stopped_at is not None
+        or n.heartbeat_at < stale
+        or (n.hostname == HOSTNAME and not _pid_alive(n.pid))
+    }
 
 
 def recover(runtime: Runtime, self_id: str) -> int:
@@ -128,10 +143,15 @@ def recover(runtime: Runtime, self_id: str) -> int:
     dead = dead_nodes(runtime, self_id)
     with runtime.db.read() as session:
         known = set(session.scalars(select(Node.id)))
-        orphans = list(session.execute(
-            select(Run.id, Run.node, Run.status, Run.pid, Run.scheduled_time, Run.job_id)
-            .where(Run.status.in_((RunStatus.RUNNING.value, RunStatus.QUEUED.value)), Run.node.isnot(None),
-                   Run.node != self_id)))
+        orphans = list(
+            session.execute(
+                select(Run.id, Run.node, Run.status, Run.pid, Run.scheduled_time, Run.job_id).where(
+                    Run.status.in_((RunStatus.RUNNING.value, RunStatus.QUEUED.value)),
+                    Run.node.isnot(None),
+                    Run.node != self_id,
+                )
+            )
+        )
         graces = {jid: grace for jid, grace in session.execute(select(Job.id, Job.misfire_grace_time))}
     touched = 0
     now = clock.now()
@@ -143,16 +163,36 @@ def recover(runtime: Runtime, self_id: str) -> int:
             if pid and owner is not None and owner.hostname == HOSTNAME:
                 _kill_group(pid)
             where = f"node {node}" if node else "its node"
-            if run_service.finish(runtime, run_id, RunStatus.INTERRUPTED,
-                                  error_message=f"interrupted: the process running it ({where}) died") is not None:
-                log.warning("run %s of job %s interrupted: %s died", run_id, job_id, node,
-                            extra={"run_id": run_id, "job_id": job_id})
+            if (
+                run_service.finish(
+                    runtime,
+                    run_id,
+                    RunStatus.INTERRUPTED,
+                    error_message=f"interrupted: the process running it ({where}) died",
+                )
+                is not None
+            ):
+                log.warning(
+                    "run %s of job %s interrupted: %s died",
+                    run_id,
+                    job_id,
+                    node,
+                    extra={"run_id": run_id, "job_id": job_id},
+                )
                 touched += 1
         else:
             grace = graces.get(job_id, 0)
             if scheduled is not None and (now - scheduled).total_seconds() > grace:
-                if run_service.finish(runtime, run_id, RunStatus.MISSED, from_status=RunStatus.QUEUED,
-                                      error_message=f"missed: queued on {node}, which died before running it") is not None:
+                if (
+                    run_service.finish(
+                        runtime,
+                        run_id,
+                        RunStatus.MISSED,
+                        from_status=RunStatus.QUEUED,
+                        error_message=f"missed: queued on {node}, which died before running it",
+                    )
+                    is not None
+                ):
                     touched += 1
             else:
                 run_service.release(runtime, run_id)

@@ -16,7 +16,9 @@ def run_in_foreground(runtime: Runtime, job_id: str) -> Run:
     leader.register_node(runtime, node_id, "cli")
     runner = Runner(runtime, node_id, 1)
     try:
-        run = run_service.enqueue(runtime, job_id, source=TriggerSource.MANUAL, actor=Actor.cli(), node=node_id)
+        run = run_service.enqueue(
+            runtime, job_id, source=TriggerSource.MANUAL, actor=Actor.cli(), node=node_id
+        )
         runner.run_now(run.id)
     finally:
         runner.shutdown()

@@ -106,9 +106,13 @@ class Runner:
             self._execute_guarded(run_id)
         except Exception:  # the run boundary: the one catch-all
             log.exception("runner failed on run %s", run_id, extra={"run_id": run_id})
-            run_service.finish(self.runtime, run_id, RunStatus.FAILED,
-                               error_message="internal error in the runner; see the server log",
-                               traceback=traceback.format_exc())
+            run_service.finish(
+                self.runtime,
+                run_id,
+                RunStatus.FAILED,
+                error_message="internal error in the runner; see the server log",
+                traceback=traceback.format_exc(),
+            )
         finally:
             with self._lock:
                 self._inflight.discard(run_id)
@@ -125,7 +129,12 @@ class Runner:
             return
         tz = job_service.timezone_of(rt, job)
         runlog = RunLog(tz)
-        fields = {"job_id": job.id, "run_id": run_id, "attempt": run.attempt, "trigger_source": run.trigger_source}
+        fields = {
+            "job_id": job.id,
+            "run_id": run_id,
+            "attempt": run.attempt,
+            "trigger_source": run.trigger_source,
+        }
         log.info("run started: job %s run %s", job.id, run_id, extra=fields)
         started = time.monotonic()
         if job.kind == JobKind.CODE:
@@ -133,20 +142,44 @@ class Runner:
         else:
             outcome = self._run_builtin(run, job, runlog)
         text, start = runlog.snapshot()
-        finished = run_service.finish(rt, run_id, outcome.status, return_value=outcome.return_value,
-                                      error_message=outcome.error_message, traceback=outcome.traceback,
-                                      log_text=text, log_start=start)
+        finished = run_service.finish(
+            rt,
+            run_id,
+            outcome.status,
+            return_value=outcome.return_value,
+            error_message=outcome.error_message,
+            traceback=outcome.traceback,
+            log_text=text,
+            log_start=start,
+        )
         duration = round(time.monotonic() - started, 3)
         level = logging.INFO if outcome.status == RunStatus.SUCCESS else logging.WARNING
-        log.log(level, "run %s: job %s run %s in %.3f s%s", outcome.status.value, job.id, run_id, duration,
-                f": {outcome.error_message}" if outcome.error_message else "",
-                extra={**fields, "status": outcome.status.value, "duration_seconds": duration,
-                       "error": outcome.error_message})
+        log.log(
+            level,
+            "run %s: job %s run %s in %.3f s%s",
+            outcome.status.value,
+            job.id,
+            run_id,
+            duration,
+            f": {outcome.error_message}" if outcome.error_message else "",
+            extra={
+                **fields,
+                "status": outcome.status.value,
+                "duration_seconds": duration,
+                "error": outcome.error_message,
+            },
+        )
         if finished is not None and outcome.status == RunStatus.SUCCESS:
             dependencies.after_success(rt, job.id)
 
-    def _watch(self, run_id: int, runlog: RunLog, deadline: float | None, done: threading.Event,
-               cancel: threading.Event) -> RunStatus | None:
+    def _watch(
+        self,
+        run_id: int,
+        runlog: RunLog,
+        deadline: float | None,
+        done: threading.Event,
+        cancel: threading.Event,
+    ) -> RunStatus | None:
         """Wait for ``done``, flushing the log; return TIMEOUT or CANCELLED if that came first."""
         last_poll = 0.0
         while not done.wait(0.25):
@@ -172,15 +205,24 @@ class Runner:
         except UnknownTask as exc:
             job_service.mark_broken(self.runtime, job.id, str(exc))
             return Outcome(RunStatus.FAILED, error_message=str(exc))
-        except Exception as exc:  # an import error in the task's own module
-            return Outcome(RunStatus.FAILED, error_message=f"cannot load task {job.func_name!r}: {exc}",
-                           traceback=traceback.format_exc())
+        except Exception as exc:  # noqa: BLE001 - an import error in the task's own module
+            return Outcome(
+                RunStatus.FAILED,
+                error_message=f"cannot load task {job.func_name!r}: {exc}",
+                traceback=traceback.format_exc(),
+            )
         cancel = threading.Event()
         done = threading.Event()
         box: dict[str, Any] = {}
-        ctx = TaskContext(runtime=self.runtime, run_id=run.id, job_id=job.id, scheduled_time=run.scheduled_time,
-                          attempt=run.attempt, logger=task_logger(job.id, run.id, runlog),
-                          cancel_requested=cancel.is_set)
+        ctx = TaskContext(
+            runtime=self.runtime,
+            run_id=run.id,
+            job_id=job.id,
+            scheduled_time=run.scheduled_time,
+            attempt=run.attempt,
+            logger=task_logger(job.id, run.id, runlog),
+            cancel_requested=cancel.is_set,
+        )
 
         def target() -> None:
             try:
@@ -225,16 +267,34 @@ class Runner:
             last_poll[0] = time.monotonic()
             return run_service.cancel_requested(self.runtime, run.id)
 
-        context = {"run_id": run.id, "job_id": job.id, "attempt": run.attempt,
-                   "scheduled_time": clock.iso(run.scheduled_time)}
+        context = {
+            "run_id": run.id,
+            "job_id": job.id,
+            "attempt": run.attempt,
+            "scheduled_time": clock.iso(run.scheduled_time),
+        }
         try:
-            result = run_code(job.code or "", params=dict(job.params or {}), context=context, workdir=workdir,
-                              timeout=timeout, memory_limit_mb=settings.code_memory_limit_mb,
-                              on_output=runlog.append, should_cancel=should_cancel, cancel_poll_seconds=0.25,
-                              on_start=lambda pid: run_service.set_pid(self.runtime, run.id, pid))
+            result = run_code(
+                job.code or "",
+                params=dict(job.params or {}),
+                context=context,
+                workdir=workdir,
+                timeout=timeout,
+                memory_limit_mb=settings.code_memory_limit_mb,
+                on_output=runlog.append,
+                should_cancel=should_cancel,
+                cancel_poll_seconds=0.25,
+                on_start=lambda pid: run_service.set_pid(self.runtime, run.id, pid),
+            )
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
         if result.status == "cancelled" and self._aborting:
-            return Outcome(RunStatus.INTERRUPTED, error_message="interrupted: the scheduler stopped while it ran")
-        return Outcome(RunStatus(result.status), return_value=result.return_value,
-                       error_message=result.error_message, traceback=result.traceback)
+            return Outcome(
+                RunStatus.INTERRUPTED, error_message="interrupted: the scheduler stopped while it ran"
+            )
+        return Outcome(
+            RunStatus(result.status),
+            return_value=result.return_value,
+            error_message=result.error_message,
+            traceback=result.traceback,
+        )

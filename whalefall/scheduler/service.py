@@ -180,9 +180,14 @@ class SchedulerService:
 
     def _apply_changes(self) -> bool:
         with self.runtime.db.read() as session:
-            rows = list(session.execute(
-                select(JobChange.id, JobChange.job_id)
-                .where(JobChange.id > self._last_change - CHANGE_OVERLAP).order_by(JobChange.id).limit(1000)))
+            rows = list(
+                session.execute(
+                    select(JobChange.id, JobChange.job_id)
+                    .where(JobChange.id > self._last_change - CHANGE_OVERLAP)
+                    .order_by(JobChange.id)
+                    .limit(1000)
+                )
+            )
         fresh = [(cid, jid) for cid, jid in rows if cid > self._last_change or cid not in self._seen]
         fresh = [(cid, jid) for cid, jid in fresh if cid not in self._seen]
         if not fresh:

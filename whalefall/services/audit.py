@@ -29,14 +29,36 @@ class Actor:
         return cls("cli", "admin", "local")
 
 
-def record(session: Session, actor: Actor, action: str, target_type: str = "", target_id: str = "",
-           detail: dict[str, Any] | None = None) -> None:
-    session.add(AuditEntry(at=clock.now(), actor=actor.name, action=action, target_type=target_type,
-                           target_id=str(target_id), detail=detail or {}, address=actor.address))
+def record(
+    session: Session,
+    actor: Actor,
+    action: str,
+    target_type: str = "",
+    target_id: str = "",
+    detail: dict[str, Any] | None = None,
+) -> None:
+    session.add(
+        AuditEntry(
+            at=clock.now(),
+            actor=actor.name,
+            action=action,
+            target_type=target_type,
+            target_id=str(target_id),
+            detail=detail or {},
+            address=actor.address,
+        )
+    )
 
 
-def page(session: Session, *, page: int = 1, per_page: int = 50, actor: str | None = None,
-         action: str | None = None, target_id: str | None = None) -> tuple[list[AuditEntry], int]:
+def page(
+    session: Session,
+    *,
+    page: int = 1,
+    per_page: int = 50,
+    actor: str | None = None,
+    action: str | None = None,
+    target_id: str | None = None,
+) -> tuple[list[AuditEntry], int]:
     query = select(AuditEntry)
     if actor:
         query = query.where(AuditEntry.actor == actor)

@@ -25,11 +25,17 @@ def to_input(entry: dict[str, Any]) -> JobCreate:
     trigger = dict(entry.get("trigger") or {})
     kind = trigger.pop("type", None)
     try:
-        return JobCreate(id=entry["id"], name=entry.get("name", entry["id"]), description=entry.get("description", ""),
-                         category=entry.get("category", ""), function=entry["function"],
-                         params=entry.get("params") or {}, state="active" if entry.get("enabled", True) else "paused",
-                         trigger_type=kind, trigger_params={k: str(v) if kind == "cron" else v
-                                                            for k, v in trigger.items()})
+        return JobCreate(
+            id=entry["id"],
+            name=entry.get("name", entry["id"]),
+            description=entry.get("description", ""),
+            category=entry.get("category", ""),
+            function=entry["function"],
+            params=entry.get("params") or {},
+            state="active" if entry.get("enabled", True) else "paused",
+            trigger_type=kind,
+            trigger_params={k: str(v) if kind == "cron" else v for k, v in trigger.items()},
+        )
     except (KeyError, ValueError) as exc:
         raise InvalidInput(f"scheduler_tasks.yaml entry {entry.get('id')!r} is invalid: {exc}") from None
 

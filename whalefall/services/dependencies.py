@@ -19,13 +19,15 @@ def ready(session, job: Job) -> bool:
     """Has every upstream of ``job`` succeeded since ``job`` last ran?"""
     last = session.scalar(select(func.max(Run.created_at)).where(Run.job_id == job.id))
     for upstream in job.depends_on or []:
-        query = select(func.max(Run.finished_at)).where(Run.job_id == upstream,
-                                                        Run.status == RunStatus.SUCCESS.value)
+        query = select(func.max(Run.finished_at)).where(
+            Run.job_id == upstream, Run.status == RunStatus.SUCCESS.value
+        )
         succeeded = session.scalar(query)
         if succeeded is None or (last is not None and succeeded <= last):
             return False
-    active = session.scalar(select(func.count()).select_from(Run).where(
-        Run.job_id == job.id, Run.status.in_(ACTIVE_STATUSES)))
+    active = session.scalar(
+        select(func.count()).select_from(Run).where(Run.job_id == job.id, Run.status.in_(ACTIVE_STATUSES))
+    )
     return not active
 
 
@@ -33,8 +35,11 @@ def after_success(runtime: Runtime, job_id: str) -> list[int]:
     """Queue the downstream jobs that ``job_id``'s success made ready; returns their run ids."""
     queued = []
     with runtime.db.begin() as session:
-        candidates = session.scalars(select(Job).where(Job.trigger_type == TriggerType.DEPENDENCY.value,
-                                                       Job.state == JobState.ACTIVE.value))
+        candidates = session.scalars(
+            select(Job).where(
+                Job.trigger_type == TriggerType.DEPENDENCY.value, Job.state == JobState.ACTIVE.value
+            )
+        )
         for job in candidates:
             if job_id not in (job.depends_on or []) or not ready(session, job):
                 continue
@@ -42,8 +47,12 @@ def after_success(runtime: Runtime, job_id: str) -> list[int]:
                 run = run_service.enqueue(runtime, job.id, source=TriggerSource.DEPENDENCY, session=session)
             except RunConflict:
                 continue
-            log.info("dependency run of %s queued after %s succeeded", job.id, job_id,
-                     extra={"job_id": job.id, "run_id": run.id})
+            log.info(
+                "dependency run of %s queued after %s succeeded",
+                job.id,
+                job_id,
+                extra={"job_id": job.id, "run_id": run.id},
+            )
             queued.append(run.id)
     if queued:
         runtime.changed()

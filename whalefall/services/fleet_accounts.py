@@ -39,9 +39,12 @@ def exclusion_patterns(setting: str, db_type: str) -> list[str]:
 
 def keep(accounts: list[Account], *, exclude_system: bool, patterns: list[str]) -> list[Account]:
     """The accounts left after the exclusions; a pattern matches the name or the key."""
-    return [a for a in accounts
-            if not (exclude_system and a.system)
-            and not any(fnmatch.fnmatchcase(a.username, p) or fnmatch.fnmatchcase(a.key, p) for p in patterns)]
+    return [
+        a
+        for a in accounts
+        if not (exclude_system and a.system)
+        and not any(fnmatch.fnmatchcase(a.username, p) or fnmatch.fnmatchcase(a.key, p) for p in patterns)
+    ]
 
 
 def flatten(value: Any, prefix: str = "") -> set[str]:
@@ -64,13 +67,17 @@ def diff(stored: InstanceAccount, current: Account) -> dict[str, Any]:
         before, after = getattr(stored, name), getattr(current, name)
         if before != after:
             changes[name] = {"before": before, "after": after}
-    attrs = {k: {"before": (stored.attributes or {}).get(k), "after": current.attributes.get(k)}
-             for k in sorted(set(stored.attributes or {}) | set(current.attributes))
-             if (stored.attributes or {}).get(k) != current.attributes.get(k)}
+    attrs = {
+        k: {"before": (stored.attributes or {}).get(k), "after": current.attributes.get(k)}
+        for k in sorted(set(stored.attributes or {}) | set(current.attributes))
+        if (stored.attributes or {}).get(k) != current.attributes.get(k)
+    }
     if attrs:
         changes["attributes"] = attrs
-    for name, before_value, after_value in (("roles", stored.roles or [], current.roles),
-                                            ("privileges", stored.privileges or {}, current.privileges)):
+    for name, before_value, after_value in (
+        ("roles", stored.roles or [], current.roles),
+        ("privileges", stored.privileges or {}, current.privileges),
+    ):
         before, after = flatten(before_value), flatten(after_value)
         if before != after:
             changes[name] = {"added": sorted(after - before), "removed": sorted(before - after)}
@@ -78,23 +85,44 @@ def diff(stored: InstanceAccount, current: Account) -> dict[str, Any]:
 
 
 def _snapshot(account: Account) -> dict[str, Any]:
-    return {"kind": account.kind, "is_superuser": account.is_superuser, "is_locked": account.is_locked,
-            "can_login": account.can_login, "attributes": account.attributes, "roles": account.roles,
-            "privileges": account.privileges}
+    return {
+        "kind": account.kind,
+        "is_superuser": account.is_superuser,
+        "is_locked": account.is_locked,
+        "can_login": account.can_login,
+        "attributes": account.attributes,
+        "roles": account.roles,
+        "privileges": account.privileges,
+    }
 
 
-def apply(runtime: Runtime, instance_id: int, accounts: list[Account], session_id: int | None) -> dict[str, int]:
+def apply(
+    runtime: Runtime, instance_id: int, accounts: list[Account], session_id: int | None
+) -> dict[str, int]:
     """Store a complete read of one instance's accounts; returns counts of added/changed/removed/unchanged."""
     now = clock.now()
     counts = {"accounts": len(accounts), "added": 0, "changed": 0, "removed": 0, "unchanged": 0}
     current = {a.key: a for a in accounts}
     with runtime.db.begin() as session:
-        stored = {row.account_key: row for row in session.scalars(
-            select(InstanceAccount).where(InstanceAccount.instance_id == instance_id))}
+        stored = {
+            row.account_key: row
+            for row in session.scalars(
+                select(InstanceAccount).where(InstanceAccount.instance_id == instance_id)
+            )
+        }
 
         def change(key: str, username: str, kind: ChangeType, detail: dict[str, Any]) -> None:
-            session.add(AccountChange(instance_id=instance_id, session_id=session_id, account_key=key,
-                                      username=username, change_type=kind.value, diff=detail, at=now))
+            session.add(
+                AccountChange(
+                    instance_id=instance_id,
+                    session_id=session_id,
+                    account_key=key,
+                    username=username,
+                    change_type=kind.value,
+                    diff=detail,
+                    at=now,
+                )
+            )
             counts[kind.value] += 1
 
         for key, account in current.items():
@@ -117,9 +145,19 @@ def apply(runtime: Runtime, instance_id: int, accounts: list[Account], session_i
         for key, row in stored.items():
             if key not in current and not row.is_deleted:
                 row.is_deleted, row.deleted_at, row.last_changed_at = True, now, now
-                change(key, row.username, ChangeType.REMOVED, {"before": {
-                    "kind": row.kind, "is_superuser": row.is_superuser, "roles": row.roles,
-                    "privileges": row.privileges}})
+                change(
+                    key,
+                    row.username,
+                    ChangeType.REMOVED,
+                    {
+                        "before": {
+                            "kind": row.kind,
+                            "is_superuser": row.is_superuser,
+                            "roles": row.roles,
+                            "privileges": row.privileges,
+                        }
+                    },
+                )
     return counts
 
 
@@ -134,26 +172,45 @@ def _store(row: InstanceAccount, account: Account, now) -> None:
 # --- reading -----------------------------------------------------------------------------
 
 
-def page(session: Session, instance_id: int, *, q: str | None = None, kind: str | None = None,
-         superuser: bool | None = None, locked: bool | None = None, include_deleted: bool = False,
-         page: int = 1, per_page: int = 100) -> tuple[list[InstanceAccount], int]:
+def page(
+    session: Session,
+    instance_id: int,
+    *,
+    q: str | None = None,
+    kind: str | None = None,
+    superuser: bool | None = None,
+    locked: bool | None = None,
+    include_deleted: bool = False,
+    page: int = 1,
+    per_page: int = 100,
+) -> tuple[list[InstanceAccount], int]:
     query = select(InstanceAccount).where(InstanceAccount.instance_id == instance_id)
     if not include_deleted:
         query = query.where(InstanceAccount.is_deleted.is_(False))
     if q:
-        query = query.where(or_(contains(InstanceAccount.username, q), contains(InstanceAccount.account_key, q)))
+        query = query.where(
+            or_(contains(InstanceAccount.username, q), contains(InstanceAccount.account_key, q))
+        )
     if kind:
         query = query.where(InstanceAccount.kind == kind)
     if superuser is not None:
         query = query.where(InstanceAccount.is_superuser.is_(superuser))
     if locked is not None:
         query = query.where(InstanceAccount.is_locked.is_(locked))
-    return paginate(session, query, InstanceAccount.username, InstanceAccount.account_key, page=page,
-                    per_page=per_page)
+    return paginate(
+        session, query, InstanceAccount.username, InstanceAccount.account_key, page=page, per_page=per_page
+    )
 
 
-def changes_page(session: Session, instance_id: int, *, change_type: str | None = None, account: str | None = None,
-                 page: int = 1, per_page: int = 20) -> tuple[list[AccountChange], int]:
+def changes_page(
+    session: Session,
+    instance_id: int,
+    *,
+    change_type: str | None = None,
+    account: str | None = None,
+    page: int = 1,
+    per_page: int = 20,
+) -> tuple[list[AccountChange], int]:
     query = select(AccountChange).where(AccountChange.instance_id == instance_id)
     if change_type:
         query = query.where(AccountChange.change_type == change_type)
@@ -163,15 +220,32 @@ def changes_page(session: Session, instance_id: int, *, change_type: str | None 
 
 
 def to_dict(row: InstanceAccount, timezone: str) -> dict[str, Any]:
-    return {"key": row.account_key, "username": row.username, "host": row.host, "kind": row.kind,
-            "is_superuser": row.is_superuser, "is_locked": row.is_locked, "can_login": row.can_login,
-            "attributes": row.attributes, "privileges": row.privileges, "roles": row.roles,
-            "is_deleted": row.is_deleted, "deleted_at": clock.local_text(row.deleted_at, timezone),
-            "first_seen_at": clock.local_text(row.first_seen_at, timezone),
-            "last_seen_at": clock.local_text(row.last_seen_at, timezone),
-            "last_changed_at": clock.local_text(row.last_changed_at, timezone)}
+    return {
+        "key": row.account_key,
+        "username": row.username,
+        "host": row.host,
+        "kind": row.kind,
+        "is_superuser": row.is_superuser,
+        "is_locked": row.is_locked,
+        "can_login": row.can_login,
+        "attributes": row.attributes,
+        "privileges": row.privileges,
+        "roles": row.roles,
+        "is_deleted": row.is_deleted,
+        "deleted_at": clock.local_text(row.deleted_at, timezone),
+        "first_seen_at": clock.local_text(row.first_seen_at, timezone),
+        "last_seen_at": clock.local_text(row.last_seen_at, timezone),
+        "last_changed_at": clock.local_text(row.last_changed_at, timezone),
+    }
 
 
 def change_to_dict(row: AccountChange, timezone: str) -> dict[str, Any]:
-    return {"id": row.id, "account": row.account_key, "username": row.username, "change_type": row.change_type,
-            "diff": row.diff, "session_id": row.session_id, "at": clock.local_text(row.at, timezone)}
+    return {
+        "id": row.id,
+        "account": row.account_key,
+        "username": row.username,
+        "change_type": row.change_type,
+        "diff": row.diff,
+        "session_id": row.session_id,
+        "at": clock.local_text(row.at, timezone),
+    }

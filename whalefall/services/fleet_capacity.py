@@ -46,7 +46,9 @@ def previous_bounds(period: str, day: date) -> tuple[date, date]:
     return period_bounds(period, start - timedelta(days=1))
 
 
-def _stats(session: Session, instance_id: int, start: date, end: date, *, per_database: bool) -> dict[str, tuple]:
+def _stats(
+    session: Session, instance_id: int, start: date, end: date, *, per_database: bool
+) -> dict[str, tuple]:
     """{database or "": (avg, max, min, count)} over the daily rows of ``start``..``end``."""
     if per_database:
         model, size, key = DatabaseSize, DatabaseSize.size_bytes, DatabaseSize.database_name
@@ -54,14 +56,17 @@ def _stats(session: Session, instance_id: int, start: date, end: date, *, per_da
         model, size, key = InstanceSize, InstanceSize.total_bytes, None
     columns = [func.avg(size), func.max(size), func.min(size), func.count()]
     query = select(*([key] if key is not None else []), *columns).where(
-        model.instance_id == instance_id, model.collected_date >= start, model.collected_date <= end)
+        model.instance_id == instance_id, model.collected_date >= start, model.collected_date <= end
+    )
     if key is not None:
         return {row[0]: tuple(row[1:]) for row in session.execute(query.group_by(key))}
     row = session.execute(query).one()
     return {"": tuple(row)} if row[3] else {}
 
 
-def aggregate(runtime: Runtime, instance_id: int, day: date, periods: tuple[str, ...] = PERIODS) -> dict[str, int]:
+def aggregate(
+    runtime: Runtime, instance_id: int, day: date, periods: tuple[str, ...] = PERIODS
+) -> dict[str, int]:
     """(Re)compute the periods containing ``day`` for one instance, in one transaction; returns counts."""
     now = clock.now()
     counts = {"periods": 0, "database_rows": 0, "instance_rows": 0}
@@ -69,9 +74,13 @@ def aggregate(runtime: Runtime, instance_id: int, day: date, periods: tuple[str,
         for period in periods:
             start, end = period_bounds(period, day)
             prev_start, prev_end = previous_bounds(period, day)
-            session.execute(delete(SizeAggregation).where(SizeAggregation.instance_id == instance_id,
-                                                          SizeAggregation.period == period,
-                                                          SizeAggregation.period_start == start))
+            session.execute(
+                delete(SizeAggregation).where(
+                    SizeAggregation.instance_id == instance_id,
+                    SizeAggregation.period == period,
+                    SizeAggregation.period_start == start,
+                )
+            )
             for scope, per_database in (("database", True), ("instance", False)):
                 current = _stats(session, instance_id, start, end, per_database=per_database)
                 previous = _stats(session, instance_id, prev_start, prev_end, per_database=per_database)
@@ -79,13 +88,26 @@ def aggregate(runtime: Runtime, instance_id: int, day: date, periods: tuple[str,
                     avg_bytes = round(float(avg))
                     prev_avg = round(float(previous[name][0])) if name in previous else None
                     change = None if prev_avg is None else avg_bytes - prev_avg
-                    session.add(SizeAggregation(
-                        instance_id=instance_id, scope=scope, database_name=name, period=period,
-                        period_start=start, period_end=end, avg_bytes=avg_bytes, max_bytes=int(high),
-                        min_bytes=int(low), sample_count=int(count), previous_avg_bytes=prev_avg,
-                        change_bytes=change,
-                        change_percent=round(change * 100.0 / prev_avg, 2) if change is not None and prev_avg else None,
-                        calculated_at=now))
+                    session.add(
+                        SizeAggregation(
+                            instance_id=instance_id,
+                            scope=scope,
+                            database_name=name,
+                            period=period,
+                            period_start=start,
+                            period_end=end,
+                            avg_bytes=avg_bytes,
+                            max_bytes=int(high),
+                            min_bytes=int(low),
+                            sample_count=int(count),
+                            previous_avg_bytes=prev_avg,
+                            change_bytes=change,
+                            change_percent=round(change * 100.0 / prev_avg, 2)
+                            if change is not None and prev_avg
+                            else None,
+                            calculated_at=now,
+                        )
+                    )
                     counts[f"{scope}_rows"] += 1
             counts["periods"] += 1
     return counts
@@ -95,17 +117,36 @@ def aggregate(runtime: Runtime, instance_id: int, day: date, periods: tuple[str,
 
 
 def point(row: SizeAggregation) -> dict[str, Any]:
-    return {"period_start": row.period_start.isoformat(), "period_end": row.period_end.isoformat(),
-            "avg_bytes": row.avg_bytes, "max_bytes": row.max_bytes, "min_bytes": row.min_bytes,
-            "sample_count": row.sample_count, "change_bytes": row.change_bytes, "change_percent": row.change_percent}
+    return {
+        "period_start": row.period_start.isoformat(),
+        "period_end": row.period_end.isoformat(),
+        "avg_bytes": row.avg_bytes,
+        "max_bytes": row.max_bytes,
+        "min_bytes": row.min_bytes,
+        "sample_count": row.sample_count,
+        "change_bytes": row.change_bytes,
+        "change_percent": row.change_percent,
+    }
 
 
-def series(session: Session, *, period: str, instance_id: int | None = None, database: str | None = None,
-           start: date | None = None, end: date | None = None) -> list[dict[str, Any]]:
+def series(
+    session: Session,
+    *,
+    period: str,
+    instance_id: int | None = None,
+    database: str | None = None,
+    start: date | None = None,
+    end: date | None = None,
+) -> list[dict[str, Any]]:
     """One series per instance (no ``database``) or for one database, points oldest first."""
-    query = select(SizeAggregation, Instance.name).join(Instance, Instance.id == SizeAggregation.instance_id) \
-        .where(SizeAggregation.period == period,
-               SizeAggregation.scope == ("database" if database else "instance"))
+    query = (
+        select(SizeAggregation, Instance.name)
+        .join(Instance, Instance.id == SizeAggregation.instance_id)
+        .where(
+            SizeAggregation.period == period,
+            SizeAggregation.scope == ("database" if database else "instance"),
+        )
+    )
     if instance_id:
         query = query.where(SizeAggregation.instance_id == instance_id)
     if database:
@@ -115,32 +156,59 @@ def series(session: Session, *, period: str, instance_id: int | None = None, dat
     if end:
         query = query.where(SizeAggregation.period_start <= end)
     out: dict[tuple[int, str], dict[str, Any]] = {}
-    for row, name in session.execute(query.order_by(SizeAggregation.instance_id, SizeAggregation.period_start)):
-        entry = out.setdefault((row.instance_id, row.database_name), {
-            "instance_id": row.instance_id, "instance_name": name, "database": row.database_name or None,
-            "points": []})
+    for row, name in session.execute(
+        query.order_by(SizeAggregation.instance_id, SizeAggregation.period_start)
+    ):
+        entry = out.setdefault(
+            (row.instance_id, row.database_name),
+            {
+                "instance_id": row.instance_id,
+                "instance_name": name,
+                "database": row.database_name or None,
+                "points": [],
+            },
+        )
         entry["points"].append(point(row))
     return list(out.values())
 
 
-def rankings(session: Session, *, period: str, instance_id: int | None = None, limit: int = 10) -> dict[str, Any]:
+def rankings(
+    session: Session, *, period: str, instance_id: int | None = None, limit: int = 10
+) -> dict[str, Any]:
     """The largest and the fastest-growing databases in the latest ``period`` that has figures."""
-    base = select(SizeAggregation, Instance.name).join(Instance, Instance.id == SizeAggregation.instance_id) \
+    base = (
+        select(SizeAggregation, Instance.name)
+        .join(Instance, Instance.id == SizeAggregation.instance_id)
         .where(SizeAggregation.period == period, SizeAggregation.scope == "database")
+    )
     if instance_id:
         base = base.where(SizeAggregation.instance_id == instance_id)
-    latest = session.scalar(select(func.max(SizeAggregation.period_start)).where(
-        SizeAggregation.period == period, SizeAggregation.scope == "database",
-        *([SizeAggregation.instance_id == instance_id] if instance_id else [])))
+    latest = session.scalar(
+        select(func.max(SizeAggregation.period_start)).where(
+            SizeAggregation.period == period,
+            SizeAggregation.scope == "database",
+            *([SizeAggregation.instance_id == instance_id] if instance_id else []),
+        )
+    )
     if latest is None or limit == 0:
         return {"period_start": None, "largest": [], "fastest_growing": []}
     base = base.where(SizeAggregation.period_start == latest)
 
     def entries(query) -> list[dict[str, Any]]:
-        return [{"instance_id": row.instance_id, "instance_name": name, "database": row.database_name, **point(row)}
-                for row, name in session.execute(query.limit(limit))]
+        return [
+            {
+                "instance_id": row.instance_id,
+                "instance_name": name,
+                "database": row.database_name,
+                **point(row),
+            }
+            for row, name in session.execute(query.limit(limit))
+        ]
 
-    return {"period_start": latest.isoformat(),
-            "largest": entries(base.order_by(SizeAggregation.avg_bytes.desc())),
-            "fastest_growing": entries(base.where(SizeAggregation.change_bytes > 0)
-                                       .order_by(SizeAggregation.change_bytes.desc()))}
+    return {
+        "period_start": latest.isoformat(),
+        "largest": entries(base.order_by(SizeAggregation.avg_bytes.desc())),
+        "fastest_growing": entries(
+            base.where(SizeAggregation.change_bytes > 0).order_by(SizeAggregation.change_bytes.desc())
+        ),
+    }

@@ -85,8 +85,16 @@ def partitions(runtime: Runtime) -> list[Partition]:
     out = []
     for table, name, bound, size, estimate in rows:
         match = BOUND_RE.search(bound or "")
-        out.append(Partition(table, name, match.group(1) if match else None, match.group(2) if match else None,
-                             int(size), int(estimate)))
+        out.append(
+            Partition(
+                table,
+                name,
+                match.group(1) if match else None,
+                match.group(2) if match else None,
+                int(size),
+                int(estimate),
+            )
+        )
     return out
 
 
@@ -104,8 +112,12 @@ def ensure(runtime: Runtime, months: list[date]) -> list[str]:
                 continue
             try:
                 with runtime.db.engine.begin() as conn:
-                    conn.execute(text(f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF {table} "
-                                      f"FOR VALUES FROM ('{month}') TO ('{add_months(month, 1)}')"))
+                    conn.execute(
+                        text(
+                            f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF {table} "
+                            f"FOR VALUES FROM ('{month}') TO ('{add_months(month, 1)}')"
+                        )
+                    )
             except DBAPIError:
                 # Another process created it a moment ago; anything else shows as "missing" in health.
                 continue
@@ -131,9 +143,16 @@ def health(runtime: Runtime, today: date) -> dict[str, Any]:
     """The partitions' status: healthy, warning (missing or oversized), or not_applicable."""
     backend = runtime.db.backend
     if not applies(runtime):
-        return {"applicable": False, "status": "not_applicable", "backend": backend,
-                "message": f"partitioning applies only when the product's database is PostgreSQL "
-                           f"(this one is {backend})", "partitions": [], "missing": [], "oversized": []}
+        return {
+            "applicable": False,
+            "status": "not_applicable",
+            "backend": backend,
+            "message": f"partitioning applies only when the product's database is PostgreSQL "
+            f"(this one is {backend})",
+            "partitions": [],
+            "missing": [],
+            "oversized": [],
+        }
     parts = partitions(runtime)
     names = {p.name for p in parts}
     months = [month_start(today), add_months(month_start(today), 1)]
@@ -144,19 +163,31 @@ def health(runtime: Runtime, today: date) -> dict[str, Any]:
     oversized = [p.name for p in parts if p.size_bytes > limit]
     status = "warning" if missing or oversized else "healthy"
     problems = ([f"missing: {', '.join(missing)}"] if missing else []) + (
-        [f"over {runtime.settings.partition_warning_size_mb} MB: {', '.join(oversized)}"] if oversized else [])
-    return {"applicable": True, "status": status, "backend": backend,
-            "message": "; ".join(problems) or f"{len(parts)} partitions, none missing or oversized",
-            "partitions": [asdict(p) for p in parts], "missing": missing, "oversized": oversized,
-            "retention_months": runtime.settings.partition_retention_months}
+        [f"over {runtime.settings.partition_warning_size_mb} MB: {', '.join(oversized)}"] if oversized else []
+    )
+    return {
+        "applicable": True,
+        "status": status,
+        "backend": backend,
+        "message": "; ".join(problems) or f"{len(parts)} partitions, none missing or oversized",
+        "partitions": [asdict(p) for p in parts],
+        "missing": missing,
+        "oversized": oversized,
+        "retention_months": runtime.settings.partition_retention_months,
+    }
 
 
 def maintain(runtime: Runtime, today: date) -> dict[str, Any]:
     """Create this and next month's partitions, drop expired ones, then report health (and keep the report)."""
     created = ensure(runtime, [month_start(today), add_months(month_start(today), 1)])
     dropped = drop_expired(runtime, today, runtime.settings.partition_retention_months)
-    report = {**health(runtime, today), "created": created, "dropped": dropped, "business_date": today.isoformat(),
-              "checked_at": clock.iso(clock.now())}
+    report = {
+        **health(runtime, today),
+        "created": created,
+        "dropped": dropped,
+        "business_date": today.isoformat(),
+        "checked_at": clock.iso(clock.now()),
+    }
     with runtime.db.begin() as session:
         entry = session.get(StateEntry, STATE_KEY)
         value = json.dumps({k: v for k, v in report.items() if k != "partitions"}, ensure_ascii=False)

@@ -84,16 +84,31 @@ def summary_text(lang: str, session_id: int, succeeded: int, failed: int, cancel
     return text + (f"，取消 {cancelled} 个" if cancelled else "") + f"（会话 {session_id}）"
 
 
-def _open(runtime: Runtime, ctx: TaskContext, task: str, instances: list[Instance]) -> tuple[int, dict[int, int]]:
+def _open(
+    runtime: Runtime, ctx: TaskContext, task: str, instances: list[Instance]
+) -> tuple[int, dict[int, int]]:
     with runtime.db.begin() as session:
-        sync = SyncSession(task=task, run_id=ctx.run_id or None, job_id=ctx.job_id, total=len(instances),
-                           status=SessionStatus.RUNNING.value, started_at=clock.now(), summary="")
+        sync = SyncSession(
+            task=task,
+            run_id=ctx.run_id or None,
+            job_id=ctx.job_id,
+            total=len(instances),
+            status=SessionStatus.RUNNING.value,
+            started_at=clock.now(),
+            summary="",
+        )
         session.add(sync)
         session.flush()
         rows = {}
         for instance in instances:
-            row = SyncSessionInstance(session_id=sync.id, instance_id=instance.id, instance_name=instance.name,
-                                      status="pending", counts={}, details={})
+            row = SyncSessionInstance(
+                session_id=sync.id,
+                instance_id=instance.id,
+                instance_name=instance.name,
+                status="pending",
+                counts={},
+                details={},
+            )
             session.add(row)
             session.flush()
             rows[instance.id] = row.id
@@ -107,16 +122,22 @@ def _set_row(runtime: Runtime, row_id: int, **values: Any) -> None:
             setattr(row, name, value)
 
 
-def run_per_instance(ctx: TaskContext, task: str, instances: list[Instance],
-                     work: Callable[[Instance, int], Outcome]) -> str:
+def run_per_instance(
+    ctx: TaskContext, task: str, instances: list[Instance], work: Callable[[Instance, int], Outcome]
+) -> str:
     """Do ``work(instance, session_id)`` for each instance in the pool; return the summary.
 
     Raises :class:`FleetTaskFailed` when every instance failed.
     """
     runtime = ctx.runtime
     session_id, rows = _open(runtime, ctx, task, instances)
-    ctx.logger.info("%s: session %d over %d instance(s), %d at a time", task, session_id, len(instances),
-                    min(runtime.settings.fleet_max_connections, max(len(instances), 1)))
+    ctx.logger.info(
+        "%s: session %d over %d instance(s), %d at a time",
+        task,
+        session_id,
+        len(instances),
+        min(runtime.settings.fleet_max_connections, max(len(instances), 1)),
+    )
 
     def one(instance: Instance) -> str:
         row_id = rows[instance.id]
@@ -132,8 +153,15 @@ def run_per_instance(ctx: TaskContext, task: str, instances: list[Instance],
         except Exception as exc:  # the per-instance boundary: record it and let the others go on
             ctx.logger.warning("%s: unexpected error", instance.name, exc_info=True)
             return _failed(ctx, row_id, instance, f"{exc.__class__.__name__}: {exc}", started)
-        _set_row(runtime, row_id, status="success", counts=outcome.counts, details=outcome.details,
-                 finished_at=clock.now(), duration_seconds=round(time.monotonic() - started, 3))
+        _set_row(
+            runtime,
+            row_id,
+            status="success",
+            counts=outcome.counts,
+            details=outcome.details,
+            finished_at=clock.now(),
+            duration_seconds=round(time.monotonic() - started, 3),
+        )
         ctx.logger.info("%s: %s ok %s", task, instance.name, outcome.counts)
         return "success"
 
@@ -163,8 +191,14 @@ def run_per_instance(ctx: TaskContext, task: str, instances: list[Instance],
 
 def _failed(ctx: TaskContext, row_id: int, instance: Instance, message: str, started: float) -> str:
     message = message[:ERROR_MAX_CHARS]
-    _set_row(ctx.runtime, row_id, status="failed", error=message, finished_at=clock.now(),
-             duration_seconds=round(time.monotonic() - started, 3))
+    _set_row(
+        ctx.runtime,
+        row_id,
+        status="failed",
+        error=message,
+        finished_at=clock.now(),
+        duration_seconds=round(time.monotonic() - started, 3),
+    )
     ctx.logger.warning("%s failed: %s", instance.name, message)
     return "failed"
 
@@ -172,16 +206,26 @@ def _failed(ctx: TaskContext, row_id: int, instance: Instance, message: str, sta
 # --- reading -----------------------------------------------------------------------------
 
 
-def page(session: Session, *, task: str | None = None, status: str | None = None, instance_id: int | None = None,
-         page: int = 1, per_page: int = 20) -> tuple[list[SyncSession], int]:
+def page(
+    session: Session,
+    *,
+    task: str | None = None,
+    status: str | None = None,
+    instance_id: int | None = None,
+    page: int = 1,
+    per_page: int = 20,
+) -> tuple[list[SyncSession], int]:
     query = select(SyncSession)
     if task:
         query = query.where(SyncSession.task == task)
     if status:
         query = query.where(SyncSession.status == status)
     if instance_id:
-        query = query.where(SyncSession.id.in_(select(SyncSessionInstance.session_id)
-                                               .where(SyncSessionInstance.instance_id == instance_id)))
+        query = query.where(
+            SyncSession.id.in_(
+                select(SyncSessionInstance.session_id).where(SyncSessionInstance.instance_id == instance_id)
+            )
+        )
     return paginate(session, query, SyncSession.id.desc(), page=page, per_page=per_page)
 
 
@@ -189,23 +233,45 @@ def get(session: Session, session_id: int) -> tuple[SyncSession, list[SyncSessio
     sync = session.get(SyncSession, session_id)
     if sync is None:
         raise SessionNotFound(session_id)
-    rows = list(session.scalars(select(SyncSessionInstance).where(SyncSessionInstance.session_id == session_id)
-                                .order_by(SyncSessionInstance.id)))
+    rows = list(
+        session.scalars(
+            select(SyncSessionInstance)
+            .where(SyncSessionInstance.session_id == session_id)
+            .order_by(SyncSessionInstance.id)
+        )
+    )
     return sync, rows
 
 
-def to_dict(sync: SyncSession, timezone: str, rows: list[SyncSessionInstance] | None = None) -> dict[str, Any]:
+def to_dict(
+    sync: SyncSession, timezone: str, rows: list[SyncSessionInstance] | None = None
+) -> dict[str, Any]:
     data: dict[str, Any] = {
-        "id": sync.id, "task": sync.task, "run_id": sync.run_id, "job_id": sync.job_id, "status": sync.status,
-        "total": sync.total, "succeeded": sync.succeeded, "failed": sync.failed, "summary": sync.summary,
+        "id": sync.id,
+        "task": sync.task,
+        "run_id": sync.run_id,
+        "job_id": sync.job_id,
+        "status": sync.status,
+        "total": sync.total,
+        "succeeded": sync.succeeded,
+        "failed": sync.failed,
+        "summary": sync.summary,
         "started_at": clock.local_text(sync.started_at, timezone),
         "finished_at": clock.local_text(sync.finished_at, timezone),
     }
     if rows is not None:
-        data["instances"] = [{
-            "instance_id": r.instance_id, "instance_name": r.instance_name, "status": r.status,
-            "counts": r.counts, "error": r.error, "details": r.details,
-            "started_at": clock.local_text(r.started_at, timezone),
-            "finished_at": clock.local_text(r.finished_at, timezone), "duration_seconds": r.duration_seconds,
-        } for r in rows]
+        data["instances"] = [
+            {
+                "instance_id": r.instance_id,
+                "instance_name": r.instance_name,
+                "status": r.status,
+                "counts": r.counts,
+                "error": r.error,
+                "details": r.details,
+                "started_at": clock.local_text(r.started_at, timezone),
+                "finished_at": clock.local_text(r.finished_at, timezone),
+                "duration_seconds": r.duration_seconds,
+            }
+            for r in rows
+        ]
     return data

@@ -23,7 +23,11 @@ def health(runtime: Runtime) -> tuple[int, dict[str, Any]]:
             session.execute(text("SELECT 1"))
             states = {e.key: e for e in session.scalars(select(StateEntry))}
     except SQLAlchemyError as exc:
-        return 503, {"status": "unhealthy", "database": "unreachable", "problems": [f"database: {exc.__class__.__name__}"]}
+        return 503, {
+            "status": "unhealthy",
+            "database": "unreachable",
+            "problems": [f"database: {exc.__class__.__name__}"],
+        }
     lease = leader.current_leader(runtime)
     local = runtime.scheduler
     running = lease is not None
@@ -38,15 +42,20 @@ def health(runtime: Runtime) -> tuple[int, dict[str, Any]]:
         if leading_for > runtime.settings.heartbeat_warning_seconds:
             problems.append("no heartbeat recorded yet")
     elif age > runtime.settings.heartbeat_warning_seconds:
-        problems.append(f"last heartbeat {int(age)} s ago (over {runtime.settings.heartbeat_warning_seconds} s)")
+        problems.append(
+            f"last heartbeat {int(age)} s ago (over {runtime.settings.heartbeat_warning_seconds} s)"
+        )
     problem = states.get("scheduler_problem")
     if problem and problem.value:
         problems.append(problem.value)
     body = {
         "status": "healthy" if running and not problems else ("warning" if running else "unhealthy"),
-        "scheduler": {"running": running, "leader": lease.holder if lease else None,
-                      "lease_expires_at": clock.iso(lease.expires_at) if lease else None,
-                      "this_node_leads": bool(local and local.leading)},
+        "scheduler": {
+            "running": running,
+            "leader": lease.holder if lease else None,
+            "lease_expires_at": clock.iso(lease.expires_at) if lease else None,
+            "this_node_leads": bool(local and local.leading),
+        },
         "database": "ok",
         "last_heartbeat": clock.iso(last_beat),
         "heartbeat_age_seconds": round(age, 1) if age is not None else None,
@@ -65,17 +74,25 @@ def stats(runtime: Runtime, *, upcoming: int = 10) -> dict[str, Any]:
         # Grouped by an expression on purpose: grouped by the bare column, SQLite walks the whole
         # (status, id) index to avoid a sort instead of reading one day of (created_at, status).
         status = func.lower(Run.status)
-        by_status = dict(session.execute(select(status, func.count()).where(Run.created_at >= since)
-                                         .group_by(status)).all())
-        nxt = session.execute(select(Job.id, Job.name, Job.next_run_time, Job.timezone)
-                              .where(Job.next_run_time.isnot(None), Job.state == JobState.ACTIVE.value)
-                              .order_by(Job.next_run_time).limit(upcoming)).all()
+        by_status = dict(
+            session.execute(
+                select(status, func.count()).where(Run.created_at >= since).group_by(status)
+            ).all()
+        )
+        nxt = session.execute(
+            select(Job.id, Job.name, Job.next_run_time, Job.timezone)
+            .where(Job.next_run_time.isnot(None), Job.state == JobState.ACTIVE.value)
+            .order_by(Job.next_run_time)
+            .limit(upcoming)
+        ).all()
     tz = runtime.settings.timezone
     return {
         "total_jobs": sum(by_state.values()),
         "active_jobs": by_state.get(JobState.ACTIVE.value, 0),
         "paused_jobs": by_state.get(JobState.PAUSED.value, 0),
         "runs_24h": {"total": sum(by_status.values()), **by_status},
-        "next_executions": [{"job_id": jid, "name": name, "next_run_time": clock.local_text(when, jtz or tz)}
-                            for jid, name, when, jtz in nxt],
+        "next_executions": [
+            {"job_id": jid, "name": name, "next_run_time": clock.local_text(when, jtz or tz)}
+            for jid, name, when, jtz in nxt
+        ],
     }

@@ -46,11 +46,21 @@ def get(session: Session, instance_id: int) -> Instance:
     return instance
 
 
-def page(session: Session, *, q: str | None = None, db_type: str | None = None, is_active: bool | None = None,
-         tag: str | None = None, page: int = 1, per_page: int = 20) -> tuple[list[Instance], int]:
+def page(
+    session: Session,
+    *,
+    q: str | None = None,
+    db_type: str | None = None,
+    is_active: bool | None = None,
+    tag: str | None = None,
+    page: int = 1,
+    per_page: int = 20,
+) -> tuple[list[Instance], int]:
     query = select(Instance)
     if q:
-        query = query.where(or_(*(contains(c, q) for c in (Instance.name, Instance.host, Instance.description))))
+        query = query.where(
+            or_(*(contains(c, q) for c in (Instance.name, Instance.host, Instance.description)))
+        )
     if db_type:
         query = query.where(Instance.db_type == db_type)
     if is_active is not None:
@@ -58,7 +68,7 @@ def page(session: Session, *, q: str | None = None, db_type: str | None = None, 
     rows = list(session.scalars(query.order_by(Instance.name)))
     if tag:  # tags are a JSON list: filtered here, the same on every database
         rows = [r for r in rows if tag in (r.tags or [])]
-    return rows[(page - 1) * per_page:page * per_page], len(rows)
+    return rows[(page - 1) * per_page : page * per_page], len(rows)
 
 
 def active(session: Session, ids: list[int] | None = None) -> list[Instance]:
@@ -71,11 +81,16 @@ def active(session: Session, ids: list[int] | None = None) -> list[Instance]:
 def target_for(runtime: Runtime, instance: Instance) -> Target:
     """Where and how to connect; decrypts the password (raises SecretUnreadable when it cannot)."""
     settings = runtime.settings
-    return Target(db_type=instance.db_type, host=instance.host, port=instance.port, database=instance.database,
-                  username=instance.username,
-                  password=crypto.decrypt(runtime, instance.password_encrypted, instance_name=instance.name),
-                  connect_timeout=settings.fleet_connect_timeout_seconds,
-                  statement_timeout=settings.fleet_statement_timeout_seconds)
+    return Target(
+        db_type=instance.db_type,
+        host=instance.host,
+        port=instance.port,
+        database=instance.database,
+        username=instance.username,
+        password=crypto.decrypt(runtime, instance.password_encrypted, instance_name=instance.name),
+        connect_timeout=settings.fleet_connect_timeout_seconds,
+        statement_timeout=settings.fleet_statement_timeout_seconds,
+    )
 
 
 # --- changing ----------------------------------------------------------------------------
@@ -101,7 +116,9 @@ def _apply(runtime: Runtime, instance: Instance, data: InstancePatch) -> None:
     if instance.database is None or ("database" in given and data.database is None):
         instance.database = adapter.default_database
     if instance.db_type == "oracle" and not instance.database:
-        raise InvalidInput("an Oracle instance needs `database`: the service name to connect to", field="database")
+        raise InvalidInput(
+            "an Oracle instance needs `database`: the service name to connect to", field="database"
+        )
     instance.tags = list(dict.fromkeys(instance.tags or []))
 
 
@@ -115,8 +132,17 @@ def _name_taken(session: Session, name: str, but: int | None = None) -> bool:
 def create(runtime: Runtime, data: InstanceCreate, actor: Actor) -> Instance:
     """Create an instance. Raises InvalidInput (400), InstanceConflict (409)."""
     now = clock.now()
-    instance = Instance(tags=[], description="", is_active=True, port=None, database=None,
-                        created_by=actor.name, updated_by=actor.name, created_at=now, updated_at=now)
+    instance = Instance(
+        tags=[],
+        description="",
+        is_active=True,
+        port=None,
+        database=None,
+        created_by=actor.name,
+        updated_by=actor.name,
+        created_at=now,
+        updated_at=now,
+    )
     _apply(runtime, instance, data)
     with runtime.db.begin() as session:
         if _name_taken(session, instance.name):
@@ -141,8 +167,14 @@ def update(runtime: Runtime, instance_id: int, data: InstancePatch, actor: Actor
         changed = {k: {"before": before[k], "after": after[k]} for k in after if before[k] != after[k]}
         if "password" in data.model_fields_set:
             changed["password"] = {"changed": True}  # never the value
-        audit.record(session, actor, "instance.update", "instance", instance.id,
-                     {"name": instance.name, "changes": changed})
+        audit.record(
+            session,
+            actor,
+            "instance.update",
+            "instance",
+            instance.id,
+            {"name": instance.name, "changes": changed},
+        )
     return instance
 
 
@@ -159,8 +191,9 @@ def delete_instance(runtime: Runtime, instance_id: int, actor: Actor) -> None:
         audit.record(session, actor, "instance.delete", "instance", instance_id, _audit_view(instance))
 
 
-def record_contact(runtime: Runtime, instance_id: int, *, ok: bool, version: str | None = None,
-                   error: str | None = None) -> None:
+def record_contact(
+    runtime: Runtime, instance_id: int, *, ok: bool, version: str | None = None, error: str | None = None
+) -> None:
     """Remember how the last contact with an instance went (shown as its connection status)."""
     with runtime.db.begin() as session:
         instance = session.get(Instance, instance_id)
@@ -178,10 +211,18 @@ def _try(target: Target) -> dict[str, Any]:
         with open_adapter(target) as adapter:
             version = adapter.version()
     except FleetUnreachable as exc:
-        return {"connected": False, "error": exc.message, "version": None,
-                "elapsed_ms": round((time.monotonic() - started) * 1000)}
-    return {"connected": True, "error": None, "version": version,
-            "elapsed_ms": round((time.monotonic() - started) * 1000)}
+        return {
+            "connected": False,
+            "error": exc.message,
+            "version": None,
+            "elapsed_ms": round((time.monotonic() - started) * 1000),
+        }
+    return {
+        "connected": True,
+        "error": None,
+        "version": version,
+        "elapsed_ms": round((time.monotonic() - started) * 1000),
+    }
 
 
 def test_connection(runtime: Runtime, instance_id: int, actor: Actor) -> dict[str, Any]:
@@ -189,10 +230,18 @@ def test_connection(runtime: Runtime, instance_id: int, actor: Actor) -> dict[st
     with runtime.db.read() as session:
         instance = get(session, instance_id)
     result = _try(target_for(runtime, instance))
-    record_contact(runtime, instance_id, ok=result["connected"], version=result["version"], error=result["error"])
+    record_contact(
+        runtime, instance_id, ok=result["connected"], version=result["version"], error=result["error"]
+    )
     with runtime.db.begin() as session:
-        audit.record(session, actor, "instance.test", "instance", instance_id,
-                     {"connected": result["connected"], "error": result["error"]})
+        audit.record(
+            session,
+            actor,
+            "instance.test",
+            "instance",
+            instance_id,
+            {"connected": result["connected"], "error": result["error"]},
+        )
     return result
 
 
@@ -221,13 +270,22 @@ def _audit_view(instance: Instance) -> dict[str, Any]:
 
 def to_dict(instance: Instance, timezone: str, *, counts: dict[str, Any] | None = None) -> dict[str, Any]:
     data = {name: getattr(instance, name) for name in FIELDS}
-    data.update({
-        "id": instance.id, "has_password": bool(instance.password_encrypted),
-        "connection": {"ok": instance.last_contact_ok, "at": clock.local_text(instance.last_contact_at, timezone),
-                       "error": instance.last_contact_error, "version": instance.server_version},
-        "created_by": instance.created_by, "updated_by": instance.updated_by,
-        "created_at": clock.iso(instance.created_at), "updated_at": clock.iso(instance.updated_at),
-    })
+    data.update(
+        {
+            "id": instance.id,
+            "has_password": bool(instance.password_encrypted),
+            "connection": {
+                "ok": instance.last_contact_ok,
+                "at": clock.local_text(instance.last_contact_at, timezone),
+                "error": instance.last_contact_error,
+                "version": instance.server_version,
+            },
+            "created_by": instance.created_by,
+            "updated_by": instance.updated_by,
+            "created_at": clock.iso(instance.created_at),
+            "updated_at": clock.iso(instance.updated_at),
+        }
+    )
     if counts is not None:
         data.update(counts)
     return data
@@ -237,16 +295,35 @@ def summaries(session: Session, ids: list[int]) -> dict[int, dict[str, Any]]:
     """Per instance: how many current accounts, and the latest total size."""
     if not ids:
         return {}
-    accounts = dict(session.execute(
-        select(InstanceAccount.instance_id, func.count()).where(InstanceAccount.instance_id.in_(ids),
-                                                                InstanceAccount.is_deleted.is_(False))
-        .group_by(InstanceAccount.instance_id)).all())
-    latest = select(InstanceSize.instance_id, func.max(InstanceSize.collected_date).label("day")) \
-        .where(InstanceSize.instance_id.in_(ids)).group_by(InstanceSize.instance_id).subquery()
-    sizes = {row.instance_id: row for row in session.execute(
-        select(InstanceSize).join(latest, (InstanceSize.instance_id == latest.c.instance_id)
-                                  & (InstanceSize.collected_date == latest.c.day))).scalars()}
-    return {i: {"account_count": accounts.get(i, 0),
-                "total_size_bytes": sizes[i].total_bytes if i in sizes else None,
-                "database_count": sizes[i].database_count if i in sizes else None,
-                "size_date": sizes[i].collected_date.isoformat() if i in sizes else None} for i in ids}
+    accounts = dict(
+        session.execute(
+            select(InstanceAccount.instance_id, func.count())
+            .where(InstanceAccount.instance_id.in_(ids), InstanceAccount.is_deleted.is_(False))
+            .group_by(InstanceAccount.instance_id)
+        ).all()
+    )
+    latest = (
+        select(InstanceSize.instance_id, func.max(InstanceSize.collected_date).label("day"))
+        .where(InstanceSize.instance_id.in_(ids))
+        .group_by(InstanceSize.instance_id)
+        .subquery()
+    )
+    sizes = {
+        row.instance_id: row
+        for row in session.execute(
+            select(InstanceSize).join(
+                latest,
+                (InstanceSize.instance_id == latest.c.instance_id)
+                & (InstanceSize.collected_date == latest.c.day),
+            )
+        ).scalars()
+    }
+    return {
+        i: {
+            "account_count": accounts.get(i, 0),
+            "total_size_bytes": sizes[i].total_bytes if i in sizes else None,
+            "database_count": sizes[i].database_count if i in sizes else None,
+            "size_date": sizes[i].collected_date.isoformat() if i in sizes else None,
+        }
+        for i in ids
+    }

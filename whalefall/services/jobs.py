@@ -23,12 +23,19 @@ from whalefall.scheduler.codecheck import check_source
 from whalefall.services import audit
 from whalefall.services.audit import Actor
 
-POLICY_FIELDS = ("misfire_grace_time", "coalesce", "max_instances", "timeout_seconds", "max_retries",
-                 "retry_delay_seconds")
+POLICY_FIELDS = (
+    "misfire_grace_time",
+    "coalesce",
+    "max_instances",
+    "timeout_seconds",
+    "max_retries",
+    "retry_delay_seconds",
+)
 PLAIN_FIELDS = ("name", "description", "category", "params", "notify", *POLICY_FIELDS)
 
 
 # --- reading -----------------------------------------------------------------
+
 
 def get(session: Session, job_id: str) -> Job:
     job = session.get(Job, job_id)
@@ -37,14 +44,27 @@ def get(session: Session, job_id: str) -> Job:
     return job
 
 
-def page(session: Session, *, q: str | None = None, category: str | None = None, state: str | None = None,
-         page: int = 1, per_page: int = 20) -> tuple[list[Job], int]:
+def page(
+    session: Session,
+    *,
+    q: str | None = None,
+    category: str | None = None,
+    state: str | None = None,
+    page: int = 1,
+    per_page: int = 20,
+) -> tuple[list[Job], int]:
     query = select(Job)
     if q:
         escaped = q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         like = f"%{escaped}%"
-        query = query.where(or_(*(func.lower(column).like(like, escape="\\")
-                                  for column in (Job.id, Job.name, Job.description))))
+        query = query.where(
+            or_(
+                *(
+                    func.lower(column).like(like, escape="\\")
+                    for column in (Job.id, Job.name, Job.description)
+                )
+            )
+        )
     if category:
         query = query.where(Job.category == category)
     if state:
@@ -71,13 +91,18 @@ def timezone_of(runtime: Runtime, job: Job) -> str:
 
 
 def compute_next_run_time(runtime: Runtime, job: Job, *, after: datetime | None = None) -> datetime | None:
-    if job.state != JobState.ACTIVE or job.broken_reason or job.trigger_type == triggers.TriggerType.DEPENDENCY:
+    if (
+        job.state != JobState.ACTIVE
+        or job.broken_reason
+        or job.trigger_type == triggers.TriggerType.DEPENDENCY
+    ):
         return None
     times = triggers.next_run_times(spec_of(job), timezone_of(runtime, job), 1, start=after or clock.now())
     return times[0] if times else None
 
 
 # --- validating --------------------------------------------------------------
+
 
 def _apply(runtime: Runtime, job: Job, patch: JobPatch, actor: Actor, *, creating: bool) -> None:
     """Copy the given fields onto ``job`` and check the whole result; raise before anything is written."""
@@ -121,12 +146,20 @@ def _apply(runtime: Runtime, job: Job, patch: JobPatch, actor: Actor, *, creatin
         spec = triggers.parse_trigger(data, timezone=timezone_of(runtime, job))
         if spec.type == triggers.TriggerType.INTERVAL and not spec.params.get("start_date"):
             # Anchor the interval's phase, so every process computes the same fire times.
-            anchor = clock.now().astimezone(triggers.load_timezone(timezone_of(runtime, job))).replace(microsecond=0)
-            spec = triggers.TriggerSpec(type=spec.type, params={**spec.params, "start_date": anchor.isoformat()})
+            anchor = (
+                clock.now()
+                .astimezone(triggers.load_timezone(timezone_of(runtime, job)))
+                .replace(microsecond=0)
+            )
+            spec = triggers.TriggerSpec(
+                type=spec.type, params={**spec.params, "start_date": anchor.isoformat()}
+            )
         job.trigger_type, job.trigger_params = spec.type.value, dict(spec.params)
     elif "timezone" in given:
-        triggers.parse_trigger({"trigger_type": job.trigger_type, "trigger_params": job.trigger_params},
-                               timezone=timezone_of(runtime, job))
+        triggers.parse_trigger(
+            {"trigger_type": job.trigger_type, "trigger_params": job.trigger_params},
+            timezone=timezone_of(runtime, job),
+        )
 
     if "depends_on" in given and patch.depends_on is not None:
         job.depends_on = list(dict.fromkeys(patch.depends_on))
@@ -179,23 +212,45 @@ def _finish_change(runtime: Runtime, session: Session, job: Job, action: str) ->
 
 # --- changing ----------------------------------------------------------------
 
+
 def _defaults(runtime: Runtime) -> dict[str, Any]:
     from whalefall import defaults
 
     return {
-        "description": "", "category": "", "params": {}, "notify": {}, "depends_on": [],
-        "state": JobState.ACTIVE.value, "misfire_grace_time": defaults.MISFIRE_GRACE_SECONDS,
-        "coalesce": defaults.COALESCE, "max_instances": defaults.MAX_INSTANCES, "timeout_seconds": None,
-        "max_retries": defaults.MAX_RETRIES, "retry_delay_seconds": defaults.RETRY_DELAY_SECONDS,
+        "description": "",
+        "category": "",
+        "params": {},
+        "notify": {},
+        "depends_on": [],
+        "state": JobState.ACTIVE.value,
+        "misfire_grace_time": defaults.MISFIRE_GRACE_SECONDS,
+        "coalesce": defaults.COALESCE,
+        "max_instances": defaults.MAX_INSTANCES,
+        "timeout_seconds": None,
+        "max_retries": defaults.MAX_RETRIES,
+        "retry_delay_seconds": defaults.RETRY_DELAY_SECONDS,
     }
 
 
-def create(runtime: Runtime, data: JobCreate, actor: Actor, *, is_default: bool = False,
-           session: Session | None = None) -> Job:
+def create(
+    runtime: Runtime,
+    data: JobCreate,
+    actor: Actor,
+    *,
+    is_default: bool = False,
+    session: Session | None = None,
+) -> Job:
     """Create a job. Raises InvalidInput/InvalidTrigger/InvalidCode (400), Forbidden, JobConflict."""
     now = clock.now()
-    job = Job(id=data.id, **_defaults(runtime), is_default=is_default, created_by=actor.name,
-              updated_by=actor.name, created_at=now, updated_at=now)
+    job = Job(
+        id=data.id,
+        **_defaults(runtime),
+        is_default=is_default,
+        created_by=actor.name,
+        updated_by=actor.name,
+        created_at=now,
+        updated_at=now,
+    )
     _apply(runtime, job, data, actor, creating=True)
     if session is not None:
         _insert(runtime, session, job, actor)
@@ -215,7 +270,9 @@ def _insert(runtime: Runtime, session: Session, job: Job, actor: Actor) -> None:
     audit.record(session, actor, "job.create", "job", job.id, {"name": job.name, "kind": job.kind})
 
 
-def update(runtime: Runtime, job_id: str, data: JobPatch, actor: Actor, *, session: Session | None = None) -> Job:
+def update(
+    runtime: Runtime, job_id: str, data: JobPatch, actor: Actor, *, session: Session | None = None
+) -> Job:
     """Change the fields given. Raises JobNotFound, Forbidden and the 400s of :func:`create`."""
     if session is not None:
         return _update(runtime, session, job_id, data, actor)
@@ -259,7 +316,9 @@ def set_state(runtime: Runtime, job_id: str, state: JobState, actor: Actor) -> J
             job.state = state.value
             job.updated_by, job.updated_at = actor.name, clock.now()
             _finish_change(runtime, session, job, state.value)
-            audit.record(session, actor, "job.pause" if state == JobState.PAUSED else "job.resume", "job", job_id)
+            audit.record(
+                session, actor, "job.pause" if state == JobState.PAUSED else "job.resume", "job", job_id
+            )
     runtime.changed()
     return job
 
@@ -284,36 +343,67 @@ def mark_broken(runtime: Runtime, job_id: str, reason: str | None) -> None:
 
 # --- showing -----------------------------------------------------------------
 
+
 def run_summary(run: Run | None) -> dict[str, Any] | None:
     if run is None:
         return None
-    return {"id": run.id, "status": run.status, "started_at": clock.iso(run.started_at),
-            "finished_at": clock.iso(run.finished_at), "duration_seconds": run.duration_seconds,
-            "trigger_source": run.trigger_source}
+    return {
+        "id": run.id,
+        "status": run.status,
+        "started_at": clock.iso(run.started_at),
+        "finished_at": clock.iso(run.finished_at),
+        "duration_seconds": run.duration_seconds,
+        "trigger_source": run.trigger_source,
+    }
 
 
-def to_dict(runtime: Runtime, job: Job, *, last_run: Run | None = None, lang: str = "zh",
-            with_code: bool = False, upcoming: int = 0) -> dict[str, Any]:
+def to_dict(
+    runtime: Runtime,
+    job: Job,
+    *,
+    last_run: Run | None = None,
+    lang: str = "zh",
+    with_code: bool = False,
+    upcoming: int = 0,
+) -> dict[str, Any]:
     tz = timezone_of(runtime, job)
     spec = spec_of(job)
     data: dict[str, Any] = {
-        "id": job.id, "name": job.name, "description": job.description, "category": job.category,
-        "kind": job.kind, "func_name": job.func_name if job.kind == JobKind.BUILTIN else None,
+        "id": job.id,
+        "name": job.name,
+        "description": job.description,
+        "category": job.category,
+        "kind": job.kind,
+        "func_name": job.func_name if job.kind == JobKind.BUILTIN else None,
         "params": job.params,
-        "trigger": triggers.trigger_text(spec, tz), "trigger_type": job.trigger_type,
-        "trigger_params": job.trigger_params, "trigger_description": triggers.describe(spec, lang),
-        "timezone": tz, "next_run_time": clock.local_text(job.next_run_time, tz), "state": job.state,
-        "misfire_grace_time": job.misfire_grace_time, "max_instances": job.max_instances,
-        "coalesce": job.coalesce, "timeout_seconds": job.timeout_seconds, "max_retries": job.max_retries,
-        "retry_delay_seconds": job.retry_delay_seconds, "depends_on": job.depends_on, "notify": job.notify,
-        "is_default": job.is_default, "broken_reason": job.broken_reason, "version": job.version,
-        "created_by": job.created_by, "updated_by": job.updated_by,
-        "created_at": clock.iso(job.created_at), "updated_at": clock.iso(job.updated_at),
+        "trigger": triggers.trigger_text(spec, tz),
+        "trigger_type": job.trigger_type,
+        "trigger_params": job.trigger_params,
+        "trigger_description": triggers.describe(spec, lang),
+        "timezone": tz,
+        "next_run_time": clock.local_text(job.next_run_time, tz),
+        "state": job.state,
+        "misfire_grace_time": job.misfire_grace_time,
+        "max_instances": job.max_instances,
+        "coalesce": job.coalesce,
+        "timeout_seconds": job.timeout_seconds,
+        "max_retries": job.max_retries,
+        "retry_delay_seconds": job.retry_delay_seconds,
+        "depends_on": job.depends_on,
+        "notify": job.notify,
+        "is_default": job.is_default,
+        "broken_reason": job.broken_reason,
+        "version": job.version,
+        "created_by": job.created_by,
+        "updated_by": job.updated_by,
+        "created_at": clock.iso(job.created_at),
+        "updated_at": clock.iso(job.updated_at),
         "last_run": run_summary(last_run),
     }
     if with_code:
         data["code"] = job.code
     if upcoming and job.state == JobState.ACTIVE and not job.broken_reason:
-        data["next_run_times"] = [t.strftime("%Y-%m-%d %H:%M:%S")
-                                  for t in triggers.next_run_times(spec, tz, upcoming)]
+        data["next_run_times"] = [
+            t.strftime("%Y-%m-%d %H:%M:%S") for t in triggers.next_run_times(spec, tz, upcoming)
+        ]
     return data

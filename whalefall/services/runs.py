@@ -38,27 +38,48 @@ class Claim:
 
 
 def _active_count(session: Session, job_id: str, now: datetime) -> int:
-    return session.scalar(
-        select(func.count()).select_from(Run).where(
-            Run.job_id == job_id, Run.status.in_(ACTIVE_STATUSES),
-            or_(Run.not_before.is_(None), Run.not_before <= now))
-    ) or 0
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(Run)
+            .where(
+                Run.job_id == job_id,
+                Run.status.in_(ACTIVE_STATUSES),
+                or_(Run.not_before.is_(None), Run.not_before <= now),
+            )
+        )
+        or 0
+    )
 
 
 def upstream_failure(session: Session, job: Job) -> str | None:
     """Why ``job`` must not run because an upstream's latest run failed, or None."""
     for upstream in job.depends_on or []:
         latest = session.scalars(
-            select(Run).where(Run.job_id == upstream, Run.status.notin_(ACTIVE_STATUSES),
-                              Run.status != RunStatus.SKIPPED.value)
-            .order_by(Run.id.desc()).limit(1)).first()
+            select(Run)
+            .where(
+                Run.job_id == upstream,
+                Run.status.notin_(ACTIVE_STATUSES),
+                Run.status != RunStatus.SKIPPED.value,
+            )
+            .order_by(Run.id.desc())
+            .limit(1)
+        ).first()
         if latest is not None and latest.status in RETRYABLE_STATUSES:
             return f"upstream job {upstream!r} {latest.status} (run #{latest.id})"
     return None
 
 
-def claim_scheduled(runtime: Runtime, job_id: str, scheduled_time: datetime, *, source: TriggerSource,
-                    node: str, next_run_time: datetime | None = None, late_reason: str | None = None) -> Claim | None:
+def claim_scheduled(
+    runtime: Runtime,
+    job_id: str,
+    scheduled_time: datetime,
+    *,
+    source: TriggerSource,
+    node: str,
+    next_run_time: datetime | None = None,
+    late_reason: str | None = None,
+) -> Claim | None:
     """Claim one scheduled time of a job. None when it was claimed already or the job is gone/paused.
 
     Records ``missed`` when ``late_reason`` is given, ``skipped`` when max_instances is
@@ -72,8 +93,17 @@ def claim_scheduled(runtime: Runtime, job_id: str, scheduled_time: datetime, *, 
                 return None
             if next_run_time is not None or source == TriggerSource.SCHEDULE:
                 job.next_run_time = next_run_time
-            run = Run(job_id=job_id, job_name=job.name, trigger_source=source.value, scheduled_time=scheduled_time,
-                      created_at=now, node=node, attempt=1, log="", log_start=0)
+            run = Run(
+                job_id=job_id,
+                job_name=job.name,
+                trigger_source=source.value,
+                scheduled_time=scheduled_time,
+                created_at=now,
+                node=node,
+                attempt=1,
+                log="",
+                log_start=0,
+            )
             reason = late_reason
             if reason:
                 run.status = RunStatus.MISSED.value
@@ -93,13 +123,24 @@ def claim_scheduled(runtime: Runtime, job_id: str, scheduled_time: datetime, *, 
         return None  # someone claimed this scheduled time first
 
 
-def enqueue(runtime: Runtime, job_id: str, *, source: TriggerSource, actor: Actor | None = None,
-            attempt: int = 1, retry_of: int | None = None, not_before: datetime | None = None,
-            session: Session | None = None, enforce_max_instances: bool = True, node: str | None = None) -> Run:
+def enqueue(
+    runtime: Runtime,
+    job_id: str,
+    *,
+    source: TriggerSource,
+    actor: Actor | None = None,
+    attempt: int = 1,
+    retry_of: int | None = None,
+    not_before: datetime | None = None,
+    session: Session | None = None,
+    enforce_max_instances: bool = True,
+    node: str | None = None,
+) -> Run:
     """Queue a run for whichever scheduler is active (manual, retry, dependency).
 
     Raises JobNotFound, and RunConflict (409) when max_instances would be exceeded.
     """
+
     def _do(s: Session) -> Run:
         now = clock.now()
         job = s.get(Job, job_id)
@@ -108,11 +149,23 @@ def enqueue(runtime: Runtime, job_id: str, *, source: TriggerSource, actor: Acto
         if enforce_max_instances:
             active = _active_count(s, job_id, now)
             if active >= job.max_instances:
-                raise RunConflict(f"job {job_id!r} is already running ({active} of max_instances "
-                                  f"{job.max_instances})")
-        run = Run(job_id=job_id, job_name=job.name, trigger_source=source.value, status=RunStatus.QUEUED.value,
-                  created_at=now, not_before=not_before, attempt=attempt, retry_of=retry_of,
-                  triggered_by=actor.name if actor else None, log="", log_start=0, node=node)
+                raise RunConflict(
+                    f"job {job_id!r} is already running ({active} of max_instances {job.max_instances})"
+                )
+        run = Run(
+            job_id=job_id,
+            job_name=job.name,
+            trigger_source=source.value,
+            status=RunStatus.QUEUED.value,
+            created_at=now,
+            not_before=not_before,
+            attempt=attempt,
+            retry_of=retry_of,
+            triggered_by=actor.name if actor else None,
+            log="",
+            log_start=0,
+            node=node,
+        )
         s.add(run)
         s.flush()
         if actor is not None:
@@ -131,15 +184,26 @@ def take_queued(runtime: Runtime, node: str, limit: int = 50) -> list[int]:
     """Claim queued runs nobody owns whose time has come; returns their ids."""
     now = clock.now()
     with runtime.db.read() as session:
-        ids = list(session.scalars(
-            select(Run.id).where(Run.status == RunStatus.QUEUED.value, Run.node.is_(None),
-                                 or_(Run.not_before.is_(None), Run.not_before <= now))
-            .order_by(Run.id).limit(limit)))
+        ids = list(
+            session.scalars(
+                select(Run.id)
+                .where(
+                    Run.status == RunStatus.QUEUED.value,
+                    Run.node.is_(None),
+                    or_(Run.not_before.is_(None), Run.not_before <= now),
+                )
+                .order_by(Run.id)
+                .limit(limit)
+            )
+        )
     taken = []
     for run_id in ids:
         with runtime.db.begin() as session:
-            result = session.execute(update(Run).where(Run.id == run_id, Run.status == RunStatus.QUEUED.value,
-                                                       Run.node.is_(None)).values(node=node))
+            result = session.execute(
+                update(Run)
+                .where(Run.id == run_id, Run.status == RunStatus.QUEUED.value, Run.node.is_(None))
+                .values(node=node)
+            )
             if result.rowcount == 1:
                 taken.append(run_id)
     return taken
@@ -148,8 +212,11 @@ def take_queued(runtime: Runtime, node: str, limit: int = 50) -> list[int]:
 def start(runtime: Runtime, run_id: int, node: str, pid: int | None = None) -> bool:
     """queued → running. False when the run was cancelled (or taken) meanwhile."""
     with runtime.db.begin() as session:
-        result = session.execute(update(Run).where(Run.id == run_id, Run.status == RunStatus.QUEUED.value)
-                                 .values(status=RunStatus.RUNNING.value, started_at=clock.now(), node=node, pid=pid))
+        result = session.execute(
+            update(Run)
+            .where(Run.id == run_id, Run.status == RunStatus.QUEUED.value)
+            .values(status=RunStatus.RUNNING.value, started_at=clock.now(), node=node, pid=pid)
+        )
         return result.rowcount == 1
 
 
@@ -168,24 +235,39 @@ def cancel_requested(runtime: Runtime, run_id: int) -> bool:
         return bool(session.scalar(select(Run.cancel_requested).where(Run.id == run_id)))
 
 
-def finish(runtime: Runtime, run_id: int, status: RunStatus, *, return_value: str | None = None,
-           error_message: str | None = None, traceback: str | None = None, log_text: str | None = None,
-           log_start: int | None = None, from_status: RunStatus = RunStatus.RUNNING) -> Run | None:
+def finish(
+    runtime: Runtime,
+    run_id: int,
+    status: RunStatus,
+    *,
+    return_value: str | None = None,
+    error_message: str | None = None,
+    traceback: str | None = None,
+    log_text: str | None = None,
+    log_start: int | None = None,
+    from_status: RunStatus = RunStatus.RUNNING,
+) -> Run | None:
     """running → a final status, then queue a retry when the policy asks. None if it had ended already."""
     now = clock.now()
     with runtime.db.begin() as session:
         run = session.get(Run, run_id)
         if run is None or run.status != from_status.value:
             return None
-        values: dict[str, Any] = {"status": status.value, "finished_at": now, "error_message": error_message,
-                                  "traceback": traceback}
+        values: dict[str, Any] = {
+            "status": status.value,
+            "finished_at": now,
+            "error_message": error_message,
+            "traceback": traceback,
+        }
         if return_value is not None:
             values["return_value"] = return_value[: defaults.RETURN_VALUE_MAX_CHARS]
         if log_text is not None:
             values["log"], values["log_start"] = log_text, log_start or 0
         if run.started_at is not None:
             values["duration_seconds"] = round((now - run.started_at).total_seconds(), 3)
-        result = session.execute(update(Run).where(Run.id == run_id, Run.status == from_status.value).values(**values))
+        result = session.execute(
+            update(Run).where(Run.id == run_id, Run.status == from_status.value).values(**values)
+        )
         if result.rowcount != 1:
             return None
         session.refresh(run)
@@ -201,10 +283,22 @@ def _maybe_retry(runtime: Runtime, session: Session, run: Run) -> None:
     if job is None or run.attempt > job.max_retries:
         return
     delay = job.retry_delay_seconds * (2 ** (run.attempt - 1))
-    enqueue(runtime, job.id, source=TriggerSource.RETRY, attempt=run.attempt + 1, retry_of=run.id,
-            not_before=clock.now() + timedelta(seconds=delay), session=session, enforce_max_instances=False)
-    log.info("retry of run %s queued in %s s", run.id, delay,
-             extra={"job_id": job.id, "run_id": run.id, "attempt": run.attempt + 1})
+    enqueue(
+        runtime,
+        job.id,
+        source=TriggerSource.RETRY,
+        attempt=run.attempt + 1,
+        retry_of=run.id,
+        not_before=clock.now() + timedelta(seconds=delay),
+        session=session,
+        enforce_max_instances=False,
+    )
+    log.info(
+        "retry of run %s queued in %s s",
+        run.id,
+        delay,
+        extra={"job_id": job.id, "run_id": run.id, "attempt": run.attempt + 1},
+    )
 
 
 def cancel(runtime: Runtime, run_id: int, actor: Actor) -> Run:
@@ -214,9 +308,15 @@ def cancel(runtime: Runtime, run_id: int, actor: Actor) -> Run:
         if run is None:
             raise RunNotFound(run_id)
         if run.status == RunStatus.QUEUED.value:
-            session.execute(update(Run).where(Run.id == run_id, Run.status == RunStatus.QUEUED.value)
-                            .values(status=RunStatus.CANCELLED.value, finished_at=clock.now(),
-                                    error_message=f"cancelled by {actor.name} before it started"))
+            session.execute(
+                update(Run)
+                .where(Run.id == run_id, Run.status == RunStatus.QUEUED.value)
+                .values(
+                    status=RunStatus.CANCELLED.value,
+                    finished_at=clock.now(),
+                    error_message=f"cancelled by {actor.name} before it started",
+                )
+            )
         elif run.status == RunStatus.RUNNING.value:
             session.execute(update(Run).where(Run.id == run_id).values(cancel_requested=True))
         else:
@@ -246,8 +346,16 @@ def parse_when(value: str | None, field: str) -> datetime | None:
     return when
 
 
-def page(session: Session, *, job_id: str | None = None, status: str | None = None, since: datetime | None = None,
-         until: datetime | None = None, page: int = 1, per_page: int = 20) -> tuple[list[Run], int]:
+def page(
+    session: Session,
+    *,
+    job_id: str | None = None,
+    status: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    page: int = 1,
+    per_page: int = 20,
+) -> tuple[list[Run], int]:
     conditions = []
     if job_id:
         conditions.append(Run.job_id == job_id)
@@ -267,14 +375,24 @@ def page(session: Session, *, job_id: str | None = None, status: str | None = No
 
 def to_dict(run: Run, timezone: str, *, with_log: bool = False, offset: int | None = None) -> dict[str, Any]:
     data: dict[str, Any] = {
-        "id": run.id, "run_id": run.id, "job_id": run.job_id, "job_name": run.job_name,
+        "id": run.id,
+        "run_id": run.id,
+        "job_id": run.job_id,
+        "job_name": run.job_name,
         "trigger_source": run.trigger_source,
         "scheduled_time": clock.local_text(run.scheduled_time, timezone),
-        "created_at": clock.iso(run.created_at), "started_at": clock.iso(run.started_at),
-        "finished_at": clock.iso(run.finished_at), "duration_seconds": run.duration_seconds,
-        "status": run.status, "attempt": run.attempt, "retry_of": run.retry_of,
-        "return_value": run.return_value, "error_message": run.error_message,
-        "node": run.node, "triggered_by": run.triggered_by, "cancel_requested": run.cancel_requested,
+        "created_at": clock.iso(run.created_at),
+        "started_at": clock.iso(run.started_at),
+        "finished_at": clock.iso(run.finished_at),
+        "duration_seconds": run.duration_seconds,
+        "status": run.status,
+        "attempt": run.attempt,
+        "retry_of": run.retry_of,
+        "return_value": run.return_value,
+        "error_message": run.error_message,
+        "node": run.node,
+        "triggered_by": run.triggered_by,
+        "cancel_requested": run.cancel_requested,
     }
     if with_log:
         data["traceback"] = run.traceback
@@ -294,4 +412,6 @@ def to_dict(run: Run, timezone: str, *, with_log: bool = False, offset: int | No
 def release(runtime: Runtime, run_id: int) -> None:
     """Give a queued run back to whichever scheduler takes queued runs next."""
     with runtime.db.begin() as session:
-        session.execute(update(Run).where(Run.id == run_id, Run.status == RunStatus.QUEUED.value).values(node=None))
+        session.execute(
+            update(Run).where(Run.id == run_id, Run.status == RunStatus.QUEUED.value).values(node=None)
+        )

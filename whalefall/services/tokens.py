@@ -77,12 +77,23 @@ def create(db: Database, username: str, label: str, actor: Actor) -> tuple[ApiTo
     plaintext = TOKEN_PREFIX + secrets.token_urlsafe(32)
     with db.begin() as session:
         user = find_user(session, username)
-        token = ApiToken(user_id=user.id, label=label, token_hash=digest(plaintext),
-                         prefix=plaintext[:DISPLAY_PREFIX_CHARS], created_at=clock.now())
+        token = ApiToken(
+            user_id=user.id,
+            label=label,
+            token_hash=digest(plaintext),
+            prefix=plaintext[:DISPLAY_PREFIX_CHARS],
+            created_at=clock.now(),
+        )
         session.add(token)
         session.flush()
-        audit.record(session, actor, "token.create", "token", str(token.id),
-                     {"user": user.username, "label": label, "prefix": token.prefix})
+        audit.record(
+            session,
+            actor,
+            "token.create",
+            "token",
+            str(token.id),
+            {"user": user.username, "label": label, "prefix": token.prefix},
+        )
     return token, plaintext
 
 
@@ -98,7 +109,9 @@ def revoke(db: Database, token_id: int, actor: Actor) -> ApiToken:
         return token
 
 
-def list_tokens(db: Database, username: str | None = None, *, include_revoked: bool = True) -> list[TokenInfo]:
+def list_tokens(
+    db: Database, username: str | None = None, *, include_revoked: bool = True
+) -> list[TokenInfo]:
     """Tokens, newest first; only ``username``'s when given (raises :class:`UserNotFound`)."""
     with db.read() as session:
         query = select(ApiToken, User.username).join(User, User.id == ApiToken.user_id)
@@ -107,8 +120,10 @@ def list_tokens(db: Database, username: str | None = None, *, include_revoked: b
         if not include_revoked:
             query = query.where(ApiToken.revoked_at.is_(None))
         rows = session.execute(query.order_by(ApiToken.id.desc())).all()
-    return [TokenInfo(t.id, name, t.label, t.prefix, t.created_at, t.last_used_at, t.revoked_at)
-            for t, name in rows]
+    return [
+        TokenInfo(t.id, name, t.label, t.prefix, t.created_at, t.last_used_at, t.revoked_at)
+        for t, name in rows
+    ]
 
 
 def authenticate(db: Database, plaintext: str) -> User | None:
@@ -118,7 +133,8 @@ def authenticate(db: Database, plaintext: str) -> User | None:
     now = clock.now()
     with db.read() as session:
         row = session.execute(
-            select(ApiToken, User).join(User, User.id == ApiToken.user_id)
+            select(ApiToken, User)
+            .join(User, User.id == ApiToken.user_id)
             .where(ApiToken.token_hash == digest(plaintext))
         ).first()
     if row is None:
@@ -131,8 +147,10 @@ def authenticate(db: Database, plaintext: str) -> User | None:
         with db.begin() as session:
             session.execute(
                 update(ApiToken)
-                .where(ApiToken.id == token.id,
-                       or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at <= now - TOUCH_INTERVAL))
+                .where(
+                    ApiToken.id == token.id,
+                    or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at <= now - TOUCH_INTERVAL),
+                )
                 .values(last_used_at=now)
             )
     return user

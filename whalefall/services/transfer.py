@@ -13,9 +13,25 @@ from whalefall.runtime import Runtime
 from whalefall.services import jobs as job_service
 from whalefall.services.audit import Actor
 
-EXPORTED = ("id", "name", "description", "category", "params", "trigger_type", "trigger_params", "timezone",
-            "state", "misfire_grace_time", "coalesce", "max_instances", "timeout_seconds", "max_retries",
-            "retry_delay_seconds", "depends_on", "notify")
+EXPORTED = (
+    "id",
+    "name",
+    "description",
+    "category",
+    "params",
+    "trigger_type",
+    "trigger_params",
+    "timezone",
+    "state",
+    "misfire_grace_time",
+    "coalesce",
+    "max_instances",
+    "timeout_seconds",
+    "max_retries",
+    "retry_delay_seconds",
+    "depends_on",
+    "notify",
+)
 
 
 def export_jobs(runtime: Runtime) -> list[dict[str, Any]]:

@@ -65,6 +65,7 @@ class TooManyAttempts(WhalefallError):
 
 # --- validation -------------------------------------------------------------
 
+
 def validate_username(username: object) -> str:
     if not isinstance(username, str) or not USERNAME_RE.fullmatch(username):
         raise InvalidInput("username must be 1–64 of letters, digits, '_', '.' or '-'", field="username")
@@ -88,6 +89,7 @@ def validate_role(role: object) -> Role:
 
 # --- hashing ----------------------------------------------------------------
 
+
 def hash_password(password: str) -> str:
     return hasher.hash(password)
 
@@ -108,6 +110,7 @@ def _dummy_hash() -> str:
 
 
 # --- reading ----------------------------------------------------------------
+
 
 def find(session: Session, username: str) -> User:
     """The user called ``username`` within ``session``; raises :class:`UserNotFound`."""
@@ -148,6 +151,7 @@ def public_dict(user: User) -> dict[str, Any]:
 
 # --- changing ---------------------------------------------------------------
 
+
 def create(db: Database, username: str, password: str, role: Role | str, actor: Actor) -> User:
     """Create an active user. Raises :class:`InvalidInput` (field ``username``,
     ``password`` or ``role``) or :class:`Conflict` when the name is taken."""
@@ -166,8 +170,14 @@ def _insert(session: Session, username: str, password_hash: str, role: Role, act
     if session.scalar(select(User.id).where(User.username == username)) is not None:
         raise Conflict(f"user {username!r} already exists", field="username")
     now = clock.now()
-    user = User(username=username, password_hash=password_hash, role=role.value, is_active=True,
-                created_at=now, updated_at=now)
+    user = User(
+        username=username,
+        password_hash=password_hash,
+        role=role.value,
+        is_active=True,
+        created_at=now,
+        updated_at=now,
+    )
     session.add(user)
     session.flush()
     audit.record(session, actor, "user.create", "user", username, {"role": role.value})
@@ -220,13 +230,17 @@ def set_active(db: Database, username: str, active: bool, actor: Actor) -> User:
 
 
 def _keep_an_admin(session: Session, leaving: User) -> None:
-    others = session.scalar(select(func.count()).select_from(User).where(
-        User.role == Role.ADMIN.value, User.is_active.is_(True), User.id != leaving.id))
+    others = session.scalar(
+        select(func.count())
+        .select_from(User)
+        .where(User.role == Role.ADMIN.value, User.is_active.is_(True), User.id != leaving.id)
+    )
     if not others:
         raise Conflict(f"user {leaving.username!r} is the last active admin", field="username")
 
 
 # --- signing in -------------------------------------------------------------
+
 
 def authenticate(db: Database, username: str, password: str, address: str | None) -> User:
     """The user whose credentials these are.
@@ -280,7 +294,9 @@ def authenticate(db: Database, username: str, password: str, address: str | None
             user.last_login_at = now
             if hasher.check_needs_rehash(user.password_hash):
                 user.password_hash = hasher.hash(password)
-            audit.record(session, Actor(user.username, user.role, address), "auth.login", "user", user.username)
+            audit.record(
+                session, Actor(user.username, user.role, address), "auth.login", "user", user.username
+            )
     if reason is not None or user is None:
         raise InvalidCredentials()
     return user
@@ -290,15 +306,27 @@ def _throttled(session: Session, username: str, address: str, now) -> bool:
     since = now - timedelta(seconds=defaults.LOGIN_WINDOW_SECONDS)
     # A success proves the password: earlier failures for that name stop counting.
     # (Not for the address: one good account must not reset a spray at others.)
-    last_success = session.scalar(select(func.max(LoginAttempt.at)).where(
-        LoginAttempt.username == username, LoginAttempt.success.is_(True), LoginAttempt.at >= since))
-    by_name = session.scalar(select(func.count()).select_from(LoginAttempt).where(
-        LoginAttempt.username == username, LoginAttempt.success.is_(False),
-        LoginAttempt.at >= max(since, last_success or since)))
+    last_success = session.scalar(
+        select(func.max(LoginAttempt.at)).where(
+            LoginAttempt.username == username, LoginAttempt.success.is_(True), LoginAttempt.at >= since
+        )
+    )
+    by_name = session.scalar(
+        select(func.count())
+        .select_from(LoginAttempt)
+        .where(
+            LoginAttempt.username == username,
+            LoginAttempt.success.is_(False),
+            LoginAttempt.at >= max(since, last_success or since),
+        )
+    )
     if by_name and by_name >= defaults.LOGIN_MAX_FAILURES:
         return True
-    by_address = session.scalar(select(func.count()).select_from(LoginAttempt).where(
-        LoginAttempt.address == address, LoginAttempt.success.is_(False), LoginAttempt.at >= since))
+    by_address = session.scalar(
+        select(func.count())
+        .select_from(LoginAttempt)
+        .where(LoginAttempt.address == address, LoginAttempt.success.is_(False), LoginAttempt.at >= since)
+    )
     return bool(by_address and by_address >= defaults.LOGIN_MAX_FAILURES)
 
 
@@ -308,6 +336,7 @@ def record_logout(db: Database, user: User, address: str | None) -> None:
 
 
 # --- the first admin --------------------------------------------------------
+
 
 def ensure_first_admin(runtime: Runtime) -> str | None:
     """When there is no user at all, create ``admin`` with a random password,

@@ -31,13 +31,19 @@ def target_day(ctx: TaskContext, date: str | None) -> Date:
     return fleet_sizes.business_date(ctx.runtime, ctx.scheduled_time or clock.now()) - timedelta(days=1)
 
 
-def run(ctx: TaskContext, date: str | None = None, periods: list[str] | None = None,
-        instance_ids: list[int] | None = None) -> str:
+def run(
+    ctx: TaskContext,
+    date: str | None = None,
+    periods: list[str] | None = None,
+    instance_ids: list[int] | None = None,
+) -> str:
     day = target_day(ctx, date)
     chosen = tuple(periods or fleet_capacity.PERIODS)
     unknown = [p for p in chosen if p not in fleet_capacity.PERIODS]
     if unknown:
-        raise InvalidInput(f"periods: unknown {unknown} (known: {', '.join(fleet_capacity.PERIODS)})", field="periods")
+        raise InvalidInput(
+            f"periods: unknown {unknown} (known: {', '.join(fleet_capacity.PERIODS)})", field="periods"
+        )
     ctx.logger.info("aggregating sizes for business day %s (%s)", day, ", ".join(chosen))
 
     def work(instance: Instance, session_id: int) -> Outcome:

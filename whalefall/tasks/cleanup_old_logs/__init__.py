@@ -43,8 +43,13 @@ def run(ctx: TaskContext, log_days: int | None = None, run_days: int | None = No
     runs_removed = 0
     while not ctx.cancel_requested():
         with ctx.runtime.db.begin() as session:
-            ids = list(session.scalars(select(Run.id).where(Run.created_at < cutoff,
-                                                            Run.status.notin_(ACTIVE_STATUSES)).limit(BATCH)))
+            ids = list(
+                session.scalars(
+                    select(Run.id)
+                    .where(Run.created_at < cutoff, Run.status.notin_(ACTIVE_STATUSES))
+                    .limit(BATCH)
+                )
+            )
             if not ids:
                 break
             session.execute(delete(Run).where(Run.id.in_(ids)))

@@ -21,7 +21,9 @@ from whalefall.tasks.registry import TaskContext
 TASK = "collect_database_sizes"
 
 
-def run(ctx: TaskContext, instance_ids: list[int] | None = None, include_system_databases: bool = False) -> str:
+def run(
+    ctx: TaskContext, instance_ids: list[int] | None = None, include_system_databases: bool = False
+) -> str:
     runtime = ctx.runtime
     day = fleet_sizes.business_date(runtime, ctx.scheduled_time or clock.now())
     # Before the pool starts: on PostgreSQL the day's monthly partition must exist.
@@ -36,8 +38,16 @@ def run(ctx: TaskContext, instance_ids: list[int] | None = None, include_system_
             raise FleetUnreachable(f"{instance.name} listed no databases at all; nothing stored was changed")
         kept = [s for s in sizes if include_system_databases or s.name not in system]
         counts = fleet_sizes.store(runtime, instance.id, kept, day)
-        largest = sorted((s for s in kept if s.size_bytes is not None), key=lambda s: s.size_bytes, reverse=True)[:5]
-        return Outcome(counts=counts, details={"business_date": day.isoformat(), "version": version,
-                                               "largest": {s.name: s.size_bytes for s in largest}})
+        largest = sorted(
+            (s for s in kept if s.size_bytes is not None), key=lambda s: s.size_bytes, reverse=True
+        )[:5]
+        return Outcome(
+            counts=counts,
+            details={
+                "business_date": day.isoformat(),
+                "version": version,
+                "largest": {s.name: s.size_bytes for s in largest},
+            },
+        )
 
     return run_per_instance(ctx, TASK, load_instances(runtime, instance_ids), work)

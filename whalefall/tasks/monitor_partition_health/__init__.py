@@ -27,7 +27,9 @@ def run(ctx: TaskContext) -> dict[str, Any]:
     for name in report["created"]:
         ctx.logger.info("created partition %s", name)
     for name in report["dropped"]:
-        ctx.logger.info("dropped partition %s (past %d months)", name, runtime.settings.partition_retention_months)
+        ctx.logger.info(
+            "dropped partition %s (past %d months)", name, runtime.settings.partition_retention_months
+        )
     ctx.logger.info("partition health: %s — %s", report["status"], report["message"])
     if report["missing"]:
         raise PartitionsMissing(report["message"])

@@ -40,15 +40,23 @@ def run(ctx: TaskContext, instance_ids: list[int] | None = None, exclude: list[s
     def work(instance: Instance, session_id: int) -> Outcome:
         (accounts, details), version = read_instance(runtime, instance, _read)
         if not accounts:
-            raise FleetUnreachable(f"{instance.name} answered with no accounts at all; nothing stored was changed "
-                                   f"(may {instance.username!r} read the account catalogue?)")
+            raise FleetUnreachable(
+                f"{instance.name} answered with no accounts at all; nothing stored was changed "
+                f"(may {instance.username!r} read the account catalogue?)"
+            )
         patterns = fleet_accounts.exclusion_patterns(settings.fleet_account_exclude, instance.db_type)
-        kept = fleet_accounts.keep(accounts, exclude_system=settings.fleet_exclude_system_accounts,
-                                   patterns=patterns + list(exclude or []))
+        kept = fleet_accounts.keep(
+            accounts,
+            exclude_system=settings.fleet_exclude_system_accounts,
+            patterns=patterns + list(exclude or []),
+        )
         counts = fleet_accounts.apply(runtime, instance.id, kept, session_id)
         counts["excluded"] = len(accounts) - len(kept)
-        details.update(version=version, superusers=sorted(a.key for a in kept if a.is_superuser),
-                       locked=sorted(a.key for a in kept if a.is_locked))
+        details.update(
+            version=version,
+            superusers=sorted(a.key for a in kept if a.is_superuser),
+            locked=sorted(a.key for a in kept if a.is_locked),
+        )
         return Outcome(counts=counts, details=details)
 
     return run_per_instance(ctx, TASK, load_instances(runtime, instance_ids), work)
