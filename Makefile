@@ -27,11 +27,14 @@ run: $(STAMP)
 test: $(DEV_STAMP)
 	$(BIN)/ruff check whalefall tests $(wildcard bench)
 	$(BIN)/ruff format --check --quiet whalefall tests $(wildcard bench)
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest -q
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check whalefall tests $(wildcard bench)
 	$(BIN)/ruff format --check whalefall tests $(wildcard bench)
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/mypy
 
 bench: $(STAMP)
 	$(BIN)/python bench/scale.py

@@ -38,7 +38,7 @@ import psycopg
 import pymysql
 from sqlalchemy import func, select
 
-from whalefall.api.fleet_schemas import InstanceCreate, InstancePatch
+from whalefall.domain.instancespec import InstanceCreate, InstancePatch
 from whalefall.migrate import upgrade
 from whalefall.models.fleet import DatabaseSize
 from whalefall.runtime import Runtime

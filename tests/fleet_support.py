@@ -17,7 +17,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.conftest import SERVER_URLS, unavailable
-from whalefall.api.fleet_schemas import InstanceCreate
+from whalefall.domain.instancespec import InstanceCreate
 from whalefall.services import instances
 from whalefall.services.audit import Actor
 from whalefall.tasks.registry import TaskContext

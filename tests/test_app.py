@@ -28,8 +28,8 @@ def test_a_role_will_not_start_when_the_key_cannot_read_instance_passwords(tmp_p
     from click.testing import CliRunner
 
     from tests.conftest import make_runtime
-    from whalefall.api.fleet_schemas import InstanceCreate
     from whalefall.cli import cli
+    from whalefall.domain.instancespec import InstanceCreate
     from whalefall.services import instances
     from whalefall.services.audit import Actor
 

@@ -14,7 +14,6 @@ from flask import Blueprint
 from sqlalchemy import func, select
 
 from tests.conftest import csrf_from_html
-from whalefall.api.envelope import ok
 from whalefall.auth.guard import api_auth_check, current_actor, page_login_required, require
 from whalefall.auth.views import safe_next
 from whalefall.errors import Conflict, InvalidInput
@@ -22,6 +21,7 @@ from whalefall.models import ApiToken, AuditEntry, LoginAttempt, Role, User
 from whalefall.services import tokens
 from whalefall.services import users as user_service
 from whalefall.services.audit import Actor
+from whalefall.web.envelope import ok
 
 T0 = datetime(2025, 3, 1, 9, 0, 0, tzinfo=UTC)
 

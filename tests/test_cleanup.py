@@ -12,7 +12,7 @@ import time_machine
 from sqlalchemy import select
 
 from whalefall import clock
-from whalefall.api.schemas import JobCreate
+from whalefall.domain.jobspec import JobCreate
 from whalefall.models import JobChange, Run, RunStatus, TriggerSource
 from whalefall.services import jobs, runs
 from whalefall.services.audit import Actor

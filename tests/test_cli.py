@@ -13,8 +13,8 @@ import yaml
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from whalefall.api.schemas import JobCreate, JobPatch
 from whalefall.cli import cli, main
+from whalefall.domain.jobspec import JobCreate, JobPatch
 from whalefall.models import Job, Run
 from whalefall.runtime import Runtime
 from whalefall.services import jobs as job_service

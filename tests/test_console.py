@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from whalefall.api.schemas import JobCreate
+from whalefall.domain.jobspec import JobCreate
 from whalefall.services import jobs as job_service
 from whalefall.services.audit import Actor
 

@@ -11,8 +11,8 @@ from datetime import date
 import pytest
 
 from tests.fleet_support import ADMIN
-from whalefall.api.fleet_schemas import InstanceCreate
 from whalefall.console.fleet import size_text
+from whalefall.domain.instancespec import InstanceCreate
 from whalefall.fleet.base import DatabaseSize
 from whalefall.models.fleet import AccountChange, InstanceAccount
 from whalefall.services import fleet_sizes, instances

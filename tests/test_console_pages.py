@@ -11,8 +11,8 @@ import re
 
 import pytest
 
-from whalefall.api.schemas import JobCreate
 from whalefall.console.text import EN, ZH
+from whalefall.domain.jobspec import JobCreate
 from whalefall.models import Run, RunStatus, TriggerSource
 from whalefall.services import jobs as job_service
 from whalefall.services import runs as run_service

@@ -19,11 +19,10 @@ from sqlalchemy import func, select
 
 from whalefall import clock
 from whalefall import defaults as product_defaults
-from whalefall.api.schemas import JobCreate
+from whalefall.domain.jobspec import JobCreate
 from whalefall.errors import JobNotFound, RunConflict
 from whalefall.models import Job, Node, Run, RunStatus, TriggerSource
-from whalefall.scheduler import leader
-from whalefall.services import jobs, runs
+from whalefall.services import jobs, nodes, runs
 from whalefall.services.audit import Actor
 
 T0 = datetime(2031, 3, 4, 2, 0, 0, 123456, tzinfo=UTC)
@@ -341,38 +340,38 @@ def test_a_job_without_retries_queues_nothing_after_a_failure(any_runtime):
 def test_the_lease_is_held_by_one_node_until_it_expires(any_runtime):
     lease = any_runtime.settings.lease_seconds
     with time_machine.travel(T0, tick=False) as traveller:
-        assert leader.acquire(any_runtime, "a") is True
-        assert leader.acquire(any_runtime, "a") is True  # renewing in the same instant changes no value
-        assert leader.acquire(any_runtime, "b") is False
-        assert leader.current_leader(any_runtime).holder == "a"
+        assert nodes.acquire(any_runtime, "a") is True
+        assert nodes.acquire(any_runtime, "a") is True  # renewing in the same instant changes no value
+        assert nodes.acquire(any_runtime, "b") is False
+        assert nodes.current_leader(any_runtime).holder == "a"
         traveller.shift(timedelta(seconds=lease - 1))
-        assert leader.acquire(any_runtime, "b") is False
+        assert nodes.acquire(any_runtime, "b") is False
         traveller.shift(timedelta(seconds=2))
-        assert leader.current_leader(any_runtime) is None
-        assert leader.acquire(any_runtime, "b") is True
-        assert leader.acquire(any_runtime, "a") is False
-        assert leader.current_leader(any_runtime).holder == "b"
+        assert nodes.current_leader(any_runtime) is None
+        assert nodes.acquire(any_runtime, "b") is True
+        assert nodes.acquire(any_runtime, "a") is False
+        assert nodes.current_leader(any_runtime).holder == "b"
 
 
 def test_renewing_the_lease_pushes_its_expiry_forward(any_runtime):
     lease = any_runtime.settings.lease_seconds
     with time_machine.travel(T0, tick=False) as traveller:
-        assert leader.acquire(any_runtime, "a")
+        assert nodes.acquire(any_runtime, "a")
         traveller.shift(timedelta(seconds=lease - 1))
-        assert leader.acquire(any_runtime, "a")
+        assert nodes.acquire(any_runtime, "a")
         traveller.shift(timedelta(seconds=lease - 1))
-        assert leader.acquire(any_runtime, "b") is False
-        assert leader.current_leader(any_runtime).expires_at == T0 + timedelta(seconds=2 * lease - 1)
+        assert nodes.acquire(any_runtime, "b") is False
+        assert nodes.current_leader(any_runtime).expires_at == T0 + timedelta(seconds=2 * lease - 1)
 
 
 def test_a_released_lease_is_taken_at_once(any_runtime):
     with time_machine.travel(T0, tick=False):
-        assert leader.acquire(any_runtime, "a")
-        leader.release(any_runtime, "b")  # releasing a lease one does not hold changes nothing
-        assert leader.acquire(any_runtime, "b") is False
-        leader.release(any_runtime, "a")
-        assert leader.current_leader(any_runtime) is None
-        assert leader.acquire(any_runtime, "b") is True
+        assert nodes.acquire(any_runtime, "a")
+        nodes.release(any_runtime, "b")  # releasing a lease one does not hold changes nothing
+        assert nodes.acquire(any_runtime, "b") is False
+        nodes.release(any_runtime, "a")
+        assert nodes.current_leader(any_runtime) is None
+        assert nodes.acquire(any_runtime, "b") is True
 
 
 def test_nodes_racing_for_a_fresh_lease_elect_exactly_one(any_runtime):
@@ -381,7 +380,7 @@ def test_nodes_racing_for_a_fresh_lease_elect_exactly_one(any_runtime):
 
     def race(node: str) -> None:
         barrier.wait()
-        if leader.acquire(any_runtime, node):
+        if nodes.acquire(any_runtime, node):
             won.append(node)
 
     threads = [threading.Thread(target=race, args=(f"n{i}",)) for i in range(4)]
@@ -390,7 +389,7 @@ def test_nodes_racing_for_a_fresh_lease_elect_exactly_one(any_runtime):
     for t in threads:
         t.join()
     assert len(won) == 1
-    assert leader.current_leader(any_runtime).holder == won[0]
+    assert nodes.current_leader(any_runtime).holder == won[0]
 
 
 # --- recovery of runs whose process died --------------------------------------
@@ -421,7 +420,7 @@ def test_a_running_run_of_a_node_with_a_stale_heartbeat_is_interrupted_and_retri
     stale = clock.now() - timedelta(seconds=any_runtime.settings.node_stale_seconds + 60)
     add_node(any_runtime, "dead", heartbeat_at=stale)
     run = running_run(any_runtime, "long", node="dead")
-    assert leader.recover(any_runtime, "me") >= 1
+    assert nodes.recover(any_runtime, "me") >= 1
     stored = get_run(any_runtime, run.id)
     assert stored.status == "interrupted"
     assert "dead" in stored.error_message and "died" in stored.error_message
@@ -436,18 +435,18 @@ def test_a_running_run_of_a_node_with_a_stale_heartbeat_is_interrupted_and_retri
 
 def test_a_running_run_of_a_dead_process_on_this_host_is_interrupted(any_runtime):
     make_job(any_runtime, "long")
-    add_node(any_runtime, "crashed", heartbeat_at=clock.now(), hostname=leader.HOSTNAME, pid=dead_pid())
+    add_node(any_runtime, "crashed", heartbeat_at=clock.now(), hostname=nodes.HOSTNAME, pid=dead_pid())
     run = running_run(any_runtime, "long", node="crashed")
-    leader.recover(any_runtime, "me")
+    nodes.recover(any_runtime, "me")
     assert get_run(any_runtime, run.id).status == "interrupted"
     assert len(runs_of(any_runtime, "long")) == 1  # max_retries 0: no retry
 
 
 def test_a_run_of_a_live_node_is_left_alone(any_runtime):
     make_job(any_runtime, "long")
-    add_node(any_runtime, "alive", heartbeat_at=clock.now(), hostname=leader.HOSTNAME, pid=os.getpid())
+    add_node(any_runtime, "alive", heartbeat_at=clock.now(), hostname=nodes.HOSTNAME, pid=os.getpid())
     run = running_run(any_runtime, "long", node="alive")
-    assert leader.recover(any_runtime, "me") == 0
+    assert nodes.recover(any_runtime, "me") == 0
     assert get_run(any_runtime, run.id).status == "running"
 
 
@@ -457,7 +456,7 @@ def test_a_queued_run_of_a_dead_node_past_its_grace_is_missed(any_runtime):
     claim = runs.claim_scheduled(
         any_runtime, "late", clock.now() - timedelta(seconds=600), source=TriggerSource.SCHEDULE, node="dead"
     )
-    leader.recover(any_runtime, "me")
+    nodes.recover(any_runtime, "me")
     stored = get_run(any_runtime, claim.run_id)
     assert stored.status == "missed"
     assert "missed" in stored.error_message and stored.finished_at is not None
@@ -470,7 +469,7 @@ def test_a_queued_run_of_a_dead_node_within_its_grace_is_released_for_dispatch(a
     claim = runs.claim_scheduled(
         any_runtime, "soon", clock.now() - timedelta(seconds=10), source=TriggerSource.SCHEDULE, node="dead"
     )
-    leader.recover(any_runtime, "me")
+    nodes.recover(any_runtime, "me")
     stored = get_run(any_runtime, claim.run_id)
     assert stored.status == "queued" and stored.node is None
     assert runs.take_queued(any_runtime, "me") == [claim.run_id]
@@ -482,14 +481,14 @@ def test_runs_of_a_stopped_node_are_recovered(any_runtime):
     with any_runtime.db.begin() as session:
         session.get(Node, "stopped").stopped_at = clock.now()
     run = running_run(any_runtime, "long", node="stopped")
-    leader.recover(any_runtime, "me")
+    nodes.recover(any_runtime, "me")
     assert get_run(any_runtime, run.id).status == "interrupted"
 
 
 def test_recovery_leaves_the_runs_of_the_recovering_node_alone(any_runtime):
     make_job(any_runtime, "mine")
     run = running_run(any_runtime, "mine", node="me")
-    assert leader.recover(any_runtime, "me") == 0
+    assert nodes.recover(any_runtime, "me") == 0
     assert get_run(any_runtime, run.id).status == "running"
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from whalefall.api.schemas import JobCreate, JobPatch
+from whalefall.domain import triggers
+from whalefall.domain.jobspec import JobCreate, JobPatch
 from whalefall.models import AuditEntry, Job, Run, TriggerSource
-from whalefall.scheduler import triggers
 from whalefall.services import defaults, jobs, runs
 from whalefall.services.audit import Actor
 from whalefall.tasks.registry import TaskRegistry

@@ -9,7 +9,7 @@ import time_machine
 from sqlalchemy import select
 
 from tests.fleet_support import ADMIN, context
-from whalefall.api.fleet_schemas import InstanceCreate
+from whalefall.domain.instancespec import InstanceCreate
 from whalefall.fleet.base import DatabaseSize
 from whalefall.models.fleet import SizeAggregation
 from whalefall.services import fleet_capacity, fleet_sizes, instances

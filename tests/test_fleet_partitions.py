@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from tests.conftest import _truncate, make_runtime
 from tests.fleet_support import ADMIN, context
-from whalefall.api.fleet_schemas import InstanceCreate
+from whalefall.domain.instancespec import InstanceCreate
 from whalefall.fleet.base import DatabaseSize
 from whalefall.runtime import Runtime
 from whalefall.services import fleet_partitions, fleet_sizes, instances

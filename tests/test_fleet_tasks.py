@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from tests.conftest import make_runtime
 from tests.fleet_support import ADMIN, MARIADB, POSTGRES, context, mariadb_server, postgres_server, register  # noqa: F401
-from whalefall.api.fleet_schemas import InstanceCreate, InstancePatch
+from whalefall.domain.instancespec import InstanceCreate, InstancePatch
 from whalefall.errors import ConfigError
 from whalefall.fleet import crypto
 from whalefall.fleet.errors import SecretUnreadable

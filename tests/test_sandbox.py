@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from whalefall.domain.codecheck import check_source
 from whalefall.errors import InvalidCode
-from whalefall.scheduler.codecheck import check_source
 from whalefall.scheduler.executors.process import CodeOutcome, run_code, scrubbed_env
 
 CONTEXT = {"run_id": 42, "job_id": "nightly", "scheduled_time": "2024-05-01T02:00:00+00:00", "attempt": 1}

@@ -16,7 +16,7 @@ from sqlalchemy import text, update
 from sqlalchemy.exc import OperationalError
 
 from whalefall import clock
-from whalefall.api.schemas import JobCreate
+from whalefall.domain.jobspec import JobCreate
 from whalefall.models import Job, Run
 from whalefall.scheduler import jobstore
 from whalefall.scheduler.service import SchedulerService
@@ -399,18 +399,18 @@ def test_a_lease_held_by_a_dead_process_of_this_machine_is_taken_at_once(runtime
     import subprocess
     import sys
 
-    from whalefall.scheduler import leader
+    from whalefall.services import nodes
 
     child = subprocess.Popen([sys.executable, "-c", "pass"])
     child.wait()
-    dead = f"{leader.HOSTNAME}:{child.pid}:abcdef"
-    alive = f"{leader.HOSTNAME}:{os.getpid()}:abcdef"
-    assert leader.acquire(runtime, alive)
-    assert not leader.acquire(runtime, leader.make_node_id())  # a live holder keeps it until it expires
-    mine = leader.make_node_id()
+    dead = f"{nodes.HOSTNAME}:{child.pid}:abcdef"
+    alive = f"{nodes.HOSTNAME}:{os.getpid()}:abcdef"
+    assert nodes.acquire(runtime, alive)
+    assert not nodes.acquire(runtime, nodes.make_node_id())  # a live holder keeps it until it expires
+    mine = nodes.make_node_id()
     with runtime.db.begin() as session:
         session.execute(
-            update(leader.Lease).values(holder=dead, expires_at=clock.now() + timedelta(seconds=60))
+            update(nodes.Lease).values(holder=dead, expires_at=clock.now() + timedelta(seconds=60))
         )
-    assert leader.acquire(runtime, mine)
-    assert leader.current_leader(runtime).holder == mine
+    assert nodes.acquire(runtime, mine)
+    assert nodes.current_leader(runtime).holder == mine

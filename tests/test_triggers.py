@@ -11,8 +11,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from whalefall.errors import InvalidTrigger
-from whalefall.scheduler.triggers import (
+from whalefall.domain.triggers import (
     TriggerSpec,
     TriggerType,
     build_trigger,
@@ -21,6 +20,7 @@ from whalefall.scheduler.triggers import (
     parse_trigger,
     trigger_text,
 )
+from whalefall.errors import InvalidTrigger
 
 SHANGHAI = "Asia/Shanghai"
 NEW_YORK = "America/New_York"

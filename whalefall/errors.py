@@ -1,7 +1,7 @@
 """Named exceptions of the domain.
 
 Each builds its message from what it failed on; the API maps them to HTTP in
-one place (``whalefall.api.errors``). ``field`` names the request field at
+one place (``whalefall.api``). ``field`` names the request field at
 fault, when there is one, so the envelope can say which.
 """
 

@@ -14,9 +14,9 @@ from flask import Blueprint, Flask, request
 from pydantic import BaseModel, ValidationError
 from werkzeug.exceptions import BadRequest, HTTPException
 
-from whalefall.api.envelope import error
-from whalefall.api.messages import say
 from whalefall.errors import InvalidInput, WhalefallError
+from whalefall.i18n.messages import say
+from whalefall.web.envelope import error
 
 log = logging.getLogger(__name__)
 PREFIX = "/scheduler/api"

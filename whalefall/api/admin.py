@@ -13,14 +13,14 @@ from pydantic import Field
 from whalefall import clock
 from whalefall.api import bp, json_body, openapi, parse, query
 from whalefall.api.context import runtime
-from whalefall.api.envelope import ok
-from whalefall.api.messages import say
 from whalefall.api.schemas import Pagination, Query, Strict
 from whalefall.auth.guard import current_actor, current_user, require
 from whalefall.errors import Conflict
+from whalefall.i18n.messages import say
 from whalefall.models import Role
 from whalefall.services import tokens as token_service
 from whalefall.services import users as user_service
+from whalefall.web.envelope import ok
 
 RoleName = Literal["viewer", "operator", "admin"]
 

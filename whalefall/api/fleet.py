@@ -9,24 +9,22 @@ from __future__ import annotations
 
 from whalefall.api import bp, json_body, parse, query
 from whalefall.api.context import runtime
-from whalefall.api.envelope import ok
 from whalefall.api.fleet_schemas import (
     AccountChangeQuery,
     AccountListQuery,
     CapacityQuery,
-    ConnectionCheck,
     DatabaseListQuery,
-    InstanceCreate,
     InstanceListQuery,
-    InstancePatch,
     SyncSessionQuery,
 )
-from whalefall.api.messages import say
 from whalefall.auth.guard import current_actor, require
+from whalefall.domain.instancespec import ConnectionCheck, InstanceCreate, InstancePatch
 from whalefall.errors import InvalidInput
+from whalefall.i18n.messages import say
 from whalefall.models import Role
 from whalefall.services import fleet_accounts, fleet_capacity, fleet_partitions, fleet_sessions, fleet_sizes
 from whalefall.services import instances as instance_service
+from whalefall.web.envelope import ok
 
 
 def _tested(result: dict):

@@ -5,14 +5,16 @@ from __future__ import annotations
 from flask import request
 
 from whalefall.api import bp, json_body, parse, query
-from whalefall.api.context import lang, runtime
-from whalefall.api.envelope import ok
-from whalefall.api.messages import say
-from whalefall.api.schemas import JobCreate, JobListQuery, JobPatch, RunListQuery
+from whalefall.api.context import runtime
+from whalefall.api.schemas import JobListQuery, RunListQuery
 from whalefall.auth.guard import current_actor, require
+from whalefall.domain.jobspec import JobCreate, JobPatch
+from whalefall.i18n import current_language
+from whalefall.i18n.messages import say
 from whalefall.models import Role
 from whalefall.services import jobs as job_service
 from whalefall.services import runs as run_service
+from whalefall.web.envelope import ok
 
 
 @bp.get("/jobs")
@@ -25,7 +27,7 @@ def list_jobs():
             session, q=q.q, category=q.category, state=q.state, page=q.page, per_page=q.per_page
         )
         last = job_service.last_runs(session, [j.id for j in rows])
-    language = q.lang or lang()
+    language = q.lang or current_language()
     return ok(
         {
             "jobs": [job_service.to_dict(rt, j, last_run=last.get(j.id), lang=language) for j in rows],
@@ -42,7 +44,9 @@ def create_job():
     data = parse(JobCreate, json_body())
     rt = runtime()
     job = job_service.create(rt, data, current_actor())
-    return ok(job_service.to_dict(rt, job, lang=lang(), with_code=True), say("job_created", id=job.id))
+    return ok(
+        job_service.to_dict(rt, job, lang=current_language(), with_code=True), say("job_created", id=job.id)
+    )
 
 
 @bp.get("/jobs/<job_id>")
@@ -53,7 +57,11 @@ def show_job(job_id: str):
         job = job_service.get(session, job_id)
         last = job_service.last_runs(session, [job_id]).get(job_id)
     upcoming = 5 if request.args.get("upcoming", "").lower() in ("1", "true", "5", "yes") else 0
-    return ok(job_service.to_dict(rt, job, last_run=last, lang=lang(), with_code=True, upcoming=upcoming))
+    return ok(
+        job_service.to_dict(
+            rt, job, last_run=last, lang=current_language(), with_code=True, upcoming=upcoming
+        )
+    )
 
 
 @bp.put("/jobs/<job_id>")
@@ -62,7 +70,9 @@ def update_job(job_id: str):
     data = parse(JobPatch, json_body())
     rt = runtime()
     job = job_service.update(rt, job_id, data, current_actor())
-    return ok(job_service.to_dict(rt, job, lang=lang(), with_code=True), say("job_updated", id=job_id))
+    return ok(
+        job_service.to_dict(rt, job, lang=current_language(), with_code=True), say("job_updated", id=job_id)
+    )
 
 
 @bp.delete("/jobs/<job_id>")
@@ -77,7 +87,7 @@ def delete_job(job_id: str):
 def pause_job(job_id: str):
     rt = runtime()
     job = job_service.pause(rt, job_id, current_actor())
-    return ok(job_service.to_dict(rt, job, lang=lang()), say("job_paused", id=job_id))
+    return ok(job_service.to_dict(rt, job, lang=current_language()), say("job_paused", id=job_id))
 
 
 @bp.post("/jobs/<job_id>/resume")
@@ -85,7 +95,7 @@ def pause_job(job_id: str):
 def resume_job(job_id: str):
     rt = runtime()
     job = job_service.resume(rt, job_id, current_actor())
-    return ok(job_service.to_dict(rt, job, lang=lang()), say("job_resumed", id=job_id))
+    return ok(job_service.to_dict(rt, job, lang=current_language()), say("job_resumed", id=job_id))
 
 
 @bp.post("/jobs/<job_id>/run")

@@ -2,34 +2,25 @@
 
 from __future__ import annotations
 
+from importlib.metadata import version
 from typing import Any
 
 from flask import jsonify
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from whalefall import __version__
 from whalefall.api import PREFIX, bp
 from whalefall.api.fleet_schemas import (
     AccountChangeQuery,
     AccountListQuery,
     CapacityQuery,
-    ConnectionCheck,
     DatabaseListQuery,
-    InstanceCreate,
     InstanceListQuery,
-    InstancePatch,
     SyncSessionQuery,
 )
-from whalefall.api.schemas import (
-    CodeCheck,
-    CronPreview,
-    JobCreate,
-    JobListQuery,
-    JobPatch,
-    Pagination,
-    RunListQuery,
-)
+from whalefall.api.schemas import CodeCheck, CronPreview, JobListQuery, Pagination, RunListQuery
+from whalefall.domain.instancespec import ConnectionCheck, InstanceCreate, InstancePatch
+from whalefall.domain.jobspec import JobCreate, JobPatch
 
 # (method, path, role or None, summary, body model, query model)
 ROUTES: list[tuple[str, str, str | None, str, type[BaseModel] | None, type[BaseModel] | None]] = [
@@ -234,7 +225,7 @@ def document() -> dict[str, Any]:
         "openapi": "3.1.0",
         "info": {
             "title": "Whalefall scheduler API",
-            "version": __version__,
+            "version": version("whalefall"),
             "description": "Every response is the envelope {success, data, message} or "
             "{success: false, message, code, errors}.",
         },

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from whalefall.api import bp, query
 from whalefall.api.context import runtime
-from whalefall.api.envelope import ok
-from whalefall.api.messages import say
 from whalefall.api.schemas import RunListQuery, RunLogQuery
 from whalefall.auth.guard import current_actor, require
+from whalefall.i18n.messages import say
 from whalefall.models import Role
 from whalefall.services import runs as run_service
+from whalefall.web.envelope import ok
 
 
 def runs_page(q: RunListQuery, *, job_id: str | None, timezone: str):

@@ -5,16 +5,17 @@ from __future__ import annotations
 from flask import jsonify
 
 from whalefall.api import bp, json_body, parse, query
-from whalefall.api.context import lang, runtime
-from whalefall.api.envelope import ok
-from whalefall.api.messages import say
+from whalefall.api.context import runtime
 from whalefall.api.schemas import CodeCheck, CronPreview
 from whalefall.auth.guard import require
+from whalefall.domain import triggers
+from whalefall.domain.codecheck import check_source
+from whalefall.i18n import current_language
+from whalefall.i18n.messages import say
 from whalefall.models import Role
-from whalefall.scheduler import triggers
-from whalefall.scheduler.codecheck import check_source
 from whalefall.services import audit
 from whalefall.services import health as health_service
+from whalefall.web.envelope import ok
 
 
 @bp.get("/health")
@@ -49,7 +50,7 @@ def cron_preview():
     times = triggers.next_run_times(spec, tz, data.count)
     return ok(
         {
-            "description": triggers.describe(spec, data.lang or lang()),
+            "description": triggers.describe(spec, data.lang or current_language()),
             "trigger": triggers.trigger_text(spec, tz),
             "trigger_type": spec.type.value,
             "trigger_params": spec.params,
@@ -71,7 +72,7 @@ def code_check():
 @require(Role.VIEWER)
 def task_catalogue():
     rt = runtime()
-    language = lang()
+    language = current_language()
     return ok(
         {
             "tasks": [{"name": n, "description": rt.tasks.describe(n, language)} for n in rt.tasks.names()],

@@ -37,8 +37,8 @@ __all__ = [
 
 
 def init_app(app: Flask) -> None:
-    from whalefall.auth import i18n
     from whalefall.auth.views import bp
+    from whalefall.i18n import current_language
 
     app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)
     csrf.init_app(app)
@@ -51,4 +51,4 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def _auth_context() -> dict:
-        return {"current_user": current_user, "ui_lang": i18n.current_language}
+        return {"current_user": current_user, "ui_lang": current_language}

@@ -20,30 +20,15 @@ from wtforms import ValidationError
 
 from whalefall.auth import i18n
 from whalefall.auth.sessions import load_current_user
+from whalefall.i18n.messages import say
 from whalefall.models import Role, User
 from whalefall.services.audit import Actor
+from whalefall.web.envelope import error
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 LOGIN_PATH = "/auth/login"
-
-
-def error(status: int, message: str, errors: dict[str, str] | None = None, **extra: Any):
-    """The API's JSON error envelope.
-
-    Imported when called: ``whalefall.api`` imports this module, so importing
-    it at the top would make the two packages' imports circular.
-    """
-    from whalefall.api.envelope import error as envelope_error
-
-    return envelope_error(status, message, errors, **extra)
-
-
-def _say(key: str, **params: object) -> str:
-    from whalefall.api.messages import say  # imported late: whalefall.api imports this module
-
-    return say(key, **params)
 
 
 def current_user() -> User | None:
@@ -97,12 +82,12 @@ def api_auth_check(role: Role = Role.VIEWER):
     user = current_user()
     if user is None:
         errors = {"authorization": g.auth_error} if g.get("auth_error") else None
-        return error(401, _say("not_signed_in"), errors)
+        return error(401, say("not_signed_in"), errors)
     problem = csrf_error()
     if problem:
         return error(400, f"CSRF check failed: {problem}", {"csrf_token": problem})
     if not Role(user.role).allows(role):
-        return error(403, _say("forbidden", role=role.value, yours=user.role), needed_role=role.value)
+        return error(403, say("forbidden", role=role.value, yours=user.role), needed_role=role.value)
     return None
 
 

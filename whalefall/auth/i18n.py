@@ -1,16 +1,11 @@
 """The few strings the sign-in pages need, in zh-CN (default) and English.
 
-The language is ``?lang=`` when given, else the ``lang`` cookie, else the
-configured default. ``remember_language`` sets the cookie when ``?lang=`` was given.
+The language is :func:`whalefall.current_language`'s.
 """
 
 from __future__ import annotations
 
-from flask import Response, current_app, request
-
-LANGUAGES = ("zh", "en")
-COOKIE = "lang"
-COOKIE_MAX_AGE = 365 * 24 * 3600
+from whalefall.i18n import current_language
 
 STRINGS: dict[str, dict[str, str]] = {
     "zh": {
@@ -50,31 +45,5 @@ STRINGS: dict[str, dict[str, str]] = {
 }
 
 
-def current_language() -> str:
-    asked = request.args.get("lang")
-    if asked in LANGUAGES:
-        return asked
-    cookie = request.cookies.get(COOKIE)
-    if cookie in LANGUAGES:
-        return cookie
-    default = getattr(current_app.extensions.get("whalefall"), "settings", None)
-    language = getattr(default, "language", "zh")
-    return language if language in LANGUAGES else "zh"
-
-
 def strings(language: str | None = None) -> dict[str, str]:
     return STRINGS[language or current_language()]
-
-
-def remember_language(response: Response) -> Response:
-    """Keep ``?lang=`` in a cookie so the next page speaks the same language."""
-    asked = request.args.get("lang")
-    if asked in LANGUAGES and request.cookies.get(COOKIE) != asked:
-        response.set_cookie(
-            COOKIE,
-            asked,
-            max_age=COOKIE_MAX_AGE,
-            samesite="Lax",
-            secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")),
-        )
-    return response

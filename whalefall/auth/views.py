@@ -11,11 +11,12 @@ from urllib.parse import urlsplit
 from flask import Blueprint, current_app, g, redirect, render_template, request
 from flask_wtf.csrf import generate_csrf
 
-from whalefall.api.envelope import error, ok
 from whalefall.auth import i18n
 from whalefall.auth.guard import LOGIN_PATH, csrf_problem, current_user
 from whalefall.auth.sessions import sign_in, sign_out
+from whalefall.i18n import current_language, remember_language
 from whalefall.services import users as user_service
+from whalefall.web.envelope import error, ok
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 
@@ -53,7 +54,7 @@ def _form(status: int = 200, message: str | None = None, username: str = "", nex
     body = render_template(
         "auth/login.html",
         s=s,
-        lang=i18n.current_language(),
+        lang=current_language(),
         message=message,
         username=username,
         next=next_path,
@@ -63,7 +64,7 @@ def _form(status: int = 200, message: str | None = None, username: str = "", nex
 
 @bp.after_request
 def _remember_language(response):
-    return i18n.remember_language(response)
+    return remember_language(response)
 
 
 @bp.route("/login", methods=["GET", "POST"])

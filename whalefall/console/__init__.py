@@ -24,6 +24,7 @@ from whalefall import clock
 from whalefall.auth import i18n
 from whalefall.auth.guard import current_user
 from whalefall.console.text import RUN_STATUSES, TEXT
+from whalefall.i18n import current_language, remember_language
 from whalefall.models import Role
 from whalefall.runtime import Runtime
 
@@ -46,7 +47,7 @@ def runtime() -> Runtime:
 
 
 def language() -> str:
-    return "en" if i18n.current_language() == "en" else "zh"
+    return "en" if current_language() == "en" else "zh"
 
 
 def render(template: str, **context: Any) -> ResponseReturnValue:
@@ -67,7 +68,7 @@ def render(template: str, **context: Any) -> ResponseReturnValue:
             **context,
         )
     )
-    return i18n.remember_language(response)
+    return remember_language(response)
 
 
 def not_found(message: str) -> ResponseReturnValue:

@@ -23,10 +23,10 @@ from apscheduler.schedulers.base import STATE_RUNNING
 from sqlalchemy import select, update
 
 from whalefall import clock
+from whalefall.domain import triggers
 from whalefall.errors import InvalidTrigger
 from whalefall.models import Job, JobKind, JobState, Run, TriggerSource
 from whalefall.runtime import Runtime
-from whalefall.scheduler import triggers
 from whalefall.scheduler.jobstore import SafeJobStore
 from whalefall.scheduler.runner import Runner
 from whalefall.services import jobs as job_service

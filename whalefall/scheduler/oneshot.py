@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from whalefall.models import Run, TriggerSource
 from whalefall.runtime import Runtime
-from whalefall.scheduler import leader
 from whalefall.scheduler.runner import Runner
+from whalefall.services import nodes
 from whalefall.services import runs as run_service
 from whalefall.services.audit import Actor
 
 
 def run_in_foreground(runtime: Runtime, job_id: str) -> Run:
     """Queue a manual run owned by this process (so no scheduler takes it), execute it, return it."""
-    node_id = leader.make_node_id(runtime.settings.node_name)
-    leader.register_node(runtime, node_id, "cli")
+    node_id = nodes.make_node_id(runtime.settings.node_name)
+    nodes.register_node(runtime, node_id, "cli")
     runner = Runner(runtime, node_id, 1)
     try:
         run = run_service.enqueue(
@@ -22,6 +22,6 @@ def run_in_foreground(runtime: Runtime, job_id: str) -> Run:
         runner.run_now(run.id)
     finally:
         runner.shutdown()
-        leader.stop_node(runtime, node_id)
+        nodes.stop_node(runtime, node_id)
     with runtime.db.read() as session:
         return run_service.get(session, run.id)

@@ -17,9 +17,9 @@ from sqlalchemy import select
 from whalefall import clock
 from whalefall.models import JobChange, StateEntry
 from whalefall.runtime import Runtime
-from whalefall.scheduler import leader
 from whalefall.scheduler.engine import Engine
 from whalefall.scheduler.runner import Runner
+from whalefall.services import nodes
 from whalefall.services import runs as run_service
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,7 @@ class SchedulerService:
     def __init__(self, runtime: Runtime, role: str = "scheduler"):
         self.runtime = runtime
         self.role = role
-        self.node_id = leader.make_node_id(runtime.settings.node_name)
+        self.node_id = nodes.make_node_id(runtime.settings.node_name)
         self.runner = Runner(runtime, self.node_id, runtime.settings.executor_max_workers)
         self.engine = Engine(runtime, self.runner, self.node_id, on_store_error=self._store_error)
         self.leading = False
@@ -61,7 +61,7 @@ class SchedulerService:
     # -- life ------------------------------------------------------------------
 
     def start(self, *, thread: bool = True) -> None:
-        leader.register_node(self.runtime, self.node_id, self.role)
+        nodes.register_node(self.runtime, self.node_id, self.role)
         self.runtime.scheduler = self
         self.runtime.subscribe(self.wake)
         if thread:
@@ -94,8 +94,8 @@ class SchedulerService:
         self.engine.stop()
         try:
             if self.leading:
-                leader.release(self.runtime, self.node_id)
-            leader.stop_node(self.runtime, self.node_id)
+                nodes.release(self.runtime, self.node_id)
+            nodes.stop_node(self.runtime, self.node_id)
         except Exception:
             log.exception("could not release the lease on stop")
         self.leading = False
@@ -139,9 +139,9 @@ class SchedulerService:
         rt = self.runtime
         did = False
         if self._due("beat", NODE_BEAT_SECONDS):
-            leader.beat(rt, self.node_id)
+            nodes.beat(rt, self.node_id)
         if self._due("lease", 1.0 if not self.leading else rt.settings.lease_seconds / 4):
-            leads = leader.acquire(rt, self.node_id)
+            leads = nodes.acquire(rt, self.node_id)
             if leads and not self.leading:
                 self._become_leader()
                 did = True
@@ -164,7 +164,7 @@ class SchedulerService:
                 break
             did = True
         if self._due("recover", RECOVER_SECONDS):
-            did |= leader.recover(rt, self.node_id) > 0
+            did |= nodes.recover(rt, self.node_id) > 0
         self._publish_health()
         return did
 
@@ -174,7 +174,7 @@ class SchedulerService:
         with self.runtime.db.read() as session:
             newest = session.scalar(select(JobChange.id).order_by(JobChange.id.desc()).limit(1)) or 0
         self._last_change = newest
-        leader.recover(self.runtime, self.node_id)
+        nodes.recover(self.runtime, self.node_id)
         self._timers["recover"] = time.monotonic()
         self.engine.start()
 

@@ -8,7 +8,7 @@ from typing import Any
 import yaml
 from sqlalchemy import select
 
-from whalefall.api.schemas import JobCreate
+from whalefall.domain.jobspec import JobCreate
 from whalefall.errors import InvalidInput
 from whalefall.models import Job, SeededDefault
 from whalefall.runtime import Runtime

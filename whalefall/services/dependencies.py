@@ -6,10 +6,10 @@ import logging
 
 from sqlalchemy import func, select
 
+from whalefall.domain.triggers import TriggerType
 from whalefall.errors import RunConflict
 from whalefall.models import ACTIVE_STATUSES, Job, JobState, Run, RunStatus, TriggerSource
 from whalefall.runtime import Runtime
-from whalefall.scheduler.triggers import TriggerType
 from whalefall.services import runs as run_service
 
 log = logging.getLogger(__name__)

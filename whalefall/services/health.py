@@ -11,7 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from whalefall import clock
 from whalefall.models import Job, JobState, Run, StateEntry
 from whalefall.runtime import Runtime
-from whalefall.scheduler import leader
+from whalefall.services import nodes
 
 
 def health(runtime: Runtime) -> tuple[int, dict[str, Any]]:
@@ -28,7 +28,7 @@ def health(runtime: Runtime) -> tuple[int, dict[str, Any]]:
             "database": "unreachable",
             "problems": [f"database: {exc.__class__.__name__}"],
         }
-    lease = leader.current_leader(runtime)
+    lease = nodes.current_leader(runtime)
     local = runtime.scheduler
     running = lease is not None
     if local is not None and local.leading and not local.engine.alive():

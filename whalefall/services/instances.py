@@ -14,7 +14,7 @@ from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from whalefall import clock
-from whalefall.api.fleet_schemas import ConnectionCheck, InstanceCreate, InstancePatch
+from whalefall.domain.instancespec import ConnectionCheck, InstanceCreate, InstancePatch
 from whalefall.errors import InvalidInput
 from whalefall.fleet import adapter_class, crypto, open_adapter
 from whalefall.fleet.base import Target

@@ -14,12 +14,12 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from whalefall import clock
-from whalefall.api.schemas import JobCreate, JobPatch
+from whalefall.domain import triggers
+from whalefall.domain.codecheck import check_source
+from whalefall.domain.jobspec import JobCreate, JobPatch
 from whalefall.errors import Forbidden, InvalidInput, JobConflict, JobNotFound
 from whalefall.models import Job, JobChange, JobKind, JobState, Role, Run
 from whalefall.runtime import Runtime
-from whalefall.scheduler import triggers
-from whalefall.scheduler.codecheck import check_source
 from whalefall.services import audit
 from whalefall.services.audit import Actor
 

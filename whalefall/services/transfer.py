@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from whalefall.api.schemas import JobCreate, JobPatch
+from whalefall.domain.jobspec import JobCreate, JobPatch
 from whalefall.errors import InvalidInput, WhalefallError
 from whalefall.models import Job, JobKind
 from whalefall.runtime import Runtime

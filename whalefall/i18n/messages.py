@@ -6,7 +6,7 @@ sentence around them follows the language, Simplified Chinese by default.
 
 from __future__ import annotations
 
-from whalefall.api.context import lang
+from whalefall.i18n import current_language
 
 CATALOG: dict[str, dict[str, str]] = {
     "job_created": {"zh": "任务 {id} 已创建", "en": "job {id} created"},
@@ -58,4 +58,4 @@ CATALOG: dict[str, dict[str, str]] = {
 
 
 def say(key: str, **params: object) -> str:
-    return CATALOG[key][lang()].format(**params)
+    return CATALOG[key][current_language()].format(**params)

@@ -1,6 +1,6 @@
 """Human-readable text for a trigger, in Simplified Chinese (the default) or English.
 
-Works on a trigger's canonical params (see ``whalefall.scheduler.triggers``): cron fields hold
+Works on a trigger's canonical params (see ``whalefall.domain.triggers``): cron fields hold
 APScheduler values, so days of the week are names. Common shapes get a sentence; anything else
 falls back to showing the cron expression. Nothing here raises.
 """

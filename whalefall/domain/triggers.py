@@ -27,8 +27,8 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from pydantic import BaseModel, ConfigDict
 
+from whalefall.domain.describe import describe_trigger
 from whalefall.errors import InvalidTrigger
-from whalefall.scheduler.describe import describe_trigger
 
 
 class TriggerType(StrEnum):
