@@ -288,6 +288,23 @@ def test_every_change_feeds_the_scheduler_and_the_audit_log(client, operator, ad
     assert all(e["actor"] == "operator" for e in entries[:4])
 
 
+def test_pausing_through_put_is_the_same_change_as_pause(client, operator, admin, runtime):
+    client.post("/scheduler/api/jobs", json=CRON_JOB, headers=operator)
+    paused = client.put("/scheduler/api/jobs/nightly", json={"state": "paused"}, headers=operator).json[
+        "data"
+    ]
+    assert paused["state"] == "paused" and paused["next_run_time"] is None
+    client.put("/scheduler/api/jobs/nightly", json={"enabled": False}, headers=operator)  # no change
+    resumed = client.put("/scheduler/api/jobs/nightly", json={"enabled": True, "name": "y"}, headers=operator)
+    assert resumed.json["data"]["state"] == "active" and resumed.json["data"]["next_run_time"]
+    with runtime.db.read() as session:
+        actions = [c.action for c in session.query(JobChange).order_by(JobChange.id)]
+    assert actions == ["create", "paused", "update"]
+    entries = client.get("/scheduler/api/audit", headers=admin).json["data"]["entries"]
+    assert [e["action"] for e in entries[:4]] == ["job.resume", "job.update", "job.pause", "job.create"]
+    assert entries[1]["detail"]["fields"] == ["name"]
+
+
 # --- roles ------------------------------------------------------------------
 
 

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from whalefall import clock
 from whalefall import defaults as product_defaults
@@ -236,6 +236,30 @@ def test_cancelling_a_running_run_asks_it_to_stop(any_runtime):
     run = running_run(any_runtime, "job")
     assert runs.cancel(any_runtime, run.id, Actor("admin", "admin")).status == "running"
     assert runs.cancel_requested(any_runtime, run.id) is True
+
+
+def test_a_cancel_that_races_with_the_start_asks_the_started_run_to_stop(any_runtime):
+    make_job(any_runtime, "job")
+    queued = runs.enqueue(any_runtime, "job", source=TriggerSource.MANUAL)
+    raced: list[bool] = []
+
+    def start_first(conn, cursor, statement, parameters, context, executemany):
+        # The runner starts the run just before the cancel's UPDATE reaches the database.
+        if (
+            not raced
+            and statement.lstrip().upper().startswith("UPDATE RUNS")
+            and "cancelled" in str(parameters)
+        ):
+            raced.append(runs.start(any_runtime, queued.id, "n1"))
+
+    event.listen(any_runtime.db.engine, "before_cursor_execute", start_first)
+    try:
+        run = runs.cancel(any_runtime, queued.id, Actor("operator", "operator"))
+    finally:
+        event.remove(any_runtime.db.engine, "before_cursor_execute", start_first)
+    assert raced == [True]
+    assert run.status == "running"
+    assert runs.cancel_requested(any_runtime, queued.id) is True
 
 
 def test_cancelling_a_finished_run_is_a_conflict(any_runtime):

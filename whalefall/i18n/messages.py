@@ -16,6 +16,7 @@ CATALOG: dict[str, dict[str, str]] = {
     "job_resumed": {"zh": "任务 {id} 已恢复", "en": "job {id} resumed"},
     "run_queued": {"zh": "任务 {id} 的运行 #{run} 已排队", "en": "run {run} of job {id} queued"},
     "run_cancelled": {"zh": "运行 #{run} 已取消", "en": "run {run}: cancelled"},
+    "run_ended": {"zh": "运行 #{run} 已结束（{status}）", "en": "run {run} has already ended ({status})"},
     "run_cancel_requested": {"zh": "已请求取消运行 #{run}", "en": "run {run}: cancellation requested"},
     "code_valid": {"zh": "代码语法正确", "en": "code is valid"},
     "job_not_found": {"zh": "任务 {id} 不存在", "en": "job {id!r} does not exist"},

@@ -20,7 +20,7 @@ from apscheduler.job import Job as APJob
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import STATE_RUNNING
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from whalefall import clock
 from whalefall.domain import triggers
@@ -159,8 +159,9 @@ class Engine:
                 )
             )
         next_times = {job.id: self._reconcile(job, stored.get(job.id), job.id in fired) for job in jobs}
-        self._record_next(
-            {job.id: next_times[job.id] for job in jobs if _differs(job.next_run_time, next_times[job.id])}
+        job_service.record_next_run_times(
+            self.runtime,
+            {job.id: next_times[job.id] for job in jobs if _differs(job.next_run_time, next_times[job.id])},
         )
         for job_id in set(stored) - {job.id for job in jobs}:
             self._remove(job_id)
@@ -185,7 +186,7 @@ class Engine:
             return
         next_run_time = self._reconcile(job, stored, fired)
         if _differs(job.next_run_time, next_run_time):
-            self._record_next({job_id: next_run_time})
+            job_service.record_next_run_times(self.runtime, {job_id: next_run_time})
 
     def _reconcile(self, job: Job, stored: APJob | None, fired: bool) -> datetime | None:
         """Add, replace or remove ``job``'s stored schedule; return its next run time (None: not scheduled)."""
@@ -230,14 +231,6 @@ class Engine:
             self.aps.remove_job(job_id)
         except JobLookupError:
             pass
-
-    def _record_next(self, next_times: dict[str, datetime | None]) -> None:
-        if not next_times:
-            return
-        with self.runtime.db.begin() as session:
-            session.execute(
-                update(Job), [{"id": job_id, "next_run_time": when} for job_id, when in next_times.items()]
-            )
 
     # -- catching up after downtime ---------------------------------------------
 
@@ -298,10 +291,7 @@ class Engine:
                 if claim and claim.status.value == "queued":
                     self.runner.submit(claim.run_id)
             if not fires:
-                with self.runtime.db.begin() as session:
-                    row = session.get(Job, job_id)
-                    if row is not None:
-                        row.next_run_time = following
+                job_service.record_next_run_times(self.runtime, {job_id: following})
 
     # -- firing -----------------------------------------------------------------
 

@@ -14,30 +14,17 @@ from collections import deque
 
 from sqlalchemy import select
 
-from whalefall import clock
-from whalefall.models import JobChange, StateEntry
+from whalefall.models import JobChange
 from whalefall.runtime import Runtime
 from whalefall.scheduler.engine import Engine
 from whalefall.scheduler.runner import Runner
-from whalefall.services import nodes
+from whalefall.services import nodes, state
 from whalefall.services import runs as run_service
 
 log = logging.getLogger(__name__)
 NODE_BEAT_SECONDS = 5.0
 RECOVER_SECONDS = 10.0
 CHANGE_OVERLAP = 200  # re-read this many recent feed ids: on PostgreSQL ids may commit out of order
-
-
-def set_state(runtime: Runtime, key: str, value: str | None) -> None:
-    with runtime.db.begin() as session:
-        entry = session.get(StateEntry, key)
-        if value is None:
-            if entry is not None:
-                session.delete(entry)
-        elif entry is None:
-            session.add(StateEntry(key=key, value=value, updated_at=clock.now()))
-        elif entry.value != value:
-            entry.value, entry.updated_at = value, clock.now()
 
 
 class SchedulerService:
@@ -216,5 +203,5 @@ class SchedulerService:
     def _publish_health(self) -> None:
         problem = self.problem()
         if problem != self._published:
-            set_state(self.runtime, "scheduler_problem", problem)
+            state.put(self.runtime, "scheduler_problem", problem)
             self._published = problem

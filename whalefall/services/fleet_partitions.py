@@ -23,9 +23,9 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from whalefall import clock
-from whalefall.models import StateEntry
 from whalefall.models.fleet import PARTITIONED_TABLES
 from whalefall.runtime import Runtime
+from whalefall.services import state
 
 TABLES = PARTITIONED_TABLES
 STATE_KEY = "partition_health"
@@ -188,17 +188,14 @@ def maintain(runtime: Runtime, today: date) -> dict[str, Any]:
         "business_date": today.isoformat(),
         "checked_at": clock.iso(clock.now()),
     }
-    with runtime.db.begin() as session:
-        entry = session.get(StateEntry, STATE_KEY)
-        value = json.dumps({k: v for k, v in report.items() if k != "partitions"}, ensure_ascii=False)
-        if entry is None:
-            session.add(StateEntry(key=STATE_KEY, value=value, updated_at=clock.now()))
-        else:
-            entry.value, entry.updated_at = value, clock.now()
+    state.put(
+        runtime,
+        STATE_KEY,
+        json.dumps({k: v for k, v in report.items() if k != "partitions"}, ensure_ascii=False),
+    )
     return report
 
 
 def last_report(runtime: Runtime) -> dict[str, Any] | None:
-    with runtime.db.read() as session:
-        entry = session.get(StateEntry, STATE_KEY)
-    return json.loads(entry.value) if entry and entry.value else None
+    value = state.get(runtime, STATE_KEY)
+    return json.loads(value) if value else None

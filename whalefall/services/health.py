@@ -9,9 +9,9 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from whalefall import clock
-from whalefall.models import Job, JobState, Run, StateEntry
+from whalefall.models import Job, JobState, Run
 from whalefall.runtime import Runtime
-from whalefall.services import nodes
+from whalefall.services import nodes, state
 
 
 def health(runtime: Runtime) -> tuple[int, dict[str, Any]]:
@@ -21,7 +21,7 @@ def health(runtime: Runtime) -> tuple[int, dict[str, Any]]:
     try:
         with runtime.db.read() as session:
             session.execute(text("SELECT 1"))
-            states = {e.key: e for e in session.scalars(select(StateEntry))}
+            states = state.all_entries(session)
     except SQLAlchemyError as exc:
         return 503, {
             "status": "unhealthy",

@@ -7,9 +7,11 @@ listeners are told, so a scheduler in the same process reacts at once.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
@@ -130,11 +132,6 @@ def _apply(runtime: Runtime, job: Job, patch: JobPatch, actor: Actor, *, creatin
     if job.kind == JobKind.CODE and Role(actor.role) != Role.ADMIN:
         raise Forbidden("only an admin may create or change code jobs", field="code")
 
-    if "state" in given and patch.state:
-        job.state = patch.state
-    if patch.enabled is not None:
-        job.state = JobState.ACTIVE.value if patch.enabled else JobState.PAUSED.value
-
     if "timezone" in given:
         if patch.timezone:
             triggers.load_timezone(patch.timezone)
@@ -165,6 +162,16 @@ def _apply(runtime: Runtime, job: Job, patch: JobPatch, actor: Actor, *, creatin
         job.depends_on = list(dict.fromkeys(patch.depends_on))
     if job.trigger_type == triggers.TriggerType.DEPENDENCY and not job.depends_on:
         raise InvalidInput("a dependency trigger needs at least one job in `depends_on`", field="depends_on")
+
+
+def requested_state(patch: JobPatch) -> JobState | None:
+    """The state a body asks for: ``state``, or its alias ``enabled`` (which wins when both are given)."""
+    if patch.enabled is not None:
+        return JobState.ACTIVE if patch.enabled else JobState.PAUSED
+    return JobState(patch.state) if patch.state else None
+
+
+STATE_FIELDS = frozenset({"state", "enabled"})
 
 
 def _check_dependencies(session: Session, job: Job) -> None:
@@ -207,7 +214,22 @@ def _changed(session: Session, job_id: str, action: str) -> int:
 
 def _finish_change(runtime: Runtime, session: Session, job: Job, action: str) -> None:
     job.version = _changed(session, job.id, action)
-    job.next_run_time = compute_next_run_time(runtime, job)
+    set_next_run_time(job, compute_next_run_time(runtime, job))
+
+
+def set_next_run_time(job: Job, when: datetime | None) -> None:
+    """The one place ``jobs.next_run_time`` is written, in the caller's transaction."""
+    job.next_run_time = when
+
+
+def record_next_run_times(runtime: Runtime, next_times: Mapping[str, datetime | None]) -> None:
+    """Store the scheduler's next run times of many jobs in one statement (not a user change)."""
+    if not next_times:
+        return
+    with runtime.db.begin() as session:
+        session.execute(
+            sa.update(Job), [{"id": job_id, "next_run_time": when} for job_id, when in next_times.items()]
+        )
 
 
 # --- changing ----------------------------------------------------------------
@@ -252,6 +274,7 @@ def create(
         updated_at=now,
     )
     _apply(runtime, job, data, actor, creating=True)
+    job.state = (requested_state(data) or JobState.ACTIVE).value
     if session is not None:
         _insert(runtime, session, job, actor)
         return job
@@ -286,15 +309,19 @@ def _update(runtime: Runtime, session: Session, job_id: str, data: JobPatch, act
     job = get(session, job_id)
     if job.kind == JobKind.CODE and Role(actor.role) != Role.ADMIN:
         raise Forbidden("only an admin may change code jobs", field="code")
-    before = {k: getattr(job, k) for k in ("trigger_type", "trigger_params", "state", "func_name")}
-    with session.no_autoflush:
-        _apply(runtime, job, data, actor, creating=False)
-        _check_dependencies(session, job)
-    job.updated_by, job.updated_at = actor.name, clock.now()
-    job.broken_reason = None  # a user's fix clears the flag; the scheduler sets it again if still broken
-    _finish_change(runtime, session, job, "update")
-    fields = sorted(data.model_fields_set)
-    audit.record(session, actor, "job.update", "job", job.id, {"fields": fields, "before": before})
+    fields = sorted(data.model_fields_set - STATE_FIELDS)
+    if fields:
+        before = {k: getattr(job, k) for k in ("trigger_type", "trigger_params", "func_name")}
+        with session.no_autoflush:
+            _apply(runtime, job, data, actor, creating=False)
+            _check_dependencies(session, job)
+        job.updated_by, job.updated_at = actor.name, clock.now()
+        job.broken_reason = None  # a user's fix clears the flag; the scheduler sets it again if still broken
+        audit.record(session, actor, "job.update", "job", job.id, {"fields": fields, "before": before})
+    state = requested_state(data)
+    changed_state = state is not None and _change_state(session, job, state, actor)
+    if fields or changed_state:
+        _finish_change(runtime, session, job, "update" if fields else job.state)
     return job
 
 
@@ -309,18 +336,27 @@ def delete(runtime: Runtime, job_id: str, actor: Actor) -> None:
 
 
 def set_state(runtime: Runtime, job_id: str, state: JobState, actor: Actor) -> Job:
-    """Pause or resume: the one place either happens."""
+    """Pause or resume a job by id (the API's, the console's and the CLI's pause and resume)."""
     with runtime.db.begin() as session:
         job = get(session, job_id)
-        if job.state != state.value:
-            job.state = state.value
-            job.updated_by, job.updated_at = actor.name, clock.now()
+        if _change_state(session, job, state, actor):
             _finish_change(runtime, session, job, state.value)
-            audit.record(
-                session, actor, "job.pause" if state == JobState.PAUSED else "job.resume", "job", job_id
-            )
     runtime.changed()
     return job
+
+
+def _change_state(session: Session, job: Job, state: JobState, actor: Actor) -> bool:
+    """The one place a job is paused or resumed, with its ``job.pause``/``job.resume`` audit row.
+
+    False when the job already was in ``state``: nothing is written.
+    """
+    if job.state == state.value:
+        return False
+    job.state = state.value
+    job.updated_by, job.updated_at = actor.name, clock.now()
+    action = "job.pause" if state == JobState.PAUSED else "job.resume"
+    audit.record(session, actor, action, "job", job.id)
+    return True
 
 
 def pause(runtime: Runtime, job_id: str, actor: Actor) -> Job:
@@ -338,7 +374,7 @@ def mark_broken(runtime: Runtime, job_id: str, reason: str | None) -> None:
         if job is not None and job.broken_reason != reason:
             job.broken_reason = reason
             if reason:
-                job.next_run_time = None
+                set_next_run_time(job, None)
 
 
 # --- showing -----------------------------------------------------------------

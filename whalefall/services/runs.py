@@ -23,7 +23,7 @@ from whalefall.errors import InvalidInput, JobNotFound, RunConflict, RunNotFound
 from whalefall.models import ACTIVE_STATUSES, Job, JobState, Run, RunStatus, TriggerSource
 from whalefall.models.run import RETRYABLE_STATUSES
 from whalefall.runtime import Runtime
-from whalefall.services import audit
+from whalefall.services import audit, jobs
 from whalefall.services.audit import Actor
 
 log = logging.getLogger(__name__)
@@ -92,7 +92,7 @@ def claim_scheduled(
             if job is None or (job.state != JobState.ACTIVE and source == TriggerSource.SCHEDULE):
                 return None
             if next_run_time is not None or source == TriggerSource.SCHEDULE:
-                job.next_run_time = next_run_time
+                jobs.set_next_run_time(job, next_run_time)
             run = Run(
                 job_id=job_id,
                 job_name=job.name,
@@ -302,26 +302,39 @@ def _maybe_retry(runtime: Runtime, session: Session, run: Run) -> None:
 
 
 def cancel(runtime: Runtime, run_id: int, actor: Actor) -> Run:
-    """A queued run ends now; a running one is asked to stop (its runner kills it)."""
+    """A queued run ends now; a running one is asked to stop (its runner kills it).
+
+    Both are conditional UPDATEs whose changed rows are counted, so a cancel that
+    races with the run's start asks the started run to stop instead of being
+    reported and never set. Raises RunNotFound, and RunConflict for a run that ended.
+    """
     with runtime.db.begin() as session:
-        run = session.get(Run, run_id)
-        if run is None:
+        job_id = session.scalar(select(Run.job_id).where(Run.id == run_id))
+        if job_id is None:
             raise RunNotFound(run_id)
-        if run.status == RunStatus.QUEUED.value:
-            session.execute(
-                update(Run)
-                .where(Run.id == run_id, Run.status == RunStatus.QUEUED.value)
-                .values(
-                    status=RunStatus.CANCELLED.value,
-                    finished_at=clock.now(),
-                    error_message=f"cancelled by {actor.name} before it started",
-                )
+        cancelled = session.execute(
+            update(Run)
+            .where(Run.id == run_id, Run.status == RunStatus.QUEUED.value)
+            .values(
+                status=RunStatus.CANCELLED.value,
+                finished_at=clock.now(),
+                error_message=f"cancelled by {actor.name} before it started",
             )
-        elif run.status == RunStatus.RUNNING.value:
-            session.execute(update(Run).where(Run.id == run_id).values(cancel_requested=True))
-        else:
-            raise RunConflict(f"run {run_id} has already ended ({run.status})")
-        audit.record(session, actor, "run.cancel", "run", str(run_id), {"job_id": run.job_id})
+        )
+        if cancelled.rowcount != 1:
+            asked = session.execute(
+                update(Run)
+                .where(Run.id == run_id, Run.status == RunStatus.RUNNING.value)
+                .values(cancel_requested=True)
+            )
+            if asked.rowcount != 1:
+                status = session.scalar(select(Run.status).where(Run.id == run_id))
+                raise RunConflict(
+                    f"run {run_id} has already ended ({status})",
+                    key="run_ended",
+                    params={"run": run_id, "status": status},
+                )
+        audit.record(session, actor, "run.cancel", "run", str(run_id), {"job_id": job_id})
     runtime.changed()
     with runtime.db.read() as session:
         return session.get(Run, run_id)
