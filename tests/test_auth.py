@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from tests.conftest import csrf_from_html
 from whalefall.auth.guard import api_auth_check, current_actor, page_login_required, require
 from whalefall.auth.views import safe_next
-from whalefall.errors import Conflict, InvalidInput
+from whalefall.errors import Conflict, InvalidCredentials, InvalidInput, TooManyAttempts
 from whalefall.models import ApiToken, AuditEntry, LoginAttempt, Role, User
 from whalefall.services import tokens
 from whalefall.services import users as user_service
@@ -134,7 +134,7 @@ def test_an_unknown_user_still_costs_an_argon2_verification(runtime, users, monk
             return super().verify(hash, password)
 
     monkeypatch.setattr(user_service, "hasher", CountingHasher(time_cost=1, memory_cost=1024, parallelism=1))
-    with pytest.raises(user_service.InvalidCredentials):
+    with pytest.raises(InvalidCredentials):
         user_service.authenticate(runtime.db, "nobody", "whatever-password", "10.1.1.1")
     assert len(calls) == 1
 
@@ -192,17 +192,17 @@ def test_failures_older_than_a_minute_no_longer_count(client, users):
 
 def test_a_success_forgives_the_earlier_failures_of_that_username(runtime, users):
     for i in range(4):
-        with pytest.raises(user_service.InvalidCredentials):
+        with pytest.raises(InvalidCredentials):
             user_service.authenticate(runtime.db, "viewer", "wrong-password", f"10.2.0.{i}")
     user_service.authenticate(runtime.db, "viewer", users["viewer"], "10.2.1.1")
-    with pytest.raises(user_service.InvalidCredentials):
+    with pytest.raises(InvalidCredentials):
         user_service.authenticate(runtime.db, "viewer", "wrong-password", "10.2.1.2")
     assert user_service.authenticate(runtime.db, "viewer", users["viewer"], "10.2.1.3").username == "viewer"
 
 
 def test_login_attempts_older_than_a_day_are_pruned(runtime, users):
     with time_machine.travel(T0, tick=False):
-        with pytest.raises(user_service.InvalidCredentials):
+        with pytest.raises(InvalidCredentials):
             user_service.authenticate(runtime.db, "viewer", "wrong-password", "10.3.0.1")
     with time_machine.travel(T0 + timedelta(days=1, minutes=1), tick=False):
         user_service.authenticate(runtime.db, "viewer", users["viewer"], "10.3.0.1")
@@ -213,9 +213,9 @@ def test_login_attempts_older_than_a_day_are_pruned(runtime, users):
 
 def test_the_throttle_answers_429_through_the_service_too(runtime, users):
     for _ in range(5):
-        with pytest.raises(user_service.InvalidCredentials):
+        with pytest.raises(InvalidCredentials):
             user_service.authenticate(runtime.db, "admin", "wrong-password", "10.4.0.1")
-    with pytest.raises(user_service.TooManyAttempts) as caught:
+    with pytest.raises(TooManyAttempts) as caught:
         user_service.authenticate(runtime.db, "admin", users["admin"], "10.4.0.2")
     assert caught.value.status == 429
 
@@ -578,9 +578,9 @@ def test_users_tokens_and_throttling_work_on_every_database(any_runtime, monkeyp
         user_service.create(db, "dora", "dora-password", Role.OPERATOR, Actor.cli())
     assert user_service.authenticate(db, "dora", "dora-password", "10.8.0.1").username == "dora"
     for _ in range(5):
-        with pytest.raises(user_service.InvalidCredentials):
+        with pytest.raises(InvalidCredentials):
             user_service.authenticate(db, "dora", "wrong-password", "10.8.0.2")
-    with pytest.raises(user_service.TooManyAttempts):
+    with pytest.raises(TooManyAttempts):
         user_service.authenticate(db, "dora", "dora-password", "10.8.0.3")
 
     token, plaintext = tokens.create(db, "dora", "ci", Actor.cli())

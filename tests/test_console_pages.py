@@ -367,3 +367,40 @@ def test_signing_out_from_the_console_ends_the_session(client, login, csrf_token
     token = re.search(r'name="csrf_token" value="([^"]+)"', html_of(client, "/scheduler/")).group(1)
     assert client.post("/auth/logout", data={"csrf_token": token}).status_code == 302
     assert client.get("/scheduler/").status_code == 302
+
+
+# --- error pages -----------------------------------------------------------------
+
+
+def test_an_unknown_page_is_our_404_page_in_the_users_language(client, login):
+    login(client, "viewer")
+    zh = client.get("/scheduler/no-such-page")
+    assert zh.status_code == 404 and zh.mimetype == "text/html"
+    assert "没有这个页面" in zh.text and "Not Found" not in zh.text
+    en = client.get("/scheduler/no-such-page?lang=en")
+    assert en.status_code == 404 and "there is no such page" in en.text and "没有" not in en.text
+
+
+def test_an_unknown_run_or_instance_page_says_which_in_html(client, login):
+    login(client, "viewer")
+    run = client.get("/scheduler/runs/999999")
+    assert run.status_code == 404 and run.mimetype == "text/html" and "运行 #999999 不存在" in run.text
+    instance = client.get("/scheduler/instances/424242?lang=en")
+    assert instance.status_code == 404 and "instance 424242 does not exist" in instance.text
+
+
+def test_a_bad_console_filter_is_a_400_page_naming_the_field(client, login):
+    login(client, "viewer")
+    page = client.get("/scheduler/runs?status=bogus")
+    assert page.status_code == 400 and page.mimetype == "text/html" and "status" in page.text
+    assert client.get("/scheduler/runs?status=&job_id=").status_code == 200  # an empty filter is no filter
+    assert client.get("/scheduler/admin/audit?page=0").status_code in (400, 403)
+
+
+def test_the_api_still_answers_json_for_the_same_errors(client, bearer):
+    viewer = bearer("viewer")
+    missing = client.get("/scheduler/api/runs/999999", headers=viewer)
+    assert missing.status_code == 404 and missing.is_json and missing.json["success"] is False
+    assert client.get("/scheduler/api/nothing-here", headers=viewer).is_json
+    bad = client.get("/scheduler/api/runs?status=bogus", headers=viewer)
+    assert bad.status_code == 400 and "status" in bad.json["errors"]

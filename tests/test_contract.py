@@ -669,3 +669,32 @@ def test_datetimes_come_back_aware_in_utc_with_microseconds(any_runtime):
         assert job.created_at.tzinfo is UTC and job.updated_at.tzinfo is UTC
         count = session.scalar(select(func.count()).select_from(Run).where(Run.scheduled_time == local))
         assert count == 1  # filtering by an aware value in another zone finds the same row
+
+
+# --- paging --------------------------------------------------------------------
+
+
+def test_instances_filter_by_tag_in_the_database_and_page_after_it(any_runtime):
+    from tests.fleet_support import ADMIN
+    from whalefall.domain.instancespec import InstanceCreate
+    from whalefall.services import instances
+
+    tags = {"a": ["prod", "订单"], "b": ["prod_x"], "c": ['we"ird%'], "d": ["prod"], "e": []}
+    for name, tag_list in tags.items():
+        instances.create(
+            any_runtime,
+            InstanceCreate(name=name, db_type="mysql", host="h", username="u", tags=tag_list),
+            ADMIN,
+        )
+
+    def names(tag: str, **paging) -> tuple[list[str], int]:
+        with any_runtime.db.read() as session:
+            rows, total = instances.page(session, tag=tag, **paging)
+        return [r.name for r in rows], total
+
+    assert names("prod") == (["a", "d"], 2)
+    assert names("prod", page=2, per_page=1) == (["d"], 2)
+    assert names("订单") == (["a"], 1)
+    assert names('we"ird%') == (["c"], 1)
+    assert names("prod_") == ([], 0)
+    assert names("%") == ([], 0)

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from tests.conftest import make_runtime
 from tests.fleet_support import ADMIN, MARIADB, POSTGRES, context, mariadb_server, postgres_server, register  # noqa: F401
 from whalefall.domain.instancespec import InstanceCreate, InstancePatch
-from whalefall.errors import ConfigError
+from whalefall.errors import ConfigError, FleetTaskFailed
 from whalefall.fleet import crypto
 from whalefall.fleet.errors import SecretUnreadable
 from whalefall.models.fleet import Instance, InstanceAccount, SyncSession, SyncSessionInstance
@@ -103,7 +103,7 @@ def test_a_run_where_every_instance_failed_fails(runtime):
     def work(instance, session_id):
         raise ValueError("no")
 
-    with pytest.raises(fleet_sessions.FleetTaskFailed, match="成功 0 个，失败 2 个"):
+    with pytest.raises(FleetTaskFailed, match="成功 0 个，失败 2 个"):
         fleet_sessions.run_per_instance(context(runtime), "sync_accounts", fake_instances(runtime, 2), work)
 
 
@@ -175,7 +175,7 @@ def test_an_instance_that_cannot_be_read_keeps_its_accounts(runtime, mariadb):
     iid = register(runtime, "maria", "mysql", MARIADB)
     sync_accounts.run(context(runtime))
     instances.update(runtime, iid, InstancePatch(port=1), ADMIN)
-    with pytest.raises(fleet_sessions.FleetTaskFailed):
+    with pytest.raises(FleetTaskFailed):
         sync_accounts.run(context(runtime))
     with runtime.db.read() as session:
         rows = session.scalars(select(InstanceAccount).where(InstanceAccount.instance_id == iid)).all()
@@ -264,7 +264,7 @@ def test_a_server_that_never_answers_fails_after_the_connect_timeout_in_a_worker
         register(runtime, "hung-maria", "mysql", MARIADB, host="127.0.0.1", port=port)
         register(runtime, "hung-pg", "postgresql", POSTGRES, host="127.0.0.1", port=port)
         started = time.monotonic()
-        with pytest.raises(fleet_sessions.FleetTaskFailed):
+        with pytest.raises(FleetTaskFailed):
             collect_database_sizes.run(context(runtime))
         assert time.monotonic() - started < 5
     finally:

@@ -34,7 +34,9 @@ def create_app(overrides: dict[str, Any] | None = None, runtime: Runtime | None 
     app.extensions["whalefall"] = runtime
 
     from whalefall import api, auth, console
+    from whalefall.web import errors
 
+    errors.init_app(app)
     auth.init_app(app)
     api.init_app(app)
     console.init_app(app)

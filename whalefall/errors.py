@@ -1,11 +1,13 @@
 """Named exceptions of the domain.
 
 Each builds its message from what it failed on; the API maps them to HTTP in
-one place (``whalefall.api``). ``field`` names the request field at
+one place (``whalefall.web.errors``). ``field`` names the request field at
 fault, when there is one, so the envelope can say which.
 """
 
 from __future__ import annotations
+
+from whalefall import defaults
 
 
 class WhalefallError(Exception):
@@ -91,3 +93,50 @@ class Forbidden(WhalefallError, PermissionError):
 
 class ConfigError(WhalefallError):
     """A setting has a bad value; start-up stops with this message."""
+
+
+class InvalidCredentials(WhalefallError):
+    """Unknown user, wrong password or disabled account: deliberately not told apart."""
+
+    status = 401
+
+    def __init__(self) -> None:
+        super().__init__("invalid username or password")
+
+
+class TooManyAttempts(WhalefallError):
+    """Too many failed sign-ins for this username or from this address."""
+
+    status = 429
+
+    def __init__(self, retry_after: int = defaults.LOGIN_WINDOW_SECONDS) -> None:
+        super().__init__("too many failed sign-in attempts; try again later")
+        self.retry_after = retry_after
+
+
+class TokenNotFound(NotFound):
+    def __init__(self, token_id: object):
+        super().__init__(f"token {token_id!r} does not exist")
+        self.token_id = token_id
+
+
+class UnknownTask(WhalefallError, LookupError):
+    """No built-in task of that name (a job naming it is flagged, not deleted)."""
+
+    status = 404
+
+    def __init__(self, name: str):
+        super().__init__(f"no built-in task named {name!r}")
+        self.name = name
+
+
+class TaskFailed(WhalefallError, RuntimeError):
+    """A built-in task ran and reports failure; the message is its summary (the run's error)."""
+
+
+class FleetTaskFailed(TaskFailed):
+    """Every instance of a fleet session failed; the message is the session's summary."""
+
+
+class PartitionsMissing(TaskFailed):
+    """Partitions the size tables need are missing."""

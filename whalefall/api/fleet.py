@@ -7,7 +7,7 @@ never come out.
 
 from __future__ import annotations
 
-from whalefall.api import bp, json_body, parse, query
+from whalefall.api import bp, json_body, parse
 from whalefall.api.context import runtime
 from whalefall.api.fleet_schemas import (
     AccountChangeQuery,
@@ -24,7 +24,8 @@ from whalefall.i18n.messages import say
 from whalefall.models import Role
 from whalefall.services import fleet_accounts, fleet_capacity, fleet_partitions, fleet_sessions, fleet_sizes
 from whalefall.services import instances as instance_service
-from whalefall.web.envelope import ok
+from whalefall.web.envelope import listing, ok
+from whalefall.web.queries import query
 
 
 def _tested(result: dict):
@@ -59,14 +60,8 @@ def list_instances():
             per_page=q.per_page,
         )
         counts = instance_service.summaries(session, [r.id for r in rows])
-    return ok(
-        {
-            "instances": [instance_service.to_dict(r, _tz(), counts=counts[r.id]) for r in rows],
-            "total": total,
-            "page": q.page,
-            "per_page": q.per_page,
-        }
-    )
+    items = [instance_service.to_dict(r, _tz(), counts=counts[r.id]) for r in rows]
+    return listing("instances", items, total, page=q.page, per_page=q.per_page)
 
 
 @bp.post("/instances")
@@ -119,7 +114,7 @@ def _instance_page(instance_id: int, key: str, fetch, render):
     with runtime().db.read() as session:
         instance_service.get(session, instance_id)
         rows, total, q = fetch(session)
-    return ok({key: [render(r) for r in rows], "total": total, "page": q.page, "per_page": q.per_page})
+    return listing(key, [render(r) for r in rows], total, page=q.page, per_page=q.per_page)
 
 
 @bp.get("/instances/<int:instance_id>/accounts")
@@ -212,14 +207,8 @@ def list_sync_sessions():
         rows, total = fleet_sessions.page(
             session, task=q.task, status=q.status, instance_id=q.instance_id, page=q.page, per_page=q.per_page
         )
-    return ok(
-        {
-            "sessions": [fleet_sessions.to_dict(r, _tz()) for r in rows],
-            "total": total,
-            "page": q.page,
-            "per_page": q.per_page,
-        }
-    )
+    items = [fleet_sessions.to_dict(r, _tz()) for r in rows]
+    return listing("sessions", items, total, page=q.page, per_page=q.per_page)
 
 
 @bp.get("/sync-sessions/<int:session_id>")

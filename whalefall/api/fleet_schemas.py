@@ -7,8 +7,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from whalefall.api.schemas import Pagination, Query
 from whalefall.domain.instancespec import DbTypeName
+from whalefall.web.queries import Pagination, Query
 
 PeriodName = Literal["daily", "weekly", "monthly", "quarterly"]
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from flask import request
 
-from whalefall.api import bp, json_body, parse, query
+from whalefall.api import bp, json_body, parse
 from whalefall.api.context import runtime
-from whalefall.api.schemas import JobListQuery, RunListQuery
 from whalefall.auth.guard import current_actor, require
 from whalefall.domain.jobspec import JobCreate, JobPatch
 from whalefall.i18n import current_language
@@ -14,7 +13,8 @@ from whalefall.i18n.messages import say
 from whalefall.models import Role
 from whalefall.services import jobs as job_service
 from whalefall.services import runs as run_service
-from whalefall.web.envelope import ok
+from whalefall.web.envelope import listing, ok
+from whalefall.web.queries import JobListQuery, RunListQuery, query
 
 
 @bp.get("/jobs")
@@ -28,14 +28,8 @@ def list_jobs():
         )
         last = job_service.last_runs(session, [j.id for j in rows])
     language = q.lang or current_language()
-    return ok(
-        {
-            "jobs": [job_service.to_dict(rt, j, last_run=last.get(j.id), lang=language) for j in rows],
-            "total": total,
-            "page": q.page,
-            "per_page": q.per_page,
-        }
-    )
+    jobs = [job_service.to_dict(rt, j, last_run=last.get(j.id), lang=language) for j in rows]
+    return listing("jobs", jobs, total, page=q.page, per_page=q.per_page)
 
 
 @bp.post("/jobs")

@@ -18,9 +18,10 @@ from whalefall.api.fleet_schemas import (
     InstanceListQuery,
     SyncSessionQuery,
 )
-from whalefall.api.schemas import CodeCheck, CronPreview, JobListQuery, Pagination, RunListQuery
+from whalefall.api.schemas import CodeCheck, CronPreview
 from whalefall.domain.instancespec import ConnectionCheck, InstanceCreate, InstancePatch
 from whalefall.domain.jobspec import JobCreate, JobPatch
+from whalefall.web.queries import AuditQuery, JobListQuery, RunListQuery
 
 # (method, path, role or None, summary, body model, query model)
 ROUTES: list[tuple[str, str, str | None, str, type[BaseModel] | None, type[BaseModel] | None]] = [
@@ -48,7 +49,7 @@ ROUTES: list[tuple[str, str, str | None, str, type[BaseModel] | None, type[BaseM
     ("get", "/tasks", "viewer", "The built-in task catalogue", None, None),
     ("get", "/health", None, "200 while a scheduler runs (healthy or warning), 503 otherwise", None, None),
     ("get", "/stats", "viewer", "Job counts, runs by status over 24 h, next executions", None, None),
-    ("get", "/audit", "admin", "The audit log", None, Pagination),
+    ("get", "/audit", "admin", "The audit log", None, AuditQuery),
     ("get", "/openapi.json", None, "This document", None, None),
     # The database fleet (SPEC §10)
     (

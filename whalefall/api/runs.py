@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from whalefall.api import bp, query
+from whalefall.api import bp
 from whalefall.api.context import runtime
-from whalefall.api.schemas import RunListQuery, RunLogQuery
 from whalefall.auth.guard import current_actor, require
 from whalefall.i18n.messages import say
 from whalefall.models import Role
 from whalefall.services import runs as run_service
-from whalefall.web.envelope import ok
+from whalefall.web.envelope import listing, ok
+from whalefall.web.queries import RunListQuery, RunLogQuery, query
 
 
 def runs_page(q: RunListQuery, *, job_id: str | None, timezone: str):
@@ -24,14 +24,8 @@ def runs_page(q: RunListQuery, *, job_id: str | None, timezone: str):
             page=q.page,
             per_page=q.per_page,
         )
-    return ok(
-        {
-            "runs": [run_service.to_dict(r, timezone) for r in rows],
-            "total": total,
-            "page": q.page,
-            "per_page": q.per_page,
-        }
-    )
+    runs = [run_service.to_dict(r, timezone) for r in rows]
+    return listing("runs", runs, total, page=q.page, per_page=q.per_page)
 
 
 @bp.get("/runs")

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from whalefall.domain.jobspec import JobId, Strict, TriggerFields
+from whalefall.domain.jobspec import Strict, TriggerFields
 
 
 class CronPreview(TriggerFields):
@@ -20,37 +20,3 @@ class CronPreview(TriggerFields):
 
 class CodeCheck(Strict):
     code: str
-
-
-class Query(BaseModel):
-    """Query strings: unknown parameters (cache busters) are ignored, known ones checked."""
-
-    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
-
-
-class Pagination(Query):
-    page: int = Field(1, ge=1)
-    per_page: int = Field(20, ge=1, le=200)
-
-
-class JobListQuery(Pagination):
-    q: str | None = Field(None, max_length=200)
-    category: str | None = Field(None, max_length=64)
-    state: Literal["active", "paused"] | None = None
-    lang: Literal["zh", "en"] | None = None
-
-
-RUN_STATUSES = Literal[
-    "queued", "running", "success", "failed", "timeout", "cancelled", "skipped", "missed", "interrupted"
-]
-
-
-class RunListQuery(Pagination):
-    job_id: JobId | None = None
-    status: RUN_STATUSES | None = None
-    since: str | None = Field(None, description="ISO 8601; runs created at or after")
-    until: str | None = Field(None, description="ISO 8601; runs created before")
-
-
-class RunLogQuery(Query):
-    offset: int | None = Field(None, ge=0)

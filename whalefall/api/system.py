@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import jsonify
 
-from whalefall.api import bp, json_body, parse, query
+from whalefall.api import bp, json_body, parse
 from whalefall.api.context import runtime
 from whalefall.api.schemas import CodeCheck, CronPreview
 from whalefall.auth.guard import require
@@ -15,7 +15,8 @@ from whalefall.i18n.messages import say
 from whalefall.models import Role
 from whalefall.services import audit
 from whalefall.services import health as health_service
-from whalefall.web.envelope import ok
+from whalefall.web.envelope import listing, ok
+from whalefall.web.queries import AuditQuery, query
 
 
 @bp.get("/health")
@@ -73,39 +74,16 @@ def code_check():
 def task_catalogue():
     rt = runtime()
     language = current_language()
-    return ok(
-        {
-            "tasks": [{"name": n, "description": rt.tasks.describe(n, language)} for n in rt.tasks.names()],
-            "total": len(rt.tasks.names()),
-        }
-    )
+    tasks = [{"name": n, "description": rt.tasks.describe(n, language)} for n in rt.tasks.names()]
+    return listing("tasks", tasks, len(tasks))
 
 
 @bp.get("/audit")
 @require(Role.ADMIN)
 def audit_log():
-    from whalefall.api.admin import AuditQuery  # the filters live with the other admin request models
-
     q = query(AuditQuery)
     with runtime().db.read() as session:
         rows, total = audit.page(
             session, page=q.page, per_page=q.per_page, actor=q.actor, action=q.action, target_id=q.target_id
         )
-    return ok(
-        {
-            "entries": [
-                {
-                    "id": e.id,
-                    "at": e.at.isoformat(),
-                    "actor": e.actor,
-                    "action": e.action,
-                    "target_type": e.target_type,
-                    "target_id": e.target_id,
-                    "detail": e.detail,
-                    "address": e.address,
-                }
-                for e in rows
-            ],
-            "total": total,
-        }
-    )
+    return listing("entries", [audit.to_dict(e) for e in rows], total, page=q.page, per_page=q.per_page)

@@ -18,8 +18,8 @@ from flask import current_app, g, redirect, render_template, request
 from flask_wtf.csrf import validate_csrf
 from wtforms import ValidationError
 
-from whalefall.auth import i18n
 from whalefall.auth.sessions import load_current_user
+from whalefall.i18n import pages
 from whalefall.i18n.messages import say
 from whalefall.models import Role, User
 from whalefall.services.audit import Actor
@@ -120,7 +120,7 @@ def page_auth_check(role: Role = Role.VIEWER):
     if user is None:
         path = request.full_path if request.query_string else request.path
         return redirect(login_url(path))
-    s = i18n.strings()
+    s = pages.strings()
     problem = csrf_error()
     if problem:
         return render_template("auth/message.html", s=s, title=s["bad_request_title"], message=s["csrf"]), 400

@@ -11,10 +11,10 @@ from urllib.parse import urlsplit
 from flask import Blueprint, current_app, g, redirect, render_template, request
 from flask_wtf.csrf import generate_csrf
 
-from whalefall.auth import i18n
 from whalefall.auth.guard import LOGIN_PATH, csrf_problem, current_user
 from whalefall.auth.sessions import sign_in, sign_out
-from whalefall.i18n import current_language, remember_language
+from whalefall.errors import InvalidCredentials, TooManyAttempts
+from whalefall.i18n import current_language, pages, remember_language
 from whalefall.services import users as user_service
 from whalefall.web.envelope import error, ok
 
@@ -50,7 +50,7 @@ def _wants_json() -> bool:
 
 
 def _form(status: int = 200, message: str | None = None, username: str = "", next_path: str = ""):
-    s = i18n.strings()
+    s = pages.strings()
     body = render_template(
         "auth/login.html",
         s=s,
@@ -73,7 +73,7 @@ def login():
     if request.method == "GET":
         return _form(next_path=next_path)
 
-    s = i18n.strings()
+    s = pages.strings()
     username = request.form.get("username", "").strip()
     password = request.form.get("password", "")
     if csrf_problem():
@@ -82,10 +82,10 @@ def login():
         return _form(200, s["missing"], username, next_path)
     try:
         user = user_service.authenticate(_runtime().db, username, password, request.remote_addr)
-    except user_service.TooManyAttempts as exc:
+    except TooManyAttempts as exc:
         body, status = _form(429, s["throttled"], username, next_path)
         return body, status, {"Retry-After": str(exc.retry_after)}
-    except user_service.InvalidCredentials:
+    except InvalidCredentials:
         return _form(200, s["invalid"], username, next_path)
     sign_in(user)
     return redirect(safe_next(next_path))
@@ -97,7 +97,7 @@ def logout():
     if problem:
         if _wants_json():
             return error(400, f"CSRF check failed: {problem}", {"csrf_token": problem})
-        s = i18n.strings()
+        s = pages.strings()
         return render_template("auth/message.html", s=s, title=s["bad_request_title"], message=s["csrf"]), 400
     user = current_user()
     if user is not None and g.auth_method == "session":

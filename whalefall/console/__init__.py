@@ -21,7 +21,6 @@ from flask import Blueprint, Flask, current_app, render_template, request
 from flask.typing import ResponseReturnValue
 
 from whalefall import clock
-from whalefall.auth import i18n
 from whalefall.auth.guard import current_user
 from whalefall.console.text import RUN_STATUSES, TEXT
 from whalefall.i18n import current_language, remember_language
@@ -69,11 +68,6 @@ def render(template: str, **context: Any) -> ResponseReturnValue:
         )
     )
     return remember_language(response)
-
-
-def not_found(message: str) -> ResponseReturnValue:
-    s = i18n.strings()
-    return render_template("auth/message.html", s=s, title="404", message=message), 404
 
 
 def local_time(value: str | datetime | None) -> str:

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import json
 
-from flask import request
-
 from whalefall.auth.guard import page_login_required
 from whalefall.console import bp, render, runtime
 from whalefall.models import Role
 from whalefall.services import audit
 from whalefall.services import tokens as token_service
 from whalefall.services import users as user_service
+from whalefall.web.queries import AuditQuery, query
 
 AUDIT_PER_PAGE = 50
 ROLES = [r.value for r in Role]
@@ -41,32 +40,21 @@ def tokens_page():
 @bp.get("/admin/audit")
 @page_login_required(Role.ADMIN)
 def audit_page():
-    filters = {
-        name: (request.args.get(name) or "").strip()[:128] for name in ("actor", "action", "target_id")
-    }
-    page = request.args.get("page", "1")
-    page = int(page) if page.isdigit() and 0 < int(page) < 1_000_000 else 1
+    f = query(AuditQuery, per_page=AUDIT_PER_PAGE)
+    page = f.page
+    filters = {"actor": f.actor or "", "action": f.action or "", "target_id": f.target_id or ""}
     with runtime().db.read() as session:
         rows, total = audit.page(
-            session,
-            page=page,
-            per_page=AUDIT_PER_PAGE,
-            actor=filters["actor"] or None,
-            action=filters["action"] or None,
-            target_id=filters["target_id"] or None,
+            session, page=page, per_page=AUDIT_PER_PAGE, actor=f.actor, action=f.action, target_id=f.target_id
         )
-        entries = [
-            {
-                "at": e.at,
-                "actor": e.actor,
-                "action": e.action,
-                "target_type": e.target_type,
-                "target_id": e.target_id,
-                "address": e.address or "",
-                "detail": json.dumps(e.detail, ensure_ascii=False, sort_keys=True) if e.detail else "",
-            }
-            for e in rows
-        ]
+    entries = [
+        {
+            **audit.to_dict(e),
+            "address": e.address or "",
+            "detail": json.dumps(e.detail, ensure_ascii=False, sort_keys=True) if e.detail else "",
+        }
+        for e in rows
+    ]
     return render(
         "console/audit.html",
         entries=entries,

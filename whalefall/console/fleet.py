@@ -13,8 +13,7 @@ import json
 from typing import Any
 
 from whalefall.auth.guard import page_login_required
-from whalefall.console import bp, not_found, render, runtime
-from whalefall.fleet.errors import InstanceNotFound
+from whalefall.console import bp, render, runtime
 from whalefall.services import fleet_accounts, fleet_sizes
 from whalefall.services import instances as instance_service
 
@@ -94,29 +93,24 @@ def instances_page():
 @page_login_required()
 def instance_page(instance_id: int):
     tz = runtime().settings.timezone
-    try:
-        with runtime().db.read() as session:
-            row = instance_service.get(session, instance_id)
-            instance = instance_service.to_dict(
-                row, tz, counts=instance_service.summaries(session, [row.id])[row.id]
-            )
-            accounts, account_total = fleet_accounts.page(session, instance_id, page=1, per_page=MAX_ROWS)
-            accounts = [
-                {**fleet_accounts.to_dict(a, tz), "privilege_lines": _privilege_lines(a.privileges)}
-                for a in accounts
-            ]
-            changes, change_total = fleet_accounts.changes_page(
-                session, instance_id, page=1, per_page=CHANGES_SHOWN
-            )
-            changes = [
-                {**fleet_accounts.change_to_dict(c, tz), "lines": _diff_lines(c.diff)} for c in changes
-            ]
-            databases, database_total = fleet_sizes.inventory_page(
-                session, instance_id, include_gone=True, page=1, per_page=MAX_ROWS
-            )
-            databases = [fleet_sizes.inventory_to_dict(d) for d in databases]
-    except InstanceNotFound as exc:
-        return not_found(exc.message)
+    with runtime().db.read() as session:  # an unknown instance is the 404 page (whalefall.web.errors)
+        row = instance_service.get(session, instance_id)
+        instance = instance_service.to_dict(
+            row, tz, counts=instance_service.summaries(session, [row.id])[row.id]
+        )
+        accounts, account_total = fleet_accounts.page(session, instance_id, page=1, per_page=MAX_ROWS)
+        accounts = [
+            {**fleet_accounts.to_dict(a, tz), "privilege_lines": _privilege_lines(a.privileges)}
+            for a in accounts
+        ]
+        changes, change_total = fleet_accounts.changes_page(
+            session, instance_id, page=1, per_page=CHANGES_SHOWN
+        )
+        changes = [{**fleet_accounts.change_to_dict(c, tz), "lines": _diff_lines(c.diff)} for c in changes]
+        databases, database_total = fleet_sizes.inventory_page(
+            session, instance_id, include_gone=True, page=1, per_page=MAX_ROWS
+        )
+        databases = [fleet_sizes.inventory_to_dict(d) for d in databases]
     return render(
         "console/instance.html",
         instance=instance,

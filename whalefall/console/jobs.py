@@ -7,13 +7,13 @@ Rendered on the server; ``static/js/jobs.js`` refreshes the cards from
 
 from __future__ import annotations
 
-from flask import request
 from sqlalchemy import select
 
 from whalefall.auth.guard import page_login_required
 from whalefall.console import bp, language, render, runtime
 from whalefall.models import Job
 from whalefall.services import jobs as job_service
+from whalefall.web.queries import JobListQuery, query
 
 PAGE_SIZE = 200  # the API's largest page; more than this many jobs wants a search
 
@@ -22,12 +22,10 @@ PAGE_SIZE = 200  # the API's largest page; more than this many jobs wants a sear
 @page_login_required()
 def index():
     rt = runtime()
-    q = (request.args.get("q") or "").strip()[:200] or None
-    category = (request.args.get("category") or "").strip()[:64] or None
-    state = request.args.get("state") if request.args.get("state") in ("active", "paused") else None
+    f = query(JobListQuery, page=1, per_page=PAGE_SIZE)
     lang = language()
     with rt.db.read() as session:
-        rows, total = job_service.page(session, q=q, category=category, state=state, per_page=PAGE_SIZE)
+        rows, total = job_service.page(session, q=f.q, category=f.category, state=f.state, per_page=PAGE_SIZE)
         last = job_service.last_runs(session, [j.id for j in rows])
         categories = sorted(c for c in session.scalars(select(Job.category).distinct()) if c)
     jobs = [job_service.to_dict(rt, j, last_run=last.get(j.id), lang=lang) for j in rows]
@@ -37,6 +35,6 @@ def index():
         total=total,
         categories=categories,
         page_size=PAGE_SIZE,
-        filters={"q": q or "", "category": category or "", "state": state or ""},
+        filters={"q": f.q or "", "category": f.category or "", "state": f.state or ""},
         default_timezone=rt.settings.timezone,
     )

@@ -7,36 +7,18 @@ would, and cancels it through the API.
 
 from __future__ import annotations
 
-from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from flask import request
 from sqlalchemy import select
 
 from whalefall.auth.guard import page_login_required
-from whalefall.console import bp, not_found, render, runtime
-from whalefall.console.text import RUN_STATUSES
-from whalefall.errors import RunNotFound
+from whalefall.console import bp, render, runtime
 from whalefall.models import Job
 from whalefall.services import runs as run_service
+from whalefall.web.queries import RunListQuery, query
 
 PER_PAGE = 50
 ACTIVE = ("queued", "running")
-
-
-def _when(value: str | None, zone: ZoneInfo) -> datetime | None:
-    """A ``datetime-local`` value (wall time in the global zone) as an aware time, or None."""
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=zone)
-
-
-def _page_number(value: str | None) -> int:
-    return int(value) if value and value.isdigit() and 0 < int(value) < 1_000_000 else 1
 
 
 @bp.get("/runs")
@@ -45,10 +27,11 @@ def runs_page():
     rt = runtime()
     tz = rt.settings.timezone
     zone = ZoneInfo(tz)
-    job_id = (request.args.get("job_id") or "").strip()[:64] or None
-    status = request.args.get("status") if request.args.get("status") in RUN_STATUSES else None
-    since, until = _when(request.args.get("since"), zone), _when(request.args.get("until"), zone)
-    page = _page_number(request.args.get("page"))
+    f = query(RunListQuery, per_page=PER_PAGE)
+    job_id, status, page = f.job_id, f.status, f.page
+    # The form's datetime-local values are wall times in the global zone.
+    since = run_service.parse_when(f.since, "since", zone=zone)
+    until = run_service.parse_when(f.until, "until", zone=zone)
     with rt.db.read() as session:
         rows, total = run_service.page(
             session, job_id=job_id, status=status, since=since, until=until, page=page, per_page=PER_PAGE
@@ -85,9 +68,6 @@ def runs_page():
 @page_login_required()
 def run_page(run_id: int):
     rt = runtime()
-    try:
-        with rt.db.read() as session:
-            run = run_service.to_dict(run_service.get(session, run_id), rt.settings.timezone, with_log=True)
-    except RunNotFound as exc:
-        return not_found(exc.message)
+    with rt.db.read() as session:  # an unknown run is the 404 page (whalefall.web.errors)
+        run = run_service.to_dict(run_service.get(session, run_id), rt.settings.timezone, with_log=True)
     return render("console/run.html", run=run, active=run["status"] in ACTIVE)

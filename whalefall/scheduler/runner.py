@@ -18,13 +18,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from whalefall import clock
+from whalefall.errors import UnknownTask
 from whalefall.models import Job, JobKind, Run, RunStatus
 from whalefall.runtime import Runtime
 from whalefall.scheduler.runlog import RunLog, task_logger
 from whalefall.services import dependencies
 from whalefall.services import jobs as job_service
 from whalefall.services import runs as run_service
-from whalefall.tasks.registry import TaskContext, UnknownTask
+from whalefall.tasks.registry import TaskContext
 
 log = logging.getLogger(__name__)
 CANCEL_POLL_SECONDS = 1.0

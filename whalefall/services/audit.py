@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from whalefall import clock
 from whalefall.models import AuditEntry
+from whalefall.services.query import paginate
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,17 @@ def page(
         query = query.where(AuditEntry.action == action)
     if target_id:
         query = query.where(AuditEntry.target_id == target_id)
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(query.order_by(AuditEntry.id.desc()).limit(per_page).offset((page - 1) * per_page))
-    return list(rows), total
+    return paginate(session, query, AuditEntry.id.desc(), page=page, per_page=per_page)
+
+
+def to_dict(entry: AuditEntry) -> dict[str, Any]:
+    return {
+        "id": entry.id,
+        "at": clock.iso(entry.at),
+        "actor": entry.actor,
+        "action": entry.action,
+        "target_type": entry.target_type,
+        "target_id": entry.target_id,
+        "detail": entry.detail,
+        "address": entry.address,
+    }

@@ -17,7 +17,7 @@ from whalefall import clock
 from whalefall.fleet.base import Account
 from whalefall.models.fleet import AccountChange, ChangeType, InstanceAccount
 from whalefall.runtime import Runtime
-from whalefall.services.fleet_query import contains, paginate
+from whalefall.services.query import contains, paginate
 
 FLAGS = ("kind", "is_superuser", "is_locked", "can_login")
 

@@ -28,13 +28,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from whalefall import clock
+from whalefall.errors import FleetTaskFailed
 from whalefall.fleet import open_adapter
 from whalefall.fleet.base import Adapter
 from whalefall.fleet.errors import FleetUnreachable, SessionNotFound
 from whalefall.models.fleet import Instance, SessionStatus, SyncSession, SyncSessionInstance
 from whalefall.runtime import Runtime
 from whalefall.services import instances as instance_service
-from whalefall.services.fleet_query import paginate
+from whalefall.services.query import paginate
 from whalefall.tasks.registry import TaskContext
 
 ERROR_MAX_CHARS = 4000
@@ -47,10 +48,6 @@ class Outcome:
 
     counts: dict[str, Any] = field(default_factory=dict)
     details: dict[str, Any] = field(default_factory=dict)
-
-
-class FleetTaskFailed(RuntimeError):
-    """Every instance of the session failed; the message is the session's summary."""
 
 
 def read_instance(runtime: Runtime, instance: Instance, read: Callable[[Adapter], T]) -> tuple[T, str]:

@@ -19,7 +19,7 @@ from whalefall import clock
 from whalefall.fleet.base import DatabaseSize as MeasuredSize
 from whalefall.models.fleet import DatabaseInventory, DatabaseSize, InstanceSize
 from whalefall.runtime import Runtime
-from whalefall.services.fleet_query import contains, paginate
+from whalefall.services.query import contains, paginate
 
 
 def business_date(runtime: Runtime, when: datetime | None = None) -> date:

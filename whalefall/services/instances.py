@@ -31,7 +31,7 @@ from whalefall.models.fleet import (
 from whalefall.runtime import Runtime
 from whalefall.services import audit
 from whalefall.services.audit import Actor
-from whalefall.services.fleet_query import contains
+from whalefall.services.query import contains, has_tag, paginate
 
 FIELDS = ("name", "db_type", "host", "port", "database", "username", "tags", "description", "is_active")
 CONTACT_ERROR_MAX_CHARS = 2000
@@ -65,10 +65,9 @@ def page(
         query = query.where(Instance.db_type == db_type)
     if is_active is not None:
         query = query.where(Instance.is_active == is_active)
-    rows = list(session.scalars(query.order_by(Instance.name)))
-    if tag:  # tags are a JSON list: filtered here, the same on every database
-        rows = [r for r in rows if tag in (r.tags or [])]
-    return rows[(page - 1) * per_page : page * per_page], len(rows)
+    if tag:
+        query = query.where(has_tag(Instance.tags, tag))
+    return paginate(session, query, Instance.name, page=page, per_page=per_page)
 
 
 def active(session: Session, ids: list[int] | None = None) -> list[Instance]:

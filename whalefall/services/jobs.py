@@ -24,6 +24,7 @@ from whalefall.models import Job, JobChange, JobKind, JobState, Role, Run
 from whalefall.runtime import Runtime
 from whalefall.services import audit
 from whalefall.services.audit import Actor
+from whalefall.services.query import contains, paginate
 
 POLICY_FIELDS = (
     "misfire_grace_time",
@@ -57,23 +58,12 @@ def page(
 ) -> tuple[list[Job], int]:
     query = select(Job)
     if q:
-        escaped = q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        like = f"%{escaped}%"
-        query = query.where(
-            or_(
-                *(
-                    func.lower(column).like(like, escape="\\")
-                    for column in (Job.id, Job.name, Job.description)
-                )
-            )
-        )
+        query = query.where(or_(*(contains(column, q) for column in (Job.id, Job.name, Job.description))))
     if category:
         query = query.where(Job.category == category)
     if state:
         query = query.where(Job.state == state)
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(query.order_by(Job.category, Job.id).limit(per_page).offset((page - 1) * per_page))
-    return list(rows), total
+    return paginate(session, query, Job.category, Job.id, page=page, per_page=per_page)
 
 
 def last_runs(session: Session, job_ids: list[str]) -> dict[str, Run]:

@@ -13,8 +13,9 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -25,6 +26,7 @@ from whalefall.models.run import RETRYABLE_STATUSES
 from whalefall.runtime import Runtime
 from whalefall.services import audit, jobs
 from whalefall.services.audit import Actor
+from whalefall.services.query import paginate
 
 log = logging.getLogger(__name__)
 
@@ -347,13 +349,16 @@ def get(session: Session, run_id: int) -> Run:
     return run
 
 
-def parse_when(value: str | None, field: str) -> datetime | None:
+def parse_when(value: str | None, field: str, *, zone: ZoneInfo | None = None) -> datetime | None:
+    """An ISO 8601 time; without an offset it is a wall time in ``zone``, or a 400 when none is given."""
     if not value:
         return None
     try:
         when = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise InvalidInput(f"{field}: expected an ISO 8601 date-time, got {value!r}", field=field) from None
+    if when.tzinfo is None and zone is not None:
+        return when.replace(tzinfo=zone)
     if when.tzinfo is None:
         raise InvalidInput(f"{field}: give a UTC offset, e.g. {value}+08:00", field=field)
     return when
@@ -378,12 +383,7 @@ def page(
         conditions.append(Run.created_at >= since)
     if until:
         conditions.append(Run.created_at < until)
-    where = and_(*conditions) if conditions else None
-    count = select(func.count()).select_from(Run)
-    rows = select(Run).order_by(Run.id.desc()).limit(per_page).offset((page - 1) * per_page)
-    if where is not None:
-        count, rows = count.where(where), rows.where(where)
-    return list(session.scalars(rows)), session.scalar(count) or 0
+    return paginate(session, select(Run).where(*conditions), Run.id.desc(), page=page, per_page=per_page)
 
 
 def to_dict(run: Run, timezone: str, *, with_log: bool = False, offset: int | None = None) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from sqlalchemy import or_, select, update
 
 from whalefall import clock
 from whalefall.db import Database
-from whalefall.errors import InvalidInput, NotFound
+from whalefall.errors import InvalidInput, TokenNotFound
 from whalefall.models import ApiToken, User
 from whalefall.services import audit
 from whalefall.services.audit import Actor
@@ -27,12 +27,6 @@ TOKEN_PREFIX = "wf_"
 DISPLAY_PREFIX_CHARS = 10  # "wf_" and seven characters of the random part
 LABEL_MAX_CHARS = 100
 TOUCH_INTERVAL = timedelta(minutes=1)  # last_used_at is written at most this often
-
-
-class TokenNotFound(NotFound):
-    def __init__(self, token_id: object):
-        super().__init__(f"token {token_id!r} does not exist")
-        self.token_id = token_id
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,13 @@ from sqlalchemy.orm import Session
 
 from whalefall import clock, defaults
 from whalefall.db import Database
-from whalefall.errors import Conflict, InvalidInput, UserNotFound, WhalefallError
+from whalefall.errors import (
+    Conflict,
+    InvalidCredentials,
+    InvalidInput,
+    TooManyAttempts,
+    UserNotFound,
+)
 from whalefall.models import LoginAttempt, Role, User
 from whalefall.services import audit
 from whalefall.services.audit import Actor
@@ -42,25 +48,6 @@ INITIAL_ADMIN_FILE = "initial_admin_password"
 # their own parameters, so a hash made by any hasher still verifies.
 hasher = PasswordHasher()
 _dummy: tuple[PasswordHasher, str] | None = None
-
-
-class InvalidCredentials(WhalefallError):
-    """Unknown user, wrong password or disabled account: deliberately not told apart."""
-
-    status = 401
-
-    def __init__(self) -> None:
-        super().__init__("invalid username or password")
-
-
-class TooManyAttempts(WhalefallError):
-    """Too many failed sign-ins for this username or from this address."""
-
-    status = 429
-
-    def __init__(self, retry_after: int = defaults.LOGIN_WINDOW_SECONDS) -> None:
-        super().__init__("too many failed sign-in attempts; try again later")
-        self.retry_after = retry_after
 
 
 # --- validation -------------------------------------------------------------

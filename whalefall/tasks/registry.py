@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from whalefall.errors import UnknownTask
+
 BUILTIN_TASKS: dict[str, str] = {
     "heartbeat": "whalefall.tasks.heartbeat:run",
     "cleanup_old_logs": "whalefall.tasks.cleanup_old_logs:run",
@@ -43,12 +45,6 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "en": "Create and drop the size tables' monthly partitions and check their health",
     },
 }
-
-
-class UnknownTask(LookupError):
-    def __init__(self, name: str):
-        super().__init__(f"no built-in task named {name!r}")
-        self.name = name
 
 
 @dataclass

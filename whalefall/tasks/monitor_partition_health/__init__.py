@@ -12,12 +12,9 @@ from __future__ import annotations
 from typing import Any
 
 from whalefall import clock
+from whalefall.errors import PartitionsMissing
 from whalefall.services import fleet_partitions, fleet_sizes
 from whalefall.tasks.registry import TaskContext
-
-
-class PartitionsMissing(RuntimeError):
-    pass
 
 
 def run(ctx: TaskContext) -> dict[str, Any]:

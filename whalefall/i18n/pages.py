@@ -1,4 +1,4 @@
-"""The few strings the sign-in pages need, in zh-CN (default) and English.
+"""The words of the pages outside the console (sign-in, error pages), in zh-CN (default) and English.
 
 The language is :func:`whalefall.current_language`'s.
 """

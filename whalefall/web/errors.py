@@ -1,0 +1,94 @@
+"""Errors to responses, in one place: the JSON envelope under ``/scheduler/api/``, an HTML page elsewhere.
+
+Named exceptions (``whalefall.errors``) carry their status and catalogue key;
+pydantic's ``ValidationError`` is a 400 naming the field; werkzeug's HTTP errors
+(404, 405, 413) are said in our words. Anything else is a logged 500 that shows
+no traceback. Every message is in the request's language.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, render_template, request
+from pydantic import ValidationError
+from werkzeug.exceptions import HTTPException
+
+from whalefall.errors import WhalefallError
+from whalefall.i18n import pages
+from whalefall.i18n.messages import say
+from whalefall.web.envelope import error
+
+log = logging.getLogger(__name__)
+API_PREFIX = "/scheduler/api"
+
+
+def wants_json() -> bool:
+    return request.path == API_PREFIX or request.path.startswith(API_PREFIX + "/")
+
+
+def _respond(status: int, message: str, errors: dict[str, str] | None = None, **extra: Any) -> Any:
+    if wants_json():
+        return error(status, message, errors, **extra)
+    return page(status, message)
+
+
+def page(status: int, message: str) -> Any:
+    """The HTML error page: the status, the message, a way back."""
+    title = say(f"http_{status}") if f"http_{status}" in _TITLED else str(status)
+    return render_template("auth/message.html", s=pages.strings(), title=title, message=message), status
+
+
+_TITLED = frozenset({"http_400", "http_403", "http_404", "http_405", "http_409", "http_413", "http_500"})
+
+
+def _field_name(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if not isinstance(p, int)] or [str(loc[0]) if loc else "body"]
+    return ".".join(parts)
+
+
+def _validation_error(exc: ValidationError) -> Any:
+    errors: dict[str, str] = {}
+    for err in exc.errors():
+        name = _field_name(err["loc"])
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = say("unknown_field")
+        elif err["type"] == "missing":
+            msg = say("required")
+        errors.setdefault(name, msg)
+    first = next(iter(errors.items()))
+    return _respond(400, say("invalid", field=first[0], detail=first[1]), errors)
+
+
+def _domain_error(exc: WhalefallError) -> Any:
+    message = say(exc.key, **exc.params) if exc.key else exc.message
+    # A field error that repeats the message follows its translation.
+    errors = {field: (message if text == exc.message else text) for field, text in exc.errors.items()}
+    line = getattr(exc, "line", None)
+    return _respond(exc.status, message, errors, **({"line": line} if line else {}))
+
+
+_HTTP_MESSAGES = {404: "no_endpoint", 405: "method", 413: "too_large"}
+
+
+def _http_error(exc: HTTPException) -> Any:
+    code = exc.code or 500
+    if not wants_json() and code == 404:
+        return page(404, say("no_page"))
+    if code in _HTTP_MESSAGES:
+        return _respond(code, say(_HTTP_MESSAGES[code], method=request.method))
+    return _respond(code, exc.description or exc.name)
+
+
+def _unexpected(exc: Exception) -> Any:
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    return _respond(500, say("internal"))
+
+
+def init_app(app: Flask) -> None:
+    app.register_error_handler(ValidationError, _validation_error)
+    app.register_error_handler(WhalefallError, _domain_error)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected)
