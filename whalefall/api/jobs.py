@@ -27,7 +27,7 @@ def list_jobs():
             session, q=q.q, category=q.category, state=q.state, page=q.page, per_page=q.per_page
         )
         last = job_service.last_runs(session, [j.id for j in rows])
-    language = q.lang or current_language()
+    language = current_language()
     jobs = [job_service.to_dict(rt, j, last_run=last.get(j.id), lang=language) for j in rows]
     return listing("jobs", jobs, total, page=q.page, per_page=q.per_page)
 

@@ -6,8 +6,6 @@ here belongs to HTTP alone: query strings, previews, checks.
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import Field
 
 from whalefall.domain.jobspec import Strict, TriggerFields
@@ -15,7 +13,7 @@ from whalefall.domain.jobspec import Strict, TriggerFields
 
 class CronPreview(TriggerFields):
     count: int = Field(5, ge=1, le=50)
-    lang: Literal["zh", "en"] | None = None
+    lang: str | None = Field(None, max_length=35, description="zh, en (or a regional tag like en-US)")
 
 
 class CodeCheck(Strict):

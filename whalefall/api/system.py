@@ -10,7 +10,7 @@ from whalefall.api.schemas import CodeCheck, CronPreview
 from whalefall.auth.guard import require
 from whalefall.domain import triggers
 from whalefall.domain.codecheck import check_source
-from whalefall.i18n import current_language
+from whalefall.i18n import current_language, normalize
 from whalefall.i18n.messages import say
 from whalefall.models import Role
 from whalefall.services import audit
@@ -51,7 +51,7 @@ def cron_preview():
     times = triggers.next_run_times(spec, tz, data.count)
     return ok(
         {
-            "description": triggers.describe(spec, data.lang or current_language()),
+            "description": triggers.describe(spec, normalize(data.lang) or current_language()),
             "trigger": triggers.trigger_text(spec, tz),
             "trigger_type": spec.type.value,
             "trigger_params": spec.params,

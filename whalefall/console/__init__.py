@@ -22,9 +22,8 @@ from flask.typing import ResponseReturnValue
 
 from whalefall import clock
 from whalefall.auth.guard import current_user
-from whalefall.console.text import RUN_STATUSES, TEXT
-from whalefall.i18n import current_language, remember_language
-from whalefall.models import Role
+from whalefall.i18n import catalogue, current_language, remember_language
+from whalefall.models import Role, RunStatus
 from whalefall.runtime import Runtime
 
 bp = Blueprint("console", __name__, url_prefix="/scheduler")
@@ -46,7 +45,7 @@ def runtime() -> Runtime:
 
 
 def language() -> str:
-    return "en" if current_language() == "en" else "zh"
+    return current_language()
 
 
 def render(template: str, **context: Any) -> ResponseReturnValue:
@@ -57,13 +56,13 @@ def render(template: str, **context: Any) -> ResponseReturnValue:
     response = current_app.make_response(
         render_template(
             template,
-            t=TEXT[lang],
+            t=catalogue.table("console", lang),
             lang=lang,
             user=user,
             can_operate=role.allows(Role.OPERATOR),
             is_admin=role == Role.ADMIN,
             timezone=runtime().settings.timezone,
-            run_statuses=RUN_STATUSES,
+            run_statuses=[s.value for s in RunStatus],
             **context,
         )
     )

@@ -10,18 +10,18 @@ from __future__ import annotations
 
 from flask import Response, current_app, has_request_context, request
 
-LANGUAGES = ("zh", "en")
-DEFAULT = "zh"
+from whalefall.i18n.catalogue import DEFAULT, languages
+
 COOKIE = "lang"
 COOKIE_MAX_AGE = 365 * 24 * 3600
 
 
 def normalize(value: object) -> str | None:
-    """``"en-US"`` → ``"en"``; None for anything that is not one of :data:`LANGUAGES`."""
+    """``"en-US"`` → ``"en"``; None for a language without a catalogue."""
     if not isinstance(value, str):
         return None
     base = value.strip().lower().replace("_", "-").split("-", 1)[0]
-    return base if base in LANGUAGES else None
+    return base if base in languages() else None
 
 
 def _configured() -> str:

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from whalefall.errors import UnknownTask
+from whalefall.i18n import catalogue
 
 BUILTIN_TASKS: dict[str, str] = {
     "heartbeat": "whalefall.tasks.heartbeat:run",
@@ -23,27 +24,6 @@ BUILTIN_TASKS: dict[str, str] = {
     "collect_database_sizes": "whalefall.tasks.collect_database_sizes:run",
     "calculate_database_size_aggregations": "whalefall.tasks.calculate_database_size_aggregations:run",
     "monitor_partition_health": "whalefall.tasks.monitor_partition_health:run",
-}
-
-DESCRIPTIONS: dict[str, dict[str, str]] = {
-    "heartbeat": {"zh": "记录调度器存活时间", "en": "Record that the scheduler is alive"},
-    "cleanup_old_logs": {"zh": "清理过期的日志文件和运行记录", "en": "Remove old log files and run history"},
-    "sync_accounts": {
-        "zh": "同步各实例的账户、角色与权限，记录新增、变更和删除",
-        "en": "Sync every instance's accounts, roles and privileges; record what was added, changed, removed",
-    },
-    "collect_database_sizes": {
-        "zh": "采集各实例每个数据库的容量（每个业务日一条）",
-        "en": "Collect each database's size on every instance (one row per business day)",
-    },
-    "calculate_database_size_aggregations": {
-        "zh": "按日、周、月、季度统计数据库与实例容量（平均、最大、最小、增长）",
-        "en": "Daily, weekly, monthly and quarterly size statistics per database and instance",
-    },
-    "monitor_partition_health": {
-        "zh": "维护容量表的月度分区（创建、清理）并检查健康状态",
-        "en": "Create and drop the size tables' monthly partitions and check their health",
-    },
 }
 
 
@@ -75,7 +55,7 @@ class TaskRegistry:
         return name in self._table
 
     def describe(self, name: str, lang: str = "zh") -> str:
-        return DESCRIPTIONS.get(name, {}).get(lang, "")
+        return catalogue.text("task", name, lang) if name in catalogue.keys("task") else ""
 
     def resolve(self, name: str) -> Callable[..., Any]:
         """The task's entry point; raises :class:`UnknownTask` or the import's error."""

@@ -46,7 +46,6 @@ class JobListQuery(Pagination):
     q: str | None = Field(None, max_length=200)
     category: str | None = Field(None, max_length=64)
     state: Literal["active", "paused"] | None = None
-    lang: Literal["zh", "en"] | None = None
 
 
 RUN_STATUSES = Literal[
