@@ -76,3 +76,44 @@ def test_a_third_language_is_a_file(tmp_path, monkeypatch):
     finally:
         for cached in (catalogue.languages, catalogue._messages, catalogue.table):
             cached.cache_clear()
+
+
+JOB = {"id": "nightly", "name": "Nightly", "function": "heartbeat", "trigger_type": "cron", "cron_hour": "2"}
+
+
+@pytest.mark.parametrize(
+    ("body", "lang", "message", "field"),
+    [
+        ({**JOB, "cron_hour": "25"}, "zh", "「时」字段：25 超出范围 0–23", "cron_hour"),
+        ({**JOB, "cron_hour": "25"}, "en", "hour: 25 is out of range 0-23", "cron_hour"),
+        (
+            {**JOB, "cron_hour": None, "trigger_type": "cron", "cron_expression": "0 25 * * *"},
+            "zh",
+            "「时」字段：25 超出范围 0–23",
+            "cron_expression",
+        ),
+        (
+            {**JOB, "cron_day_of_week": "8"},
+            "zh",
+            "「星期」字段：8 超出范围 0–7（0 和 7 都是周日）",
+            "cron_day_of_week",
+        ),
+        ({**JOB, "timeout_seconds": 0}, "zh", "「超时（秒）」：不能小于 1", "timeout_seconds"),
+        ({**JOB, "timeout_seconds": 0}, "en", "timeout (s): must be at least 1", "timeout_seconds"),
+        ({**JOB, "id": "bad id!"}, "zh", "「ID」：格式不对", "id"),
+        ({**JOB, "name": "  "}, "zh", "「名称」：不能为空", "name"),
+        ({**JOB, "nonsense": 1}, "zh", "nonsense：未知字段", "nonsense"),
+        ({**JOB, "max_retries": "x"}, "en", "retries: expected a whole number", "max_retries"),
+        (
+            {**JOB, "trigger_type": "hourly"},
+            "zh",
+            "「触发方式」：应为 'cron', 'interval', 'date', 'dependency' 之一",
+            "trigger_type",
+        ),
+    ],
+)
+def test_validation_messages_name_the_field_in_the_users_words(client, bearer, body, lang, message, field):
+    answer = client.post(f"/scheduler/api/jobs?lang={lang}", json=body, headers=bearer("operator"))
+    assert answer.status_code == 400
+    assert answer.json["message"] == message
+    assert field in answer.json["errors"]  # scripts still get the field's own name

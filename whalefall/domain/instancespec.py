@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints, field_validator
+from pydantic_core import PydanticCustomError
 
 from whalefall.domain.jobspec import Strict
 
@@ -41,7 +42,7 @@ class InstancePatch(Strict):
         if value is not None:
             value = value.strip()
             if not value:
-                raise ValueError("must not be blank")
+                raise PydanticCustomError("not_blank", "must not be blank")
         return value
 
 

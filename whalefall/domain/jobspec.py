@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic_core import PydanticCustomError
 
 JobId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.\-]{1,64}$")]
 FlatValue = str | int | None
@@ -77,7 +78,7 @@ class JobPatch(TriggerFields):
     @classmethod
     def _name_not_blank(cls, value: str | None) -> str | None:
         if value is not None and not value.strip():
-            raise ValueError("must not be blank")
+            raise PydanticCustomError("not_blank", "must not be blank")
         return value
 
 

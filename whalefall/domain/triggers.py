@@ -125,6 +125,8 @@ def load_timezone(name: str) -> ZoneInfo:
         raise InvalidTrigger(
             f"timezone: {name!r} is not a known IANA time zone (e.g. Asia/Shanghai, UTC)",
             field="timezone",
+            key="timezone_unknown",
+            params={"value": name},
         ) from None
 
 
@@ -158,6 +160,13 @@ def parse_trigger(data: Mapping[str, Any], *, timezone: str) -> TriggerSpec:
     return TriggerSpec(type=trigger_type, params=params)
 
 
+def _part(prefix: str) -> str:
+    """The flat field a message is about: ``cron_hour`` for ``cron_hour: `` and ``cron_expression: hour ``."""
+    if prefix.startswith("cron_expression: "):
+        return "cron_" + prefix.removeprefix("cron_expression: ").strip()
+    return prefix.rstrip(": ")
+
+
 def _given(value: Any) -> bool:
     return value is not None and not (isinstance(value, str) and not value.strip())
 
@@ -168,12 +177,20 @@ def _trigger_type(data: Mapping[str, Any]) -> TriggerType:
         value = data.get("trigger")
     choices = ", ".join(TriggerType)
     if not _given(value):
-        raise InvalidTrigger(f"trigger_type: required, one of {choices}", field="trigger_type")
+        raise InvalidTrigger(
+            f"trigger_type: required, one of {choices}",
+            field="trigger_type",
+            key="trigger_type_required",
+            params={"choices": choices},
+        )
     try:
         return TriggerType(str(value).strip().lower())
     except ValueError:
         raise InvalidTrigger(
-            f"trigger_type: {value!r} is not one of {choices}", field="trigger_type"
+            f"trigger_type: {value!r} is not one of {choices}",
+            field="trigger_type",
+            key="trigger_type_unknown",
+            params={"value": value, "choices": choices},
         ) from None
 
 
@@ -207,6 +224,7 @@ def _parse_cron(raw: dict[str, Any], zone: ZoneInfo) -> dict[str, Any]:
                 "cron_expression: give a cron expression (e.g. '0 2 * * *') or at least one of "
                 "the cron fields (cron_second … cron_year)",
                 field="cron_expression",
+                key="cron_needs_fields",
             )
         prefixes = {name: f"{FLAT_FIELDS[name]}: " for name in fields}
 
@@ -239,6 +257,8 @@ def _split_expression(value: Any) -> tuple[dict[str, str], str]:
             f"(minute hour day month day_of_week, with a leading second and a trailing year), "
             f"got {len(parts)}",
             field="cron_expression",
+            key="cron_field_count",
+            params={"count": len(parts)},
         )
     return fields, expression
 
@@ -250,7 +270,7 @@ def _clean_cron_field(name: str, value: Any, field: str, prefix: str) -> str:
     APScheduler's CronTrigger alone, so whatever it refuses is refused here, naming ``field``.
     """
     if isinstance(value, bool) or not isinstance(value, str | int):
-        raise InvalidTrigger(f"{prefix}{value!r} is not valid; expected {_HINTS[name]}", field=field)
+        raise _invalid_item(prefix, value, name, field)
     text = re.sub(r"\s*,\s*", ",", str(value).strip().lower())
     if name == "day_of_week":
         text = _crontab_weekdays(text, field, prefix)
@@ -262,10 +282,17 @@ def _clean_cron_field(name: str, value: Any, field: str, prefix: str) -> str:
     try:
         CronTrigger(**{name: text}, timezone=UTC)
     except ValueError as exc:
-        raise InvalidTrigger(
-            f"{prefix}{value!r} is not valid ({exc}); expected {_HINTS[name]}", field=field
-        ) from None
+        raise _invalid_item(prefix, value, name, field, detail=f" ({exc})") from None
     return text
+
+
+def _invalid_item(prefix: str, value: Any, name: str, field: str, detail: str = "") -> InvalidTrigger:
+    return InvalidTrigger(
+        f"{prefix}{value!r} is not valid{detail}; expected {_HINTS[name]}",
+        field=field,
+        key="cron_invalid",
+        params={"field": _part(prefix), "value": value, "hint": name},
+    )
 
 
 def _check_item(name: str, item: str, field: str, prefix: str) -> None:
@@ -278,12 +305,22 @@ def _check_item(name: str, item: str, field: str, prefix: str) -> None:
     elif any(pattern.fullmatch(item) for pattern in _ITEM_SYNTAX.get(name, ())):
         return  # names: APScheduler checks them
     else:
-        raise InvalidTrigger(f"{prefix}{item!r} is not valid; expected {_HINTS[name]}", field=field)
+        raise _invalid_item(prefix, item, name, field)
     for number in numbers:
         if number is not None and not low <= int(number) <= high:
-            raise InvalidTrigger(f"{prefix}{int(number)} is out of range {low}-{high}", field=field)
+            raise InvalidTrigger(
+                f"{prefix}{int(number)} is out of range {low}-{high}",
+                field=field,
+                key="cron_out_of_range",
+                params={"field": _part(prefix), "value": int(number), "low": low, "high": high},
+            )
     if step is not None and int(step) == 0:
-        raise InvalidTrigger(f"{prefix}{item!r}: a step must be greater than 0", field=field)
+        raise InvalidTrigger(
+            f"{prefix}{item!r}: a step must be greater than 0",
+            field=field,
+            key="cron_step_zero",
+            params={"field": _part(prefix), "value": item},
+        )
 
 
 def _crontab_weekdays(text: str, field: str, prefix: str) -> str:
@@ -307,10 +344,15 @@ def _crontab_weekdays(text: str, field: str, prefix: str) -> str:
 def _weekday_item(item: str, field: str, prefix: str) -> list[str]:
     match = _WEEKDAY_ITEM.fullmatch(item.replace("?", "*"))
     if not match:
-        raise InvalidTrigger(f"{prefix}{item!r} is not valid; expected {_HINTS['day_of_week']}", field=field)
+        raise _invalid_item(prefix, item, "day_of_week", field)
     step = int(match["step"]) if match["step"] else None
     if step == 0:
-        raise InvalidTrigger(f"{prefix}{item!r}: a step must be greater than 0", field=field)
+        raise InvalidTrigger(
+            f"{prefix}{item!r}: a step must be greater than 0",
+            field=field,
+            key="cron_step_zero",
+            params={"field": _part(prefix), "value": item},
+        )
     if match["range"] == "*":
         if step is None:
             return ["*"]
@@ -329,6 +371,8 @@ def _weekday_item(item: str, field: str, prefix: str) -> list[str]:
                 f"{prefix}{item!r}: a range must not run backwards (0 and 7 are Sunday, 1 Monday … "
                 f"6 Saturday)",
                 field=field,
+                key="cron_backwards",
+                params={"field": _part(prefix), "value": item},
             )
     days = [_CRONTAB_DAYS[number % 7] for number in range(first, last + 1, step or 1)]
     order = sorted({_APS_DAYS.index(day) for day in days})
@@ -344,7 +388,10 @@ def _weekday_number(token: str, field: str, prefix: str) -> int:
     if token.isdigit():
         if not 0 <= int(token) <= 7:
             raise InvalidTrigger(
-                f"{prefix}{int(token)} is out of range 0-7 (0 and 7 are Sunday)", field=field
+                f"{prefix}{int(token)} is out of range 0-7 (0 and 7 are Sunday)",
+                field=field,
+                key="cron_weekday_range",
+                params={"field": _part(prefix), "value": int(token)},
             )
         return int(token)
     if token in _CRONTAB_DAYS:
@@ -352,6 +399,8 @@ def _weekday_number(token: str, field: str, prefix: str) -> int:
     raise InvalidTrigger(
         f"{prefix}{token!r} is not a day of the week; expected 0-7 (0 and 7 are Sunday) or mon-sun",
         field=field,
+        key="cron_not_weekday",
+        params={"field": _part(prefix), "value": token},
     )
 
 
@@ -376,6 +425,8 @@ def _check_cron_fires(
             + (f" on {weekday!r}" if weekday != "*" else "")
             + "; the job would never run",
             field=field,
+            key="cron_never",
+            params={"field": field, "day": params["day"], "month": params.get("month", "*")},
         )
 
 
@@ -387,7 +438,10 @@ def _parse_interval(raw: dict[str, Any], zone: ZoneInfo) -> dict[str, Any]:
             number = _whole_number(raw[unit], field)
             if number < 0:
                 raise InvalidTrigger(
-                    f"{field}: {number} is negative; expected a whole number >= 0", field=field
+                    f"{field}: {number} is negative; expected a whole number >= 0",
+                    field=field,
+                    key="negative",
+                    params={"field": field, "value": number},
                 )
             if number:
                 units[unit] = number
@@ -396,6 +450,7 @@ def _parse_interval(raw: dict[str, Any], zone: ZoneInfo) -> dict[str, Any]:
             "interval_seconds: give at least one of interval_weeks, interval_days, interval_hours, "
             "interval_minutes or interval_seconds greater than 0",
             field="interval_seconds",
+            key="interval_none",
         )
     try:
         too_long = timedelta(**units) > _LONGEST_INTERVAL
@@ -403,14 +458,23 @@ def _parse_interval(raw: dict[str, Any], zone: ZoneInfo) -> dict[str, Any]:
         too_long = True
     if too_long:
         field = FLAT_FIELDS[next(iter(units))]
-        raise InvalidTrigger(f"{field}: the interval must not exceed 100 years", field=field)
+        raise InvalidTrigger(
+            f"{field}: the interval must not exceed 100 years",
+            field=field,
+            key="interval_too_long",
+            params={"field": field},
+        )
     start, end = _parse_window(raw, zone)
     return {**units, **_window_params(start, end, _parse_jitter(raw))}
 
 
 def _parse_date(raw: dict[str, Any], zone: ZoneInfo) -> dict[str, Any]:
     if "run_date" not in raw:
-        raise InvalidTrigger(f"run_date: required for a date trigger ({_DATE_EXAMPLE})", field="run_date")
+        raise InvalidTrigger(
+            f"run_date: required for a date trigger ({_DATE_EXAMPLE})",
+            field="run_date",
+            key="run_date_required",
+        )
     return {"run_date": parse_datetime(raw["run_date"], zone, "run_date").isoformat()}
 
 
@@ -429,7 +493,10 @@ def parse_datetime(value: Any, zone: ZoneInfo, field: str) -> datetime:
             moment = datetime.fromisoformat(str(value).strip())
         except ValueError:
             raise InvalidTrigger(
-                f"{field}: {value!r} is not a date-time; expected {_DATE_EXAMPLE}", field=field
+                f"{field}: {value!r} is not a date-time; expected {_DATE_EXAMPLE}",
+                field=field,
+                key="not_datetime",
+                params={"field": field, "value": value},
             ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=zone)
@@ -441,7 +508,10 @@ def _parse_window(raw: dict[str, Any], zone: ZoneInfo) -> tuple[datetime | None,
     end = parse_datetime(raw["end_date"], zone, "end_date") if "end_date" in raw else None
     if start and end and end < start:
         raise InvalidTrigger(
-            f"end_date: {end.isoformat()} is before start_date {start.isoformat()}", field="end_date"
+            f"end_date: {end.isoformat()} is before start_date {start.isoformat()}",
+            field="end_date",
+            key="end_before_start",
+            params={"end": end.isoformat(), "start": start.isoformat()},
         )
     return start, end
 
@@ -451,7 +521,12 @@ def _parse_jitter(raw: dict[str, Any]) -> int:
         return 0
     jitter = _whole_number(raw["jitter"], "jitter")
     if jitter < 0:
-        raise InvalidTrigger(f"jitter: {jitter} is negative; expected seconds >= 0", field="jitter")
+        raise InvalidTrigger(
+            f"jitter: {jitter} is negative; expected seconds >= 0",
+            field="jitter",
+            key="negative",
+            params={"field": "jitter", "value": jitter},
+        )
     return jitter
 
 
@@ -473,7 +548,12 @@ def _whole_number(value: Any, field: str) -> int:
         return int(value)
     if isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d+\s*", value):
         return int(value)
-    raise InvalidTrigger(f"{field}: {value!r} is not a whole number", field=field)
+    raise InvalidTrigger(
+        f"{field}: {value!r} is not a whole number",
+        field=field,
+        key="not_whole_number",
+        params={"field": field, "value": value},
+    )
 
 
 # --------------------------------------------------------------------------------------------

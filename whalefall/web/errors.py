@@ -17,7 +17,7 @@ from werkzeug.exceptions import HTTPException
 
 from whalefall.errors import WhalefallError
 from whalefall.i18n import pages
-from whalefall.i18n.messages import say
+from whalefall.i18n.messages import field_label, say, say_error, validation_message
 from whalefall.web.envelope import error
 
 log = logging.getLogger(__name__)
@@ -51,19 +51,13 @@ def _field_name(loc: tuple[Any, ...]) -> str:
 def _validation_error(exc: ValidationError) -> Any:
     errors: dict[str, str] = {}
     for err in exc.errors():
-        name = _field_name(err["loc"])
-        msg = err["msg"]
-        if err["type"] == "extra_forbidden":
-            msg = say("unknown_field")
-        elif err["type"] == "missing":
-            msg = say("required")
-        errors.setdefault(name, msg)
-    first = next(iter(errors.items()))
-    return _respond(400, say("invalid", field=first[0], detail=first[1]), errors)
+        errors.setdefault(_field_name(err["loc"]), validation_message(err["type"], err.get("ctx")))
+    name, detail = next(iter(errors.items()))
+    return _respond(400, say("invalid", field=field_label(name), detail=detail), errors)
 
 
 def _domain_error(exc: WhalefallError) -> Any:
-    message = say(exc.key, **exc.params) if exc.key else exc.message
+    message = say_error(exc.key, exc.params) if exc.key else exc.message
     # A field error that repeats the message follows its translation.
     errors = {field: (message if text == exc.message else text) for field, text in exc.errors.items()}
     line = getattr(exc, "line", None)
