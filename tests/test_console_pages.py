@@ -394,7 +394,7 @@ def test_an_unknown_run_or_instance_page_says_which_in_html(client, login):
 def test_a_bad_console_filter_is_a_400_page_naming_the_field(client, login):
     login(client, "viewer")
     page = client.get("/scheduler/runs?status=bogus")
-    assert page.status_code == 400 and page.mimetype == "text/html" and "status" in page.text
+    assert page.status_code == 400 and page.mimetype == "text/html" and "「状态」" in page.text
     assert client.get("/scheduler/runs?status=&job_id=").status_code == 200  # an empty filter is no filter
     assert client.get("/scheduler/admin/audit?page=0").status_code in (400, 403)
 

@@ -117,3 +117,18 @@ def test_validation_messages_name_the_field_in_the_users_words(client, bearer, b
     assert answer.status_code == 400
     assert answer.json["message"] == message
     assert field in answer.json["errors"]  # scripts still get the field's own name
+
+
+def test_default_jobs_speak_the_users_language_until_a_user_renames_them(client, bearer, runtime):
+    from whalefall.services import defaults
+
+    defaults.seed(runtime)
+    viewer, operator = bearer("viewer"), bearer("operator")
+    en = client.get("/scheduler/api/jobs/sync_accounts?lang=en", headers=viewer).json["data"]
+    assert en["name"] == "Account sync" and en["description"].startswith("Every day at 01:00")
+    assert en["category"] == "sync" and en["category_label"] == "sync"
+    zh = client.get("/scheduler/api/jobs/sync_accounts", headers=viewer).json["data"]
+    assert zh["name"] == "账户同步" and zh["category_label"] == "同步"
+    client.put("/scheduler/api/jobs/sync_accounts", json={"name": "我们的同步"}, headers=operator)
+    renamed = client.get("/scheduler/api/jobs/sync_accounts?lang=en", headers=viewer).json["data"]
+    assert renamed["name"] == "我们的同步" and renamed["description"].startswith("Every day")

@@ -105,7 +105,8 @@ class Visit:
 
     def __init__(self, browser, base: str, **context: Any):
         self.base = base
-        self.context = browser.new_context(locale="zh-CN", **context)
+        # Reduced motion turns Bootstrap's fades off: a key pressed while a dialog fades in is not lost.
+        self.context = browser.new_context(locale="zh-CN", **{"reduced_motion": "reduce", **context})
         self.context.set_default_timeout(TIMEOUT_MS)
         self.page = self.context.new_page()
         self.dialogs: list[str] = []

@@ -25,6 +25,7 @@ from whalefall.auth.guard import current_user
 from whalefall.i18n import catalogue, current_language, remember_language
 from whalefall.models import Role, RunStatus
 from whalefall.runtime import Runtime
+from whalefall.services import jobs as job_service
 
 bp = Blueprint("console", __name__, url_prefix="/scheduler")
 
@@ -116,5 +117,6 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(duration, "duration")
     app.add_template_filter(fleet.size_text, "size")
     app.add_template_global(page_url, "page_url")
+    app.add_template_global(job_service.category_label, "category_label")
     # On every HTML page, the sign-in page included.
     app.after_request(_security_headers)

@@ -20,6 +20,7 @@ from whalefall.domain import triggers
 from whalefall.domain.codecheck import check_source
 from whalefall.domain.jobspec import JobCreate, JobPatch
 from whalefall.errors import Forbidden, InvalidInput, JobConflict, JobNotFound
+from whalefall.i18n import catalogue
 from whalefall.models import Job, JobChange, JobKind, JobState, Role, Run
 from whalefall.runtime import Runtime
 from whalefall.services import audit
@@ -383,6 +384,21 @@ def run_summary(run: Run | None) -> dict[str, Any] | None:
     }
 
 
+def _shown(job: Job, attr: str, lang: str) -> str:
+    """A default job's name or description in ``lang`` while it is still the seeded one; a user's own text as is."""
+    value: str = getattr(job, attr)
+    key = f"{job.id}.{attr}"
+    if job.is_default and key in catalogue.keys("default_job"):
+        if value == catalogue.text("default_job", key, catalogue.DEFAULT):
+            return catalogue.text("default_job", key, lang)
+    return value
+
+
+def category_label(category: str, lang: str) -> str:
+    """The default categories (maintenance, sync, …) in ``lang``; a user's own category as is."""
+    return catalogue.text("category", category, lang) if category in catalogue.keys("category") else category
+
+
 def to_dict(
     runtime: Runtime,
     job: Job,
@@ -396,9 +412,10 @@ def to_dict(
     spec = spec_of(job)
     data: dict[str, Any] = {
         "id": job.id,
-        "name": job.name,
-        "description": job.description,
+        "name": _shown(job, "name", lang),
+        "description": _shown(job, "description", lang),
         "category": job.category,
+        "category_label": category_label(job.category, lang),
         "kind": job.kind,
         "func_name": job.func_name if job.kind == JobKind.BUILTIN else None,
         "params": job.params,

@@ -41,7 +41,7 @@
       setText(card, "id", job.id);
       setText(card, "description", job.description);
       field(card, "description").classList.toggle("d-none", !job.description);
-      setText(card, "category", job.category);
+      setText(card, "category", job.category_label);
       field(card, "category").classList.toggle("d-none", !job.category);
       setText(card, "kind", job.kind === "builtin" ? job.func_name : WF.t("kind_code"));
       var badge = field(card, "state");
