@@ -286,6 +286,8 @@ ZH: dict[str, str] = {
     "network_error": "无法连接服务器",
     "request_failed": "请求失败（HTTP {status}）",
     "confirm": "确定",
+    # the capacity chart (ECharts)
+    "chart_value": "{label}：{value}",
 }
 
 EN: dict[str, str] = {
@@ -561,6 +563,8 @@ EN: dict[str, str] = {
     "network_error": "Cannot reach the server",
     "request_failed": "The request failed (HTTP {status})",
     "confirm": "Confirm",
+    # the capacity chart (ECharts)
+    "chart_value": "{label}: {value}",
 }
 
 TEXT = {"zh": ZH, "en": EN}
