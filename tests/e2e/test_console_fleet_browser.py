@@ -203,6 +203,8 @@ def test_an_instance_from_the_dialog_to_its_connection_detail_capacity_and_delet
 
     page.click('#databases-title ~ a, a[href*="/scheduler/capacity?instance_id="]')
     expect(page.locator("#c-instance option:checked")).to_have_text(NAME)
+    # Words the script writes as it starts come from the text table (not its keys).
+    expect(page.locator("#c-database option").first).to_have_text("整个实例（全部数据库）")
     iid = page.locator("#c-instance").input_value()
     daily = expected_chart(api, f"period=daily&instance_id={iid}")
     assert today in daily["dates"] and [s["name"] for s in daily["series"]] == [NAME]
@@ -251,6 +253,22 @@ def test_an_instance_from_the_dialog_to_its_connection_detail_capacity_and_delet
     tip = hover_point(page, 0, 0, page.evaluate(CHART_DATA)["series"][0]["data"][0])
     expect(tip.locator(f'[data-series="{NAME}"]')).to_contain_text("Average size: ")
     expect(tip.locator(f'[data-series="{NAME}"]')).to_contain_text("Change: ")
+
+    # The system turns dark: the chart repaints in the dark theme's colours.
+    body_colour = (
+        "() => getComputedStyle(document.documentElement).getPropertyValue('--bs-body-color').trim()"
+    )
+    light = page.evaluate(body_colour)
+    text_colour = f"() => {CHART}.getOption().textStyle.color"
+    assert page.evaluate(text_colour) == light
+    page.emulate_media(color_scheme="dark")
+    expect(page.locator("html")).to_have_attribute("data-bs-theme", "dark")
+    dark = page.evaluate(body_colour)
+    assert dark != light
+    wait_until(lambda: page.evaluate(text_colour) == dark, 30, what="the chart in dark colours")
+    v.shot("24-capacity-dark", full_page=False)
+    page.emulate_media(color_scheme="light")
+
     page.click("#wf-lang")
     expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
     api.ok("DELETE", f"/instances/{bare_id}")

@@ -102,7 +102,7 @@
       },
       series: series.map(function (s, index) {
         return {
-          type: "line", name: seriesName(s), connectNulls: true, showSymbol: true, symbolSize: 6,
+          type: "line", name: seriesName(s), connectNulls: true, showSymbol: true, symbol: "circle", symbolSize: 6,
           data: dates.map(function (d) { return points[index][d] ? points[index][d].avg_bytes : null; }),
         };
       }),
