@@ -59,7 +59,6 @@ _MESSAGES_ZH = {
     ", starting {0}": ", 从 {0} 开始",
     "starting {0}": "从 {0} 开始",
     ", {0} days before the last day of the month": ", 每月最后一天的前 {0} 天",
-    " and ": " 和 ",
 }
 _MESSAGES_EN = {", or on {0}": "", "starting {0}": "starting {0}"}
 _MONTHS_ZH = tuple(f"{n} 月" for n in range(1, 13))
