@@ -6,6 +6,7 @@ The dialog, the connection test and the chart in a real browser are in
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 import pytest
@@ -177,6 +178,20 @@ def test_the_capacity_page_offers_instances_and_periods(client, login, runtime):
     assert f'<option value="{iid}" selected>orders</option>' in html
     assert '<option value="weekly" selected>' in html
     assert "js/capacity.js" in html and 'id="chart"' in html
+
+
+def test_the_capacity_chart_is_drawn_by_the_vendored_echarts(client, login):
+    login(client, "viewer")
+    html = html_of(client, "/scheduler/capacity")
+    scripts = re.findall(r'<script defer src="([^"]+)"', html)
+    echarts = "/static/vendor/echarts-5.6.0/echarts.min.js"
+    assert echarts in scripts and scripts.index(echarts) < scripts.index("/static/js/capacity.js")
+    for path in (echarts, "/static/vendor/echarts-5.6.0/LICENSE", "/static/vendor/echarts-5.6.0/NOTICE"):
+        response = client.get(path)
+        assert response.status_code == 200, path
+        body = response.get_data(as_text=True)
+        response.close()
+        assert "Apache" in body, path
 
 
 def test_the_nav_links_to_the_fleet_pages(client, login):

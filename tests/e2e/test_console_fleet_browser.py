@@ -2,8 +2,10 @@
 
 An admin creates an instance for the local MariaDB through the dialog, tests its
 connection (the version comes back as a toast), opens its detail after the
-fleet tasks ran, looks at its capacity chart, and deletes it. Screenshots of the
-three pages land in ``test-artifacts/screenshots/``. The server, the browser and
+fleet tasks ran, looks at its capacity chart (drawn by ECharts: the test reads
+the chart's option back and compares it with the API's figures, and hovers a
+point for its tooltip), and deletes it. Screenshots of the three pages land in
+``test-artifacts/screenshots/``. The server, the browser and
 the ``visit`` helper are those of ``test_console_browser.py`` (its own server
 for this module).
 """
@@ -20,6 +22,7 @@ import sqlalchemy as sa
 from tests.conftest import SERVER_URLS, unavailable
 from tests.e2e import test_console_browser as base
 from tests.proc import wait_until
+from whalefall.console.fleet import size_text
 
 pytestmark = pytest.mark.process
 
@@ -59,6 +62,50 @@ def version_toast(page):
     return page.locator('#wf-toasts .toast[data-kind="success"]', has_text=VERSION).last
 
 
+# The chart's ECharts instance: its period starts and, per line, its name and points.
+CHART = "echarts.getInstanceByDom(document.getElementById('chart'))"
+CHART_DATA = f"""() => {{
+  const chart = {CHART};
+  if (!chart) return null;
+  const option = chart.getOption();
+  return {{dates: option.xAxis ? option.xAxis[0].data : [],
+          series: (option.series || []).map(s => ({{name: s.name, data: s.data}}))}};
+}}"""
+
+
+def expected_chart(api, query: str) -> dict:
+    """What the chart should hold for GET /capacity?query: every period start, and each line's
+    average size on it (None where it has none)."""
+    data = api.ok("GET", "/capacity?top=10&" + query)
+    dates = sorted({p["period_start"] for s in data["series"] for p in s["points"]})
+    series = []
+    for s in data["series"]:
+        sizes = {p["period_start"]: p["avg_bytes"] for p in s["points"]}
+        name = f"{s['instance_name']} / {s['database']}" if s.get("database") else s["instance_name"]
+        series.append({"name": name, "data": [sizes.get(d) for d in dates]})
+    assert any(v is not None for s in series for v in s["data"]), data
+    return {"dates": dates, "series": series}
+
+
+def chart_shows(page, expected: dict, what: str) -> None:
+    """Wait until the chart holds ``expected`` (the page fetches and draws asynchronously)."""
+    try:
+        wait_until(lambda: page.evaluate(CHART_DATA) == expected, 30, what=what)
+    except AssertionError:
+        assert page.evaluate(CHART_DATA) == expected, what  # the difference
+        raise
+
+
+def hover_point(page, series: int, index: int, value: int):
+    """Move the mouse onto one point of the chart; returns the tooltip."""
+    x, y = page.evaluate(
+        f"([s, i, v]) => {CHART}.convertToPixel({{seriesIndex: s}}, [i, v])", [series, index, value]
+    )
+    box = page.locator("#chart").bounding_box()
+    page.mouse.move(box["x"] + x, box["y"] + y)
+    return page.locator("#chart .wf-chart-tooltip")
+
+
 def run_task(api, job_id: str, function: str, params: dict | None = None) -> None:
     """Create a job for a built-in fleet task, run it now and wait until it succeeded."""
     api.ok(
@@ -87,7 +134,8 @@ def test_an_instance_from_the_dialog_to_its_connection_detail_capacity_and_delet
 
     url = mariadb
     api = server["api"]
-    v = visit(viewport={"width": 1366, "height": 900})
+    # Reduced motion: the chart draws without animating, so the screenshots show its lines.
+    v = visit(viewport={"width": 1366, "height": 900}, reduced_motion="reduce")
     page = v.page
     v.sign_in("admin")
     v.go("/scheduler/instances")
@@ -145,19 +193,87 @@ def test_an_instance_from_the_dialog_to_its_connection_detail_capacity_and_delet
     expect(version_toast(page)).to_be_visible()
     v.shot("21-instance")
 
+    # An instance with no figures yet, for the empty state.
+    bare = api.ok(
+        "POST",
+        "/instances",
+        {"name": "e2e-bare", "db_type": "mysql", "host": "127.0.0.1", "port": 1, "username": "nobody"},
+    )
+    bare_id = bare.get("id") or bare["instance"]["id"]
+
     page.click('#databases-title ~ a, a[href*="/scheduler/capacity?instance_id="]')
     expect(page.locator("#c-instance option:checked")).to_have_text(NAME)
-    expect(page.locator("#chart svg circle").first).to_be_attached()
-    expect(page.locator("#chart svg")).to_contain_text(today)
+    # Words the script writes as it starts come from the text table (not its keys).
+    expect(page.locator("#c-database option").first).to_have_text("整个实例（全部数据库）")
+    iid = page.locator("#c-instance").input_value()
+    daily = expected_chart(api, f"period=daily&instance_id={iid}")
+    assert today in daily["dates"] and [s["name"] for s in daily["series"]] == [NAME]
+    chart_shows(page, daily, "the daily chart of the instance")
+    expect(page.locator("#chart canvas")).to_be_visible()
+    expect(page.locator("#chart-empty")).to_be_hidden()
     expect(page.locator("#largest tbody tr").first).to_be_visible()
+    # The tooltip of today's point: the date, the line, its size and change in the page's words.
+    index = daily["dates"].index(today)
+    value = daily["series"][0]["data"][index]
+    tip = hover_point(page, 0, index, value)
+    expect(tip).to_be_visible()
+    expect(tip.locator(".wf-chart-tip-date")).to_have_text(today)
+    expect(tip.locator(f'[data-series="{NAME}"]')).to_contain_text(f"平均大小：{size_text(value)}")
+    expect(tip.locator(f'[data-series="{NAME}"]')).to_contain_text("变化：")
+    v.shot("23-capacity-tooltip", full_page=False)
+
     page.select_option("#c-period", "monthly")
     expect(page).to_have_url(re.compile(r"period=monthly"))
     expect(page.locator("#chart-caption")).to_contain_text("每月")
-    expect(page.locator("#chart svg circle").first).to_be_attached()
+    chart_shows(page, expected_chart(api, f"period=monthly&instance_id={iid}"), "the monthly chart")
     page.select_option("#c-database", DATABASE)
     expect(page.locator("#chart-caption")).to_contain_text(f"{NAME} / {DATABASE}")
-    expect(page.locator("#chart svg circle")).to_have_count(1)
-    v.shot("22-capacity")
+    one = expected_chart(api, f"period=monthly&instance_id={iid}&database={DATABASE}")
+    assert [s["name"] for s in one["series"]] == [f"{NAME} / {DATABASE}"]
+    assert len(one["dates"]) == 1 and one["series"][0]["data"][0] > 0
+    chart_shows(page, one, "the chart of the one database")
+    v.shot("22-capacity", full_page=False)  # a full-page shot of this page came out stale
+
+    # No figures: the empty state instead of a chart.
+    page.select_option("#c-instance", str(bare_id))
+    expect(page.locator("#chart-caption")).to_contain_text("e2e-bare")
+    expect(page.locator("#chart-empty")).to_be_visible()
+    expect(page.locator("#chart")).to_be_hidden()
+    wait_until(
+        lambda: page.evaluate(CHART_DATA) == {"dates": [], "series": []}, 30, what="the chart to clear"
+    )
+
+    # In English: the same lines, and the tooltip in English words.
+    page.select_option("#c-instance", iid)
+    expect(page.locator("#chart-caption")).to_contain_text(NAME)
+    page.click("#wf-lang")
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    expect(page.locator("#chart-caption")).to_contain_text("Size of")
+    chart_shows(page, expected_chart(api, f"period=monthly&instance_id={iid}"), "the chart in English")
+    tip = hover_point(page, 0, 0, page.evaluate(CHART_DATA)["series"][0]["data"][0])
+    expect(tip.locator(f'[data-series="{NAME}"]')).to_contain_text("Average size: ")
+    expect(tip.locator(f'[data-series="{NAME}"]')).to_contain_text("Change: ")
+
+    # The system turns dark: the chart repaints in the dark theme's colours.
+    body_colour = (
+        "() => getComputedStyle(document.documentElement).getPropertyValue('--bs-body-color').trim()"
+    )
+    light = page.evaluate(body_colour)
+    text_colour = f"() => {CHART}.getOption().textStyle.color"
+    assert page.evaluate(text_colour) == light
+    page.emulate_media(color_scheme="dark")
+    expect(page.locator("html")).to_have_attribute("data-bs-theme", "dark")
+    dark = page.evaluate(body_colour)
+    assert dark != light
+    wait_until(lambda: page.evaluate(text_colour) == dark, 30, what="the chart in dark colours")
+    v.shot("24-capacity-dark", full_page=False)
+    page.emulate_media(color_scheme="light")
+
+    page.click("#wf-lang")
+    expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
+    api.ok("DELETE", f"/instances/{bare_id}")
+
+    v.shot("22-capacity", full_page=False)  # a full-page shot of this page came out stale
 
     # Delete it, after a confirmation that names it.
     v.go("/scheduler/instances")

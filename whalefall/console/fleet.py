@@ -4,7 +4,7 @@ The lists are rendered here from the same services the fleet API uses
 (``services.instances``, ``fleet_accounts``, ``fleet_sizes``);
 ``static/js/instances.js`` sends every change and connection test to the
 fleet API (``whalefall/api/fleet.py``); ``static/js/capacity.js`` reads
-``GET /scheduler/api/capacity`` and draws the chart as SVG.
+``GET /scheduler/api/capacity`` and draws the chart with the vendored Apache ECharts.
 """
 
 from __future__ import annotations

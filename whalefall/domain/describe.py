@@ -1,16 +1,21 @@
 """Human-readable text for a trigger, in Simplified Chinese (the default) or English.
 
 Works on a trigger's canonical params (see ``whalefall.domain.triggers``): cron fields hold
-APScheduler values, so days of the week are names. Common shapes get a sentence; anything else
-falls back to showing the cron expression. Nothing here raises.
+APScheduler values, so days of the week are names. Common shapes get a sentence of ours; the rest
+are described by ``cron-descriptor`` (after translating the fields into the crontab terms it reads,
+Sunday being 0), with its Chinese completed and its day and month names replaced by ours; what even
+that cannot read falls back to showing the cron expression. Nothing here raises.
 """
 
 from __future__ import annotations
 
+import calendar
 import re
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
+
+from cron_descriptor import ExpressionDescriptor, FormatError, MissingFieldError, Options
 
 _SIGNIFICANCE = ("year", "month", "day", "day_of_week", "hour", "minute", "second")
 # What CronTrigger gives a field left out after the last one given (the rest become "*").
@@ -37,6 +42,32 @@ _MONTHS_EN = (
 _UNITS = ("weeks", "days", "hours", "minutes", "seconds")
 _UNITS_ZH = {"weeks": "周", "days": "天", "hours": "小时", "minutes": "分钟", "seconds": "秒"}
 _STEP = re.compile(r"(?:\*|0)/(\d+)")
+
+# cron-descriptor's messages we word differently. Its zh_CN catalogue lacks some (which it then
+# drops silently) and orders "on the third Friday of the month" word by word. ", or on {0}" is
+# crontab's OR of day and weekday; APScheduler needs both, which "only on {0}" says (an empty
+# message makes cron-descriptor use that one).
+_MESSAGES_ZH = {
+    ", or on {0}": "",
+    ", on the ": ", 每月的",
+    " {0} of the month": "{0}",
+    ", on the last {0} of the month": ", 每月的最后一个{0}",
+    ", on the {0} of the month": ", 每月的{0}",
+    ", {0} through {1}": ", {0} 至 {1}",
+    ", every {0} weeks": ", 每 {0} 周",
+    ", every {0} months": ", 每 {0} 个月",
+    ", starting {0}": ", 从 {0} 开始",
+    "starting {0}": "从 {0} 开始",
+    ", {0} days before the last day of the month": ", 每月最后一天的前 {0} 天",
+}
+_MESSAGES_EN = {", or on {0}": "", "starting {0}": "starting {0}"}
+_MONTHS_ZH = tuple(f"{n} 月" for n in range(1, 13))
+_CJK = r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]"
+_YEAR = re.compile(r"(?<!\d)(\d{4})(?!\d)")
+_CJK_GAP = re.compile(rf"(?<={_CJK}) +(?={_CJK})")
+# APScheduler's "last fri" / "3rd fri" in the day field, as crontab's 5L / 5#3 in the weekday one.
+_NTH_WEEKDAY = re.compile(r"(?P<nth>1st|2nd|3rd|4th|5th|last) +(?P<day>[a-z]{3})")
+_WEEKDAY_NAMES = re.compile(r"[a-z]{3}(?:-[a-z]{3})?(?:,[a-z]{3}(?:-[a-z]{3})?)*")
 
 
 def describe_trigger(trigger_type: str, params: Mapping[str, Any], lang: str = "zh") -> str:
@@ -189,7 +220,73 @@ def _day_spans(dow: str) -> list[tuple[str, ...]] | None:
     return spans
 
 
+def _crontab_fields(params: Mapping[str, Any]) -> list[str]:
+    """Seven fields in the order and terms cron-descriptor reads: second ... day_of_week, year,
+    weekdays as crontab numbers (Sunday 0, or 7 closing a range such as ``fri-sun``)."""
+    f = _effective(params)
+    day, dow = f["day"], f["day_of_week"]
+    if dow != "*":
+        if not _WEEKDAY_NAMES.fullmatch(dow):
+            raise ValueError(f"day_of_week {dow!r}")
+        dow = ",".join(_weekday_numbers(item) for item in dow.split(","))
+    if day == "last":
+        day = "L"
+    elif nth := _NTH_WEEKDAY.fullmatch(day):
+        if dow != "*":
+            raise ValueError(f"day {day!r} with day_of_week {dow!r}")
+        number = _weekday_numbers(nth["day"])
+        day, dow = "?", f"{number}L" if nth["nth"] == "last" else f"{number}#{nth['nth'][0]}"
+    elif not re.fullmatch(r"[0-9*,/-]+", day):
+        raise ValueError(f"day {day!r}")
+    return [f["second"], f["minute"], f["hour"], day, f["month"], dow, f["year"]]
+
+
+def _weekday_numbers(item: str) -> str:
+    ends = item.split("-")
+    numbers = [(_DAYS.index(end) + 1) % 7 for end in ends]  # ValueError for a name not in _DAYS
+    if len(numbers) == 2 and numbers[1] == 0:
+        numbers[1] = 7
+    return "-".join(str(n) for n in numbers)
+
+
+def _described(params: Mapping[str, Any], en: bool) -> str:
+    """cron-descriptor's sentence, in our words for days and months; raises ValueError (or one of
+    its errors) when it cannot read the schedule."""
+    options = Options(locale_code="en_US" if en else "zh_CN", use_24hour_time_format=True)
+    descriptor = _Descriptor(" ".join(_crontab_fields(params)), options)
+    descriptor.messages = _MESSAGES_EN if en else _MESSAGES_ZH
+    text = descriptor.get_description()
+    # Its names come from the process locale (calendar, strftime): map them to ours.
+    days = _DAYS_EN if en else _DAYS_ZH
+    names = {calendar.day_name[i]: days[_DAYS[i]] for i in range(7)}
+    months = _MONTHS_EN if en else _MONTHS_ZH
+    names.update({date(2000, n, 1).strftime("%B"): months[n - 1] for n in range(1, 13)})
+    pattern = "|".join(rf"(?<![A-Za-z]){re.escape(name)}(?![A-Za-z])" for name in names)
+    text = re.sub(pattern, lambda match: names[match[0]], text)
+    if en:
+        return text
+    text = text.replace(", ", "，").replace(",", "，").replace("，和", "和")
+    text = _YEAR.sub(r"\1 年", text)  # only years have four digits
+    text = _CJK_GAP.sub("", re.sub(" +", " ", text)).strip().replace("从在", "从")
+    return text + ("执行" if re.match(_CJK, text[-1:]) else " 执行")
+
+
+class _Descriptor(ExpressionDescriptor):
+    """cron-descriptor with some of its messages replaced (``messages``)."""
+
+    messages: Mapping[str, str] = {}
+
+    def translate(self, message: str) -> str:
+        if message in self.messages:
+            return self.messages[message]
+        return super().translate(message)
+
+
 def _cron_fallback(params: Mapping[str, Any], en: bool) -> str:
+    try:
+        return _described(params, en)
+    except (ValueError, TypeError, AttributeError, KeyError, IndexError, FormatError, MissingFieldError):
+        pass  # not a schedule cron-descriptor reads: show the expression
     expression = params.get("expression") if isinstance(params, Mapping) else None
     if not expression:
         try:

@@ -29,15 +29,23 @@
     try { return JSON.parse(node.textContent); } catch (e) { return {}; }
   }
 
-  /** Run fn once the page is parsed (and its JSON tables read). */
+  var tablesRead = false;
+  function readTables() {
+    if (tablesRead) return;
+    tablesRead = true;
+    WF.text = readJson("wf-text");
+    WF.config = readJson("wf-config");
+  }
+
+  /** Run fn once the page is parsed (and its JSON tables read). Deferred page scripts run
+   *  before DOMContentLoaded, with the page already parsed: they read the tables first. */
   WF.ready = function (fn) {
     if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", fn);
-    else fn();
+    else { readTables(); fn(); }
   };
 
   WF.ready(function () {
-    WF.text = readJson("wf-text");
-    WF.config = readJson("wf-config");
+    readTables();
     var flash = sessionStorage.getItem(FLASH_KEY);
     if (flash) {
       sessionStorage.removeItem(FLASH_KEY);

@@ -1,21 +1,11 @@
-/* The capacity page: size over time from GET /scheduler/api/capacity, drawn here as an SVG
- * line chart (one line per instance, or the one database chosen), plus the largest and the
- * fastest-growing databases of the latest period. The chart is built with DOM calls only. */
+/* The capacity page: size over time from GET /scheduler/api/capacity, drawn with the vendored
+ * Apache ECharts (one line per instance, or the one database chosen; legend, tooltips), plus the
+ * largest and the fastest-growing databases of the latest period. Tooltips are built with DOM
+ * calls (WF.el), so no data becomes markup. */
 (function () {
   "use strict";
 
-  var SVG = "http://www.w3.org/2000/svg";
-  var W = 860, H = 320, LEFT = 78, RIGHT = 16, TOP = 14, BOTTOM = 44;
   var COLOURS = ["#0d6efd", "#d63384", "#198754", "#fd7e14", "#6f42c1", "#20c997", "#dc3545", "#0dcaf0"];
-
-  function svg(tag, attrs, children) {
-    var node = document.createElementNS(SVG, tag);
-    Object.keys(attrs || {}).forEach(function (name) { node.setAttribute(name, String(attrs[name])); });
-    [].concat(children || []).forEach(function (child) {
-      node.appendChild(child instanceof Node ? child : document.createTextNode(String(child)));
-    });
-    return node;
-  }
 
   /** Bytes in binary units, as the server's `size` filter writes them. */
   function size(bytes) {
@@ -40,7 +30,39 @@
     return (unit <= 1 ? 1 : unit <= 2 ? 2 : unit <= 5 ? 5 : 10) * power;
   }
 
-  function draw(box, legend, series) {
+  function seriesName(s) {
+    return s.database ? s.instance_name + " / " + s.database : s.instance_name;
+  }
+
+  /** Bootstrap's colours of the current theme (light or dark), for what ECharts paints. */
+  function palette() {
+    var css = getComputedStyle(document.documentElement);
+    var read = function (name) { return css.getPropertyValue(name).trim(); };
+    return { text: read("--bs-body-color"), muted: read("--bs-secondary-color"), border: read("--bs-border-color"),
+      background: read("--bs-body-bg"), font: getComputedStyle(document.body).fontFamily };
+  }
+
+  /** The tooltip of one period: its date, then each line's average size and change. */
+  function tooltip(points, items) {
+    if (!items.length) return "";
+    var date = items[0].axisValue;
+    var rows = items.map(function (item) {
+      var point = points[item.seriesIndex][date];
+      if (!point) return null;
+      var swatch = WF.el("span", { class: "wf-chart-swatch", "aria-hidden": "true" });
+      swatch.style.backgroundColor = item.color;
+      return WF.el("div", { class: "wf-chart-tip-row", "data-series": item.seriesName }, [
+        WF.el("div", { class: "fw-semibold" }, [swatch, item.seriesName]),
+        WF.el("div", {}, WF.t("chart_value", { label: WF.t("avg_size"), value: size(point.avg_bytes) })),
+        WF.el("div", {}, WF.t("chart_value", { label: WF.t("change"), value: change(point) })),
+      ]);
+    });
+    return WF.el("div", { class: "wf-chart-tip" }, [WF.el("div", { class: "wf-chart-tip-date" }, date)].concat(rows));
+  }
+
+  /** The chart's option for these series: a category axis of period starts, sizes on a value
+   *  axis with binary steps, one line per series (gaps joined), legend and axis tooltip. */
+  function chartOption(series) {
     var dates = [];
     series.forEach(function (s) { s.points.forEach(function (p) { if (dates.indexOf(p.period_start) < 0) dates.push(p.period_start); }); });
     dates.sort();
@@ -50,45 +72,41 @@
     var base = Math.pow(1024, Math.max(0, Math.min(4, Math.floor(Math.log(Math.max(max, 1)) / Math.log(1024)))));
     var step = niceStep(Math.max(max, 1) / base, 5) * base;
     var top = Math.max(step, Math.ceil(max / step) * step);
-    var plotW = W - LEFT - RIGHT, plotH = H - TOP - BOTTOM;
-    var x = function (d) { return LEFT + (dates.length < 2 ? plotW / 2 : dates.indexOf(d) * plotW / (dates.length - 1)); };
-    var y = function (v) { return TOP + plotH - (v / top) * plotH; };
-    var chart = svg("svg", { viewBox: "0 0 " + W + " " + H, width: "100%", "preserveAspectRatio": "xMidYMid meet",
-      "font-size": "12", fill: "currentColor", "data-points": dates.length });
-    // y axis: grid lines and labels
-    for (var v = 0; v <= top + step / 2; v += step) {
-      chart.appendChild(svg("line", { x1: LEFT, x2: W - RIGHT, y1: y(v), y2: y(v), stroke: "currentColor",
-        "stroke-opacity": v === 0 ? "0.6" : "0.15" }));
-      chart.appendChild(svg("text", { x: LEFT - 6, y: y(v) + 4, "text-anchor": "end", class: "wf-axis-y" }, size(v)));
-    }
-    // x axis: at most eight dates, evenly picked
-    var every = Math.max(1, Math.ceil(dates.length / 8));
-    dates.forEach(function (d, i) {
-      if (i % every && i !== dates.length - 1) return;
-      chart.appendChild(svg("line", { x1: x(d), x2: x(d), y1: TOP + plotH, y2: TOP + plotH + 4, stroke: "currentColor" }));
-      chart.appendChild(svg("text", { x: x(d), y: TOP + plotH + 18, "text-anchor": "middle", class: "wf-axis-x" }, d));
+    var points = series.map(function (s) {
+      var byDate = {};
+      s.points.forEach(function (p) { if (p.avg_bytes !== null && p.avg_bytes !== undefined) byDate[p.period_start] = p; });
+      return byDate;
     });
-    chart.appendChild(svg("text", { x: LEFT + plotW / 2, y: H - 4, "text-anchor": "middle", "fill-opacity": "0.7" },
-      WF.t("period_start")));
-    chart.appendChild(svg("line", { x1: LEFT, x2: LEFT, y1: TOP, y2: TOP + plotH, stroke: "currentColor",
-      "stroke-opacity": "0.6" }));
-    legend.replaceChildren();
-    series.forEach(function (s, index) {
-      var colour = COLOURS[index % COLOURS.length];
-      var name = s.database ? s.instance_name + " / " + s.database : s.instance_name;
-      var points = s.points.filter(function (p) { return p.avg_bytes !== null && p.avg_bytes !== undefined; });
-      var line = svg("polyline", { fill: "none", stroke: colour, "stroke-width": "2", class: "wf-series",
-        points: points.map(function (p) { return x(p.period_start) + "," + y(p.avg_bytes); }).join(" ") });
-      chart.appendChild(line);
-      points.forEach(function (p) {
-        chart.appendChild(svg("circle", { cx: x(p.period_start), cy: y(p.avg_bytes), r: 3, fill: colour },
-          svg("title", {}, name + " · " + p.period_start + " · " + size(p.avg_bytes) + " · " + change(p))));
-      });
-      var swatch = svg("svg", { width: 10, height: 10, viewBox: "0 0 10 10", class: "me-1", "aria-hidden": "true" },
-        svg("rect", { width: 10, height: 10, fill: colour }));
-      legend.appendChild(WF.el("li", { class: "list-inline-item" }, [swatch, name]));
-    });
-    box.replaceChildren(chart);
+    var colours = palette();
+    var axisLine = { lineStyle: { color: colours.muted } };
+    return {
+      animation: !window.matchMedia("(prefers-reduced-motion: reduce)").matches,
+      color: COLOURS,
+      textStyle: { fontFamily: colours.font, fontSize: 12, color: colours.text },
+      grid: { left: 12, right: 24, top: 16, bottom: 64, containLabel: true },
+      legend: { type: "scroll", bottom: 0, textStyle: { color: colours.text }, pageTextStyle: { color: colours.text },
+        inactiveColor: colours.muted },
+      tooltip: {
+        trigger: "axis", confine: true, className: "wf-chart-tooltip", backgroundColor: colours.background,
+        borderColor: colours.border, textStyle: { color: colours.text, fontFamily: colours.font, fontSize: 12 },
+        formatter: function (items) { return tooltip(points, [].concat(items)); },
+      },
+      xAxis: {
+        type: "category", data: dates, boundaryGap: dates.length < 2, name: WF.t("period_start"),
+        nameLocation: "middle", nameGap: 30, nameTextStyle: { color: colours.muted },
+        axisLine: axisLine, axisTick: { alignWithLabel: true }, axisLabel: { color: colours.text, hideOverlap: true },
+      },
+      yAxis: {
+        type: "value", min: 0, max: top, interval: step, axisLine: { show: true, lineStyle: axisLine.lineStyle },
+        axisLabel: { color: colours.text, formatter: size }, splitLine: { lineStyle: { color: colours.border } },
+      },
+      series: series.map(function (s, index) {
+        return {
+          type: "line", name: seriesName(s), connectNulls: true, showSymbol: true, symbol: "circle", symbolSize: 6,
+          data: dates.map(function (d) { return points[index][d] ? points[index][d].avg_bytes : null; }),
+        };
+      }),
+    };
   }
 
   function fillRanking(table, rows) {
@@ -113,8 +131,21 @@
     var period = document.getElementById("c-period");
     var caption = document.getElementById("chart-caption");
     var box = document.getElementById("chart");
-    var legend = document.getElementById("chart-legend");
     var empty = document.getElementById("chart-empty");
+    var chart = null, shown = null;
+
+    /** Draw these series (ECharts is set up on first use, in the page's language), or none. */
+    function draw(series) {
+      shown = series;
+      box.classList.toggle("d-none", !series);
+      if (!series) { if (chart) chart.clear(); return; }
+      if (!chart) chart = echarts.init(box, null, { locale: document.documentElement.lang === "en" ? "EN" : "ZH" });
+      chart.setOption(chartOption(series), { notMerge: true });
+      chart.resize();
+    }
+    new ResizeObserver(function () { if (chart) chart.resize(); }).observe(box);
+    // The theme follows the system setting (api.js): repaint in its colours.
+    window.matchMedia("(prefers-color-scheme: dark)").addEventListener("change", function () { if (shown) draw(shown); });
 
     /** The chosen instance's databases in the second list (kept selected when still there). */
     async function loadDatabases(selected) {
@@ -139,6 +170,14 @@
       var pageQuery = new URLSearchParams(query);
       pageQuery.delete("top");
       history.replaceState(null, "", location.pathname + "?" + pageQuery.toString());
+      // The language switch reloads this page: with this choice, not the one it was loaded with.
+      var switchLang = document.getElementById("wf-lang");
+      if (switchLang) {
+        var target = new URL(switchLang.href);
+        pageQuery.set("lang", target.searchParams.get("lang"));
+        target.search = pageQuery.toString();
+        switchLang.href = target.toString();
+      }
       caption.textContent = WF.t("loading");
       try {
         var data = (await WF.api("GET", "/capacity?" + query.toString())).data;
@@ -147,8 +186,7 @@
         caption.textContent = WF.t("chart_label", { what: what, period: WF.t("period_" + data.period) });
         var hasPoints = data.series.some(function (s) { return s.points.length > 0; });
         empty.classList.toggle("d-none", hasPoints);
-        if (hasPoints) draw(box, legend, data.series);
-        else { box.replaceChildren(); legend.replaceChildren(); }
+        draw(hasPoints ? data.series : null);
         document.getElementById("ranking-period").textContent =
           data.period_start ? WF.t("latest_period", { date: data.period_start }) : "";
         fillRanking(document.getElementById("largest"), data.largest || []);
