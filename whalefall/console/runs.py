@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from flask import request
 from sqlalchemy import select
 
+from whalefall import clock
 from whalefall.auth.guard import page_login_required
 from whalefall.console import bp, not_found, render, runtime
 from whalefall.console.text import RUN_STATUSES
@@ -90,4 +91,6 @@ def run_page(run_id: int):
             run = run_service.to_dict(run_service.get(session, run_id), rt.settings.timezone, with_log=True)
     except RunNotFound as exc:
         return not_found(exc.message)
-    return render("console/run.html", run=run, active=run["status"] in ACTIVE)
+    # The server's clock, so the page's elapsed timer is right on a browser whose clock is not.
+    now = clock.iso(clock.now())
+    return render("console/run.html", run=run, active=run["status"] in ACTIVE, now=now)
