@@ -255,7 +255,8 @@
 
     if (cancel) {
       cancel.addEventListener("click", async function () {
-        var question = WF.t("cancel_confirm", { id: id, name: root.dataset.jobName });
+        var name = root.querySelector('[data-f="job_name"]').textContent;
+        var question = WF.t("cancel_confirm", { id: id, name: name });
         if (!(await WF.confirm(WF.t("cancel_run"), question, WF.t("cancel_run")))) return;
         if (await WF.call("POST", "/runs/" + encodeURIComponent(id) + "/cancel", undefined, cancel)) {
           if (poller) poller.now(); else await poll();
