@@ -190,6 +190,15 @@ def test_a_running_run_shows_its_elapsed_time_and_cancelling_asks_first(visit, s
         expect(elapsed).not_to_have_text(first)  # it counts on its own, second by second
         expect(page.locator("#rerun")).to_be_hidden()
 
+        # A search keeps counting as the followed log grows.
+        page.fill("#log-search", "tick")
+        count = page.locator("#log-count")
+        expect(count).to_have_text(re.compile(r"^1 / \d+$"))
+        seen = count.text_content()
+        expect(count).not_to_have_text(seen)
+        expect(count).to_have_text(re.compile(r"^1 / \d+$"))
+        expect(page.locator("#log mark.wf-match").last).to_be_attached()
+
         # Cancel asks; saying no leaves the run running.
         page.click("#cancel-run")
         dialog = page.locator("#wf-confirm")
