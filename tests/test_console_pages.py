@@ -322,6 +322,14 @@ def test_an_operator_gets_job_actions_but_neither_edit_nor_copy_of_a_code_job(cl
     assert 'data-copy="复制任务"' in html
 
 
+def test_a_job_page_speaks_english_when_asked(client, login, runtime):
+    make_job(runtime, "a", "A")
+    login(client, "admin")
+    html = html_of(client, "/scheduler/jobs/a?lang=en")
+    assert "Upstream jobs" in html and "Downstream jobs" in html and "No finished run yet" in html
+    assert 'data-copy="Copy job"' in html and '"copy_name": "{name} (copy)"' in html
+
+
 def test_a_job_card_links_its_page_and_offers_copy(client, login, runtime):
     make_job(runtime, "a.b-c", "A")
     login(client, "operator")

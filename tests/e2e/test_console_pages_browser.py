@@ -427,6 +427,22 @@ def test_copying_a_job_from_its_page_and_from_its_card_makes_real_new_jobs(visit
     # The copy runs, as a real job does.
     assert finished_run(api, "e2e_page_copy2")["status"] in ("success", "failed")
 
+    # Its page pauses it (the page comes back with the API's word as a toast) and deletes it.
+    v.go("/scheduler/jobs/e2e_page_copy2")
+    expect(page.locator("#job-runs tbody tr")).to_have_count(1)
+    page.click('#job-actions [data-action="pause"]')
+    expect(page.locator('#job [data-f="state"]')).to_have_text("已暂停")
+    expect(v.toast()).to_contain_text("e2e_page_copy2")
+    expect(page.locator("#next-runs-none")).to_be_visible()
+    assert api.ok("GET", "/jobs/e2e_page_copy2")["state"] == "paused"
+    page.click('#job-actions [data-action="delete"]')
+    expect(page.locator('#wf-confirm [data-f="question"]')).to_contain_text("e2e_page_copy2")
+    page.click('#wf-confirm [data-f="ok"]')
+    expect(page).to_have_url(re.compile(r"/scheduler/$"))
+    expect(v.toast()).to_contain_text("e2e_page_copy2")
+    expect(v.card("e2e_page_copy2")).to_have_count(0)
+    assert api.request("GET", "/scheduler/api/jobs/e2e_page_copy2").status == 404
+
 
 def test_the_api_reference_renders_every_endpoint_without_leaving_the_host(visit, server):
     from playwright.sync_api import expect
