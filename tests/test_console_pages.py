@@ -30,6 +30,7 @@ PAGES = [
     "/scheduler/admin/users",
     "/scheduler/admin/tokens",
     "/scheduler/admin/audit",
+    "/scheduler/api-docs",
 ]
 ADMIN_PAGES = ["/scheduler/admin/users", "/scheduler/admin/tokens", "/scheduler/admin/audit"]
 
@@ -260,6 +261,100 @@ def test_an_unknown_run_page_is_a_404_page_not_json(client, login):
     assert response.status_code == 404 and response.mimetype == "text/html"
 
 
+def test_a_run_page_offers_rerun_when_finished_and_links_its_job(client, login, runtime):
+    make_job(runtime, "a", "A")
+    run_id = make_run(runtime, "a", RunStatus.SUCCESS, log="INFO hello\n")
+    login(client, "operator")
+    html = html_of(client, f"/scheduler/runs/{run_id}")
+    rerun = re.search(r'<button[^>]*id="rerun"[^>]*>', html).group(0)
+    assert "d-none" not in rerun and 'href="/scheduler/jobs/a"' in html
+    assert 'id="log-search"' in html and 'id="log-download"' in html and 'data-job-id="a"' in html
+    login(client, "viewer")
+    assert 'id="rerun"' not in html_of(client, f"/scheduler/runs/{run_id}")
+
+
+# --- one job's page ---------------------------------------------------------------------------
+
+
+CODE = "def execute_task(params):\n    return params['n'] < 2  # <b>not markup</b>\n"
+
+
+def make_code_job(runtime, job_id="script", **fields):
+    data = {
+        "id": job_id,
+        "name": XSS,
+        "trigger_type": "interval",
+        "interval_minutes": 5,
+        "code": CODE,
+        "params": {"n": XSS},
+        **fields,
+    }
+    return job_service.create(runtime, JobCreate(**data), Actor("admin", "admin"))
+
+
+def test_a_viewer_reads_a_jobs_code_and_params_escaped_with_no_action(client, login, runtime):
+    make_job(runtime, "up", "Up")
+    make_code_job(runtime, depends_on=["up"])
+    make_job(runtime, "down", "Down", trigger_type="dependency", depends_on=["script"], cron_expression=None)
+    make_run(runtime, "script", RunStatus.SUCCESS, duration_seconds=1.5)
+    make_run(runtime, "script", RunStatus.FAILED, duration_seconds=0.5)
+    login(client, "viewer")
+    html = html_of(client, "/scheduler/jobs/script")
+    assert XSS not in html and ESCAPED in html and "&lt;b&gt;not markup&lt;/b&gt;" in html
+    assert re.search(r'<textarea[^>]*id="job-code"[^>]*readonly', html)
+    assert "job.js" in html and "codemirror.js" in html and "echarts.min.js" in html
+    for marker in ('data-action="', 'id="job-dialog"', "job-editor.js", 'id="job-actions"'):
+        assert marker not in html, marker
+    assert 'href="/scheduler/jobs/up"' in html and 'href="/scheduler/jobs/down"' in html
+    assert "50%（1 / 2 次已结束的运行）" in html
+    chart = json.loads(
+        re.search(r'<script type="application/json" id="job-chart">(.*?)</script>', html, re.S)[1]
+    )
+    assert [(point["status"], point["seconds"]) for point in chart] == [("success", 1.5), ("failed", 0.5)]
+
+
+def test_an_operator_gets_job_actions_but_neither_edit_nor_copy_of_a_code_job(client, login, runtime):
+    make_code_job(runtime)
+    make_job(runtime, "plain", "Plain")
+    login(client, "operator")
+    html = html_of(client, "/scheduler/jobs/script")
+    assert 'data-action="run"' in html and 'data-action="delete"' in html
+    assert 'data-action="edit"' not in html and 'data-action="copy"' not in html
+    html = html_of(client, "/scheduler/jobs/plain")
+    assert 'data-action="edit"' in html and 'data-action="copy"' in html and 'id="job-dialog"' in html
+    assert 'data-copy="复制任务"' in html
+
+
+def test_a_job_page_speaks_english_when_asked(client, login, runtime):
+    make_job(runtime, "a", "A")
+    login(client, "admin")
+    html = html_of(client, "/scheduler/jobs/a?lang=en")
+    assert "Upstream jobs" in html and "Downstream jobs" in html and "No finished run yet" in html
+    assert 'data-copy="Copy job"' in html and '"copy_name": "{name} (copy)"' in html
+
+
+def test_a_job_card_links_its_page_and_offers_copy(client, login, runtime):
+    make_job(runtime, "a.b-c", "A")
+    login(client, "operator")
+    html = html_of(client, "/scheduler/")
+    assert 'href="/scheduler/jobs/a.b-c"' in html and 'data-action="copy"' in html
+
+
+def test_an_unknown_job_page_is_a_404_page_not_json(client, login):
+    login(client, "viewer")
+    response = client.get("/scheduler/jobs/nope")
+    assert response.status_code == 404 and response.mimetype == "text/html"
+
+
+def test_the_api_reference_page_renders_the_document_with_the_vendored_swagger_ui(client, login):
+    login(client, "viewer")
+    html = html_of(client, "/scheduler/")
+    assert 'href="/scheduler/api-docs"' in html
+    html = html_of(client, "/scheduler/api-docs")
+    assert 'data-url="/scheduler/api/openapi.json"' in html and "swagger-ui-bundle.js" in html
+    assert 'aria-current="page" href="/scheduler/api-docs"' in html
+
+
 # --- admin pages ------------------------------------------------------------------------------
 
 
@@ -325,7 +420,7 @@ def pages_as_admin(client, login, runtime) -> dict[str, str]:
     make_job(runtime)
     run_id = make_run(runtime, "xss", log=XSS)
     login(client, "admin")
-    paths = [*PAGES, f"/scheduler/runs/{run_id}"]
+    paths = [*PAGES, f"/scheduler/runs/{run_id}", "/scheduler/jobs/xss"]
     return {path: html_of(client, path) for path in paths}
 
 
@@ -358,7 +453,14 @@ def test_every_asset_a_page_names_is_served_by_the_product(client, login, runtim
         response = client.get(asset)
         assert response.status_code == 200, asset
         response.close()
-    for license_file in ("vendor/bootstrap-5.3.9/LICENSE", "vendor/codemirror-5.65.21/LICENSE"):
+    assert any("echarts.min.js" in a for a in assets) and any("swagger-ui-bundle.js" in a for a in assets)
+    for license_file in (
+        "vendor/bootstrap-5.3.9/LICENSE",
+        "vendor/codemirror-5.65.21/LICENSE",
+        "vendor/echarts-5.6.0/LICENSE",
+        "vendor/echarts-5.6.0/NOTICE",
+        "vendor/swagger-ui-dist-5.35.0/LICENSE",
+    ):
         response = client.get("/static/" + license_file)
         assert response.status_code == 200
         response.close()

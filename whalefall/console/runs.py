@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
+from whalefall import clock
 from whalefall.auth.guard import page_login_required
 from whalefall.console import bp, render, runtime
 from whalefall.models import Job
@@ -70,4 +71,6 @@ def run_page(run_id: int):
     rt = runtime()
     with rt.db.read() as session:  # an unknown run is the 404 page (whalefall.web.errors)
         run = run_service.to_dict(run_service.get(session, run_id), rt.settings.timezone, with_log=True)
-    return render("console/run.html", run=run, active=run["status"] in ACTIVE)
+    # The server's clock, so the page's elapsed timer is right on a browser whose clock is not.
+    now = clock.iso(clock.now())
+    return render("console/run.html", run=run, active=run["status"] in ACTIVE, now=now)

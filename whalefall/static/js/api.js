@@ -172,13 +172,18 @@
       var box = document.getElementById("wf-confirm");
       var ok = box.querySelector('[data-f="ok"]');
       var modal = bootstrap.Modal.getOrCreateInstance(box);
-      var answer = false;
+      var answer = false, opened = false;
       box.querySelector('[data-f="title"]').textContent = title;
       box.querySelector('[data-f="question"]').textContent = question;
       ok.textContent = label || WF.t("confirm");
-      function yes() { answer = true; modal.hide(); }
+      // Bootstrap ignores hide() while the dialog is still opening: a quick click closes it once open.
+      function yes() { answer = true; if (opened) modal.hide(); }
       // Focus starts on Cancel: Enter on a freshly opened confirmation must not delete anything.
-      function focus() { box.querySelector(".modal-footer [data-bs-dismiss]").focus(); }
+      function focus() {
+        opened = true;
+        box.querySelector(".modal-footer [data-bs-dismiss]").focus();
+        if (answer) modal.hide();
+      }
       ok.addEventListener("click", yes);
       box.addEventListener("shown.bs.modal", focus, { once: true });
       box.addEventListener("hidden.bs.modal", function () {

@@ -1,4 +1,7 @@
-/* The create/edit dialog of the jobs page (WF.jobEditor.open(jobId | null, onSaved)).
+/* The create/edit dialog of the jobs page and a job's page: WF.jobEditor.open(jobId | null,
+ * onSaved) creates or edits; WF.jobEditor.copy(jobId, onSaved) creates a new job filled with
+ * that job's definition, as "<id>_copy" (or _copy2, _copy3… when taken) named "<name> (copy)".
+ * onSaved gets the saved job.
  *
  * 1. Built-in functions come from GET /api/tasks; the code kind (admins only: the server
  *    renders that option for them alone) uses CodeMirror with a "check" button calling
@@ -249,12 +252,9 @@
       els.description.value = job.description || "";
       els.category.value = job.category || "";
       check("kind", job.kind);
-      if (job.kind === "builtin") {
-        els.function.value = job.func_name;
-        els.params.value = JSON.stringify(job.params || {}, null, 2);
-      } else {
-        setCode(job.code || "");
-      }
+      if (job.kind === "builtin") els.function.value = job.func_name;
+      else setCode(job.code || "");
+      els.params.value = JSON.stringify(job.params || {}, null, 2);
       check("trigger_type", job.trigger_type);
       var p = job.trigger_params || {};
       if (job.trigger_type === "cron") setCron(cronFromParams(p));
@@ -270,15 +270,36 @@
       describeTask();
     }
 
-    async function open(jobId, saved) {
+    /** The first of <id>_copy, <id>_copy2, … that no job has (ids are at most 64 characters). */
+    async function freeId(jobId) {
+      for (var n = 1; n < 100; n++) {
+        var suffix = n === 1 ? "_copy" : "_copy" + n;
+        var candidate = jobId.slice(0, 64 - suffix.length) + suffix;
+        try {
+          await WF.api("GET", "/jobs/" + encodeURIComponent(candidate));
+        } catch (error) {
+          if (error.status === 404) return candidate;
+          throw error;
+        }
+      }
+      return "";
+    }
+
+    async function open(jobId, saved, copyOf) {
       onSaved = saved;
       editing = jobId;
       reset();
-      title.textContent = jobId ? title.dataset.edit : title.dataset.new;
+      title.textContent = jobId ? title.dataset.edit : copyOf ? title.dataset.copy : title.dataset.new;
       els.id.readOnly = !!jobId;
       try {
         await loadTasks();
         if (jobId) fill((await WF.api("GET", "/jobs/" + encodeURIComponent(jobId))).data);
+        if (copyOf) {
+          var original = (await WF.api("GET", "/jobs/" + encodeURIComponent(copyOf))).data;
+          fill(original);
+          els.id.value = await freeId(original.id);
+          els.name.value = WF.t("copy_name", { name: original.name }).slice(0, 200);
+        }
       } catch (error) {
         WF.toast(error.message, "danger");
         return;
@@ -287,7 +308,17 @@
       modal.show();
       preview();
     }
+    function copy(jobId, saved) { return open(null, saved, jobId); }
+    // Bootstrap ignores hide() while the dialog is still opening: a save that answers that
+    // fast closes it once it has opened.
+    var opened = false;
+    function close() {
+      if (opened) modal.hide();
+      else dialog.addEventListener("shown.bs.modal", function () { modal.hide(); }, { once: true });
+    }
+    dialog.addEventListener("hidden.bs.modal", function () { opened = false; });
     dialog.addEventListener("shown.bs.modal", function () {
+      opened = true;
       if (editor) editor.refresh();
       (editing ? els.name : els.id).focus();
     });
@@ -305,15 +336,12 @@
         if (value) body[name] = value;
         else if (name === "timeout_seconds") body[name] = null;
       });
-      if (kind() === "code") {
-        body.code = code();
-      } else {
-        body.function = els.function.value;
-        var params;
-        try { params = JSON.parse(els.params.value || "{}"); } catch (e) { params = null; }
-        if (!params || typeof params !== "object" || Array.isArray(params)) return { invalid: { params: WF.t("params_invalid") } };
-        body.params = params;
-      }
+      if (kind() === "code") body.code = code();
+      else body.function = els.function.value;
+      var params;
+      try { params = JSON.parse(els.params.value || "{}"); } catch (e) { params = null; }
+      if (!params || typeof params !== "object" || Array.isArray(params)) return { invalid: { params: WF.t("params_invalid") } };
+      body.params = params;
       return { body: body };
     }
 
@@ -340,8 +368,8 @@
           ? await WF.api("PUT", "/jobs/" + encodeURIComponent(editing), built.body)
           : await WF.api("POST", "/jobs", built.body);
         WF.toast(envelope.message, "success");
-        modal.hide();
-        if (onSaved) await onSaved();
+        close();
+        if (onSaved) await onSaved(envelope.data);
       } catch (error) {
         fail(error.message, error.errors, error.envelope.line);
         WF.toast(error.message, "danger");
@@ -350,6 +378,6 @@
       }
     });
 
-    WF.jobEditor = { open: open };
+    WF.jobEditor = { open: open, copy: copy };
   });
 })();

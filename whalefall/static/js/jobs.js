@@ -1,5 +1,5 @@
 /* The jobs page: live filters, the cards refreshed every 30 s from GET /api/jobs (not while
- * the tab is hidden), and the card actions — run now, pause, resume, edit, delete — sent to
+ * the tab is hidden), and the card actions — run now, pause, resume, edit, copy, delete — sent to
  * the API with a toast for every result. The cards' markup is the server's (#job-card-template
  * is the same Jinja macro); this script only fills it, with textContent. */
 (function () {
@@ -38,6 +38,7 @@
       card.dataset.state = job.state;
       card.dataset.kind = job.kind;
       setText(card, "name", job.name);
+      field(card, "name").setAttribute("href", "/scheduler/jobs/" + encodeURIComponent(job.id));
       setText(card, "id", job.id);
       setText(card, "description", job.description);
       field(card, "description").classList.toggle("d-none", !job.description);
@@ -61,6 +62,7 @@
       toggle("pause", job.state === "paused");
       toggle("resume", job.state !== "paused");
       toggle("edit", job.kind === "code" && !isAdmin);
+      toggle("copy", job.kind === "code" && !isAdmin);
     }
 
     function render(jobs, total) {
@@ -111,6 +113,10 @@
       var action = button.dataset.action;
       if (action === "edit") {
         WF.jobEditor.open(id, refresh);
+        return;
+      }
+      if (action === "copy") {
+        WF.jobEditor.copy(id, refresh);
         return;
       }
       if (action === "delete") {
