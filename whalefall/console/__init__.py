@@ -95,6 +95,13 @@ def _long(seconds: float) -> str:
     return f"{hours}h {minutes:02d}m {secs:02d}s" if hours else f"{minutes}m {secs:02d}s"
 
 
+def word(context: str, key: str | None) -> str:
+    """A recorded value (an audit action, a target type) in the page's language; unknown ones as they are."""
+    if not key:
+        return ""
+    return catalogue.text(context, key, language()) if key in catalogue.keys(context) else key
+
+
 def page_url(**changes: Any) -> str:
     """This page's URL with some query parameters changed (None removes one)."""
     args = {k: v for k, v in request.args.items() if k != "lang"}
@@ -119,5 +126,6 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(fleet.size_text, "size")
     app.add_template_global(page_url, "page_url")
     app.add_template_global(job_service.category_label, "category_label")
+    app.add_template_global(word, "word")
     # On every HTML page, the sign-in page included.
     app.after_request(_security_headers)
