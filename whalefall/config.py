@@ -37,7 +37,7 @@ class Settings(BaseSettings):
     database_url: str | None = None
     secret_key: str | None = None
     timezone: str = defaults.TIMEZONE
-    language: Literal["zh", "en"] = defaults.LANGUAGE
+    language: str = defaults.LANGUAGE
     executor: Literal["threads", "celery"] = "threads"
     executor_max_workers: int = Field(defaults.EXECUTOR_MAX_WORKERS, ge=1, le=256)
     enable_scheduler: bool = True
@@ -66,6 +66,16 @@ class Settings(BaseSettings):
     fleet_account_exclude: str = defaults.FLEET_ACCOUNT_EXCLUDE
     partition_retention_months: int = Field(defaults.PARTITION_RETENTION_MONTHS, ge=1, le=120)
     partition_warning_size_mb: int = Field(defaults.PARTITION_WARNING_SIZE_MB, ge=1)
+
+    @field_validator("language")
+    @classmethod
+    def _known_language(cls, value: str) -> str:
+        from whalefall.i18n import languages, normalize
+
+        found = normalize(value)
+        if found is None:
+            raise ValueError(f"no catalogue for language {value!r} (have: {', '.join(languages())})")
+        return found
 
     @field_validator("timezone")
     @classmethod

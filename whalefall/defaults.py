@@ -2,7 +2,7 @@
 
 DATA_DIR = "./userdata"
 TIMEZONE = "Asia/Shanghai"
-LANGUAGE = "zh"  # "zh" or "en": the console's and messages' default language
+LANGUAGE = "zh"  # the default language: a folder of whalefall/translations/ (zh, en, …)
 
 EXECUTOR_MAX_WORKERS = 5
 MISFIRE_GRACE_SECONDS = 300
