@@ -32,6 +32,7 @@ from whalefall.errors import FleetTaskFailed
 from whalefall.fleet import open_adapter
 from whalefall.fleet.base import Adapter
 from whalefall.fleet.errors import FleetUnreachable, SessionNotFound
+from whalefall.i18n import catalogue
 from whalefall.models.fleet import Instance, SessionStatus, SyncSession, SyncSessionInstance
 from whalefall.runtime import Runtime
 from whalefall.services import instances as instance_service
@@ -74,11 +75,11 @@ def load_instances(runtime: Runtime, instance_ids: list[int] | None = None) -> l
 
 
 def summary_text(lang: str, session_id: int, succeeded: int, failed: int, cancelled: int = 0) -> str:
-    if lang == "en":
-        text = f"session {session_id}: {succeeded} succeeded, {failed} failed"
-        return text + (f", {cancelled} cancelled" if cancelled else "")
-    text = f"成功 {succeeded} 个，失败 {failed} 个"
-    return text + (f"，取消 {cancelled} 个" if cancelled else "") + f"（会话 {session_id}）"
+    """The session's one-line result, in the product's language (the run keeps it as written)."""
+    key = "fleet_summary_cancelled" if cancelled else "fleet_summary"
+    return catalogue.text("task", key, lang).format(
+        session=session_id, succeeded=succeeded, failed=failed, cancelled=cancelled
+    )
 
 
 def _open(
