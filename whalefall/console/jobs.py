@@ -7,15 +7,66 @@ Rendered on the server; ``static/js/jobs.js`` refreshes the cards from
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import request
 from sqlalchemy import select
 
 from whalefall.auth.guard import page_login_required
 from whalefall.console import bp, language, render, runtime
+from whalefall.console.text import TEXT
 from whalefall.models import Job
 from whalefall.services import jobs as job_service
 
 PAGE_SIZE = 200  # the API's largest page; more than this many jobs wants a search
+
+# The card's schedule line, written the same way by ``static/js/jobs.js`` for refreshed cards.
+CRON_ORDER = ("second", "minute", "hour", "day", "month", "day_of_week", "year")
+# APScheduler's order of significance: a field left out below the largest given one is its minimum.
+SIGNIFICANCE = ("year", "month", "day", "day_of_week", "hour", "minute", "second")
+MINIMUM = {"second": "0", "minute": "0", "hour": "0", "day": "1", "month": "1"}
+INTERVAL_UNITS = ("weeks", "days", "hours", "minutes", "seconds")
+
+
+def crontab(params: dict[str, Any]) -> str:
+    """A cron trigger's fields as crontab text: ``0 2 * * *``, with a leading second and a
+    trailing year only when they say something (``*/20 * * * * *``)."""
+    values: dict[str, str] = {}
+    seen = False
+    for name in SIGNIFICANCE:
+        if params.get(name) is not None:
+            values[name], seen = str(params[name]), True
+        else:
+            values[name] = MINIMUM[name] if seen and name in MINIMUM else "*"
+    fields = [values[name] for name in CRON_ORDER]
+    if fields[6] == "*":
+        fields = fields[1:6] if fields[0] == "0" else fields[:6]
+    return " ".join(fields)
+
+
+def schedule_text(job: dict[str, Any], lang: str) -> str:
+    """The trigger in short: crontab text, or the interval, the date or the upstream jobs in words."""
+    t = TEXT[lang]
+    params = job.get("trigger_params") or {}
+    kind = job.get("trigger_type")
+    if kind == "cron":
+        return crontab(params)
+    if kind == "interval":
+        parts = [
+            t[f"unit_{u}_one" if params[u] == 1 else f"unit_{u}"].format(n=params[u])
+            for u in INTERVAL_UNITS
+            if params.get(u)
+        ]
+        return t["schedule_interval"].format(every=" ".join(parts))
+    if kind == "date":
+        return t["schedule_date"].format(when=str(params.get("run_date") or "")[:19].replace("T", " "))
+    return t["schedule_dependency"].format(jobs=", ".join(job.get("depends_on") or []))
+
+
+def display_state(job: dict[str, Any]) -> str:
+    """The card's state: a one-off job that is active with nothing left to run is completed."""
+    done = job.get("trigger_type") == "date" and not job.get("next_run_time") and not job.get("broken_reason")
+    return "completed" if job.get("state") == "active" and done else job.get("state") or ""
 
 
 @bp.get("/")
@@ -31,6 +82,8 @@ def index():
         last = job_service.last_runs(session, [j.id for j in rows])
         categories = sorted(c for c in session.scalars(select(Job.category).distinct()) if c)
     jobs = [job_service.to_dict(rt, j, last_run=last.get(j.id), lang=lang) for j in rows]
+    for job in jobs:
+        job.update(schedule=schedule_text(job, lang), display_state=display_state(job))
     return render(
         "console/jobs.html",
         jobs=jobs,

@@ -29,15 +29,28 @@
     try { return JSON.parse(node.textContent); } catch (e) { return {}; }
   }
 
-  /** Run fn once the page is parsed (and its JSON tables read). */
+  var tablesRead = false;
+  /** Read the layout's JSON tables, once: the first caller after parsing does it. */
+  function readTables() {
+    if (tablesRead) return;
+    tablesRead = true;
+    WF.text = readJson("wf-text");
+    WF.config = readJson("wf-config");
+  }
+
+  /** Run fn once the page is parsed, with its JSON tables read. A deferred page script runs
+   *  after parsing but before DOMContentLoaded, so it calls fn at once: the tables are read
+   *  here first, never left to this file's own DOMContentLoaded listener (which comes later). */
   WF.ready = function (fn) {
-    if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", fn);
-    else fn();
+    if (document.readyState === "loading") {
+      document.addEventListener("DOMContentLoaded", function () { readTables(); fn(); });
+    } else {
+      readTables();
+      fn();
+    }
   };
 
   WF.ready(function () {
-    WF.text = readJson("wf-text");
-    WF.config = readJson("wf-config");
     var flash = sessionStorage.getItem(FLASH_KEY);
     if (flash) {
       sessionStorage.removeItem(FLASH_KEY);
@@ -133,9 +146,33 @@
     }
   };
 
-  /** A toast at the bottom right. kind: success | danger | info. link: {href, text}. */
+  var MAX_TOASTS = 3;
+  /** Where a new toast goes: the bottom right of the page, or, while a dialog is open, a strip
+   *  at the bottom of the dialog's body (sticky, so it stays in view as the body scrolls). That
+   *  strip lies inside the body, so a toast never covers the dialog's footer (Save, Cancel). */
+  function toastBox() {
+    var open = document.querySelectorAll(".modal.show .modal-body");
+    if (!open.length) return document.getElementById("wf-toasts");
+    var body = open[open.length - 1];
+    var strip = body.querySelector(":scope > .wf-dialog-toasts");
+    if (!strip) {
+      strip = WF.el("div", { class: "wf-dialog-toasts", "aria-live": "polite", "aria-atomic": "false" });
+      body.appendChild(strip);
+    }
+    return strip;
+  }
+  // A dialog that closes hands its toasts (a "saved" message, say) to the page's corner.
+  document.addEventListener("hidden.bs.modal", function (event) {
+    var page = document.getElementById("wf-toasts");
+    event.target.querySelectorAll(".wf-dialog-toasts .toast").forEach(function (toast) {
+      if (page) page.appendChild(toast);
+      else toast.remove();
+    });
+  });
+
+  /** A toast (see toastBox for where). kind: success | danger | info. link: {href, text}. */
   WF.toast = function (message, kind, link) {
-    var box = document.getElementById("wf-toasts");
+    var box = toastBox();
     if (!box || !message) return;
     kind = kind || "info";
     var body = WF.el("div", { class: "toast-body text-break" }, message);
@@ -148,6 +185,12 @@
     var toast = WF.el("div", { class: "toast align-items-center border-0 text-bg-" + kind,
       role: kind === "danger" ? "alert" : "status", "aria-atomic": "true",
       "data-kind": kind }, WF.el("div", { class: "d-flex" }, [body, close]));
+    // The oldest go first: a stack of toasts stays short.
+    while (box.children.length >= MAX_TOASTS) {
+      var oldest = box.firstElementChild, shown = bootstrap.Toast.getInstance(oldest);
+      if (shown) shown.dispose();
+      oldest.remove();
+    }
     box.appendChild(toast);
     toast.addEventListener("hidden.bs.toast", function () { toast.remove(); });
     new bootstrap.Toast(toast, { delay: kind === "danger" ? 10000 : 5000 }).show();

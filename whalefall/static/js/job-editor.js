@@ -197,16 +197,19 @@
       if (tasks) return;
       var envelope = await WF.api("GET", "/tasks");
       tasks = envelope.data.tasks;
-      els.function.replaceChildren(...tasks.map(function (task) {
-        return WF.el("option", { value: task.name }, task.name);
-      }));
+      // No task is chosen for the user: an empty first option, and saving without a choice is refused.
+      els.function.replaceChildren(WF.el("option", { value: "" }, WF.t("choose_task")),
+        ...tasks.map(function (task) { return WF.el("option", { value: task.name }, task.name); }));
       describeTask();
     }
     function describeTask() {
       var task = (tasks || []).find(function (t) { return t.name === els.function.value; });
       document.getElementById("f-function-help").textContent = task ? task.description : "";
     }
-    els.function.addEventListener("change", describeTask);
+    els.function.addEventListener("change", function () {
+      describeTask();
+      if (els.function.value) WF.clearErrors(form, ["function"]);
+    });
 
     // --- filling the form -----------------------------------------------------------------
     function localInput(iso) { return iso ? String(iso).slice(0, 19) : ""; }
@@ -236,6 +239,7 @@
       els.misfire_grace_time.value = "300";
       els.max_instances.value = "1";
       els.coalesce.checked = true;
+      describeTask();
     }
 
     function check(name, value) {
@@ -308,6 +312,7 @@
       if (kind() === "code") {
         body.code = code();
       } else {
+        if (!els.function.value) return { invalid: { function: WF.t("function_required") } };
         body.function = els.function.value;
         var params;
         try { params = JSON.parse(els.params.value || "{}"); } catch (e) { params = null; }
