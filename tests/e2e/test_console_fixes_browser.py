@@ -13,13 +13,71 @@ from datetime import datetime, timedelta
 import pytest
 
 from tests.e2e import test_console_browser as base
+from tests.e2e import test_console_fleet_browser as fleet
 from tests.proc import wait_until
 
 pytestmark = pytest.mark.process
 
 server, browser, visit = base.server, base.browser, base.visit
+mariadb = fleet.mariadb
 PHONE = {"viewport": {"width": 375, "height": 667}, "is_mobile": True, "has_touch": True}
 APS_TEXT = re.compile(r"^(cron|interval|date)\[")
+
+# Every word of the visible text of a table's cells, with its width set on one line (in its own
+# font) and the width of its cell's content box. A Latin word (an id, a host, a user name) is one
+# word, each CJK character another (CJK text may wrap between any two characters); a cell's label
+# (.wf-cell-label) and a header cell count as one word each, as they must stay on one line.
+# `kept` marks the words that must not wrap at all (labels, headers, ids, hosts, user names:
+# .wf-keep cells), with the number of lines each takes.
+MEASURE = """(table) => {
+  const CJK = "\\u2e80-\\u9fff\\uac00-\\ud7af\\uf900-\\ufaff\\uff00-\\uffef\\u3000-\\u303f";
+  const out = [];
+  for (const cell of table.querySelectorAll("th, td")) {
+    if (!cell.getClientRects().length) continue;  // hidden
+    const style = getComputedStyle(cell);
+    const content = cell.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+    const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      const parent = node.parentElement;
+      if (!parent.getClientRects().length) continue;
+      const whole = cell.tagName === "TH" || parent.closest(".wf-cell-label");
+      const kept = Boolean(whole || cell.classList.contains("wf-keep"));
+      const pattern = whole ? /\\S(?:.*\\S)?/g : new RegExp("[^\\\\s" + CJK + "]+|\\\\S", "g");
+      for (const match of node.data.matchAll(pattern)) {
+        const probe = document.createElement("span");
+        probe.style.cssText = "position:absolute;visibility:hidden;white-space:nowrap;left:0;top:0";
+        probe.textContent = match[0];
+        parent.appendChild(probe);
+        const natural = probe.getBoundingClientRect().width;
+        probe.remove();
+        const range = document.createRange();
+        range.setStart(node, match.index);
+        range.setEnd(node, match.index + match[0].length);
+        const tops = new Set([...range.getClientRects()].filter((r) => r.width > 0).map((r) => Math.round(r.top)));
+        out.push({ word: match[0], natural: natural, cell: content, kept: kept, lines: tops.size });
+      }
+    }
+  }
+  return out;
+}"""
+
+
+def assert_readable_at_phone_width(page, table: str) -> None:
+    """No cell of the table is narrower than its longest word, no id, host, user name or label
+    wraps, and the table's buttons are inside the viewport."""
+    words = page.locator(table).evaluate(MEASURE)
+    assert words, f"{table} shows no text"
+    squeezed = [w for w in words if w["natural"] > w["cell"] + 0.5]
+    assert not squeezed, f"{table}: cells narrower than their longest word: {squeezed[:8]}"
+    broken = [w for w in words if w["kept"] and w["lines"] > 1]
+    assert not broken, f"{table}: ids, hosts, names or labels broken over lines: {broken[:8]}"
+    width = page.evaluate("innerWidth")
+    for button in page.locator(f"{table} button:visible, {table} a.btn:visible").all():
+        box = button.bounding_box()
+        assert box and box["x"] >= 0 and box["x"] + box["width"] <= width, (
+            f"{table}: {button.text_content()!r} is outside the {width}px viewport: {box}"
+        )
+    assert page.evaluate("document.documentElement.scrollWidth") <= width, "the page scrolls sideways"
 
 
 def in_zone(seconds: int) -> str:
@@ -252,3 +310,102 @@ def test_a_one_off_job_that_has_fired_is_completed(visit, server):
         expect(v.card("heartbeat").locator('[data-f="state"]')).to_have_text("Active")
     finally:
         api.ok("DELETE", "/jobs/e2e_one_off")
+
+
+# --- item 8 ----------------------------------------------------------------------------------
+
+
+def test_the_runs_instances_audit_and_users_tables_are_cards_at_phone_width(visit, server):
+    from playwright.sync_api import expect
+
+    api = server["api"]
+    api.ok(
+        "POST",
+        "/jobs",
+        {
+            "id": "e2e_phone_table",
+            "name": "nightly_capacity_rollup",
+            "code": "def execute_task():\n    raise RuntimeError('deliberately_failing_for_the_phone_layout')\n",
+            "trigger_type": "interval",
+            "interval_days": 1,
+        },
+    )
+    instance = api.ok(
+        "POST",
+        "/instances",
+        {
+            "name": "orders-primary-eu-west",
+            "db_type": "mysql",
+            "host": "db-orders-01.eu-west.internal",
+            "port": 3306,
+            "username": "whalefall_monitor",
+            "password": "x",
+            "tags": ["prod", "orders"],
+        },
+    )
+    try:
+        run_id = api.ok("POST", "/jobs/e2e_phone_table/run")["run_id"]
+        wait_until(
+            lambda: api.ok("GET", f"/runs/{run_id}")["status"] not in ("queued", "running"),
+            30,
+            what="the run to finish",
+        )
+        v = visit(**PHONE)
+        page = v.page
+        v.sign_in("admin")
+        pages = [
+            ("/scheduler/runs", "#run-rows", ".wf-runs", "32-phone-runs"),
+            ("/scheduler/instances", "#instances tbody tr", "#instances", "33-phone-instances"),
+            ("/scheduler/admin/audit", "#audit tbody tr", "#audit", "34-phone-audit"),
+            ("/scheduler/admin/users", "#users tbody tr", "#users", "35-phone-users"),
+        ]
+        for path, rows, table, shot in pages:
+            v.go(path)
+            expect(page.locator(rows).first).to_be_visible()
+            assert_readable_at_phone_width(page, table)
+            v.shot(shot)
+        # The run list the script refreshes keeps the layout.
+        v.go("/scheduler/runs")
+        page.clock.install()
+        page.reload()
+        expect(page.locator("#run-rows tr").first).to_be_visible()
+        page.evaluate("document.querySelector('#run-rows tr').remove()")
+        page.clock.run_for(31_000)
+        expect(page.locator(f'#run-rows tr[data-run-id="{run_id}"]')).to_be_visible()
+        assert_readable_at_phone_width(page, ".wf-runs")
+        # Still a table at desktop width.
+        page.set_viewport_size({"width": 1366, "height": 900})
+        assert page.locator(".wf-runs thead").is_visible()
+    finally:
+        api.ok("DELETE", "/jobs/e2e_phone_table")
+        api.ok("DELETE", f"/instances/{instance['id']}")
+
+
+def test_the_accounts_table_is_cards_at_phone_width(visit, server, mariadb):
+    from playwright.sync_api import expect
+
+    api, url = server["api"], mariadb
+    instance = api.ok(
+        "POST",
+        "/instances",
+        {
+            "name": "e2e-phone-mariadb",
+            "db_type": "mysql",
+            "host": url.host or "127.0.0.1",
+            "port": url.port or 3306,
+            "username": url.username or "root",
+            "password": url.password or "",
+        },
+    )
+    try:
+        fleet.run_task(api, "e2e_phone_sync", "sync_accounts")
+        v = visit(**PHONE)
+        page = v.page
+        v.sign_in("admin")
+        v.go(f"/scheduler/instances/{instance['id']}")
+        expect(page.locator("#accounts tbody tr").first).to_be_visible()
+        assert_readable_at_phone_width(page, "#accounts")
+        v.shot("36-phone-accounts")
+    finally:
+        api.ok("DELETE", "/jobs/e2e_phone_sync")
+        api.ok("DELETE", f"/instances/{instance['id']}")
