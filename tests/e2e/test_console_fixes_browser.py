@@ -132,6 +132,29 @@ def test_a_toast_never_covers_the_dialog_footer(visit, server, size):
     page.locator("#job-dialog .modal-footer [data-bs-dismiss]").click(trial=True, timeout=2000)
 
 
+def test_a_toast_on_the_page_moves_into_a_dialog_that_opens(visit):
+    from playwright.sync_api import expect
+
+    v = visit(**PHONE)
+    page = v.page
+    page.clock.install()
+    v.sign_in("admin")
+    v.card("heartbeat").locator("[data-action=run]").click()
+    expect(page.locator("#wf-toasts .toast[data-kind=success]")).to_be_visible()
+    page.clock.pause_at(datetime.now() + timedelta(hours=1))  # the toast stays until we look
+    page.click("#new-job")
+    expect(page.locator("#job-dialog")).to_be_visible()
+    toast = page.locator("#job-dialog .modal-body .toast[data-kind=success]")
+    expect(toast).to_be_visible()
+    footer = page.locator("#job-dialog .modal-footer").bounding_box()
+    box = toast.bounding_box()
+    assert box["y"] + box["height"] <= footer["y"], f"the toast {box} is over or below the footer {footer}"
+    page.locator("#job-save").click(trial=True, timeout=2000)
+    page.keyboard.press("Escape")
+    expect(page.locator("#job-dialog")).to_be_hidden()
+    expect(page.locator("#wf-toasts .toast[data-kind=success]")).to_be_attached()
+
+
 def test_the_tokens_page_drops_no_tokens_yet_once_a_token_is_created(visit, browser, tmp_path):
     from playwright.sync_api import expect
 

@@ -150,10 +150,9 @@
   /** Where a new toast goes: the bottom right of the page, or, while a dialog is open, a strip
    *  at the bottom of the dialog's body (sticky, so it stays in view as the body scrolls). That
    *  strip lies inside the body, so a toast never covers the dialog's footer (Save, Cancel). */
-  function toastBox() {
-    var open = document.querySelectorAll(".modal.show .modal-body");
-    if (!open.length) return document.getElementById("wf-toasts");
-    var body = open[open.length - 1];
+  function dialogStrip(modal) {
+    var body = modal.querySelector(".modal-body");
+    if (!body) return null;
     var strip = body.querySelector(":scope > .wf-dialog-toasts");
     if (!strip) {
       strip = WF.el("div", { class: "wf-dialog-toasts", "aria-live": "polite", "aria-atomic": "false" });
@@ -161,7 +160,16 @@
     }
     return strip;
   }
-  // A dialog that closes hands its toasts (a "saved" message, say) to the page's corner.
+  function toastBox() {
+    var open = document.querySelectorAll(".modal.show");
+    return (open.length && dialogStrip(open[open.length - 1])) || document.getElementById("wf-toasts");
+  }
+  // A dialog that opens takes the page's toasts (they would lie over its footer), and one that
+  // closes hands its toasts (a "saved" message, say) back to the page's corner.
+  document.addEventListener("show.bs.modal", function (event) {
+    var page = document.getElementById("wf-toasts"), strip = dialogStrip(event.target);
+    if (page && strip) Array.prototype.slice.call(page.children).forEach(function (toast) { strip.appendChild(toast); });
+  });
   document.addEventListener("hidden.bs.modal", function (event) {
     var page = document.getElementById("wf-toasts");
     event.target.querySelectorAll(".wf-dialog-toasts .toast").forEach(function (toast) {
