@@ -35,7 +35,7 @@ from whalefall.console.jobs import crontab, display_state, schedule_text
             },
             "*/20 * * * * *",
         ),
-        ({"minute": "30", "year": "2030"}, "0 30 0 1 1 * 2030"),
+        ({"minute": "30", "year": "2030"}, "0 30 * * * * 2030"),
         ({"day": "1", "hour": "3"}, "0 3 1 * *"),
     ],
 )

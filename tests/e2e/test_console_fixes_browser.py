@@ -258,6 +258,7 @@ def test_the_cards_show_the_crontab_text_and_the_interval_and_date_in_words(visi
         "e2e_daily": ({"trigger_type": "cron", "cron_expression": "0 2 * * *"}, "0 2 * * *"),
         "e2e_fields": ({"trigger_type": "cron", "cron_day_of_week": "1", "cron_hour": "3"}, "0 3 * * mon"),
         "e2e_seconds": ({"trigger_type": "cron", "cron_expression": "*/20 * * * * *"}, "*/20 * * * * *"),
+        "e2e_year": ({"trigger_type": "cron", "cron_year": "2030", "cron_minute": "30"}, "0 30 * * * * 2030"),
         "e2e_every": (
             {"trigger_type": "interval", "interval_hours": 1, "interval_minutes": 30},
             "间隔 1 小时 30 分钟",
@@ -285,6 +286,12 @@ def test_the_cards_show_the_crontab_text_and_the_interval_and_date_in_words(visi
             expect(v.card(job_id).locator('[data-f="trigger"]')).to_have_text(text)
         for trigger in page.locator('[data-f="trigger"]').all_text_contents():
             assert not APS_TEXT.match(trigger), trigger
+        # The editor reads a job's fields as APScheduler does: "*" before the last one given.
+        v.card("e2e_year").locator("[data-action=edit]").click()
+        expect(page.locator("#f-cron_expression")).to_have_value("0 30 * * * * 2030")
+        expect(page.locator("#f-cron_hour")).to_have_value("*")
+        page.keyboard.press("Escape")
+        expect(page.locator("#job-dialog")).to_be_hidden()
         v.go("/scheduler/?lang=en&q=e2e_")
         expect(v.card("e2e_every").locator('[data-f="trigger"]')).to_have_text("every 1 hour 30 minutes")
         expect(v.card("e2e_once").locator('[data-f="trigger"]')).to_have_text("once at 2099-12-01 10:00:00")

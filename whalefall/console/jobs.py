@@ -22,7 +22,8 @@ PAGE_SIZE = 200  # the API's largest page; more than this many jobs wants a sear
 
 # The card's schedule line, written the same way by ``static/js/jobs.js`` for refreshed cards.
 CRON_ORDER = ("second", "minute", "hour", "day", "month", "day_of_week", "year")
-# APScheduler's order of significance: a field left out below the largest given one is its minimum.
+# APScheduler's order of significance: it makes every field left out before the last one given
+# ``*``, and every field after it its minimum.
 SIGNIFICANCE = ("year", "month", "day", "day_of_week", "hour", "minute", "second")
 MINIMUM = {"second": "0", "minute": "0", "hour": "0", "day": "1", "month": "1"}
 INTERVAL_UNITS = ("weeks", "days", "hours", "minutes", "seconds")
@@ -31,13 +32,14 @@ INTERVAL_UNITS = ("weeks", "days", "hours", "minutes", "seconds")
 def crontab(params: dict[str, Any]) -> str:
     """A cron trigger's fields as crontab text: ``0 2 * * *``, with a leading second and a
     trailing year only when they say something (``*/20 * * * * *``)."""
-    values: dict[str, str] = {}
-    seen = False
-    for name in SIGNIFICANCE:
-        if params.get(name) is not None:
-            values[name], seen = str(params[name]), True
-        else:
-            values[name] = MINIMUM[name] if seen and name in MINIMUM else "*"
+    given = [i for i, name in enumerate(SIGNIFICANCE) if params.get(name) is not None]
+    last = given[-1] if given else -1
+    values = {
+        name: str(params[name])
+        if params.get(name) is not None
+        else (MINIMUM.get(name, "*") if i > last else "*")
+        for i, name in enumerate(SIGNIFICANCE)
+    }
     fields = [values[name] for name in CRON_ORDER]
     if fields[6] == "*":
         fields = fields[1:6] if fields[0] == "0" else fields[:6]

@@ -13,7 +13,7 @@
   "use strict";
 
   var CRON_FIELDS = ["second", "minute", "hour", "day", "month", "day_of_week", "year"];
-  // APScheduler's order of significance; a field left out below the largest given one is its minimum.
+  // APScheduler's order of significance (see cronFromParams).
   var SIGNIFICANCE = ["year", "month", "day", "day_of_week", "hour", "minute", "second"];
   var MINIMUM = { second: "0", minute: "0", hour: "0", day: "1", month: "1" };
   var PRESETS = {
@@ -215,11 +215,11 @@
     function localInput(iso) { return iso ? String(iso).slice(0, 19) : ""; }
 
     function cronFromParams(params) {
-      var seen = false, values = {};
-      SIGNIFICANCE.forEach(function (f) {
-        if (params[f] !== undefined && params[f] !== null) { values[f] = String(params[f]); seen = true; }
-        else values[f] = seen && MINIMUM[f] ? MINIMUM[f] : "*";
-      });
+      // As APScheduler reads them: a field left out is "*" before the last one given, its minimum after.
+      var given = function (f) { return params[f] !== undefined && params[f] !== null; };
+      var last = -1, values = {};
+      SIGNIFICANCE.forEach(function (f, i) { if (given(f)) last = i; });
+      SIGNIFICANCE.forEach(function (f, i) { values[f] = given(f) ? String(params[f]) : (i > last && MINIMUM[f]) || "*"; });
       return CRON_FIELDS.map(function (f) { return values[f]; });
     }
 

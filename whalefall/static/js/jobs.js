@@ -27,10 +27,12 @@
     var MINIMUM = { second: "0", minute: "0", hour: "0", day: "1", month: "1" };
     var INTERVAL_UNITS = ["weeks", "days", "hours", "minutes", "seconds"];
     function crontab(params) {
-      var values = {}, seen = false;
-      SIGNIFICANCE.forEach(function (name) {
-        if (params[name] !== undefined && params[name] !== null) { values[name] = String(params[name]); seen = true; }
-        else values[name] = seen && MINIMUM[name] ? MINIMUM[name] : "*";
+      // APScheduler makes a field left out "*" before the last one given, its minimum after it.
+      var given = function (name) { return params[name] !== undefined && params[name] !== null; };
+      var last = -1, values = {};
+      SIGNIFICANCE.forEach(function (name, i) { if (given(name)) last = i; });
+      SIGNIFICANCE.forEach(function (name, i) {
+        values[name] = given(name) ? String(params[name]) : (i > last && MINIMUM[name]) || "*";
       });
       var fields = CRON_ORDER.map(function (name) { return values[name]; });
       if (fields[6] === "*") fields = fields[0] === "0" ? fields.slice(1, 6) : fields.slice(0, 6);
