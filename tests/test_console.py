@@ -31,7 +31,7 @@ def test_overview_lists_jobs_with_every_user_text_escaped(client, login, runtime
     html = client.get("/scheduler/").get_data(as_text=True)
     assert XSS not in html
     assert "&lt;img src=x onerror=alert(1)&gt;" in html
-    assert "每 60 秒执行" in html and "运行中" in html
+    assert "每 60 秒执行" in html and "启用" in html
 
 
 def test_overview_speaks_english_when_asked_and_remembers(client, login):

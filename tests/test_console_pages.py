@@ -148,7 +148,7 @@ def test_a_job_card_shows_state_id_function_trigger_next_and_last_run(client, lo
     html = html_of(client, "/scheduler/")
     card = html[html.index('data-job-id="nightly"') :]
     card = card[: card.index("</article>")]
-    assert "Nightly check" in card and "运行中" in card and "heartbeat" in card
+    assert "Nightly check" in card and "启用" in card and "heartbeat" in card
     assert "每天 02:30 执行" in card
     assert re.search(r'data-f="next_run_time">\d{4}-\d\d-\d\d 02:30:00<', card)
     assert "wf-status-success" in card and "成功" in card and "1.5 s" in card

@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -61,31 +62,45 @@ def next_daily(hour: int, minute: int) -> str:
 # --- the server and the browser ----------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory) -> Iterator[dict[str, Any]]:
-    """A migrated install with an admin, a viewer and a token, served by `whalefall serve`."""
+@contextmanager
+def serving(base: Path, *, token: bool = True) -> Iterator[dict[str, Any]]:
+    """A migrated install with an admin and a viewer (and, with ``token``, an admin's API token),
+    served by `whalefall serve`; without a token ``api`` is None."""
     chromium = chromium_path()
     try:
         from playwright.sync_api import sync_playwright  # noqa: F401
     except ImportError:
         unavailable("playwright is not installed (pip install -e '.[dev]')")
-    base = tmp_path_factory.mktemp("console")
     env = environment(base / "data")
     cli(env, "db", "upgrade")
     for name, password in PASSWORDS.items():
         cli(env, "user", "create", name, "--role", name, "--password-stdin", stdin=password + "\n")
-    token = cli(env, "token", "create", "admin").stdout.strip().splitlines()[-1]
+    secret = cli(env, "token", "create", "admin").stdout.strip().splitlines()[-1] if token else None
     procs = Processes(base / "logs")
     port = free_port()
     proc = procs.start("serve", "serve", "--port", str(port), env=env)
-    api = Api(port, token)
+    probe = Api(port)
     try:
-        wait_until(lambda: not proc.alive() or api.health_status() == 200, 20, what="serve to answer /health")
+        wait_until(
+            lambda: not proc.alive() or probe.health_status() == 200, 20, what="serve to answer /health"
+        )
         assert proc.alive(), proc.describe()
-        yield {"base": f"http://127.0.0.1:{port}", "api": api, "chromium": chromium, "procs": procs}
+        yield {
+            "base": f"http://127.0.0.1:{port}",
+            "api": Api(port, secret) if secret else None,
+            "chromium": chromium,
+            "procs": procs,
+        }
     finally:
         procs.close()
         print(procs.report())
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory) -> Iterator[dict[str, Any]]:
+    """A migrated install with an admin, a viewer and a token, served by `whalefall serve`."""
+    with serving(tmp_path_factory.mktemp("console")) as served:
+        yield served
 
 
 @pytest.fixture(scope="module")
@@ -141,7 +156,8 @@ class Visit:
 
     def toast(self, kind: str = "success"):
         """The newest toast (its words are the API's, in the page's language)."""
-        return self.page.locator(f'#wf-toasts .toast[data-kind="{kind}"]').last
+        # In the page's corner, or at the foot of an open dialog's body.
+        return self.page.locator(f'.toast[data-kind="{kind}"]').last
 
     def close(self) -> None:
         self.context.close()
@@ -230,7 +246,7 @@ def test_a_job_from_creation_through_run_pause_edit_to_deletion(visit):
 
     card = v.card("e2e_cron")
     expect(card.locator('[data-f="name"]')).to_have_text("E2E 定时任务")
-    expect(card.locator('[data-f="state"]')).to_have_text("运行中")
+    expect(card.locator('[data-f="state"]')).to_have_text("启用")
     expect(card.locator('[data-f="kind"]')).to_have_text("代码")
     expect(card.locator('[data-f="trigger_description"]')).to_have_text("每天 03:15 执行")
     expect(card.locator('[data-f="next_run_time"]')).to_have_text(expected_next)
@@ -272,7 +288,7 @@ def test_a_job_from_creation_through_run_pause_edit_to_deletion(visit):
     expect(v.toast()).to_contain_text("e2e_cron")
     expect(card.locator('[data-f="trigger_description"]')).to_have_text("每天 04:30 执行")
     card.locator("[data-action=resume]").click()
-    expect(card.locator('[data-f="state"]')).to_have_text("运行中")
+    expect(card.locator('[data-f="state"]')).to_have_text("启用")
     expect(card.locator('[data-f="next_run_time"]')).to_have_text(next_daily(4, 30))
 
     # Delete, after a confirmation that names the job.
@@ -329,6 +345,7 @@ def test_a_job_named_like_markup_shows_the_characters_and_runs_nothing(visit, se
     page.fill("#f-id", "xss")
     page.fill("#f-name", XSS)
     page.fill("#f-description", XSS)
+    page.select_option("#f-function", "heartbeat")  # a task must be chosen, never preselected
     page.click("label[for=tt-interval]")
     page.fill("#f-interval_hours", "1")
     expect(page.locator("#preview-description")).to_have_text("每 1 小时执行")
@@ -378,7 +395,7 @@ def test_the_cards_refresh_every_30_seconds_without_a_reload_and_not_while_hidde
     page.clock.install()
     v.sign_in("admin")
     card = v.card("heartbeat")
-    expect(card.locator('[data-f="state"]')).to_have_text("运行中")
+    expect(card.locator('[data-f="state"]')).to_have_text("启用")
     page.evaluate("window.__stillHere = true")
     fetched: list[str] = []
     page.on("request", lambda request: "/scheduler/api/jobs" in request.url and fetched.append(request.url))
@@ -402,7 +419,7 @@ def test_the_cards_refresh_every_30_seconds_without_a_reload_and_not_while_hidde
             Object.defineProperty(document, 'hidden', {configurable: true, get: () => false});
             document.dispatchEvent(new Event('visibilitychange'));
         }""")
-        expect(card.locator('[data-f="state"]')).to_have_text("运行中")
+        expect(card.locator('[data-f="state"]')).to_have_text("启用")
         assert len(fetched) >= 1
     finally:
         server["api"].ok("POST", "/jobs/heartbeat/resume")

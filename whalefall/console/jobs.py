@@ -10,11 +10,13 @@ dependency graph and its last runs with a duration chart.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from sqlalchemy import select
 
 from whalefall.auth.guard import page_login_required
 from whalefall.console import bp, language, render, runtime
+from whalefall.i18n import catalogue
 from whalefall.models import Job
 from whalefall.services import jobs as job_service
 from whalefall.services import runs as run_service
@@ -23,6 +25,56 @@ from whalefall.web.queries import JobListQuery, query
 PAGE_SIZE = 200  # the API's largest page; more than this many jobs wants a search
 RECENT_RUNS = 50  # the job page's history and chart
 UNFINISHED = ("queued", "running")
+
+# The card's schedule line, written the same way by ``static/js/jobs.js`` for refreshed cards.
+CRON_ORDER = ("second", "minute", "hour", "day", "month", "day_of_week", "year")
+# APScheduler's order of significance: it makes every field left out before the last one given
+# ``*``, and every field after it its minimum.
+SIGNIFICANCE = ("year", "month", "day", "day_of_week", "hour", "minute", "second")
+MINIMUM = {"second": "0", "minute": "0", "hour": "0", "day": "1", "month": "1"}
+INTERVAL_UNITS = ("weeks", "days", "hours", "minutes", "seconds")
+
+
+def crontab(params: dict[str, Any]) -> str:
+    """A cron trigger's fields as crontab text: ``0 2 * * *``, with a leading second and a
+    trailing year only when they say something (``*/20 * * * * *``)."""
+    given = [i for i, name in enumerate(SIGNIFICANCE) if params.get(name) is not None]
+    last = given[-1] if given else -1
+    values = {
+        name: str(params[name])
+        if params.get(name) is not None
+        else (MINIMUM.get(name, "*") if i > last else "*")
+        for i, name in enumerate(SIGNIFICANCE)
+    }
+    fields = [values[name] for name in CRON_ORDER]
+    if fields[6] == "*":
+        fields = fields[1:6] if fields[0] == "0" else fields[:6]
+    return " ".join(fields)
+
+
+def schedule_text(job: dict[str, Any], lang: str) -> str:
+    """The trigger in short: crontab text, or the interval, the date or the upstream jobs in words."""
+    t = catalogue.table("console", lang)
+    params = job.get("trigger_params") or {}
+    kind = job.get("trigger_type")
+    if kind == "cron":
+        return crontab(params)
+    if kind == "interval":
+        parts = [
+            t[f"unit_{u}_one" if params[u] == 1 else f"unit_{u}"].format(n=params[u])
+            for u in INTERVAL_UNITS
+            if params.get(u)
+        ]
+        return t["schedule_interval"].format(every=" ".join(parts))
+    if kind == "date":
+        return t["schedule_date"].format(when=str(params.get("run_date") or "")[:19].replace("T", " "))
+    return t["schedule_dependency"].format(jobs=", ".join(job.get("depends_on") or []))
+
+
+def display_state(job: dict[str, Any]) -> str:
+    """The card's state: a one-off job that is active with nothing left to run is completed."""
+    done = job.get("trigger_type") == "date" and not job.get("next_run_time") and not job.get("broken_reason")
+    return "completed" if job.get("state") == "active" and done else job.get("state") or ""
 
 
 @bp.get("/")
@@ -36,6 +88,8 @@ def index():
         last = job_service.last_runs(session, [j.id for j in rows])
         categories = sorted(c for c in session.scalars(select(Job.category).distinct()) if c)
     jobs = [job_service.to_dict(rt, j, last_run=last.get(j.id), lang=lang) for j in rows]
+    for job in jobs:
+        job.update(schedule=schedule_text(job, lang), display_state=display_state(job))
     return render(
         "console/jobs.html",
         jobs=jobs,
@@ -56,6 +110,7 @@ def job_page(job_id: str):
         job = job_service.get(session, job_id)
         last = job_service.last_runs(session, [job_id]).get(job_id)
         data = job_service.to_dict(rt, job, last_run=last, lang=lang, with_code=True, upcoming=5)
+        data.update(schedule=schedule_text(data, lang), display_state=display_state(data))
         rows, total = run_service.page(session, job_id=job_id, per_page=RECENT_RUNS)
         graph = session.execute(select(Job.id, Job.name, Job.depends_on).order_by(Job.id)).all()
         categories = sorted(c for c in session.scalars(select(Job.category).distinct()) if c)

@@ -125,6 +125,7 @@
         WF.el("td", {}, WF.el("span", { class: "badge text-bg-success" }, WF.t("valid"))), WF.el("td", {}, revoke),
       ]);
       tokens.tBodies[0].prepend(row);
+      document.getElementById("tokens-empty").classList.add("d-none");
     }
     if (tokens) {
       tokens.addEventListener("click", async function (event) {

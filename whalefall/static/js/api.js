@@ -30,6 +30,7 @@
   }
 
   var tablesRead = false;
+  /** Read the layout's JSON tables, once: the first caller after parsing does it. */
   function readTables() {
     if (tablesRead) return;
     tablesRead = true;
@@ -37,15 +38,19 @@
     WF.config = readJson("wf-config");
   }
 
-  /** Run fn once the page is parsed (and its JSON tables read). Deferred page scripts run
-   *  before DOMContentLoaded, with the page already parsed: they read the tables first. */
+  /** Run fn once the page is parsed, with its JSON tables read. A deferred page script runs
+   *  after parsing but before DOMContentLoaded, so it calls fn at once: the tables are read
+   *  here first, never left to this file's own DOMContentLoaded listener (which comes later). */
   WF.ready = function (fn) {
-    if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", fn);
-    else { readTables(); fn(); }
+    if (document.readyState === "loading") {
+      document.addEventListener("DOMContentLoaded", function () { readTables(); fn(); });
+    } else {
+      readTables();
+      fn();
+    }
   };
 
   WF.ready(function () {
-    readTables();
     var flash = sessionStorage.getItem(FLASH_KEY);
     if (flash) {
       sessionStorage.removeItem(FLASH_KEY);
@@ -141,9 +146,41 @@
     }
   };
 
-  /** A toast at the bottom right. kind: success | danger | info. link: {href, text}. */
+  var MAX_TOASTS = 3;
+  /** Where a new toast goes: the bottom right of the page, or, while a dialog is open, a strip
+   *  at the bottom of the dialog's body (sticky, so it stays in view as the body scrolls). That
+   *  strip lies inside the body, so a toast never covers the dialog's footer (Save, Cancel). */
+  function dialogStrip(modal) {
+    var body = modal.querySelector(".modal-body");
+    if (!body) return null;
+    var strip = body.querySelector(":scope > .wf-dialog-toasts");
+    if (!strip) {
+      strip = WF.el("div", { class: "wf-dialog-toasts", "aria-live": "polite", "aria-atomic": "false" });
+      body.appendChild(strip);
+    }
+    return strip;
+  }
+  function toastBox() {
+    var open = document.querySelectorAll(".modal.show");
+    return (open.length && dialogStrip(open[open.length - 1])) || document.getElementById("wf-toasts");
+  }
+  // A dialog that opens takes the page's toasts (they would lie over its footer), and one that
+  // closes hands its toasts (a "saved" message, say) back to the page's corner.
+  document.addEventListener("show.bs.modal", function (event) {
+    var page = document.getElementById("wf-toasts"), strip = dialogStrip(event.target);
+    if (page && strip) Array.prototype.slice.call(page.children).forEach(function (toast) { strip.appendChild(toast); });
+  });
+  document.addEventListener("hidden.bs.modal", function (event) {
+    var page = document.getElementById("wf-toasts");
+    event.target.querySelectorAll(".wf-dialog-toasts .toast").forEach(function (toast) {
+      if (page) page.appendChild(toast);
+      else toast.remove();
+    });
+  });
+
+  /** A toast (see toastBox for where). kind: success | danger | info. link: {href, text}. */
   WF.toast = function (message, kind, link) {
-    var box = document.getElementById("wf-toasts");
+    var box = toastBox();
     if (!box || !message) return;
     kind = kind || "info";
     var body = WF.el("div", { class: "toast-body text-break" }, message);
@@ -156,6 +193,12 @@
     var toast = WF.el("div", { class: "toast align-items-center border-0 text-bg-" + kind,
       role: kind === "danger" ? "alert" : "status", "aria-atomic": "true",
       "data-kind": kind }, WF.el("div", { class: "d-flex" }, [body, close]));
+    // The oldest go first: a stack of toasts stays short.
+    while (box.children.length >= MAX_TOASTS) {
+      var oldest = box.firstElementChild, shown = bootstrap.Toast.getInstance(oldest);
+      if (shown) shown.dispose();
+      oldest.remove();
+    }
     box.appendChild(toast);
     toast.addEventListener("hidden.bs.toast", function () { toast.remove(); });
     new bootstrap.Toast(toast, { delay: kind === "danger" ? 10000 : 5000 }).show();
@@ -172,18 +215,13 @@
       var box = document.getElementById("wf-confirm");
       var ok = box.querySelector('[data-f="ok"]');
       var modal = bootstrap.Modal.getOrCreateInstance(box);
-      var answer = false, opened = false;
+      var answer = false;
       box.querySelector('[data-f="title"]').textContent = title;
       box.querySelector('[data-f="question"]').textContent = question;
       ok.textContent = label || WF.t("confirm");
-      // Bootstrap ignores hide() while the dialog is still opening: a quick click closes it once open.
-      function yes() { answer = true; if (opened) modal.hide(); }
+      function yes() { answer = true; modal.hide(); }
       // Focus starts on Cancel: Enter on a freshly opened confirmation must not delete anything.
-      function focus() {
-        opened = true;
-        box.querySelector(".modal-footer [data-bs-dismiss]").focus();
-        if (answer) modal.hide();
-      }
+      function focus() { box.querySelector(".modal-footer [data-bs-dismiss]").focus(); }
       ok.addEventListener("click", yes);
       box.addEventListener("shown.bs.modal", focus, { once: true });
       box.addEventListener("hidden.bs.modal", function () {

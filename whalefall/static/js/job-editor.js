@@ -16,7 +16,7 @@
   "use strict";
 
   var CRON_FIELDS = ["second", "minute", "hour", "day", "month", "day_of_week", "year"];
-  // APScheduler's order of significance; a field left out below the largest given one is its minimum.
+  // APScheduler's order of significance (see cronFromParams).
   var SIGNIFICANCE = ["year", "month", "day", "day_of_week", "hour", "minute", "second"];
   var MINIMUM = { second: "0", minute: "0", hour: "0", day: "1", month: "1" };
   var PRESETS = {
@@ -200,26 +200,29 @@
       if (tasks) return;
       var envelope = await WF.api("GET", "/tasks");
       tasks = envelope.data.tasks;
-      els.function.replaceChildren(...tasks.map(function (task) {
-        return WF.el("option", { value: task.name }, task.name);
-      }));
+      // No task is chosen for the user: an empty first option, and saving without a choice is refused.
+      els.function.replaceChildren(WF.el("option", { value: "" }, WF.t("choose_task")),
+        ...tasks.map(function (task) { return WF.el("option", { value: task.name }, task.name); }));
       describeTask();
     }
     function describeTask() {
       var task = (tasks || []).find(function (t) { return t.name === els.function.value; });
       document.getElementById("f-function-help").textContent = task ? task.description : "";
     }
-    els.function.addEventListener("change", describeTask);
+    els.function.addEventListener("change", function () {
+      describeTask();
+      if (els.function.value) WF.clearErrors(form, ["function"]);
+    });
 
     // --- filling the form -----------------------------------------------------------------
     function localInput(iso) { return iso ? String(iso).slice(0, 19) : ""; }
 
     function cronFromParams(params) {
-      var seen = false, values = {};
-      SIGNIFICANCE.forEach(function (f) {
-        if (params[f] !== undefined && params[f] !== null) { values[f] = String(params[f]); seen = true; }
-        else values[f] = seen && MINIMUM[f] ? MINIMUM[f] : "*";
-      });
+      // As APScheduler reads them: a field left out is "*" before the last one given, its minimum after.
+      var given = function (f) { return params[f] !== undefined && params[f] !== null; };
+      var last = -1, values = {};
+      SIGNIFICANCE.forEach(function (f, i) { if (given(f)) last = i; });
+      SIGNIFICANCE.forEach(function (f, i) { values[f] = given(f) ? String(params[f]) : (i > last && MINIMUM[f]) || "*"; });
       return CRON_FIELDS.map(function (f) { return values[f]; });
     }
 
@@ -239,6 +242,7 @@
       els.misfire_grace_time.value = "300";
       els.max_instances.value = "1";
       els.coalesce.checked = true;
+      describeTask();
     }
 
     function check(name, value) {
@@ -336,8 +340,12 @@
         if (value) body[name] = value;
         else if (name === "timeout_seconds") body[name] = null;
       });
-      if (kind() === "code") body.code = code();
-      else body.function = els.function.value;
+      if (kind() === "code") {
+        body.code = code();
+      } else {
+        if (!els.function.value) return { invalid: { function: WF.t("function_required") } };
+        body.function = els.function.value;
+      }
       var params;
       try { params = JSON.parse(els.params.value || "{}"); } catch (e) { params = null; }
       if (!params || typeof params !== "object" || Array.isArray(params)) return { invalid: { params: WF.t("params_invalid") } };

@@ -21,6 +21,43 @@
       return params;
     }
 
+    // The card's schedule line, as console/jobs.py writes it on the server.
+    var CRON_ORDER = ["second", "minute", "hour", "day", "month", "day_of_week", "year"];
+    var SIGNIFICANCE = ["year", "month", "day", "day_of_week", "hour", "minute", "second"];
+    var MINIMUM = { second: "0", minute: "0", hour: "0", day: "1", month: "1" };
+    var INTERVAL_UNITS = ["weeks", "days", "hours", "minutes", "seconds"];
+    function crontab(params) {
+      // APScheduler makes a field left out "*" before the last one given, its minimum after it.
+      var given = function (name) { return params[name] !== undefined && params[name] !== null; };
+      var last = -1, values = {};
+      SIGNIFICANCE.forEach(function (name, i) { if (given(name)) last = i; });
+      SIGNIFICANCE.forEach(function (name, i) {
+        values[name] = given(name) ? String(params[name]) : (i > last && MINIMUM[name]) || "*";
+      });
+      var fields = CRON_ORDER.map(function (name) { return values[name]; });
+      if (fields[6] === "*") fields = fields[0] === "0" ? fields.slice(1, 6) : fields.slice(0, 6);
+      return fields.join(" ");
+    }
+    function scheduleText(job) {
+      var params = job.trigger_params || {};
+      if (job.trigger_type === "cron") return crontab(params);
+      if (job.trigger_type === "interval") {
+        var parts = INTERVAL_UNITS.filter(function (u) { return params[u]; }).map(function (u) {
+          return WF.t(params[u] === 1 ? "unit_" + u + "_one" : "unit_" + u, { n: params[u] });
+        });
+        return WF.t("schedule_interval", { every: parts.join(" ") });
+      }
+      if (job.trigger_type === "date") {
+        return WF.t("schedule_date", { when: String(params.run_date || "").slice(0, 19).replace("T", " ") });
+      }
+      return WF.t("schedule_dependency", { jobs: (job.depends_on || []).join(", ") });
+    }
+    /** A one-off job that is active with nothing left to run is completed. */
+    function displayState(job) {
+      var done = job.trigger_type === "date" && !job.next_run_time && !job.broken_reason;
+      return job.state === "active" && done ? "completed" : job.state;
+    }
+
     function field(card, name) { return card.querySelector('[data-f="' + name + '"]'); }
     function setText(card, name, text) { var node = field(card, name); if (node) node.textContent = text || ""; }
 
@@ -46,12 +83,15 @@
       field(card, "category").classList.toggle("d-none", !job.category);
       setText(card, "kind", job.kind === "builtin" ? job.func_name : WF.t("kind_code"));
       var badge = field(card, "state");
-      badge.className = "badge wf-state wf-state-" + job.state;
-      badge.textContent = WF.t("state_" + job.state);
+      var state = displayState(job);
+      badge.className = "badge wf-state wf-state-" + state;
+      badge.textContent = WF.t("state_" + state);
       field(card, "broken").classList.toggle("d-none", !job.broken_reason);
       setText(card, "broken_reason", job.broken_reason);
       setText(card, "trigger_description", job.trigger_description);
-      setText(card, "trigger", job.trigger);
+      setText(card, "trigger", scheduleText(job));
+      // Crontab text is the same in every language; the interval and date lines are words.
+      field(card, "trigger").translate = job.trigger_type !== "cron";
       setText(card, "next_run_time", job.next_run_time || WF.t("none"));
       field(card, "last_run").replaceChildren(...lastRun(job.last_run));
       field(card, "runs_link").setAttribute("href", "/scheduler/runs?job_id=" + encodeURIComponent(job.id));
