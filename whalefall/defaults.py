@@ -1,8 +1,10 @@
 """Every default in one place, with its unit in the name or the comment."""
 
+from typing import Final
+
 DATA_DIR = "./userdata"
 TIMEZONE = "Asia/Shanghai"
-LANGUAGE = "zh"  # "zh" or "en": the console's and messages' default language
+LANGUAGE: Final = "zh"  # "zh" or "en": the console's and messages' default language
 
 EXECUTOR_MAX_WORKERS = 5
 MISFIRE_GRACE_SECONDS = 300
