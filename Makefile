@@ -28,6 +28,7 @@ test: $(DEV_STAMP)
 	$(BIN)/ruff check whalefall tests $(wildcard bench)
 	$(BIN)/ruff format --check --quiet whalefall tests $(wildcard bench)
 	$(BIN)/lint-imports --no-cache
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 
 lint: $(DEV_STAMP)

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 WHALEFALL = Path(sys.executable).parent / "whalefall"
+CLOCK_AHEAD = Path(__file__).with_name("clock_ahead.py")
 SECRET_KEY = "test"
 
 T = TypeVar("T")
@@ -89,17 +90,25 @@ def cli(
 
 
 class Proc:
-    """One ``whalefall`` process started in its own session, output going to files."""
+    """One ``whalefall`` process started in its own session, output going to files.
 
-    def __init__(self, name: str, args: list[str], env: dict[str, str], log_dir: Path):
+    With ``clock_ahead`` (seconds) its clock runs that far ahead of the test's (``clock_ahead.py``).
+    """
+
+    def __init__(
+        self, name: str, args: list[str], env: dict[str, str], log_dir: Path, clock_ahead: float = 0
+    ):
         self.name = name
         self.args = args
         log_dir.mkdir(parents=True, exist_ok=True)
         self.out_path = log_dir / f"{name}.out"
         self.err_path = log_dir / f"{name}.err"
+        command = [str(WHALEFALL)]
+        if clock_ahead:
+            command = [sys.executable, str(CLOCK_AHEAD), str(clock_ahead)]
         with open(self.out_path, "ab") as out, open(self.err_path, "ab") as err:
             self.popen = subprocess.Popen(
-                [str(WHALEFALL), *args],
+                [*command, *args],
                 env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=out,
@@ -157,9 +166,9 @@ class Processes:
         self.started: list[Proc] = []
         self._names: dict[str, int] = {}
 
-    def start(self, name: str, *args: str, env: dict[str, str]) -> Proc:
+    def start(self, name: str, *args: str, env: dict[str, str], clock_ahead: float = 0) -> Proc:
         n = self._names[name] = self._names.get(name, 0) + 1
-        proc = Proc(f"{name}-{n}", list(args), env, self.log_dir)
+        proc = Proc(f"{name}-{n}", list(args), env, self.log_dir, clock_ahead)
         self.started.append(proc)
         return proc
 

@@ -4,6 +4,8 @@ Each test starts its own processes on free ports, in its own ``tmp_path``; the
 ``procs`` fixture kills whatever is still running when the test ends, passed or
 failed. Setting up a database (``db upgrade``, ``user create``, ``token create``)
 is done once with the real commands and copied into each test's data dir.
+Waits poll for what another process does; a downtime is not slept through but
+given to the restarted process as a clock running ahead (``tests/clock_ahead.py``).
 """
 
 from __future__ import annotations
@@ -78,9 +80,11 @@ class Site:
     def env(self, **extra: str) -> dict[str, str]:
         return environment(self.data, **extra)
 
-    def serve(self, port: int | None = None, **env: str) -> tuple[Proc, Api]:
+    def serve(self, port: int | None = None, *, clock_ahead: float = 0, **env: str) -> tuple[Proc, Api]:
         port = port or free_port()
-        proc = self.procs.start("serve", "serve", "--port", str(port), env=self.env(**env))
+        proc = self.procs.start(
+            "serve", "serve", "--port", str(port), env=self.env(**env), clock_ahead=clock_ahead
+        )
         api = Api(port, self.token)
         wait_healthy(proc, api)
         return proc, api
@@ -397,6 +401,9 @@ def test_sigterm_during_a_long_code_run_exits_after_the_grace(site, tmp_path):
 # --- 6. downtime across due times ---------------------------------------------------------
 
 
+DOWNTIME_SECONDS = 8
+
+
 def test_stop_across_a_due_time_gives_one_catch_up_run(site):
     proc, api = site.serve()
     job = api.ok("POST", "/jobs", interval_job("every2", seconds=2))
@@ -407,9 +414,10 @@ def test_stop_across_a_due_time_gives_one_catch_up_run(site):
 
     assert proc.terminate() == 0
     stopped = now()
-    time.sleep(8)  # the downtime: four due times pass while nothing runs
-    restarting = now()
-    _proc, api = site.serve(port_of(api))
+    # The downtime: four due times pass while nothing runs. Not slept through: the restarted
+    # process's clock runs DOWNTIME_SECONDS ahead, and ``restarting`` is its start on that clock.
+    restarting = now() + timedelta(seconds=DOWNTIME_SECONDS)
+    _proc, api = site.serve(port_of(api), clock_ahead=DOWNTIME_SECONDS)
 
     def caught_up_and_going():
         runs = runs_of(api, "every2")
@@ -454,9 +462,11 @@ def wait_for_success(api: Api, run_id: int, timeout: float = 10) -> dict:
 
 def test_manual_run_does_not_unpause_or_shift_phase(site):
     _proc, api = site.serve()
-    steady = api.ok("POST", "/jobs", interval_job("steady", minutes=10))
-    created = time.monotonic()
-    due = anchor_of(steady) + timedelta(minutes=10)
+    # The phase is anchored minutes before now, so that a phase shifted to the run's time would show.
+    anchor = (now() - timedelta(minutes=5)).replace(microsecond=0)
+    steady = api.ok("POST", "/jobs", interval_job("steady", minutes=10, start_date=anchor.isoformat()))
+    assert anchor_of(steady) == anchor
+    due = anchor + timedelta(minutes=10)
     assert local(steady["next_run_time"]) == due
 
     api.ok("POST", "/jobs", interval_job("quiet", seconds=10))
@@ -466,8 +476,6 @@ def test_manual_run_does_not_unpause_or_shift_phase(site):
     quiet = api.ok("GET", "/jobs/quiet")
     assert quiet["state"] == "paused" and quiet["next_run_time"] is None
 
-    # At least a second after the phase was anchored, so that a shifted phase would show.
-    time.sleep(max(0.0, 1.2 - (time.monotonic() - created)))
     wait_for_success(api, api.ok("POST", "/jobs/steady/run")["run_id"])
     steady = api.ok("GET", "/jobs/steady")
     assert steady["state"] == "active"
@@ -529,9 +537,19 @@ def test_web_and_scheduler_processes_share_changes_within_two_seconds(site):
     assert first["node"] and node_pid(first["node"]) == scheduler.pid
     wait_for_success(api, first["id"])
 
+    # A witness on the same 2 s period goes on firing: once it has fired twice more than 2 s after
+    # the pause, two due times have passed in the scheduler, which the pause must have reached by then.
+    api.ok("POST", "/jobs", interval_job("witness", seconds=2))
     api.ok("POST", "/jobs/shared/pause")
     paused_at = now()
-    time.sleep(4.5)  # two due times pass; the pause must have reached the scheduler within 2 s
+
+    def witnessed_two_due_times() -> bool:
+        fired = [
+            r for r in runs_of(api, "witness") if iso(r["created_at"]) > paused_at + timedelta(seconds=2)
+        ]
+        return len(fired) >= 2
+
+    wait_until(witnessed_two_due_times, 10, what="two runs of the witness job more than 2 s after the pause")
     late = [r for r in runs_of(api, "shared") if iso(r["created_at"]) > paused_at + timedelta(seconds=2)]
     assert late == [], late
 

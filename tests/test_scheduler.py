@@ -1,7 +1,9 @@
 """The scheduler in-process: the engine, the runner, and the APScheduler 3 traps it closes.
 
 The service is driven step by step (``SchedulerService.step``); APScheduler's own
-thread runs for real. Waits poll a condition with a deadline.
+thread runs for real. Waits poll a condition with a deadline; time a test needs to pass
+(a due time during a shutdown, due times after a pause) is moved on the clock with
+time-machine, not slept through.
 """
 
 from __future__ import annotations
@@ -205,9 +207,14 @@ def test_changes_made_elsewhere_reach_the_scheduler(runtime, scheduler):
         job_service.pause(web, "remote", ADMIN)
         wait_until(lambda: stored_next_run_time(scheduler, "remote") is None, scheduler, timeout=3)
         count = len(runs_of(runtime, "remote"))
-        time.sleep(1.5)
-        scheduler.step()
-        assert len(runs_of(runtime, "remote")) <= count + 1  # at most one already in flight
+        # Two due times pass on the clock (not slept through), and the engine processes its due
+        # jobs at each: a schedule still stored would fire each time.
+        with time_machine.travel(clock.now(), tick=True) as traveller:
+            for _ in range(2):
+                traveller.shift(timedelta(seconds=1.5))
+                scheduler.engine.aps._process_jobs()
+            scheduler.step()
+            assert len(runs_of(runtime, "remote")) <= count + 1  # at most one already in flight
     finally:
         web.close()
 
@@ -288,15 +295,17 @@ def test_a_job_due_during_shutdown_runs_at_the_next_start(runtime, start_schedul
     first.step()
     due = stored_next_run_time(first, "due")
     first.engine.pause()  # what stop() does first: nothing more is processed
-    wait_until(lambda: clock.now() > due + timedelta(seconds=0.5), timeout=5)
-    first.stop(wait_seconds=1)
-    with runtime.db.begin() as session:  # its stored time was not advanced past the fire it skipped
-        assert (
-            session.execute(text("SELECT next_run_time FROM apscheduler_jobs WHERE id='due'")).scalar()
-            <= due.timestamp()
-        )
-    second = start_scheduler()
-    catch_up = wait_until(lambda: runs_of(runtime, "due", trigger_source="catch_up"), second)
+    # The due time passes during the shutdown: on the clock, not waited for.
+    with time_machine.travel(max(clock.now(), due + timedelta(seconds=0.5)), tick=True):
+        first.stop(wait_seconds=1)
+        with runtime.db.begin() as session:  # its stored time was not advanced past the fire it skipped
+            assert (
+                session.execute(text("SELECT next_run_time FROM apscheduler_jobs WHERE id='due'")).scalar()
+                <= due.timestamp()
+            )
+        second = start_scheduler()
+        catch_up = wait_until(lambda: runs_of(runtime, "due", trigger_source="catch_up"), second)
+        second.stop(wait_seconds=2)
     assert len(catch_up) == 1 and catch_up[0].scheduled_time == due
 
 

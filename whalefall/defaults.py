@@ -1,8 +1,10 @@
 """Every default in one place, with its unit in the name or the comment."""
 
+from typing import Final
+
 DATA_DIR = "./userdata"
 TIMEZONE = "Asia/Shanghai"
-LANGUAGE = "zh"  # the default language: a folder of whalefall/translations/ (zh, en, …)
+LANGUAGE: Final = "zh"  # the default language: a folder of whalefall/translations/ (zh, en, …)
 
 EXECUTOR_MAX_WORKERS = 5
 MISFIRE_GRACE_SECONDS = 300

@@ -77,10 +77,12 @@ def local_time(value: str | datetime | None) -> str:
         return ""
     if isinstance(value, str):
         try:
-            value = datetime.fromisoformat(value)
+            when = datetime.fromisoformat(value)
         except ValueError:
             return value
-    return clock.local_text(value, runtime().settings.timezone) or ""
+    else:
+        when = value
+    return clock.local_text(when, runtime().settings.timezone) or ""
 
 
 def duration(seconds: float | None) -> str:

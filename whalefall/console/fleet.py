@@ -98,19 +98,21 @@ def instance_page(instance_id: int):
         instance = instance_service.to_dict(
             row, tz, counts=instance_service.summaries(session, [row.id])[row.id]
         )
-        accounts, account_total = fleet_accounts.page(session, instance_id, page=1, per_page=MAX_ROWS)
+        account_rows, account_total = fleet_accounts.page(session, instance_id, page=1, per_page=MAX_ROWS)
         accounts = [
             {**fleet_accounts.to_dict(a, tz), "privilege_lines": _privilege_lines(a.privileges)}
-            for a in accounts
+            for a in account_rows
         ]
-        changes, change_total = fleet_accounts.changes_page(
+        change_rows, change_total = fleet_accounts.changes_page(
             session, instance_id, page=1, per_page=CHANGES_SHOWN
         )
-        changes = [{**fleet_accounts.change_to_dict(c, tz), "lines": _diff_lines(c.diff)} for c in changes]
-        databases, database_total = fleet_sizes.inventory_page(
+        changes = [
+            {**fleet_accounts.change_to_dict(c, tz), "lines": _diff_lines(c.diff)} for c in change_rows
+        ]
+        database_rows, database_total = fleet_sizes.inventory_page(
             session, instance_id, include_gone=True, page=1, per_page=MAX_ROWS
         )
-        databases = [fleet_sizes.inventory_to_dict(d) for d in databases]
+        databases = [fleet_sizes.inventory_to_dict(d) for d in database_rows]
     return render(
         "console/instance.html",
         instance=instance,

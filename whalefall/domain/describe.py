@@ -279,7 +279,8 @@ class _Descriptor(ExpressionDescriptor):
     def translate(self, message: str) -> str:
         if message in self.messages:
             return self.messages[message]
-        return super().translate(message)
+        translated: str = super().translate(message)
+        return translated
 
 
 def _cron_fallback(params: Mapping[str, Any], en: bool) -> str:

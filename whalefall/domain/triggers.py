@@ -363,8 +363,9 @@ def _weekday_item(item: str, field: str, prefix: str) -> list[str]:
             if len(ends) == 1 or _APS_DAYS.index(ends[0]) <= _APS_DAYS.index(ends[1]):
                 return [match["range"]]
         first = _weekday_number(ends[0], field, prefix)
-        last = _weekday_number(ends[1], field, prefix) if len(ends) == 2 else None
-        if last is None:
+        if len(ends) == 2:
+            last = _weekday_number(ends[1], field, prefix)
+        else:
             last = first if step is None else 6
         if first > last:
             raise InvalidTrigger(

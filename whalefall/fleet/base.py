@@ -82,7 +82,7 @@ class Adapter(ABC):
 
     def describe_error(self, exc: BaseException) -> str:
         """The driver's error in words (no tuple reprs, no bytes)."""
-        args = getattr(exc, "args", ())
+        args = exc.args
         if len(args) >= 2 and isinstance(args[0], int):
             message = args[1].decode("utf-8", "replace") if isinstance(args[1], bytes) else str(args[1])
             return f"error {args[0]}: {message}"

@@ -273,9 +273,10 @@ class MySQLAdapter(Adapter):
             # PyMySQL 1.2 prefers TLS (unverified) and builds a new SSL context per
             # connection — ~50 ms of CPU loading CA certificates, under the GIL, which
             # serialised the fleet pool. Same mode, one shared context.
-            conn.ssl, conn._ssl_required, conn.ctx = True, False, _preferred_tls()
+            # (ctx and the read/write timeouts are PyMySQL internals its stubs leave out.)
+            conn.ssl, conn._ssl_required, conn.ctx = True, False, _preferred_tls()  # type: ignore[attr-defined]
         conn.connect()
-        conn._read_timeout = conn._write_timeout = t.statement_timeout
+        conn._read_timeout = conn._write_timeout = t.statement_timeout  # type: ignore[attr-defined]
         self._server_limit(conn)
         return conn
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from whalefall.i18n import catalogue, current_language
 
 
-def say(key: str, lang: str | None = None, **params: object) -> str:
+def say(key: str, lang: str | None = None, /, **params: object) -> str:
     """The server's message ``key`` with its fields filled in, in ``lang`` or the request's language."""
     return catalogue.text("api", key, lang or current_language()).format(**params)
 

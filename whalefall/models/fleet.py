@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     BigInteger,
@@ -30,6 +30,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from whalefall.models.base import Base, JSONValue, UTCDateTime, utcnow
 
+if TYPE_CHECKING:
+    from alembic.runtime.environment import NameFilterParentNames, NameFilterType
+
 # Account and database names are case-sensitive on every engine we read.
 NameType = String(255).with_variant(
     mysql.VARCHAR(255, charset="utf8mb4", collation="utf8mb4_bin"), "mysql", "mariadb"
@@ -42,7 +45,7 @@ PARTITIONED_TABLES = ("database_sizes", "instance_sizes")
 PARTITION_NAME = re.compile(r"^(database_sizes|instance_sizes)_p\d{6}$")
 
 
-def include_name(name: str | None, type_: str, parent_names: dict) -> bool:
+def include_name(name: str | None, type_: NameFilterType, parent_names: NameFilterParentNames) -> bool:
     """Alembic's ``include_name`` hook: the monthly partitions are not tables of the models."""
     return not (type_ == "table" and name is not None and PARTITION_NAME.match(name))
 

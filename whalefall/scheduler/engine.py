@@ -47,10 +47,11 @@ class GuardedScheduler(BackgroundScheduler):
     sees them as missed and catches up.
     """
 
-    def _process_jobs(self):
+    def _process_jobs(self) -> float | None:
         if self.state != STATE_RUNNING:
             return None
-        return super()._process_jobs()
+        wait_seconds: float | None = super()._process_jobs()  # untyped base: seconds until the next due job
+        return wait_seconds
 
 
 class RunnerExecutor(BaseExecutor):
@@ -64,8 +65,8 @@ class RunnerExecutor(BaseExecutor):
     def submit_job(self, job: APJob, run_times: list[datetime]) -> None:
         self._engine.fire(job, run_times)
 
-    def _do_submit_job(self, job, run_times):  # pragma: no cover - submit_job is overridden
-        raise NotImplementedError
+    def _do_submit_job(self, job: APJob, run_times: list[datetime]) -> None:
+        raise NotImplementedError  # pragma: no cover - submit_job is overridden
 
 
 def _differs(a: datetime | None, b: datetime | None) -> bool:
@@ -203,7 +204,8 @@ class Engine:
         tz = job_service.timezone_of(self.runtime, job)
         sig = signature(job, tz)
         if stored and stored.kwargs.get("sig") == sig:
-            return stored.next_run_time
+            unchanged: datetime | None = stored.next_run_time
+            return unchanged
         try:
             trigger = triggers.build_trigger(job_service.spec_of(job), tz)
         except InvalidTrigger as exc:
@@ -213,6 +215,7 @@ class Engine:
             return None
         if job.broken_reason:
             job_service.mark_broken(self.runtime, job.id, None)
+        assert self.aps is not None  # reconciling happens only while started
         added = self.aps.add_job(
             FIRE_REF,
             trigger=trigger,
@@ -224,9 +227,11 @@ class Engine:
             coalesce=job.coalesce,
             replace_existing=True,
         )
-        return added.next_run_time
+        next_run_time: datetime | None = added.next_run_time
+        return next_run_time
 
     def _remove(self, job_id: str) -> None:
+        assert self.aps is not None
         try:
             self.aps.remove_job(job_id)
         except JobLookupError:

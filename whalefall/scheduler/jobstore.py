@@ -18,10 +18,22 @@ import pickle
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from apscheduler.job import Job as APJob
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
-from sqlalchemy import Column, Float, LargeBinary, MetaData, Table, Unicode, and_, select
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    Engine,
+    Float,
+    LargeBinary,
+    MetaData,
+    Table,
+    Unicode,
+    and_,
+    select,
+)
 from sqlalchemy.dialects import mysql
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -31,6 +43,8 @@ log = logging.getLogger(__name__)
 
 TABLE = "apscheduler_jobs"
 RETRIES = 3
+
+T = TypeVar("T")
 
 
 def jobstore_table(metadata: MetaData) -> Table:
@@ -57,13 +71,17 @@ class SafeJobStore(SQLAlchemyJobStore):
     """See the module docstring. ``on_error`` and ``on_broken`` report upwards."""
 
     def __init__(
-        self, engine, *, on_error: Callable[[str, str | None], None], on_broken: Callable[[str, str], None]
-    ):
+        self,
+        engine: Engine,
+        *,
+        on_error: Callable[[str, str | None], None],
+        on_broken: Callable[[str, str], None],
+    ) -> None:
         super().__init__(engine=engine, tablename=TABLE)
         self._on_error = on_error
         self._on_broken = on_broken
 
-    def _retrying(self, what: str, fn, fallback):
+    def _retrying(self, what: str, fn: Callable[[], T], fallback: Callable[[], T]) -> T:
         delay = 0.2
         for attempt in range(1, RETRIES + 1):
             try:
@@ -80,23 +98,27 @@ class SafeJobStore(SQLAlchemyJobStore):
                 return result
         return fallback()  # pragma: no cover
 
-    def update_job(self, job):
-        return self._retrying("update", lambda: super(SafeJobStore, self).update_job(job), lambda: None)
+    def update_job(self, job: APJob) -> None:
+        self._retrying("update", lambda: super(SafeJobStore, self).update_job(job), lambda: None)
 
-    def remove_job(self, job_id):
-        return self._retrying("remove", lambda: super(SafeJobStore, self).remove_job(job_id), lambda: None)
+    def remove_job(self, job_id: str) -> None:
+        self._retrying("remove", lambda: super(SafeJobStore, self).remove_job(job_id), lambda: None)
 
-    def get_next_run_time(self):
-        # On failure, wake up again soon rather than sleeping forever or dying.
-        soon = lambda: clock.now() + timedelta(seconds=2)  # noqa: E731
-        return self._retrying(
-            "next-run-time query", lambda: super(SafeJobStore, self).get_next_run_time(), soon
-        )
+    def get_next_run_time(self) -> datetime | None:
+        def query() -> datetime | None:
+            when: datetime | None = super(SafeJobStore, self).get_next_run_time()  # untyped base
+            return when
 
-    def get_due_jobs(self, now: datetime):
+        def soon() -> datetime | None:
+            # On failure, wake up again soon rather than sleeping forever or dying.
+            return clock.now() + timedelta(seconds=2)
+
+        return self._retrying("next-run-time query", query, soon)
+
+    def get_due_jobs(self, now: datetime) -> list[APJob]:
         return self._retrying("due-jobs query", lambda: super(SafeJobStore, self).get_due_jobs(now), list)
 
-    def _get_jobs(self, *conditions):
+    def _get_jobs(self, *conditions: ColumnElement[bool]) -> list[APJob]:
         jobs = []
         selectable = select(self.jobs_t.c.id, self.jobs_t.c.job_state).order_by(self.jobs_t.c.next_run_time)
         selectable = selectable.where(and_(*conditions)) if conditions else selectable
@@ -109,7 +131,7 @@ class SafeJobStore(SQLAlchemyJobStore):
                     self._on_broken(row.id, f"{exc.__class__.__name__}: {exc}")
         return jobs
 
-    def _reconstitute_job(self, job_state):
+    def _reconstitute_job(self, job_state: bytes) -> APJob:
         state = pickle.loads(job_state)  # written only by this process's scheduler, never from a request
         job = APJob.__new__(APJob)
         job.__setstate__(state)

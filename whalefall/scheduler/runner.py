@@ -124,6 +124,8 @@ class Runner:
             return  # cancelled before it started
         with rt.db.read() as session:
             run = session.get(Run, run_id)
+            if run is None:
+                return  # deleted since it started (only by hand: cleanup keeps active runs)
             job = session.get(Job, run.job_id)
         if job is None:
             run_service.finish(rt, run_id, RunStatus.FAILED, error_message=f"job {run.job_id!r} was deleted")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from whalefall.domain.triggers import TriggerType
 from whalefall.errors import RunConflict
@@ -15,7 +16,7 @@ from whalefall.services import runs as run_service
 log = logging.getLogger(__name__)
 
 
-def ready(session, job: Job) -> bool:
+def ready(session: Session, job: Job) -> bool:
     """Has every upstream of ``job`` succeeded since ``job`` last ran?"""
     last = session.scalar(select(func.max(Run.created_at)).where(Run.job_id == job.id))
     for upstream in job.depends_on or []:

@@ -8,6 +8,7 @@ is kept, flagged removed; one that comes back is "added" again.
 from __future__ import annotations
 
 import fnmatch
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import or_, select
@@ -161,7 +162,7 @@ def apply(
     return counts
 
 
-def _store(row: InstanceAccount, account: Account, now) -> None:
+def _store(row: InstanceAccount, account: Account, now: datetime) -> None:
     row.username, row.host = account.username, account.host
     for name in FLAGS:
         setattr(row, name, getattr(account, name))

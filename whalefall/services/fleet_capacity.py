@@ -10,10 +10,11 @@ replaces it, so the task can run any number of times.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Select, delete, func, select
 from sqlalchemy.orm import Session
 
 from whalefall import clock
@@ -48,8 +49,9 @@ def previous_bounds(period: str, day: date) -> tuple[date, date]:
 
 def _stats(
     session: Session, instance_id: int, start: date, end: date, *, per_database: bool
-) -> dict[str, tuple]:
+) -> dict[str, tuple[float, int, int, int]]:
     """{database or "": (avg, max, min, count)} over the daily rows of ``start``..``end``."""
+    model: type[DatabaseSize] | type[InstanceSize]
     if per_database:
         model, size, key = DatabaseSize, DatabaseSize.size_bytes, DatabaseSize.database_name
     else:
@@ -59,9 +61,15 @@ def _stats(
         model.instance_id == instance_id, model.collected_date >= start, model.collected_date <= end
     )
     if key is not None:
-        return {row[0]: tuple(row[1:]) for row in session.execute(query.group_by(key))}
+        return {row[0]: _figures(row) for row in session.execute(query.group_by(key))}
     row = session.execute(query).one()
-    return {"": tuple(row)} if row[3] else {}
+    return {"": _figures(row)} if row[3] else {}
+
+
+def _figures(row: Sequence[Any]) -> tuple[float, int, int, int]:
+    """The row's last four columns: AVG (a Decimal on PostgreSQL and MariaDB), MAX, MIN, COUNT."""
+    avg, high, low, count = row[-4:]
+    return float(avg), int(high), int(low), int(count)
 
 
 def aggregate(
@@ -85,8 +93,8 @@ def aggregate(
                 current = _stats(session, instance_id, start, end, per_database=per_database)
                 previous = _stats(session, instance_id, prev_start, prev_end, per_database=per_database)
                 for name, (avg, high, low, count) in current.items():
-                    avg_bytes = round(float(avg))
-                    prev_avg = round(float(previous[name][0])) if name in previous else None
+                    avg_bytes = round(avg)
+                    prev_avg = round(previous[name][0]) if name in previous else None
                     change = None if prev_avg is None else avg_bytes - prev_avg
                     session.add(
                         SizeAggregation(
@@ -97,9 +105,9 @@ def aggregate(
                             period_start=start,
                             period_end=end,
                             avg_bytes=avg_bytes,
-                            max_bytes=int(high),
-                            min_bytes=int(low),
-                            sample_count=int(count),
+                            max_bytes=high,
+                            min_bytes=low,
+                            sample_count=count,
                             previous_avg_bytes=prev_avg,
                             change_bytes=change,
                             change_percent=round(change * 100.0 / prev_avg, 2)
@@ -194,7 +202,7 @@ def rankings(
         return {"period_start": None, "largest": [], "fastest_growing": []}
     base = base.where(SizeAggregation.period_start == latest)
 
-    def entries(query) -> list[dict[str, Any]]:
+    def entries(query: Select[SizeAggregation, str]) -> list[dict[str, Any]]:
         return [
             {
                 "instance_id": row.instance_id,

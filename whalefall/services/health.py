@@ -36,9 +36,9 @@ def health(runtime: Runtime) -> tuple[int, dict[str, Any]]:
         problems.append("the scheduler engine in this process is not running")
     beat = states.get("heartbeat")
     last_beat = datetime.fromisoformat(beat.value) if beat else None
-    age = (now - last_beat).total_seconds() if last_beat else None
+    age = (now - last_beat).total_seconds() if last_beat is not None else None
     leading_for = (now - lease.acquired_at).total_seconds() if lease and lease.acquired_at else 0
-    if last_beat is None:
+    if age is None:
         if leading_for > runtime.settings.heartbeat_warning_seconds:
             problems.append("no heartbeat recorded yet")
     elif age > runtime.settings.heartbeat_warning_seconds:
@@ -74,7 +74,7 @@ def stats(runtime: Runtime, *, upcoming: int = 10) -> dict[str, Any]:
         # Grouped by an expression on purpose: grouped by the bare column, SQLite walks the whole
         # (status, id) index to avoid a sort instead of reading one day of (created_at, status).
         status = func.lower(Run.status)
-        by_status = dict(
+        by_status: dict[str, int] = dict(
             session.execute(
                 select(status, func.count()).where(Run.created_at >= since).group_by(status)
             ).all()

@@ -97,22 +97,23 @@ def target_for(runtime: Runtime, instance: Instance) -> Target:
 
 def _apply(runtime: Runtime, instance: Instance, data: InstancePatch) -> None:
     given = data.model_fields_set
+    # An instance not yet stored has no port or database: the engine's defaults fill them.
+    default_port = instance.port is None
+    default_database = instance.database is None or ("database" in given and data.database is None)
     if instance.db_type and "db_type" in given and data.db_type != instance.db_type:
         # A new engine: the old engine's default port and database go with the old engine.
         old = adapter_class(instance.db_type)
-        if "port" not in given and instance.port == old.default_port:
-            instance.port = None
-        if "database" not in given and instance.database == old.default_database:
-            instance.database = None
+        default_port |= "port" not in given and instance.port == old.default_port
+        default_database |= "database" not in given and instance.database == old.default_database
     for name in FIELDS:
         if name in given and getattr(data, name) is not None:
             setattr(instance, name, getattr(data, name))
     if "password" in given:
         instance.password_encrypted = crypto.encrypt(runtime, data.password) if data.password else None
     adapter = adapter_class(instance.db_type)
-    if instance.port is None:
+    if default_port and data.port is None:
         instance.port = adapter.default_port
-    if instance.database is None or ("database" in given and data.database is None):
+    if default_database and data.database is None:
         instance.database = adapter.default_database
     if instance.db_type == "oracle" and not instance.database:
         raise InvalidInput(
@@ -148,7 +149,7 @@ def create(runtime: Runtime, data: InstanceCreate, actor: Actor) -> Instance:
             raise InstanceConflict(instance.name)
         session.add(instance)
         session.flush()
-        audit.record(session, actor, "instance.create", "instance", instance.id, _audit_view(instance))
+        audit.record(session, actor, "instance.create", "instance", str(instance.id), _audit_view(instance))
     return instance
 
 
@@ -171,7 +172,7 @@ def update(runtime: Runtime, instance_id: int, data: InstancePatch, actor: Actor
             actor,
             "instance.update",
             "instance",
-            instance.id,
+            str(instance.id),
             {"name": instance.name, "changes": changed},
         )
     return instance
@@ -187,7 +188,7 @@ def delete_instance(runtime: Runtime, instance_id: int, actor: Actor) -> None:
         for model in (AccountChange, InstanceAccount, DatabaseInventory, SizeAggregation):
             session.execute(delete(model).where(model.instance_id == instance_id))
         session.delete(instance)
-        audit.record(session, actor, "instance.delete", "instance", instance_id, _audit_view(instance))
+        audit.record(session, actor, "instance.delete", "instance", str(instance_id), _audit_view(instance))
 
 
 def record_contact(
@@ -238,7 +239,7 @@ def test_connection(runtime: Runtime, instance_id: int, actor: Actor) -> dict[st
             actor,
             "instance.test",
             "instance",
-            instance_id,
+            str(instance_id),
             {"connected": result["connected"], "error": result["error"]},
         )
     return result

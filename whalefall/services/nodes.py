@@ -21,6 +21,7 @@ from whalefall import clock
 from whalefall.models import Job, Lease, Node, Run, RunStatus
 from whalefall.runtime import Runtime
 from whalefall.services import runs as run_service
+from whalefall.services.query import changed_rows
 
 log = logging.getLogger(__name__)
 LEASE_NAME = "scheduler"
@@ -54,28 +55,31 @@ def acquire(runtime: Runtime, node_id: str) -> bool:
     now = clock.now()
     expires = now + timedelta(seconds=runtime.settings.lease_seconds)
     with runtime.db.begin() as session:
-        renewed = session.execute(
-            update(Lease).where(Lease.name == LEASE_NAME, Lease.holder == node_id).values(expires_at=expires)
+        renewed = changed_rows(
+            session,
+            update(Lease).where(Lease.name == LEASE_NAME, Lease.holder == node_id).values(expires_at=expires),
         )
-        if renewed.rowcount == 1:
+        if renewed == 1:
             return True
-        taken = session.execute(
+        taken = changed_rows(
+            session,
             update(Lease)
             .where(Lease.name == LEASE_NAME, or_(Lease.holder.is_(None), Lease.expires_at < now))
-            .values(holder=node_id, expires_at=expires, acquired_at=now)
+            .values(holder=node_id, expires_at=expires, acquired_at=now),
         )
-        if taken.rowcount == 1:
+        if taken == 1:
             return True
         lease = session.get(Lease, LEASE_NAME)
         if lease is not None:
             if lease.holder and holder_is_dead_here(lease.holder):
                 # Its process is gone from this very machine: no need to wait for the lease to expire.
-                taken = session.execute(
+                taken = changed_rows(
+                    session,
                     update(Lease)
                     .where(Lease.name == LEASE_NAME, Lease.holder == lease.holder)
-                    .values(holder=node_id, expires_at=expires, acquired_at=now)
+                    .values(holder=node_id, expires_at=expires, acquired_at=now),
                 )
-                return taken.rowcount == 1
+                return taken == 1
             return False
     try:
         with runtime.db.begin() as session:
@@ -158,7 +162,7 @@ def recover(runtime: Runtime, self_id: str) -> int:
     for run_id, node, status, pid, scheduled, job_id in orphans:
         if node in known and node not in dead:
             continue
-        owner = dead.get(node)
+        owner = dead.get(node) if node else None
         if status == RunStatus.RUNNING.value:
             if pid and owner is not None and owner.hostname == HOSTNAME:
                 _kill_group(pid)

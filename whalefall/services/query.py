@@ -1,12 +1,14 @@
-"""The query helpers every read service shares: one way to page, one escaped LIKE."""
+"""The query helpers every service shares: one way to page, one escaped LIKE, one count of changed rows."""
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Select, String, cast, func, or_, select
+from sqlalchemy import CursorResult, Delete, Select, String, Update, cast, func, or_, select
 from sqlalchemy.orm import Session
+
+T = TypeVar("T")
 
 
 def _escape_like(text: str) -> str:
@@ -34,8 +36,21 @@ def has_tag(column: Any, tag: str) -> Any:
     return or_(*(text.like("%" + _escape_like(form) + "%", escape="\\") for form in forms))
 
 
-def paginate(session: Session, query: Select, *order: Any, page: int, per_page: int) -> tuple[list[Any], int]:
+def paginate(
+    session: Session, query: Select[T], *order: Any, page: int, per_page: int
+) -> tuple[list[T], int]:
     """One page of ``query`` in ``order`` and the total count."""
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = session.scalars(query.order_by(*order).limit(per_page).offset((page - 1) * per_page))
     return list(rows), total
+
+
+def changed_rows(session: Session, statement: Update | Delete) -> int:
+    """Execute a bulk UPDATE or DELETE; the number of rows it matched.
+
+    The count is what makes a conditional UPDATE a safe transition ("require one changed row").
+    """
+    result = session.execute(statement)
+    # Session.execute is typed as returning a Result; an UPDATE or DELETE yields its CursorResult.
+    assert isinstance(result, CursorResult)
+    return result.rowcount

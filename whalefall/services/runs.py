@@ -26,7 +26,7 @@ from whalefall.models.run import RETRYABLE_STATUSES
 from whalefall.runtime import Runtime
 from whalefall.services import audit, jobs
 from whalefall.services.audit import Actor
-from whalefall.services.query import paginate
+from whalefall.services.query import changed_rows, paginate
 
 log = logging.getLogger(__name__)
 
@@ -201,12 +201,13 @@ def take_queued(runtime: Runtime, node: str, limit: int = 50) -> list[int]:
     taken = []
     for run_id in ids:
         with runtime.db.begin() as session:
-            result = session.execute(
+            taken_here = changed_rows(
+                session,
                 update(Run)
                 .where(Run.id == run_id, Run.status == RunStatus.QUEUED.value, Run.node.is_(None))
-                .values(node=node)
+                .values(node=node),
             )
-            if result.rowcount == 1:
+            if taken_here == 1:
                 taken.append(run_id)
     return taken
 
@@ -214,12 +215,13 @@ def take_queued(runtime: Runtime, node: str, limit: int = 50) -> list[int]:
 def start(runtime: Runtime, run_id: int, node: str, pid: int | None = None) -> bool:
     """queued → running. False when the run was cancelled (or taken) meanwhile."""
     with runtime.db.begin() as session:
-        result = session.execute(
+        started = changed_rows(
+            session,
             update(Run)
             .where(Run.id == run_id, Run.status == RunStatus.QUEUED.value)
-            .values(status=RunStatus.RUNNING.value, started_at=clock.now(), node=node, pid=pid)
+            .values(status=RunStatus.RUNNING.value, started_at=clock.now(), node=node, pid=pid),
         )
-        return result.rowcount == 1
+        return started == 1
 
 
 def set_pid(runtime: Runtime, run_id: int, pid: int) -> None:
@@ -267,10 +269,10 @@ def finish(
             values["log"], values["log_start"] = log_text, log_start or 0
         if run.started_at is not None:
             values["duration_seconds"] = round((now - run.started_at).total_seconds(), 3)
-        result = session.execute(
-            update(Run).where(Run.id == run_id, Run.status == from_status.value).values(**values)
+        ended = changed_rows(
+            session, update(Run).where(Run.id == run_id, Run.status == from_status.value).values(**values)
         )
-        if result.rowcount != 1:
+        if ended != 1:
             return None
         session.refresh(run)
         _maybe_retry(runtime, session, run)
@@ -314,22 +316,24 @@ def cancel(runtime: Runtime, run_id: int, actor: Actor) -> Run:
         job_id = session.scalar(select(Run.job_id).where(Run.id == run_id))
         if job_id is None:
             raise RunNotFound(run_id)
-        cancelled = session.execute(
+        cancelled = changed_rows(
+            session,
             update(Run)
             .where(Run.id == run_id, Run.status == RunStatus.QUEUED.value)
             .values(
                 status=RunStatus.CANCELLED.value,
                 finished_at=clock.now(),
                 error_message=f"cancelled by {actor.name} before it started",
-            )
+            ),
         )
-        if cancelled.rowcount != 1:
-            asked = session.execute(
+        if cancelled != 1:
+            asked = changed_rows(
+                session,
                 update(Run)
                 .where(Run.id == run_id, Run.status == RunStatus.RUNNING.value)
-                .values(cancel_requested=True)
+                .values(cancel_requested=True),
             )
-            if asked.rowcount != 1:
+            if asked != 1:
                 status = session.scalar(select(Run.status).where(Run.id == run_id))
                 raise RunConflict(
                     f"run {run_id} has already ended ({status})",
@@ -339,7 +343,7 @@ def cancel(runtime: Runtime, run_id: int, actor: Actor) -> Run:
         audit.record(session, actor, "run.cancel", "run", str(run_id), {"job_id": job_id})
     runtime.changed()
     with runtime.db.read() as session:
-        return session.get(Run, run_id)
+        return get(session, run_id)
 
 
 def get(session: Session, run_id: int) -> Run:

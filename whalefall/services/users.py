@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from argon2 import PasswordHasher
@@ -68,10 +68,9 @@ def validate_password(password: object) -> str:
 
 
 def validate_role(role: object) -> Role:
-    try:
+    if isinstance(role, str) and role in {r.value for r in Role}:
         return Role(role)
-    except ValueError:
-        raise InvalidInput("role must be one of viewer, operator, admin", field="role") from None
+    raise InvalidInput("role must be one of viewer, operator, admin", field="role")
 
 
 # --- hashing ----------------------------------------------------------------
@@ -289,7 +288,7 @@ def authenticate(db: Database, username: str, password: str, address: str | None
     return user
 
 
-def _throttled(session: Session, username: str, address: str, now) -> bool:
+def _throttled(session: Session, username: str, address: str, now: datetime) -> bool:
     since = now - timedelta(seconds=defaults.LOGIN_WINDOW_SECONDS)
     # A success proves the password: earlier failures for that name stop counting.
     # (Not for the address: one good account must not reset a spray at others.)

@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 LAUNCHER = Path(__file__).resolve().parents[2] / "sandbox" / "launcher.py"
 
@@ -69,8 +70,8 @@ def scrubbed_env(workdir: Path, extra: Mapping[str, str] | None = None) -> dict[
 def run_code(
     code: str,
     *,
-    params: dict,
-    context: dict,
+    params: Mapping[str, Any],
+    context: Mapping[str, Any],
     workdir: Path,
     timeout: float,
     memory_limit_mb: int | None,
@@ -152,7 +153,7 @@ def run_code(
 
 
 def _supervise(
-    proc: subprocess.Popen,
+    proc: subprocess.Popen[bytes],
     pidfd: int | None,
     payload: bytes,
     output: _Output,
@@ -204,7 +205,7 @@ def _supervise(
             return None
 
 
-def _drain(proc: subprocess.Popen, output: _Output) -> None:
+def _drain(proc: subprocess.Popen[bytes], output: _Output) -> None:
     # A process that left the group (setsid) may keep the pipe open: stop after a while.
     assert proc.stdout is not None
     fd = proc.stdout.fileno()
@@ -225,7 +226,7 @@ class _Output:
     def __init__(self, on_output: Callable[[str], None]):
         self._on_output = on_output
         self._buffer = bytearray()
-        self.report: dict | None = None  # the final "result" or "error" record
+        self.report: dict[str, Any] | None = None  # the final "result" or "error" record
         self.tail: collections.deque[str] = collections.deque(maxlen=_TAIL_LINES)
 
     def feed(self, data: bytes) -> None:
@@ -270,7 +271,7 @@ class _Output:
         self._on_output(line)
 
 
-def _parse_record(text: str) -> dict | None:
+def _parse_record(text: str) -> dict[str, Any] | None:
     try:
         record = json.loads(text)
     except ValueError:
