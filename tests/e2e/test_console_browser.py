@@ -120,8 +120,7 @@ class Visit:
 
     def __init__(self, browser, base: str, **context: Any):
         self.base = base
-        # Reduced motion turns Bootstrap's fades off: a key pressed while a dialog fades in is not lost.
-        self.context = browser.new_context(locale="zh-CN", **{"reduced_motion": "reduce", **context})
+        self.context = browser.new_context(locale="zh-CN", **context)
         self.context.set_default_timeout(TIMEOUT_MS)
         self.page = self.context.new_page()
         self.dialogs: list[str] = []
@@ -363,10 +362,12 @@ def test_a_job_named_like_markup_shows_the_characters_and_runs_nothing(visit, se
     v.go("/scheduler/")
     v.card("xss").locator("[data-action=delete]").click()
     expect(page.locator('#wf-confirm [data-f="question"]')).to_contain_text(XSS)
+    # Bootstrap ignores Escape while the dialog still fades in; it is open once Cancel has the focus.
+    expect(page.locator("#wf-confirm .modal-footer [data-bs-dismiss]")).to_be_focused()
     page.keyboard.press("Escape")
     expect(page.locator("#wf-confirm")).to_be_hidden()
     v.go("/scheduler/admin/audit?target_id=xss")
-    expect(page.locator("#audit tbody")).to_contain_text("job.create")
+    expect(page.locator("#audit tbody")).to_contain_text("创建任务")
     assert page.locator("img").count() == 0
     server["api"].ok("DELETE", "/jobs/xss")
     # Visit.close() asserts that no dialog opened and no page error happened.
@@ -473,5 +474,5 @@ def test_admin_pages_on_a_phone_in_the_dark(visit):
     v.go("/scheduler/admin/users")
     v.shot("13-phone-dark-users")
     v.go("/scheduler/admin/audit")
-    expect(page.locator("#audit tbody")).to_contain_text("token.create")
+    expect(page.locator("#audit tbody")).to_contain_text("创建令牌")
     v.shot("14-phone-dark-audit")

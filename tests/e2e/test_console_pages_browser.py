@@ -299,7 +299,7 @@ def test_the_job_page_shows_the_whole_definition_its_neighbours_and_its_runs(vis
     expect(page).to_have_url(re.compile(r"/scheduler/jobs/e2e_page$"))
     job = page.locator("#job")
     expect(job.locator("h1")).to_have_text("订单归档")
-    expect(job.locator('[data-f="state"]')).to_have_text("运行中")
+    expect(job.locator('[data-f="state"]')).to_have_text("启用")
     expect(job.locator('[data-f="description"]')).to_have_text("每天凌晨归档订单")
     expect(job.locator('[data-f="kind"]')).to_have_text("代码")
     expect(job.locator('[data-f="trigger_description"]')).to_have_text("每天 04:30 执行")
