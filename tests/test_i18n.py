@@ -472,3 +472,54 @@ def test_every_key_the_code_raises_is_in_every_catalogue():
     for lang in catalogue.languages():
         known = {key for (context, key) in entries(lang) if context == "api"}
         assert sorted(used - known) == [], lang
+
+
+def _raised(call):
+    from whalefall.errors import WhalefallError
+
+    with pytest.raises(WhalefallError) as caught:
+        call()
+    return caught.value
+
+
+def test_errors_the_cli_and_the_runs_meet_have_their_words_too(runtime):
+    """Sign-in, tokens, tasks, the import and the size aggregation: said in both languages with their fields."""
+    from whalefall import errors
+    from whalefall.i18n.messages import say_error
+    from whalefall.services import transfer
+    from whalefall.services.audit import Actor
+    from whalefall.tasks import calculate_database_size_aggregations as aggregations
+
+    def import_(entries):
+        return lambda: transfer.import_jobs(runtime, entries, Actor.cli())
+
+    cases = [
+        (errors.InvalidCredentials(), "用户名或密码错误", "invalid username or password"),
+        (
+            errors.TooManyAttempts(),
+            "登录失败次数过多，请稍后再试",
+            "too many failed sign-in attempts; try again later",
+        ),
+        (errors.TokenNotFound(7), "令牌 #7 不存在", "token 7 does not exist"),
+        (errors.UnknownTask("nope"), "没有名为 nope 的内置任务", "no built-in task named 'nope'"),
+        (_raised(import_("x")), "应为任务列表（或含 jobs 列表的映射）", None),
+        (_raised(import_([3])), "第 1 个任务（?）：应为映射", "job #1 (?): expected a mapping"),
+        (
+            _raised(import_([{**JOB, "max_retries": "x"}])),
+            "第 1 个任务（nightly）：「重试次数」：应为整数",
+            "job #1 (nightly): retries: expected a whole number",
+        ),
+        (
+            _raised(import_([{**JOB, "function": None}])),
+            "第 1 个任务（nightly）：请填写「函数」（内置任务）或「代码」",
+            "job #1 (nightly): a job needs `function` (a built-in task) or `code`",
+        ),
+        (
+            _raised(lambda: aggregations.target_day(None, "01/12")),
+            "「日期」：01/12 不是 YYYY-MM-DD 格式的日期",
+            None,
+        ),
+    ]
+    for exc, zh, en in cases:
+        assert say_error(exc.key, exc.params, "zh") == zh
+        assert say_error(exc.key, exc.params, "en") == (en or exc.message)

@@ -107,14 +107,18 @@ def import_jobs(runtime: Runtime, entries: Any, actor: Actor) -> tuple[list[str]
                     f"{where}: {field}: {err['msg']}",
                     field=field,
                     key="import_entry_invalid",
-                    params={**at, "field": field, "detail": err["msg"]},
+                    params={
+                        **at,
+                        "field": field,
+                        "detail": {"validation": err["type"], "ctx": err.get("ctx")},
+                    },
                 ) from None
             except WhalefallError as exc:
                 raise InvalidInput(
                     f"{where}: {exc.message}",
                     errors=exc.errors,
                     key="import_entry_error",
-                    params={**at, "detail": exc.message},
+                    params={**at, "detail": {"key": exc.key, "params": exc.params, "message": exc.message}},
                 ) from None
     runtime.changed()
     return created, updated
