@@ -403,7 +403,7 @@ def test_bad_create_names_the_field_and_writes_nothing(client, admin, runtime, b
 
 def test_syntax_error_names_the_line(client, admin):
     response = client.post(
-        "/scheduler/api/jobs",
+        "/scheduler/api/jobs?lang=en",
         json={**CRON_JOB, "function": None, "code": "import os\n\ndef execute_task(:\n    pass\n"},
         headers=admin,
     )
@@ -419,7 +419,7 @@ def test_malformed_json_is_a_400(client, admin):
 
 
 def test_json_that_is_not_an_object_is_a_400(client, admin):
-    response = client.post("/scheduler/api/jobs", json=[1, 2], headers=admin)
+    response = client.post("/scheduler/api/jobs?lang=en", json=[1, 2], headers=admin)
     assert response.status_code == 400 and "object" in response.json["message"]
 
 

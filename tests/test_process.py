@@ -501,7 +501,7 @@ def test_run_now_answers_409_at_max_instances(site):
     first = api.request("POST", "/scheduler/api/jobs/busy/run")
     assert first.status == 200, first.text
     run_id = first.data["run_id"]
-    second = api.request("POST", "/scheduler/api/jobs/busy/run")
+    second = api.request("POST", "/scheduler/api/jobs/busy/run?lang=en")
     assert second.status == 409, second.text
     assert second.body["success"] is False and second.body["code"] == 409
     assert "max_instances" in second.body["message"]

@@ -46,8 +46,16 @@ class InvalidTrigger(InvalidInput):
 class InvalidCode(InvalidInput):
     """A code job's source does not compile or lacks ``execute_task``."""
 
-    def __init__(self, message: str, *, line: int | None = None, field: str = "code"):
-        super().__init__(message, field=field)
+    def __init__(
+        self,
+        message: str,
+        *,
+        line: int | None = None,
+        field: str = "code",
+        key: str | None = None,
+        params: dict[str, object] | None = None,
+    ):
+        super().__init__(message, field=field, key=key, params=params)
         self.line = line
 
 
@@ -69,7 +77,7 @@ class RunNotFound(NotFound):
 
 class UserNotFound(NotFound):
     def __init__(self, name: object):
-        super().__init__(f"user {name!r} does not exist")
+        super().__init__(f"user {name!r} does not exist", key="user_not_found", params={"name": name})
 
 
 class Conflict(WhalefallError, KeyError):
@@ -101,7 +109,7 @@ class InvalidCredentials(WhalefallError):
     status = 401
 
     def __init__(self) -> None:
-        super().__init__("invalid username or password")
+        super().__init__("invalid username or password", key="invalid_credentials")
 
 
 class TooManyAttempts(WhalefallError):
@@ -110,13 +118,13 @@ class TooManyAttempts(WhalefallError):
     status = 429
 
     def __init__(self, retry_after: int = defaults.LOGIN_WINDOW_SECONDS) -> None:
-        super().__init__("too many failed sign-in attempts; try again later")
+        super().__init__("too many failed sign-in attempts; try again later", key="too_many_attempts")
         self.retry_after = retry_after
 
 
 class TokenNotFound(NotFound):
     def __init__(self, token_id: object):
-        super().__init__(f"token {token_id!r} does not exist")
+        super().__init__(f"token {token_id!r} does not exist", key="token_not_found", params={"id": token_id})
         self.token_id = token_id
 
 
@@ -126,7 +134,7 @@ class UnknownTask(WhalefallError, LookupError):
     status = 404
 
     def __init__(self, name: str):
-        super().__init__(f"no built-in task named {name!r}")
+        super().__init__(f"no built-in task named {name!r}", key="unknown_task", params={"name": name})
         self.name = name
 
 

@@ -26,9 +26,15 @@ def json_body() -> dict[str, Any]:
     try:
         data = request.get_json(force=True)
     except BadRequest:  # werkzeug raises BadRequest with an HTML body: say it in our words
-        raise InvalidInput("the body is not valid JSON", field="body") from None
+        raise InvalidInput("the body is not valid JSON", field="body", key="body_not_json") from None
     if not isinstance(data, dict):
-        raise InvalidInput(f"the body must be a JSON object, got {type(data).__name__}", field="body")
+        kind = type(data).__name__
+        raise InvalidInput(
+            f"the body must be a JSON object, got {kind}",
+            field="body",
+            key="body_not_object",
+            params={"type": kind},
+        )
     return data
 
 

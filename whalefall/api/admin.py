@@ -81,9 +81,9 @@ def update_user(username: str):
     me = current_user()
     if me is not None and me.id == user.id:
         if data.role is not None and data.role != user.role:
-            raise Conflict(say("own_role"), field="role")
+            raise Conflict("you cannot change your own role", field="role", key="own_role")
         if data.is_active is False:
-            raise Conflict(say("own_account"), field="is_active")
+            raise Conflict("you cannot disable your own account", field="is_active", key="own_account")
     if data.password is not None:
         user_service.validate_password(data.password)
     if data.role is not None:

@@ -186,7 +186,9 @@ def instance_databases(instance_id: int):
 def capacity():
     q = query(CapacityQuery)
     if q.database and not q.instance_id:
-        raise InvalidInput("instance_id: required when `database` is given", field="instance_id")
+        raise InvalidInput(
+            "instance_id: required when `database` is given", field="instance_id", key="instance_for_database"
+        )
     with runtime().db.read() as session:
         if q.instance_id:
             instance_service.get(session, q.instance_id)

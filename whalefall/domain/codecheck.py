@@ -22,25 +22,46 @@ def check_source(code: str) -> None:
     ``line`` name the offending line), or has no top-level ``def execute_task``.
     """
     if not code.strip():
-        raise InvalidCode("code is empty")
+        raise InvalidCode("code is empty", key="code_empty")
     size = len(code.encode("utf-8", "surrogatepass"))
     if size > MAX_SOURCE_BYTES:
-        raise InvalidCode(f"code is {size} bytes; the limit is {MAX_SOURCE_BYTES} bytes (256 KiB)")
+        raise InvalidCode(
+            f"code is {size} bytes; the limit is {MAX_SOURCE_BYTES} bytes (256 KiB)",
+            key="code_too_large",
+            params={"size": size, "limit": MAX_SOURCE_BYTES},
+        )
     try:
         tree = ast.parse(code, filename="<job>")
         # Some errors ('return' outside a function, misplaced nonlocal) are only found by the
         # compiler, not the parser; compiling the tree finds them without parsing twice.
         compile(tree, "<job>", "exec", dont_inherit=True)
     except SyntaxError as exc:
-        raise InvalidCode(f"{type(exc).__name__} at line {exc.lineno}: {exc.msg}", line=exc.lineno) from None
+        kind = type(exc).__name__
+        raise InvalidCode(
+            f"{kind} at line {exc.lineno}: {exc.msg}",
+            line=exc.lineno,
+            key="code_syntax",
+            params={"kind": kind, "line": exc.lineno, "detail": exc.msg},
+        ) from None
     except ValueError as exc:  # e.g. a NUL byte in the source
-        raise InvalidCode(f"code cannot be compiled: {exc}") from None
+        raise InvalidCode(
+            f"code cannot be compiled: {exc}", key="code_not_compilable", params={"detail": str(exc)}
+        ) from None
     except RecursionError:
-        raise InvalidCode("code is nested too deeply to compile") from None
+        raise InvalidCode("code is nested too deeply to compile", key="code_too_deep") from None
 
     for node in tree.body:
         if isinstance(node, ast.FunctionDef) and node.name == ENTRY_POINT:
             return
         if isinstance(node, ast.AsyncFunctionDef) and node.name == ENTRY_POINT:
-            raise InvalidCode(f"`{ENTRY_POINT}` must be a plain `def`, not `async def`", line=node.lineno)
-    raise InvalidCode(f"code must define a top-level function `def {ENTRY_POINT}():`")
+            raise InvalidCode(
+                f"`{ENTRY_POINT}` must be a plain `def`, not `async def`",
+                line=node.lineno,
+                key="code_async_entry",
+                params={"entry": ENTRY_POINT},
+            )
+    raise InvalidCode(
+        f"code must define a top-level function `def {ENTRY_POINT}():`",
+        key="code_no_entry",
+        params={"entry": ENTRY_POINT},
+    )

@@ -60,4 +60,20 @@ def say_error(key: str, params: dict[str, object], lang: str | None = None) -> s
         words["field"] = field_label(str(words["field"]), lang)
     if isinstance(words.get("hint"), str):
         words["hint"] = catalogue.text("api", f"hint_{words['hint']}", lang)
+    detail = words.get("detail")
+    if isinstance(detail, dict):
+        words["detail"] = _nested(detail, lang)
     return say(key, lang, **words)
+
+
+def _nested(error: dict[str, object], lang: str) -> str:
+    """An error inside an error (an imported entry's own), said in ``lang`` too."""
+    if "validation" in error:
+        context = error.get("ctx")
+        return validation_message(
+            str(error["validation"]), context if isinstance(context, dict) else None, lang
+        )
+    if error.get("key"):
+        params = error.get("params")
+        return say_error(str(error["key"]), params if isinstance(params, dict) else {}, lang)
+    return str(error.get("message", ""))

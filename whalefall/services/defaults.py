@@ -37,7 +37,11 @@ def to_input(entry: dict[str, Any]) -> JobCreate:
             trigger_params={k: str(v) if kind == "cron" else v for k, v in trigger.items()},
         )
     except (KeyError, ValueError) as exc:
-        raise InvalidInput(f"scheduler_tasks.yaml entry {entry.get('id')!r} is invalid: {exc}") from None
+        raise InvalidInput(
+            f"scheduler_tasks.yaml entry {entry.get('id')!r} is invalid: {exc}",
+            key="default_job_invalid",
+            params={"id": entry.get("id"), "detail": str(exc)},
+        ) from None
 
 
 def seed(runtime: Runtime) -> list[str]:

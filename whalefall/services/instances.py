@@ -117,7 +117,9 @@ def _apply(runtime: Runtime, instance: Instance, data: InstancePatch) -> None:
         instance.database = adapter.default_database
     if instance.db_type == "oracle" and not instance.database:
         raise InvalidInput(
-            "an Oracle instance needs `database`: the service name to connect to", field="database"
+            "an Oracle instance needs `database`: the service name to connect to",
+            field="database",
+            key="oracle_needs_database",
         )
     instance.tags = list(dict.fromkeys(instance.tags or []))
 
@@ -255,7 +257,9 @@ def check_connection(runtime: Runtime, data: ConnectionCheck) -> dict[str, Any]:
             setattr(instance, name, getattr(stored, name))
     for required in ("db_type", "host", "username"):
         if getattr(data, required) is None and getattr(instance, required) is None:
-            raise InvalidInput(f"{required}: required", field=required)
+            raise InvalidInput(
+                f"{required}: required", field=required, key="field_required", params={"field": required}
+            )
     _apply(runtime, instance, data)
     instance.name = instance.name or "(unsaved)"
     return _try(target_for(runtime, instance))

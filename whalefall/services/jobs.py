@@ -108,20 +108,31 @@ def _apply(runtime: Runtime, job: Job, patch: JobPatch, actor: Actor, *, creatin
 
     function = patch.function or patch.func_name
     if function is not None and patch.code is not None:
-        raise InvalidInput("give either `function` (a built-in task) or `code`, not both", field="code")
+        raise InvalidInput(
+            "give either `function` (a built-in task) or `code`, not both",
+            field="code",
+            key="function_and_code",
+        )
     if function is not None:
         if function not in runtime.tasks:
             known = ", ".join(runtime.tasks.names())
-            raise InvalidInput(f"unknown built-in function {function!r} (known: {known})", field="function")
+            raise InvalidInput(
+                f"unknown built-in function {function!r} (known: {known})",
+                field="function",
+                key="function_unknown",
+                params={"function": function, "known": known},
+            )
         job.kind, job.func_name, job.code = JobKind.BUILTIN.value, function, None
     elif patch.code is not None:
         check_source(patch.code)
         job.kind, job.func_name, job.code = JobKind.CODE.value, None, patch.code
     elif creating:
-        raise InvalidInput("a job needs `function` (a built-in task) or `code`", field="function")
+        raise InvalidInput(
+            "a job needs `function` (a built-in task) or `code`", field="function", key="function_or_code"
+        )
 
     if job.kind == JobKind.CODE and Role(actor.role) != Role.ADMIN:
-        raise Forbidden("only an admin may create or change code jobs", field="code")
+        raise Forbidden("only an admin may create or change code jobs", field="code", key="code_needs_admin")
 
     if "timezone" in given:
         if patch.timezone:
@@ -152,7 +163,11 @@ def _apply(runtime: Runtime, job: Job, patch: JobPatch, actor: Actor, *, creatin
     if "depends_on" in given and patch.depends_on is not None:
         job.depends_on = list(dict.fromkeys(patch.depends_on))
     if job.trigger_type == triggers.TriggerType.DEPENDENCY and not job.depends_on:
-        raise InvalidInput("a dependency trigger needs at least one job in `depends_on`", field="depends_on")
+        raise InvalidInput(
+            "a dependency trigger needs at least one job in `depends_on`",
+            field="depends_on",
+            key="depends_on_empty",
+        )
 
 
 def requested_state(patch: JobPatch) -> JobState | None:
@@ -169,16 +184,30 @@ def _check_dependencies(session: Session, job: Job) -> None:
     if not job.depends_on:
         return
     if job.id in job.depends_on:
-        raise InvalidInput(f"job {job.id!r} cannot depend on itself", field="depends_on")
+        raise InvalidInput(
+            f"job {job.id!r} cannot depend on itself",
+            field="depends_on",
+            key="depends_on_self",
+            params={"id": job.id},
+        )
     existing = set(session.scalars(select(Job.id).where(Job.id.in_(job.depends_on))))
     missing = [d for d in job.depends_on if d not in existing]
     if missing:
-        raise InvalidInput(f"unknown job(s) in depends_on: {', '.join(missing)}", field="depends_on")
+        ids = ", ".join(missing)
+        raise InvalidInput(
+            f"unknown job(s) in depends_on: {ids}",
+            field="depends_on",
+            key="depends_on_unknown",
+            params={"ids": ids},
+        )
     graph = {jid: list(deps or []) for jid, deps in session.execute(select(Job.id, Job.depends_on))}
     graph[job.id] = list(job.depends_on)
     cycle = find_cycle(graph, job.id)
     if cycle:
-        raise InvalidInput("dependency cycle: " + " → ".join(cycle), field="depends_on")
+        path = " → ".join(cycle)
+        raise InvalidInput(
+            f"dependency cycle: {path}", field="depends_on", key="depends_on_cycle", params={"cycle": path}
+        )
 
 
 def find_cycle(graph: dict[str, list[str]], start: str) -> list[str] | None:
@@ -277,7 +306,9 @@ def create(
 
 def _insert(runtime: Runtime, session: Session, job: Job, actor: Actor) -> None:
     if session.get(Job, job.id) is not None:
-        raise JobConflict(f"a job with id {job.id!r} already exists", field="id")
+        raise JobConflict(
+            f"a job with id {job.id!r} already exists", field="id", key="job_id_taken", params={"id": job.id}
+        )
     _check_dependencies(session, job)
     session.add(job)
     _finish_change(runtime, session, job, "create")
@@ -299,7 +330,7 @@ def update(
 def _update(runtime: Runtime, session: Session, job_id: str, data: JobPatch, actor: Actor) -> Job:
     job = get(session, job_id)
     if job.kind == JobKind.CODE and Role(actor.role) != Role.ADMIN:
-        raise Forbidden("only an admin may change code jobs", field="code")
+        raise Forbidden("only an admin may change code jobs", field="code", key="code_change_needs_admin")
     fields = sorted(data.model_fields_set - STATE_FIELDS)
     if fields:
         before = {k: getattr(job, k) for k in ("trigger_type", "trigger_params", "func_name")}

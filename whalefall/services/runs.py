@@ -152,7 +152,9 @@ def enqueue(
             active = _active_count(s, job_id, now)
             if active >= job.max_instances:
                 raise RunConflict(
-                    f"job {job_id!r} is already running ({active} of max_instances {job.max_instances})"
+                    f"job {job_id!r} is already running ({active} of max_instances {job.max_instances})",
+                    key="run_max_instances",
+                    params={"id": job_id, "active": active, "max": job.max_instances},
                 )
         run = Run(
             job_id=job_id,
@@ -360,11 +362,21 @@ def parse_when(value: str | None, field: str, *, zone: ZoneInfo | None = None) -
     try:
         when = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise InvalidInput(f"{field}: expected an ISO 8601 date-time, got {value!r}", field=field) from None
+        raise InvalidInput(
+            f"{field}: expected an ISO 8601 date-time, got {value!r}",
+            field=field,
+            key="when_not_iso",
+            params={"field": field, "value": value},
+        ) from None
     if when.tzinfo is None and zone is not None:
         return when.replace(tzinfo=zone)
     if when.tzinfo is None:
-        raise InvalidInput(f"{field}: give a UTC offset, e.g. {value}+08:00", field=field)
+        raise InvalidInput(
+            f"{field}: give a UTC offset, e.g. {value}+08:00",
+            field=field,
+            key="when_needs_offset",
+            params={"field": field, "value": value},
+        )
     return when
 
 

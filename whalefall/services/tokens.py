@@ -67,7 +67,12 @@ def create(db: Database, username: str, label: str, actor: Actor) -> tuple[ApiTo
     :class:`UserNotFound` or :class:`InvalidInput` (field ``label``)."""
     label = (label or "").strip()
     if len(label) > LABEL_MAX_CHARS:
-        raise InvalidInput(f"label must be at most {LABEL_MAX_CHARS} characters", field="label")
+        raise InvalidInput(
+            f"label must be at most {LABEL_MAX_CHARS} characters",
+            field="label",
+            key="label_too_long",
+            params={"max": LABEL_MAX_CHARS},
+        )
     plaintext = TOKEN_PREFIX + secrets.token_urlsafe(32)
     with db.begin() as session:
         user = find_user(session, username)

@@ -82,13 +82,15 @@ def import_jobs(runtime: Runtime, entries: Any, actor: Actor) -> tuple[list[str]
     Raises InvalidInput naming the entry (by position and id) and the field.
     """
     if not isinstance(entries, list):
-        raise InvalidInput("expected a list of jobs (or a mapping with a `jobs` list)")
+        raise InvalidInput("expected a list of jobs (or a mapping with a `jobs` list)", key="import_not_list")
     created, updated = [], []
     with runtime.db.begin() as session:
         for index, entry in upstream_first(entries):
-            where = f"job #{index} ({entry.get('id') if isinstance(entry, dict) else '?'})"
+            entry_id = entry.get("id") if isinstance(entry, dict) else "?"
+            where = f"job #{index} ({entry_id})"
+            at = {"index": index, "id": entry_id}
             if not isinstance(entry, dict):
-                raise InvalidInput(f"{where}: expected a mapping")
+                raise InvalidInput(f"{where}: expected a mapping", key="import_not_mapping", params=at)
             try:
                 if session.get(Job, entry.get("id")) is None:
                     job_service.create(runtime, JobCreate.model_validate(entry), actor, session=session)
@@ -101,8 +103,22 @@ def import_jobs(runtime: Runtime, entries: Any, actor: Actor) -> tuple[list[str]
             except ValidationError as exc:
                 err = exc.errors()[0]
                 field = ".".join(str(p) for p in err["loc"])
-                raise InvalidInput(f"{where}: {field}: {err['msg']}", field=field) from None
+                raise InvalidInput(
+                    f"{where}: {field}: {err['msg']}",
+                    field=field,
+                    key="import_entry_invalid",
+                    params={
+                        **at,
+                        "field": field,
+                        "detail": {"validation": err["type"], "ctx": err.get("ctx")},
+                    },
+                ) from None
             except WhalefallError as exc:
-                raise InvalidInput(f"{where}: {exc.message}", errors=exc.errors) from None
+                raise InvalidInput(
+                    f"{where}: {exc.message}",
+                    errors=exc.errors,
+                    key="import_entry_error",
+                    params={**at, "detail": {"key": exc.key, "params": exc.params, "message": exc.message}},
+                ) from None
     runtime.changed()
     return created, updated

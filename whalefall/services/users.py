@@ -55,22 +55,36 @@ _dummy: tuple[PasswordHasher, str] | None = None
 
 def validate_username(username: object) -> str:
     if not isinstance(username, str) or not USERNAME_RE.fullmatch(username):
-        raise InvalidInput("username must be 1–64 of letters, digits, '_', '.' or '-'", field="username")
+        raise InvalidInput(
+            "username must be 1–64 of letters, digits, '_', '.' or '-'",
+            field="username",
+            key="username_invalid",
+        )
     return username
 
 
 def validate_password(password: object) -> str:
     if not isinstance(password, str) or len(password) < PASSWORD_MIN_CHARS:
-        raise InvalidInput(f"password must be at least {PASSWORD_MIN_CHARS} characters", field="password")
+        raise InvalidInput(
+            f"password must be at least {PASSWORD_MIN_CHARS} characters",
+            field="password",
+            key="password_too_short",
+            params={"min": PASSWORD_MIN_CHARS},
+        )
     if len(password) > PASSWORD_MAX_CHARS:
-        raise InvalidInput(f"password must be at most {PASSWORD_MAX_CHARS} characters", field="password")
+        raise InvalidInput(
+            f"password must be at most {PASSWORD_MAX_CHARS} characters",
+            field="password",
+            key="password_too_long",
+            params={"max": PASSWORD_MAX_CHARS},
+        )
     return password
 
 
 def validate_role(role: object) -> Role:
     if isinstance(role, str) and role in {r.value for r in Role}:
         return Role(role)
-    raise InvalidInput("role must be one of viewer, operator, admin", field="role")
+    raise InvalidInput("role must be one of viewer, operator, admin", field="role", key="role_invalid")
 
 
 # --- hashing ----------------------------------------------------------------
@@ -149,12 +163,22 @@ def create(db: Database, username: str, password: str, role: Role | str, actor: 
         with db.begin() as session:
             return _insert(session, username, password_hash, role, actor)
     except IntegrityError:  # a concurrent create of the same name won the race
-        raise Conflict(f"user {username!r} already exists", field="username") from None
+        raise Conflict(
+            f"user {username!r} already exists",
+            field="username",
+            key="user_exists",
+            params={"name": username},
+        ) from None
 
 
 def _insert(session: Session, username: str, password_hash: str, role: Role, actor: Actor) -> User:
     if session.scalar(select(User.id).where(User.username == username)) is not None:
-        raise Conflict(f"user {username!r} already exists", field="username")
+        raise Conflict(
+            f"user {username!r} already exists",
+            field="username",
+            key="user_exists",
+            params={"name": username},
+        )
     now = clock.now()
     user = User(
         username=username,
@@ -222,7 +246,12 @@ def _keep_an_admin(session: Session, leaving: User) -> None:
         .where(User.role == Role.ADMIN.value, User.is_active.is_(True), User.id != leaving.id)
     )
     if not others:
-        raise Conflict(f"user {leaving.username!r} is the last active admin", field="username")
+        raise Conflict(
+            f"user {leaving.username!r} is the last active admin",
+            field="username",
+            key="last_admin",
+            params={"name": leaving.username},
+        )
 
 
 # --- signing in -------------------------------------------------------------

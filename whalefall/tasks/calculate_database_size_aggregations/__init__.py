@@ -27,7 +27,12 @@ def target_day(ctx: TaskContext, date: str | None) -> Date:
         try:
             return Date.fromisoformat(str(date))
         except ValueError:
-            raise InvalidInput(f"date: expected YYYY-MM-DD, got {date!r}", field="date") from None
+            raise InvalidInput(
+                f"date: expected YYYY-MM-DD, got {date!r}",
+                field="date",
+                key="date_not_day",
+                params={"value": date},
+            ) from None
     return fleet_sizes.business_date(ctx.runtime, ctx.scheduled_time or clock.now()) - timedelta(days=1)
 
 
@@ -41,8 +46,12 @@ def run(
     chosen = tuple(periods or fleet_capacity.PERIODS)
     unknown = [p for p in chosen if p not in fleet_capacity.PERIODS]
     if unknown:
+        known = ", ".join(fleet_capacity.PERIODS)
         raise InvalidInput(
-            f"periods: unknown {unknown} (known: {', '.join(fleet_capacity.PERIODS)})", field="periods"
+            f"periods: unknown {unknown} (known: {known})",
+            field="periods",
+            key="periods_unknown",
+            params={"unknown": ", ".join(unknown), "known": known},
         )
     ctx.logger.info("aggregating sizes for business day %s (%s)", day, ", ".join(chosen))
 
