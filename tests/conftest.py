@@ -18,6 +18,9 @@ from whalefall.app import create_app
 from whalefall.migrate import upgrade
 from whalefall.runtime import Runtime
 
+# The alert tests' receivers on 127.0.0.1 (an HTTP endpoint, an SMTP server).
+pytest_plugins = ("tests.receivers",)
+
 REQUIRE_SERVICES = os.environ.get("WHALEFALL_REQUIRE_SERVICES") == "1"
 SERVER_URLS = {
     "postgresql": os.environ.get(

@@ -59,7 +59,7 @@ def test_environment_variables_set_the_settings(env, tmp_path):
         WHALEFALL_EXECUTOR_MAX_WORKERS="12",
         WHALEFALL_ENABLE_SCHEDULER="false",
         WHALEFALL_DATABASE_URL="postgresql+psycopg://u@db/wf",
-        WHALEFALL_NOTIFY_URLS="mailto://a@example.com, slack://token ,",
+        WHALEFALL_NOTIFY_URLS="mailto://a@example.com, slack://T1JJ3T3L2/A1BRTD4JD/TIiajkdnlazkcOXrIdevi7 ,",
         WHALEFALL_SECRET_KEY="s3cret",
     )
     settings = load_settings()
@@ -68,7 +68,10 @@ def test_environment_variables_set_the_settings(env, tmp_path):
     assert settings.executor_max_workers == 12
     assert settings.enable_scheduler is False
     assert settings.resolved_database_url == "postgresql+psycopg://u@db/wf"
-    assert settings.notify_url_list == ["mailto://a@example.com", "slack://token"]
+    assert settings.notify_url_list == [
+        "mailto://a@example.com",
+        "slack://T1JJ3T3L2/A1BRTD4JD/TIiajkdnlazkcOXrIdevi7",
+    ]
     assert settings.secret_key == "s3cret"
 
 

@@ -42,6 +42,7 @@ class Settings(BaseSettings):
     executor_max_workers: int = Field(defaults.EXECUTOR_MAX_WORKERS, ge=1, le=256)
     enable_scheduler: bool = True
     notify_urls: str = ""
+    base_url: str = defaults.BASE_URL
     run_retention_days: int = Field(defaults.RUN_RETENTION_DAYS, ge=1)
     log_retention_days: int = Field(defaults.LOG_RETENTION_DAYS, ge=1)
     code_timeout_seconds: int = Field(defaults.CODE_TIMEOUT_SECONDS, ge=1)
@@ -76,6 +77,27 @@ class Settings(BaseSettings):
         if found is None:
             raise ValueError(f"no catalogue for language {value!r} (have: {', '.join(languages())})")
         return found
+
+    @field_validator("notify_urls")
+    @classmethod
+    def _apprise_urls(cls, value: str) -> str:
+        if value.strip():
+            from whalefall import notify  # loads Apprise's plugins: only when channels are configured
+
+            for index, url in enumerate((u.strip() for u in value.split(",") if u.strip()), 1):
+                try:
+                    notify.check(url)
+                except ValueError:
+                    raise ValueError(f"URL {index} is not an Apprise URL we can send to") from None
+        return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("expected the console's address, e.g. https://whalefall.example.com")
+        return value
 
     @field_validator("timezone")
     @classmethod

@@ -4,6 +4,7 @@ from typing import Final
 
 DATA_DIR = "./userdata"
 TIMEZONE = "Asia/Shanghai"
+BASE_URL = "http://127.0.0.1:5000"  # where alerts link to (WHALEFALL_BASE_URL)
 LANGUAGE: Final = "zh"  # the default language: a folder of whalefall/translations/ (zh, en, …)
 
 EXECUTOR_MAX_WORKERS = 5

@@ -128,6 +128,14 @@ class TokenNotFound(NotFound):
         self.token_id = token_id
 
 
+class ChannelNotFound(NotFound):
+    def __init__(self, channel_id: object):
+        super().__init__(
+            f"alert channel {channel_id!r} does not exist", key="channel_not_found", params={"id": channel_id}
+        )
+        self.channel_id = channel_id
+
+
 class UnknownTask(WhalefallError, LookupError):
     """No built-in task of that name (a job naming it is flagged, not deleted)."""
 

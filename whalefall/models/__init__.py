@@ -1,6 +1,7 @@
 """The product's tables. Importing this package registers them all on ``Base.metadata``."""
 
 from whalefall.models import fleet  # noqa: F401  (registers the fleet tables)
+from whalefall.models.alert import AlertChannel, AlertDelivery, AlertEvent, AlertJobState, DeliveryStatus
 from whalefall.models.audit import AuditEntry
 from whalefall.models.base import Base
 from whalefall.models.job import Job, JobKind, JobState
@@ -9,6 +10,11 @@ from whalefall.models.system import JobChange, Lease, Node, SeededDefault, State
 from whalefall.models.user import ApiToken, LoginAttempt, Role, User
 
 __all__ = [
+    "AlertChannel",
+    "AlertDelivery",
+    "AlertEvent",
+    "AlertJobState",
+    "DeliveryStatus",
     "ACTIVE_STATUSES",
     "ApiToken",
     "AuditEntry",

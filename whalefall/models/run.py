@@ -48,6 +48,8 @@ class Run(Base):
         Index("ix_runs_job_id_id", "job_id", "id"),
         Index("ix_runs_status_id", "status", "id"),
         Index("ix_runs_created_at_status", "created_at", "status"),
+        # The alert dispatcher follows runs as they finish.
+        Index("ix_runs_finished_at", "finished_at"),
     )
 
     id: Mapped[int] = mapped_column(
