@@ -164,7 +164,7 @@ def fill_with_every_kind(runtime) -> None:
         function="heartbeat",
         trigger_type="date",
         run_date="2031-01-02T03:04:05+08:00",
-        notify={"on": ["failed"]},
+        notify={"events": ["failure"], "threshold": 3},
     )
     create(
         runtime,

@@ -611,7 +611,7 @@ def test_json_columns_round_trip(any_runtime):
         "downstream",
         params=params,
         depends_on=["upstream"],
-        notify={"on": ["failed"], "urls": ["mailto://ops@example.com"]},
+        notify={"events": ["failure", "recovery"], "threshold": 2, "enabled": False},
         trigger_type="cron",
         cron_hour="2",
         cron_minute="30",
@@ -622,7 +622,7 @@ def test_json_columns_round_trip(any_runtime):
         job = session.get(Job, "downstream")
         assert job.params == params
         assert job.depends_on == ["upstream"]
-        assert job.notify == {"on": ["failed"], "urls": ["mailto://ops@example.com"]}
+        assert job.notify == {"events": ["failure", "recovery"], "threshold": 2, "enabled": False}
         assert job.trigger_type == "cron"
         assert job.trigger_params["hour"] == "2" and job.trigger_params["minute"] == "30"
 

@@ -13,8 +13,8 @@ from pydantic import Field
 from whalefall import clock
 from whalefall.api import bp, json_body, openapi, parse
 from whalefall.api.context import runtime
-from whalefall.api.schemas import Strict
 from whalefall.auth.guard import current_actor, current_user, require
+from whalefall.domain.base import Strict
 from whalefall.errors import Conflict
 from whalefall.i18n.messages import say
 from whalefall.models import Role

@@ -7,7 +7,7 @@ from pydantic import Field
 from whalefall.api import bp, json_body, openapi, parse
 from whalefall.api.context import runtime
 from whalefall.auth.guard import current_actor, require
-from whalefall.domain.alertspec import ChannelCreate, ChannelPatch
+from whalefall.domain.alertspec import ChannelCreate, ChannelPatch, GlobalPolicy
 from whalefall.i18n import current_language
 from whalefall.i18n.messages import say
 from whalefall.models import AlertEvent, DeliveryStatus, Role
@@ -86,6 +86,20 @@ def test_channel(channel_id: int):
     return ok(delivery, say("channel_test_failed", name=channel.name, error=delivery["error"] or ""))
 
 
+@bp.get("/alert-policy")
+@require(Role.VIEWER)
+def show_policy():
+    return ok(alerts.global_policy(runtime()).model_dump())
+
+
+@bp.put("/alert-policy")
+@require(Role.ADMIN)
+def update_policy():
+    data = parse(GlobalPolicy, json_body())
+    policy = alerts.set_global_policy(runtime(), data, current_actor())
+    return ok(policy.model_dump(), say("policy_saved"))
+
+
 @bp.get("/alert-deliveries")
 @require(Role.VIEWER)
 def list_deliveries():
@@ -113,6 +127,8 @@ openapi.ROUTES.extend(
         ("put", "/alert-channels/{channel_id}", "admin", "Change an alert channel", ChannelPatch, None),
         ("delete", "/alert-channels/{channel_id}", "admin", "Delete an alert channel", None, None),
         ("post", "/alert-channels/{channel_id}/test", "admin", "Send a test alert now", None, None),
+        ("get", "/alert-policy", "viewer", "The global alert policy", None, None),
+        ("put", "/alert-policy", "admin", "Change the global alert policy", GlobalPolicy, None),
         ("get", "/alert-deliveries", "viewer", "The alert delivery history", None, DeliveryQuery),
     ]
 )

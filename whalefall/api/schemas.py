@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from whalefall.domain.jobspec import Strict, TriggerFields
+from whalefall.domain.base import Strict
+from whalefall.domain.jobspec import TriggerFields
 
 
 class CronPreview(TriggerFields):

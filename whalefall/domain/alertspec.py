@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
-from whalefall.domain.jobspec import Strict
+from whalefall.domain.base import Strict
 
 ChannelName = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[\w.\-]{1,64}$")]
 
@@ -23,3 +23,39 @@ class ChannelPatch(Strict):
 class ChannelCreate(ChannelPatch):
     name: ChannelName = Field(description="1-64 letters, digits, _ . -")
     url: str = Field(min_length=1, max_length=2000, description="an Apprise URL (write-only)")
+
+
+EventName = Literal[
+    "failure", "timeout", "missed", "interrupted", "skipped_upstream", "recovery", "partial", "long_running"
+]
+DEFAULT_EVENTS: list[EventName] = [
+    "failure",
+    "timeout",
+    "missed",
+    "interrupted",
+    "skipped_upstream",
+    "recovery",
+    "partial",
+]
+
+
+class NotifyPolicy(Strict):
+    """A job's ``notify``: what it changes from the global policy (a field left out follows it)."""
+
+    enabled: bool = Field(True, description="false: this job sends no alerts")
+    channels: list[ChannelName] | None = Field(None, max_length=20, description="channel names; * for all")
+    events: list[EventName] | None = Field(None, description="the events that alert")
+    threshold: int | None = Field(None, ge=1, le=100, description="alert after this many failures in a row")
+    long_running_seconds: int | None = Field(
+        None, ge=1, le=30 * 86400, description="alert a run still going after"
+    )
+
+
+class GlobalPolicy(Strict):
+    """The alert policy every job follows unless its ``notify`` says otherwise."""
+
+    channels: list[str] = Field(default_factory=lambda: ["*"], max_length=50)
+    events: list[EventName] = Field(default_factory=lambda: list(DEFAULT_EVENTS))
+    threshold: int = Field(1, ge=1, le=100)
+    throttle_seconds: int = Field(600, ge=0, le=7 * 86400, description="at most one alert per job per window")
+    long_running_seconds: int | None = Field(None, ge=1, le=30 * 86400)

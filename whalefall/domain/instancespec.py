@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import Field, StringConstraints, field_validator
 from pydantic_core import PydanticCustomError
 
-from whalefall.domain.jobspec import Strict
+from whalefall.domain.base import Strict
 
 DbTypeName = Literal["mysql", "postgresql", "sqlserver", "oracle"]
 Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import Field, StringConstraints, field_validator
 from pydantic_core import PydanticCustomError
+
+from whalefall.domain.alertspec import NotifyPolicy
+from whalefall.domain.base import Strict
 
 JobId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.\-]{1,64}$")]
 FlatValue = str | int | None
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class TriggerFields(Strict):
@@ -72,7 +71,7 @@ class JobPatch(TriggerFields):
     max_retries: int | None = Field(None, ge=0, le=20)
     retry_delay_seconds: int | None = Field(None, ge=0, le=86400)
     depends_on: list[JobId] | None = Field(None, max_length=50)
-    notify: dict[str, Any] | None = None
+    notify: NotifyPolicy | None = Field(None, description="the job's alert policy over the global one")
 
     @field_validator("name")
     @classmethod

@@ -17,10 +17,14 @@ def say(key: str, lang: str | None = None, /, **params: object) -> str:
 def field_label(name: str, lang: str | None = None) -> str:
     """A request field in the user's words (``cron_hour`` → 「时」); unknown fields keep their name."""
     lang = lang or current_language()
-    base = name.split(".", 1)[0]
-    if base not in catalogue.keys("field"):
-        return name
-    return catalogue.text("api", "field_named", lang).format(label=catalogue.text("field", base, lang))
+    known = catalogue.keys("field")
+    # ``notify.channels`` is「告警渠道」; ``tags.2`` is「标签」.
+    for part in (name.rsplit(".", 1)[-1], name.split(".", 1)[0]):
+        if part in known:
+            return catalogue.text("api", "field_named", lang).format(
+                label=catalogue.text("field", part, lang)
+            )
+    return name
 
 
 # pydantic's error types, grouped onto the catalogue's ``v_*`` messages.

@@ -74,7 +74,8 @@ class AlertDelivery(Base):
     status: Mapped[str] = mapped_column(String(16))
     lang: Mapped[str] = mapped_column(String(8), default="zh")
     title: Mapped[str] = mapped_column(Text, default="")
-    body: Mapped[str] = mapped_column(LongText, default="")
+    body: Mapped[str] = mapped_column(LongText, default="")  # plain text (email, webhooks, the history)
+    body_markdown: Mapped[str] = mapped_column(LongText, default="")  # for the chat robots
     facts: Mapped[str] = mapped_column(LongText, default="{}")  # the webhook's fields, as JSON
     held_back: Mapped[int] = mapped_column(Integer, default=0)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -94,3 +95,4 @@ class AlertJobState(Base):
     failure_alerted: Mapped[bool] = mapped_column(Boolean, default=False)
     last_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     held_back: Mapped[int] = mapped_column(Integer, default=0)
+    last_run_id: Mapped[int | None] = mapped_column(BigInteger)  # the newest run the scan has judged

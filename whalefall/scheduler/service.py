@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from whalefall.models import JobChange
 from whalefall.runtime import Runtime
+from whalefall.scheduler.alerts import AlertDispatcher
 from whalefall.scheduler.engine import Engine
 from whalefall.scheduler.runner import Runner
 from whalefall.services import nodes, state
@@ -34,6 +35,7 @@ class SchedulerService:
         self.node_id = nodes.make_node_id(runtime.settings.node_name)
         self.runner = Runner(runtime, self.node_id, runtime.settings.executor_max_workers)
         self.engine = Engine(runtime, self.runner, self.node_id, on_store_error=self._store_error)
+        self.alerts = AlertDispatcher(runtime, lambda: self.leading)
         self.leading = False
         self.last_error: str | None = None
         self._store_errors: dict[str, str] = {}
@@ -54,6 +56,7 @@ class SchedulerService:
         if thread:
             self._thread = threading.Thread(target=self._loop, name="whalefall-scheduler", daemon=True)
             self._thread.start()
+            self.alerts.start()
 
     def wake(self) -> None:
         self._wake.set()
@@ -65,6 +68,7 @@ class SchedulerService:
             wait_seconds = self.runtime.settings.shutdown_grace_seconds
         self._stopping.set()
         self._wake.set()
+        self.alerts.stop()
         if self._thread is not None:
             self._thread.join(timeout=10)
         self.engine.pause()

@@ -40,6 +40,7 @@ def record_attempt(
         lang=lang,
         title=message.title,
         body=message.text,
+        body_markdown=message.markdown,
         facts=json.dumps(message.facts, ensure_ascii=False),
         held_back=0,
         attempts=1,

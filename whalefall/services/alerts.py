@@ -6,14 +6,36 @@ plain text, and webhooks also get the facts as fields of their JSON body.
 
 from __future__ import annotations
 
+import json
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
+from pydantic import ValidationError
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
 from whalefall import clock, notify
+from whalefall.domain.alertspec import GlobalPolicy, NotifyPolicy
+from whalefall.errors import InvalidInput
 from whalefall.i18n import catalogue
-from whalefall.models import AlertChannel
+from whalefall.models import (
+    AlertChannel,
+    AlertDelivery,
+    AlertEvent,
+    AlertJobState,
+    DeliveryStatus,
+    Job,
+    Run,
+    RunStatus,
+)
 from whalefall.runtime import Runtime
-from whalefall.services import alert_channels, alert_deliveries
+from whalefall.services import alert_channels, alert_deliveries, audit, state
 from whalefall.services.audit import Actor
+from whalefall.services.query import changed_rows
+
+log = logging.getLogger(__name__)
 
 
 def _say(key: str, lang: str, **params: Any) -> str:
@@ -50,3 +72,379 @@ def send_test(runtime: Runtime, channel: AlertChannel, actor: Actor, lang: str) 
         lang=lang,
     )
     return alert_deliveries.to_dict(delivery)
+
+
+# --- the policy ------------------------------------------------------------------------------------
+
+POLICY_KEY = "alert_policy"
+SCAN_KEY = "alerts_scanned_until"
+SCAN_OVERLAP = timedelta(seconds=60)  # runs commit out of finish order across processes
+FIRST_LOOK_BACK = timedelta(minutes=10)  # the first scan of an install looks this far back, no further
+SCAN_BATCH = 500
+MAX_ATTEMPTS = 4
+BACKOFF_SECONDS = (5, 30, 120)  # after the 1st, 2nd, 3rd failed attempt
+STALE_SENDING = timedelta(minutes=5)
+ERROR_LINES = 5
+
+FAILURE_EVENTS = {
+    RunStatus.FAILED.value: AlertEvent.FAILURE,
+    RunStatus.TIMEOUT.value: AlertEvent.TIMEOUT,
+    RunStatus.INTERRUPTED.value: AlertEvent.INTERRUPTED,
+    RunStatus.MISSED.value: AlertEvent.MISSED,
+}
+
+
+def global_policy(runtime: Runtime) -> GlobalPolicy:
+    stored = state.get(runtime, POLICY_KEY)
+    return GlobalPolicy.model_validate_json(stored) if stored else GlobalPolicy()
+
+
+def set_global_policy(runtime: Runtime, policy: GlobalPolicy, actor: Actor) -> GlobalPolicy:
+    check_channels(runtime, policy.channels, field="channels")
+    with runtime.db.begin() as session:
+        state.put(runtime, POLICY_KEY, policy.model_dump_json(), session=session)
+        audit.record(session, actor, "alerts.policy", "policy", "global", policy.model_dump())
+    return policy
+
+
+def check_channels(runtime: Runtime, names: list[str] | None, *, field: str) -> None:
+    """400 naming ``field`` when a channel name is neither stored nor in WHALEFALL_NOTIFY_URLS."""
+    unknown = sorted(set(names or []) - {"*"} - alert_channels.known_names(runtime))
+    if unknown:
+        raise InvalidInput(
+            f"unknown alert channel(s): {', '.join(unknown)}",
+            field=field,
+            key="unknown_channels",
+            params={"field": field, "names": ", ".join(unknown)},
+        )
+
+
+@dataclass(frozen=True)
+class Effective:
+    """A job's policy: its ``notify`` over the global one."""
+
+    enabled: bool
+    channels: list[str]
+    events: set[str]
+    threshold: int
+    throttle: timedelta
+    long_running_seconds: int | None
+
+
+def effective(job_notify: dict[str, Any] | None, base: GlobalPolicy) -> Effective:
+    try:
+        own = NotifyPolicy.model_validate(job_notify or {})
+    except ValidationError:  # written before alerts had a schema: the global policy holds
+        own = NotifyPolicy()
+    return Effective(
+        enabled=own.enabled,
+        channels=own.channels if own.channels is not None else base.channels,
+        events=set(own.events if own.events is not None else base.events),
+        threshold=own.threshold or base.threshold,
+        throttle=timedelta(seconds=base.throttle_seconds),
+        long_running_seconds=own.long_running_seconds or base.long_running_seconds,
+    )
+
+
+# --- events from runs -------------------------------------------------------------------------------
+
+
+def _event_of(run: Run, job: Job | None) -> AlertEvent | None:
+    """The event a finished run raises, or None (a success; a failure a retry will follow)."""
+    if run.status in FAILURE_EVENTS:
+        retry_follows = (
+            job is not None and run.status != RunStatus.MISSED.value and run.attempt <= job.max_retries
+        )
+        return None if retry_follows else FAILURE_EVENTS[run.status]
+    if run.status == RunStatus.SKIPPED.value and (run.error_message or "").startswith("upstream"):
+        return AlertEvent.SKIPPED_UPSTREAM
+    return None
+
+
+def scan_finished(runtime: Runtime) -> int:
+    """Raise the alerts of runs that finished since the last scan; how many runs were looked at.
+
+    The scan re-reads a minute before its mark (runs commit out of finish order
+    across processes); a job's ``last_run_id`` and the deliveries' unique key
+    keep a run from alerting twice, after a takeover too.
+    """
+    now = clock.now()
+    mark_text = state.get(runtime, SCAN_KEY)
+    mark = datetime.fromisoformat(mark_text) if mark_text else now - FIRST_LOOK_BACK
+    with runtime.db.read() as session:
+        finished = list(
+            session.scalars(
+                select(Run)
+                .where(Run.finished_at > mark - SCAN_OVERLAP, Run.finished_at <= now)
+                .order_by(Run.finished_at, Run.id)
+                .limit(SCAN_BATCH)
+            )
+        )
+    base = global_policy(runtime)
+    for run in finished:
+        _evaluate(runtime, run, base, now)
+    newest = max((r.finished_at for r in finished if r.finished_at), default=None)
+    if newest is not None and newest > mark:
+        state.put(runtime, SCAN_KEY, newest.isoformat())
+    elif mark_text is None:
+        state.put(runtime, SCAN_KEY, mark.isoformat())
+    return len(finished)
+
+
+def _evaluate(runtime: Runtime, run: Run, base: GlobalPolicy, now: datetime) -> None:
+    with runtime.db.begin() as session:
+        job = session.get(Job, run.job_id)
+        if job is None:
+            return
+        job_state = session.get(AlertJobState, job.id)
+        if job_state is None:
+            job_state = AlertJobState(
+                job_id=job.id, consecutive_failures=0, failure_alerted=False, held_back=0
+            )
+            session.add(job_state)
+        if run.id <= (job_state.last_run_id or 0):
+            return  # seen by an earlier scan
+        job_state.last_run_id = run.id
+        policy = effective(job.notify, base)
+        event = _event_of(run, job)
+        if event is None:
+            if run.status == RunStatus.SUCCESS.value:
+                job_state.consecutive_failures = 0
+                if job_state.failure_alerted:
+                    job_state.failure_alerted = False
+                    if policy.enabled and AlertEvent.RECOVERY in policy.events:
+                        _raise(runtime, session, job, run, AlertEvent.RECOVERY, policy, job_state, now)
+            return
+        if event in (AlertEvent.FAILURE, AlertEvent.TIMEOUT, AlertEvent.INTERRUPTED):
+            job_state.consecutive_failures += 1
+            if job_state.consecutive_failures < policy.threshold:
+                return
+        if policy.enabled and event in policy.events:
+            _raise(runtime, session, job, run, event, policy, job_state, now)
+
+
+def _raise(
+    runtime: Runtime,
+    session: Session,
+    job: Job,
+    run: Run,
+    event: AlertEvent,
+    policy: Effective,
+    job_state: AlertJobState,
+    now: datetime,
+) -> None:
+    """Queue (or hold back) one alert of ``job`` for each of its channels."""
+    targets = alert_channels.targets(runtime, policy.channels)
+    if not targets:
+        return
+    throttled = (
+        event != AlertEvent.RECOVERY
+        and job_state.last_sent_at is not None
+        and now - job_state.last_sent_at < policy.throttle
+    )
+    held_back = 0 if throttled else job_state.held_back
+    lang = runtime.settings.language
+    message = run_message(runtime, job, run, event, held_back, lang)
+    for target in targets:
+        key = f"run:{run.id}:{event.value}:{target.name}"
+        if session.scalar(select(AlertDelivery.id).where(AlertDelivery.dedupe_key == key)) is not None:
+            continue
+        session.add(
+            AlertDelivery(
+                dedupe_key=key,
+                event=event.value,
+                job_id=job.id,
+                run_id=run.id,
+                channel=target.name,
+                status=(DeliveryStatus.THROTTLED if throttled else DeliveryStatus.PENDING).value,
+                lang=lang,
+                title=message.title,
+                body=message.text,
+                body_markdown=message.markdown,
+                facts=json.dumps(message.facts, ensure_ascii=False),
+                held_back=held_back,
+                attempts=0,
+                created_at=now,
+                next_attempt_at=None if throttled else now,
+                finished_at=now if throttled else None,
+            )
+        )
+    if throttled:
+        job_state.held_back += 1
+        return
+    job_state.held_back = 0
+    job_state.last_sent_at = now
+    if event in (AlertEvent.FAILURE, AlertEvent.TIMEOUT, AlertEvent.INTERRUPTED, AlertEvent.MISSED):
+        job_state.failure_alerted = True
+
+
+def scan_long_running(runtime: Runtime) -> int:
+    """Alert the runs still going past their job's ``long_running_seconds``; how many were alerted."""
+    now = clock.now()
+    base = global_policy(runtime)
+    with runtime.db.read() as session:
+        rows = list(
+            session.execute(
+                select(Run, Job)
+                .join(Job, Job.id == Run.job_id)
+                .where(Run.status == RunStatus.RUNNING.value, Run.started_at.isnot(None))
+            )
+        )
+    raised = 0
+    for run, job in rows:
+        policy = effective(job.notify, base)
+        limit = policy.long_running_seconds  # setting a limit is asking for this alert
+        started = run.started_at
+        if not limit or not policy.enabled or started is None or (now - started).total_seconds() < limit:
+            continue
+        with runtime.db.begin() as session:
+            exists = session.scalar(
+                select(AlertDelivery.id).where(AlertDelivery.dedupe_key.like(f"run:{run.id}:long_running:%"))
+            )
+            if exists is not None:
+                continue
+            job_state = session.get(AlertJobState, job.id) or AlertJobState(
+                job_id=job.id, consecutive_failures=0, failure_alerted=False, held_back=0
+            )
+            session.add(job_state)
+            _raise(runtime, session, job, run, AlertEvent.LONG_RUNNING, policy, job_state, now)
+            raised += 1
+    return raised
+
+
+# --- sending -----------------------------------------------------------------------------------------
+
+
+def due(runtime: Runtime, limit: int = 20) -> list[int]:
+    """Claim the deliveries whose (next) attempt is due; their ids. Stale claims of a dead sender go back."""
+    now = clock.now()
+    with runtime.db.begin() as session:
+        changed_rows(
+            session,
+            update(AlertDelivery)
+            .where(
+                AlertDelivery.status == DeliveryStatus.SENDING.value,
+                AlertDelivery.next_attempt_at < now - STALE_SENDING,
+            )
+            .values(status=DeliveryStatus.PENDING.value),
+        )
+        ids = list(
+            session.scalars(
+                select(AlertDelivery.id)
+                .where(
+                    AlertDelivery.status == DeliveryStatus.PENDING.value, AlertDelivery.next_attempt_at <= now
+                )
+                .order_by(AlertDelivery.id)
+                .limit(limit)
+            )
+        )
+    claimed = []
+    for delivery_id in ids:
+        with runtime.db.begin() as session:
+            taken = changed_rows(
+                session,
+                update(AlertDelivery)
+                .where(AlertDelivery.id == delivery_id, AlertDelivery.status == DeliveryStatus.PENDING.value)
+                .values(status=DeliveryStatus.SENDING.value, next_attempt_at=now),
+            )
+        if taken == 1:
+            claimed.append(delivery_id)
+    return claimed
+
+
+def deliver(runtime: Runtime, delivery_id: int) -> str:
+    """One attempt of a claimed delivery; its status after it. Never raises for a channel's failure."""
+    with runtime.db.read() as session:
+        delivery = session.get(AlertDelivery, delivery_id)
+    if delivery is None:
+        return "gone"
+    found = {t.name: t for t in alert_channels.targets(runtime, [delivery.channel])}
+    target = found.get(delivery.channel)
+    if target is None:
+        ok, error = False, f"channel {delivery.channel!r} no longer exists or is disabled"
+        final = True
+    else:
+        message = notify.Message(
+            title=delivery.title,
+            markdown=delivery.body_markdown,
+            text=delivery.body,
+            facts=json.loads(delivery.facts or "{}"),
+            failure=delivery.event != AlertEvent.RECOVERY,
+        )
+        ok, error = notify.send(target.url, message)
+        final = False
+    now = clock.now()
+    attempts = delivery.attempts + 1
+    if ok:
+        values: dict[str, Any] = {"status": DeliveryStatus.SENT.value, "finished_at": now, "error": None}
+    elif final or attempts >= MAX_ATTEMPTS:
+        values = {"status": DeliveryStatus.FAILED.value, "finished_at": now, "error": error}
+        log.warning("alert %s to %s failed: %s", delivery_id, delivery.channel, error)
+    else:
+        wait = BACKOFF_SECONDS[min(attempts, len(BACKOFF_SECONDS)) - 1]
+        values = {
+            "status": DeliveryStatus.PENDING.value,
+            "next_attempt_at": now + timedelta(seconds=wait),
+            "error": error,
+        }
+    values["attempts"] = attempts
+    with runtime.db.begin() as session:
+        changed_rows(
+            session,
+            update(AlertDelivery)
+            .where(AlertDelivery.id == delivery_id, AlertDelivery.status == DeliveryStatus.SENDING.value)
+            .values(**values),
+        )
+    return str(values["status"])
+
+
+# --- what a run alert says ---------------------------------------------------------------------------
+
+
+def run_message(
+    runtime: Runtime, job: Job, run: Run, event: AlertEvent, held_back: int, lang: str
+) -> notify.Message:
+    tz = job.timezone or runtime.settings.timezone
+    link = f"{runtime.settings.base_url}/scheduler/runs/{run.id}"
+    status = catalogue.text("console", f"status_{run.status}", lang)
+    title = _say("run_title", lang, event=_say(f"event_{event.value}", lang), name=job.name, id=job.id)
+    lines = [
+        _say("line_job", lang, name=job.name, id=job.id),
+        _say("line_status", lang, status=status),
+        _say(
+            "line_scheduled",
+            lang,
+            time=clock.local_text(run.scheduled_time or run.created_at, tz) or "—",
+            tz=tz,
+        ),
+    ]
+    if run.finished_at:
+        lines.append(_say("line_finished", lang, time=clock.local_text(run.finished_at, tz) or "", tz=tz))
+    elif run.started_at:
+        running = int((clock.now() - run.started_at).total_seconds())
+        lines.append(_say("line_running", lang, seconds=running))
+    lines.append(_say("line_attempt", lang, attempt=run.attempt))
+    error = "\n".join((run.error_message or "").strip().splitlines()[:ERROR_LINES])
+    if held_back:
+        lines.append(_say("line_held_back", lang, n=held_back))
+    text = "\n".join(lines) + (f"\n{_say('line_error', lang)}\n{error}" if error else "") + f"\n{link}"
+    markdown = "\n\n".join(f"- {line}" for line in lines)
+    if error:
+        markdown += f"\n\n**{_say('line_error', lang)}**\n\n```\n{error}\n```"
+    markdown += f"\n\n[{_say('open_run', lang)}]({link})"
+    facts = {
+        "event": event.value,
+        "job_id": job.id,
+        "job_name": job.name,
+        "run_id": str(run.id),
+        "status": run.status,
+        "scheduled_time": clock.iso(run.scheduled_time) or "",
+        "finished_time": clock.iso(run.finished_at) or "",
+        "attempt": str(run.attempt),
+        "error": error,
+        "held_back": str(held_back),
+        "link": link,
+    }
+    return notify.Message(
+        title=title, markdown=markdown, text=text, facts=facts, failure=event != AlertEvent.RECOVERY
+    )

@@ -23,7 +23,7 @@ from whalefall.errors import Forbidden, InvalidInput, JobConflict, JobNotFound
 from whalefall.i18n import catalogue
 from whalefall.models import Job, JobChange, JobKind, JobState, Role, Run
 from whalefall.runtime import Runtime
-from whalefall.services import audit
+from whalefall.services import alerts, audit
 from whalefall.services.audit import Actor
 from whalefall.services.query import contains, paginate
 
@@ -35,7 +35,7 @@ POLICY_FIELDS = (
     "max_retries",
     "retry_delay_seconds",
 )
-PLAIN_FIELDS = ("name", "description", "category", "params", "notify", *POLICY_FIELDS)
+PLAIN_FIELDS = ("name", "description", "category", "params", *POLICY_FIELDS)
 
 
 # --- reading -----------------------------------------------------------------
@@ -105,6 +105,10 @@ def _apply(runtime: Runtime, job: Job, patch: JobPatch, actor: Actor, *, creatin
             setattr(job, name, getattr(patch, name))
     if "timeout_seconds" in given and patch.timeout_seconds is None:
         job.timeout_seconds = None
+    if "notify" in given:
+        if patch.notify is not None:
+            alerts.check_channels(runtime, patch.notify.channels, field="notify.channels")
+        job.notify = patch.notify.model_dump(exclude_none=True, exclude_defaults=True) if patch.notify else {}
 
     function = patch.function or patch.func_name
     if function is not None and patch.code is not None:

@@ -59,6 +59,11 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column(
+            "body_markdown",
+            sa.Text().with_variant(mysql.MEDIUMTEXT(), "mariadb").with_variant(mysql.MEDIUMTEXT(), "mysql"),
+            nullable=False,
+        ),
+        sa.Column(
             "facts",
             sa.Text().with_variant(mysql.MEDIUMTEXT(), "mariadb").with_variant(mysql.MEDIUMTEXT(), "mysql"),
             nullable=False,
@@ -92,6 +97,7 @@ def upgrade() -> None:
         sa.Column("failure_alerted", sa.Boolean(), nullable=False),
         sa.Column("last_sent_at", whalefall.models.base.UTCDateTime(), nullable=True),
         sa.Column("held_back", sa.Integer(), nullable=False),
+        sa.Column("last_run_id", sa.BigInteger(), nullable=True),
         sa.PrimaryKeyConstraint("job_id", name=op.f("pk_alert_job_state")),
     )
     with op.batch_alter_table("runs", schema=None) as batch_op:
