@@ -251,3 +251,20 @@ def test_a_notify_stored_before_alerts_had_a_schema_follows_the_global_policy(ru
     finish(runtime, "nightly", RunStatus.FAILED, "boom")
     dispatch(runtime)
     assert [d.event for d in deliveries(runtime)] == ["failure"]
+
+
+def test_a_delivery_left_sending_by_a_dead_sender_is_sent_again(runtime, hook, travel):
+    from whalefall.models import AlertDelivery as Delivery
+
+    make_job(runtime)
+    finish(runtime, "nightly", RunStatus.FAILED, "boom")
+    alerts.scan_finished(runtime)
+    [claimed] = alerts.due(runtime)  # claimed, then the sender's process died
+    assert alerts.due(runtime) == []
+    travel.shift(timedelta(minutes=4))
+    assert alerts.due(runtime) == []
+    travel.shift(timedelta(minutes=2))
+    assert alerts.due(runtime) == [claimed]
+    assert alerts.deliver(runtime, claimed) == "sent"
+    with runtime.db.read() as session:
+        assert session.get(Delivery, claimed).status == "sent"

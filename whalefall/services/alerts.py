@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from whalefall import clock, notify
@@ -316,27 +316,22 @@ def scan_long_running(runtime: Runtime) -> int:
 
 
 def due(runtime: Runtime, limit: int = 20) -> list[int]:
-    """Claim the deliveries whose (next) attempt is due; their ids. Stale claims of a dead sender go back."""
+    """Claim the deliveries whose (next) attempt is due; their ids.
+
+    A delivery claimed by a sender that died (``sending`` for over five
+    minutes) is due again. Reading first keeps an idle second write-free.
+    """
     now = clock.now()
-    with runtime.db.begin() as session:
-        changed_rows(
-            session,
-            update(AlertDelivery)
-            .where(
-                AlertDelivery.status == DeliveryStatus.SENDING.value,
-                AlertDelivery.next_attempt_at < now - STALE_SENDING,
-            )
-            .values(status=DeliveryStatus.PENDING.value),
-        )
+    claimable = or_(
+        and_(AlertDelivery.status == DeliveryStatus.PENDING.value, AlertDelivery.next_attempt_at <= now),
+        and_(
+            AlertDelivery.status == DeliveryStatus.SENDING.value,
+            AlertDelivery.next_attempt_at < now - STALE_SENDING,
+        ),
+    )
+    with runtime.db.read() as session:
         ids = list(
-            session.scalars(
-                select(AlertDelivery.id)
-                .where(
-                    AlertDelivery.status == DeliveryStatus.PENDING.value, AlertDelivery.next_attempt_at <= now
-                )
-                .order_by(AlertDelivery.id)
-                .limit(limit)
-            )
+            session.scalars(select(AlertDelivery.id).where(claimable).order_by(AlertDelivery.id).limit(limit))
         )
     claimed = []
     for delivery_id in ids:
@@ -344,7 +339,7 @@ def due(runtime: Runtime, limit: int = 20) -> list[int]:
             taken = changed_rows(
                 session,
                 update(AlertDelivery)
-                .where(AlertDelivery.id == delivery_id, AlertDelivery.status == DeliveryStatus.PENDING.value)
+                .where(AlertDelivery.id == delivery_id, claimable)
                 .values(status=DeliveryStatus.SENDING.value, next_attempt_at=now),
             )
         if taken == 1:
