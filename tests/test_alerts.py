@@ -268,3 +268,38 @@ def test_a_delivery_left_sending_by_a_dead_sender_is_sent_again(runtime, hook, t
     assert alerts.deliver(runtime, claimed) == "sent"
     with runtime.db.read() as session:
         assert session.get(Delivery, claimed).status == "sent"
+
+
+def test_a_web_process_tells_once_when_no_scheduler_leads_and_again_when_one_does(runtime, hook, travel):
+    from whalefall.models import AlertEvent
+    from whalefall.services import nodes
+
+    assert alerts.watch_scheduler(runtime) is None  # no scheduler ever ran here: nothing to miss
+    assert nodes.acquire(runtime, "host:1:aaaaaa")
+    assert alerts.watch_scheduler(runtime) is None
+    travel.shift(runtime.settings.lease_seconds + 5)  # expired, but a standby may still take over
+    assert alerts.watch_scheduler(runtime) is None
+    travel.shift(runtime.settings.lease_seconds)
+    assert alerts.watch_scheduler(runtime) == AlertEvent.SCHEDULER_DOWN
+    assert alerts.watch_scheduler(runtime) is None  # told once
+    down = hook.wait_for()[0].json()
+    assert down["title"] == "鲸落调度器已停止" and down["event"] == "scheduler_down" and down["since"]
+    assert nodes.acquire(runtime, "host:2:bbbbbb")
+    assert alerts.watch_scheduler(runtime) == AlertEvent.SCHEDULER_BACK
+    assert alerts.watch_scheduler(runtime) is None
+    assert hook.wait_for(2)[1].json()["title"] == "鲸落调度器已恢复"
+    assert [(d.event, d.status) for d in deliveries(runtime)] == [
+        ("scheduler_down", "sent"),
+        ("scheduler_back", "sent"),
+    ]
+
+
+def test_two_web_processes_send_the_scheduler_down_alert_once(runtime, hook, travel):
+    from whalefall.services import nodes, state
+
+    assert nodes.acquire(runtime, "host:1:aaaaaa")
+    travel.shift(3 * runtime.settings.lease_seconds)
+    assert alerts.watch_scheduler(runtime) is not None
+    state.put(runtime, alerts.OUTAGE_KEY, None)  # the second process read the state before the first wrote it
+    alerts.watch_scheduler(runtime)
+    assert len(deliveries(runtime)) == 1 and len(hook.requests) == 1

@@ -88,6 +88,7 @@ def serve(host: str | None, port: int | None) -> None:
     """Console, API and scheduler in one process (the embedded default)."""
     from whalefall import bootstrap
     from whalefall.scheduler.service import SchedulerService
+    from whalefall.web.watchdog import Watchdog
 
     runtime = load_runtime(check_schema=False)
     bootstrap.migrate_and_seed(runtime)
@@ -101,6 +102,8 @@ def serve(host: str | None, port: int | None) -> None:
         click.echo("=" * 60)
     stop = StopRequested().install()
     server = _start_http(runtime, host or runtime.settings.host, port or runtime.settings.port)
+    watchdog = Watchdog(runtime)
+    watchdog.start()
     scheduler = None
     if runtime.settings.enable_scheduler:
         scheduler = SchedulerService(runtime, role="serve")
@@ -110,6 +113,7 @@ def serve(host: str | None, port: int | None) -> None:
     finally:
         click.echo(f"whalefall: stopping ({stop.signal or 'exit'})", err=True)
         server.close()
+        watchdog.stop()
         if scheduler is not None:
             scheduler.stop()
         runtime.close()
@@ -121,15 +125,19 @@ def serve(host: str | None, port: int | None) -> None:
 def web(host: str | None, port: int | None) -> None:
     """Console and API only; never starts a scheduler."""
     from whalefall import bootstrap
+    from whalefall.web.watchdog import Watchdog
 
     runtime = load_runtime()
     bootstrap.check_secrets(runtime)
     stop = StopRequested().install()
     server = _start_http(runtime, host or runtime.settings.host, port or runtime.settings.port)
+    watchdog = Watchdog(runtime)
+    watchdog.start()
     try:
         stop.wait()
     finally:
         server.close()
+        watchdog.stop()
         runtime.close()
 
 

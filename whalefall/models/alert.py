@@ -20,6 +20,8 @@ class AlertEvent(StrEnum):
     RECOVERY = "recovery"
     PARTIAL = "partial"
     LONG_RUNNING = "long_running"
+    SCHEDULER_DOWN = "scheduler_down"
+    SCHEDULER_BACK = "scheduler_back"
     TEST = "test"
 
 

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from whalefall import clock, notify
@@ -50,6 +51,42 @@ def record_attempt(
     )
     with runtime.db.begin() as session:
         session.add(delivery)
+    return delivery
+
+
+def claim_and_send(
+    runtime: Runtime, target: Target, message: notify.Message, *, event: str, dedupe_key: str, lang: str
+) -> AlertDelivery | None:
+    """Record the delivery as ``sending`` first: when another process holds the key, do nothing.
+    Then send and record how it went. None when someone else has it."""
+    now = clock.now()
+    delivery = AlertDelivery(
+        dedupe_key=dedupe_key,
+        event=event,
+        channel=target.name,
+        status=DeliveryStatus.SENDING.value,
+        lang=lang,
+        title=message.title,
+        body=message.text,
+        body_markdown=message.markdown,
+        facts=json.dumps(message.facts, ensure_ascii=False),
+        held_back=0,
+        attempts=0,
+        created_at=now,
+        next_attempt_at=now,
+    )
+    try:
+        with runtime.db.begin() as session:
+            session.add(delivery)
+    except IntegrityError:
+        return None
+    ok, error = notify.send(target.url, message)
+    with runtime.db.begin() as session:
+        stored = session.get(AlertDelivery, delivery.id)
+        if stored is not None:
+            stored.status = (DeliveryStatus.SENT if ok else DeliveryStatus.FAILED).value
+            stored.attempts, stored.error, stored.finished_at = 1, error or None, clock.now()
+            delivery = stored
     return delivery
 
 

@@ -31,7 +31,7 @@ from whalefall.models import (
     RunStatus,
 )
 from whalefall.runtime import Runtime
-from whalefall.services import alert_channels, alert_deliveries, audit, state
+from whalefall.services import alert_channels, alert_deliveries, audit, nodes, state
 from whalefall.services.audit import Actor
 from whalefall.services.query import changed_rows
 
@@ -443,3 +443,52 @@ def run_message(
     return notify.Message(
         title=title, markdown=markdown, text=text, facts=facts, failure=event != AlertEvent.RECOVERY
     )
+
+
+# --- the dead-man's switch -----------------------------------------------------------------------------
+
+OUTAGE_KEY = "scheduler_outage"  # the outage alerted, until "back" is sent
+
+
+def watch_scheduler(runtime: Runtime) -> AlertEvent | None:
+    """From a web process: alert "scheduler down" once no scheduler has held the lease for longer
+    than a takeover takes, and "scheduler back" when one holds it again. The event sent, or None.
+
+    Sent at once to the global policy's channels (no scheduler is there to send it), and
+    claimed through the deliveries' unique key, so several web processes send it once.
+    """
+    now = clock.now()
+    lease = nodes.lease(runtime)
+    outage = state.get(runtime, OUTAGE_KEY)
+    if lease is not None and lease.holder and lease.expires_at > now:
+        if not outage:
+            return None
+        state.put(runtime, OUTAGE_KEY, None)
+        _send_now(runtime, AlertEvent.SCHEDULER_BACK, f"{outage}:back", since=None)
+        return AlertEvent.SCHEDULER_BACK
+    if lease is None or outage:
+        return None  # no scheduler ever ran here, or this outage was told already
+    if now - lease.expires_at < timedelta(seconds=runtime.settings.lease_seconds):
+        return None  # a standby takes over within a lease
+    key = f"scheduler_down:{lease.expires_at.isoformat()}"
+    state.put(runtime, OUTAGE_KEY, key)
+    _send_now(runtime, AlertEvent.SCHEDULER_DOWN, key, since=lease.expires_at)
+    return AlertEvent.SCHEDULER_DOWN
+
+
+def _send_now(runtime: Runtime, event: AlertEvent, key: str, *, since: datetime | None) -> None:
+    lang = runtime.settings.language
+    tz = runtime.settings.timezone
+    link = f"{runtime.settings.base_url}/scheduler/"
+    title = _say(f"event_{event.value}", lang)
+    lines = [_say(f"{event.value}_body", lang)]
+    if since is not None:
+        lines.append(_say("line_since", lang, time=clock.local_text(since, tz) or "", tz=tz))
+    text = "\n".join(lines) + f"\n{link}"
+    markdown = "\n\n".join(lines) + f"\n\n[{_say('open_console', lang)}]({link})"
+    facts = {"event": event.value, "since": clock.iso(since) or "", "link": link}
+    message = notify.Message(title, markdown, text, facts, failure=event == AlertEvent.SCHEDULER_DOWN)
+    for target in alert_channels.targets(runtime, global_policy(runtime).channels):
+        alert_deliveries.claim_and_send(
+            runtime, target, message, event=event.value, dedupe_key=f"{key}:{target.name}", lang=lang
+        )

@@ -108,6 +108,12 @@ def release(runtime: Runtime, node_id: str) -> None:
         )
 
 
+def lease(runtime: Runtime) -> Lease | None:
+    """The lease row as it stands, expired or not (None before any scheduler ever ran)."""
+    with runtime.db.read() as session:
+        return session.get(Lease, LEASE_NAME)
+
+
 def current_leader(runtime: Runtime) -> Lease | None:
     with runtime.db.read() as session:
         lease = session.get(Lease, LEASE_NAME)
