@@ -211,3 +211,9 @@ def test_a_bad_notify_url_stops_start_up_naming_the_setting():
 
     with pytest.raises(ConfigError, match="WHALEFALL_NOTIFY_URLS: .*URL 2 is not an Apprise URL"):
         load_settings(environ={"WHALEFALL_NOTIFY_URLS": "json://127.0.0.1:9/x, nosuch://y"})
+
+
+def test_operators_choose_channels_by_name_without_seeing_urls(client, admin, bearer):
+    make_channel(client, admin, "json://user:topsecret@127.0.0.1:9/x")
+    names = client.get(f"{BASE}/alert-channel-names", headers=bearer("operator")).json["data"]
+    assert names["channels"] == [{"name": "ops", "kind": "webhook"}] and "topsecret" not in str(names)

@@ -136,6 +136,15 @@ class ChannelNotFound(NotFound):
         self.channel_id = channel_id
 
 
+class WindowNotFound(NotFound):
+    def __init__(self, window_id: object):
+        super().__init__(
+            f"maintenance window {window_id!r} does not exist",
+            key="window_not_found",
+            params={"id": window_id},
+        )
+
+
 class UnknownTask(WhalefallError, LookupError):
     """No built-in task of that name (a job naming it is flagged, not deleted)."""
 

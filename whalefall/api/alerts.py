@@ -7,11 +7,11 @@ from pydantic import Field
 from whalefall.api import bp, json_body, openapi, parse
 from whalefall.api.context import runtime
 from whalefall.auth.guard import current_actor, require
-from whalefall.domain.alertspec import ChannelCreate, ChannelPatch, GlobalPolicy
+from whalefall.domain.alertspec import ChannelCreate, ChannelPatch, GlobalPolicy, WindowCreate, WindowPatch
 from whalefall.i18n import current_language
 from whalefall.i18n.messages import say
 from whalefall.models import AlertEvent, DeliveryStatus, Role
-from whalefall.services import alert_channels, alert_deliveries, alerts, audit, runs
+from whalefall.services import alert_channels, alert_deliveries, alerts, audit, runs, windows
 from whalefall.web.envelope import listing, ok
 from whalefall.web.queries import Pagination, query
 
@@ -31,6 +31,17 @@ def list_channels():
     with rt.db.read() as session:
         stored = [alert_channels.to_dict(c) for c in alert_channels.list_all(session)]
     items = stored + [alert_channels.env_to_dict(t) for t in alert_channels.env_targets(rt)]
+    return listing("channels", items, len(items))
+
+
+@bp.get("/alert-channel-names")
+@require(Role.VIEWER)
+def channel_names():
+    """Names and kinds only, for choosing a job's channels (the URLs stay with the admins)."""
+    rt = runtime()
+    with rt.db.read() as session:
+        stored = [{"name": c.name, "kind": c.kind} for c in alert_channels.list_all(session) if c.enabled]
+    items = stored + [{"name": t.name, "kind": t.kind} for t in alert_channels.env_targets(rt)]
     return listing("channels", items, len(items))
 
 
@@ -127,8 +138,86 @@ openapi.ROUTES.extend(
         ("put", "/alert-channels/{channel_id}", "admin", "Change an alert channel", ChannelPatch, None),
         ("delete", "/alert-channels/{channel_id}", "admin", "Delete an alert channel", None, None),
         ("post", "/alert-channels/{channel_id}/test", "admin", "Send a test alert now", None, None),
+        ("get", "/alert-channel-names", "viewer", "Channel names and kinds, for a job's notify", None, None),
         ("get", "/alert-policy", "viewer", "The global alert policy", None, None),
         ("put", "/alert-policy", "admin", "Change the global alert policy", GlobalPolicy, None),
         ("get", "/alert-deliveries", "viewer", "The alert delivery history", None, DeliveryQuery),
+    ]
+)
+
+
+# --- maintenance windows ------------------------------------------------------------------------------
+
+
+@bp.get("/maintenance-windows")
+@require(Role.VIEWER)
+def list_windows():
+    rt = runtime()
+    with rt.db.read() as session:
+        items = [windows.to_dict(rt, w) for w in windows.list_all(session)]
+    return listing("windows", items, len(items))
+
+
+@bp.post("/maintenance-windows")
+@require(Role.OPERATOR)
+def create_window():
+    data = parse(WindowCreate, json_body())
+    rt = runtime()
+    window = windows.create(rt, data, current_actor())
+    return ok(windows.to_dict(rt, window), say("window_created", name=window.name))
+
+
+@bp.put("/maintenance-windows/<int:window_id>")
+@require(Role.OPERATOR)
+def update_window(window_id: int):
+    data = parse(WindowPatch, json_body())
+    rt = runtime()
+    window = windows.update(rt, window_id, data, current_actor())
+    return ok(windows.to_dict(rt, window), say("window_updated", name=window.name))
+
+
+@bp.post("/maintenance-windows/<int:window_id>/end")
+@require(Role.OPERATOR)
+def end_window(window_id: int):
+    rt = runtime()
+    window = windows.end(rt, window_id, current_actor())
+    return ok(windows.to_dict(rt, window), say("window_ended", name=window.name))
+
+
+@bp.delete("/maintenance-windows/<int:window_id>")
+@require(Role.OPERATOR)
+def delete_window(window_id: int):
+    windows.delete(runtime(), window_id, current_actor())
+    return ok({"id": window_id}, say("window_deleted", id=window_id))
+
+
+openapi.ROUTES.extend(
+    [
+        (
+            "get",
+            "/maintenance-windows",
+            "viewer",
+            "Maintenance windows (open ones say when they close)",
+            None,
+            None,
+        ),
+        ("post", "/maintenance-windows", "operator", "Create a maintenance window", WindowCreate, None),
+        (
+            "put",
+            "/maintenance-windows/{window_id}",
+            "operator",
+            "Change a maintenance window",
+            WindowPatch,
+            None,
+        ),
+        (
+            "post",
+            "/maintenance-windows/{window_id}/end",
+            "operator",
+            "End a maintenance window now",
+            None,
+            None,
+        ),
+        ("delete", "/maintenance-windows/{window_id}", "operator", "Delete a maintenance window", None, None),
     ]
 )

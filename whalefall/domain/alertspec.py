@@ -59,3 +59,26 @@ class GlobalPolicy(Strict):
     threshold: int = Field(1, ge=1, le=100)
     throttle_seconds: int = Field(600, ge=0, le=7 * 86400, description="at most one alert per job per window")
     long_running_seconds: int | None = Field(None, ge=1, le=30 * 86400)
+
+
+class WindowPatch(Strict):
+    """A maintenance window: one-off (``starts_at`` … ``ends_at``) or recurring (``cron`` + ``duration_minutes``)."""
+
+    name: str | None = Field(None, min_length=1, max_length=100)
+    description: str | None = Field(None, max_length=500)
+    starts_at: str | None = Field(None, description="one-off: ISO 8601, in `timezone` without an offset")
+    ends_at: str | None = Field(None, description="one-off: ISO 8601")
+    cron: str | None = Field(
+        None, max_length=120, description="recurring: a crontab expression for each opening"
+    )
+    duration_minutes: int | None = Field(
+        None, ge=1, le=7 * 24 * 60, description="recurring: how long it stays open"
+    )
+    timezone: str | None = Field(None, max_length=64)
+    scope: Literal["all", "category", "jobs"] | None = None
+    scope_values: list[str] | None = Field(None, max_length=200, description="categories or job ids")
+    hold_runs: bool | None = Field(None, description="also hold scheduled runs (recorded skipped)")
+
+
+class WindowCreate(WindowPatch):
+    name: str = Field(min_length=1, max_length=100)

@@ -1,7 +1,14 @@
 """The product's tables. Importing this package registers them all on ``Base.metadata``."""
 
 from whalefall.models import fleet  # noqa: F401  (registers the fleet tables)
-from whalefall.models.alert import AlertChannel, AlertDelivery, AlertEvent, AlertJobState, DeliveryStatus
+from whalefall.models.alert import (
+    AlertChannel,
+    AlertDelivery,
+    AlertEvent,
+    AlertJobState,
+    DeliveryStatus,
+    MaintenanceWindow,
+)
 from whalefall.models.audit import AuditEntry
 from whalefall.models.base import Base
 from whalefall.models.job import Job, JobKind, JobState
@@ -25,6 +32,7 @@ __all__ = [
     "JobState",
     "Lease",
     "LoginAttempt",
+    "MaintenanceWindow",
     "Node",
     "Role",
     "Run",

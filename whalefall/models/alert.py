@@ -8,7 +8,7 @@ from enum import StrEnum
 from sqlalchemy import BigInteger, Boolean, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from whalefall.models.base import Base, JobIdType, LongText, UTCDateTime, utcnow
+from whalefall.models.base import Base, JobIdType, JSONValue, LongText, UTCDateTime, utcnow
 
 
 class AlertEvent(StrEnum):
@@ -98,3 +98,24 @@ class AlertJobState(Base):
     last_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     held_back: Mapped[int] = mapped_column(Integer, default=0)
     last_run_id: Mapped[int | None] = mapped_column(BigInteger)  # the newest run the scan has judged
+
+
+class MaintenanceWindow(Base):
+    """A time when alerts are silenced (and, if asked, scheduled runs held): one-off or recurring."""
+
+    __tablename__ = "maintenance_windows"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str] = mapped_column(String(500), default="")
+    starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # one-off
+    ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # one-off
+    cron: Mapped[str | None] = mapped_column(String(120))  # recurring: when each window opens
+    duration_seconds: Mapped[int | None] = mapped_column(Integer)  # recurring: how long it stays open
+    timezone: Mapped[str] = mapped_column(String(64), default="")
+    scope: Mapped[str] = mapped_column(String(16), default="all")  # all, category, jobs
+    scope_values: Mapped[list[str]] = mapped_column(JSONValue, default=list)
+    hold_runs: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_by: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # ended early (or deleted from use)

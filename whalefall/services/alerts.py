@@ -27,11 +27,12 @@ from whalefall.models import (
     AlertJobState,
     DeliveryStatus,
     Job,
+    MaintenanceWindow,
     Run,
     RunStatus,
 )
 from whalefall.runtime import Runtime
-from whalefall.services import alert_channels, alert_deliveries, audit, nodes, state
+from whalefall.services import alert_channels, alert_deliveries, audit, nodes, state, windows
 from whalefall.services.audit import Actor
 from whalefall.services.query import changed_rows
 
@@ -237,6 +238,10 @@ def _raise(
     targets = alert_channels.targets(runtime, policy.channels)
     if not targets:
         return
+    window = windows.covering(runtime, job.id, job.category, now)
+    if window is not None:
+        _silence(session, job, run, event, targets, window, now)
+        return
     throttled = (
         event != AlertEvent.RECOVERY
         and job_state.last_sent_at is not None
@@ -276,6 +281,42 @@ def _raise(
     job_state.last_sent_at = now
     if event in (AlertEvent.FAILURE, AlertEvent.TIMEOUT, AlertEvent.INTERRUPTED, AlertEvent.MISSED):
         job_state.failure_alerted = True
+
+
+def _silence(
+    session: Session,
+    job: Job,
+    run: Run,
+    event: AlertEvent,
+    targets: list[alert_channels.Target],
+    window: MaintenanceWindow,
+    now: datetime,
+) -> None:
+    """Record an alert a maintenance window silences: in the history, never sent, not throttled."""
+    for target in targets:
+        key = f"run:{run.id}:{event.value}:{target.name}"
+        if session.scalar(select(AlertDelivery.id).where(AlertDelivery.dedupe_key == key)) is not None:
+            continue
+        session.add(
+            AlertDelivery(
+                dedupe_key=key,
+                event=event.value,
+                job_id=job.id,
+                run_id=run.id,
+                channel=target.name,
+                status=DeliveryStatus.SILENCED.value,
+                lang="",
+                title="",
+                body="",
+                body_markdown="",
+                facts="{}",
+                held_back=0,
+                attempts=0,
+                error=f"maintenance window {window.name!r}",
+                created_at=now,
+                finished_at=now,
+            )
+        )
 
 
 def scan_long_running(runtime: Runtime) -> int:

@@ -24,7 +24,7 @@ from whalefall.errors import InvalidInput, JobNotFound, RunConflict, RunNotFound
 from whalefall.models import ACTIVE_STATUSES, Job, JobState, Run, RunStatus, TriggerSource
 from whalefall.models.run import RETRYABLE_STATUSES
 from whalefall.runtime import Runtime
-from whalefall.services import audit, jobs
+from whalefall.services import audit, jobs, windows
 from whalefall.services.audit import Actor
 from whalefall.services.query import changed_rows, paginate
 
@@ -111,7 +111,10 @@ def claim_scheduled(
                 run.status = RunStatus.MISSED.value
             else:
                 active = _active_count(session, job_id, now)
-                if active >= job.max_instances:
+                held = windows.covering(runtime, job.id, job.category, scheduled_time, holding=True)
+                if held is not None:
+                    reason = f"held by maintenance window {held.name!r}"
+                elif active >= job.max_instances:
                     reason = f"max_instances ({job.max_instances}) reached: {active} run(s) still active"
                 else:
                     reason = upstream_failure(session, job)
