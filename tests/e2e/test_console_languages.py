@@ -51,6 +51,13 @@ def data(server):
         {"name": "wfdata-db", "db_type": "mysql", "host": "wfdata.invalid", "username": "wfdata"},
     )
     instance = api.ok("GET", "/instances")["instances"][0]
+    # An alert channel nobody listens on (port 9): its test fails, with a reason, in the history.
+    channel = api.ok(
+        "POST",
+        "/alert-channels",
+        {"name": "wfdata-hook", "url": "json://127.0.0.1:9/wfdata", "description": "wfdata channel"},
+    )
+    api.ok("POST", f"/alert-channels/{channel['id']}/test")
     return {"run": run["id"], "instance": instance["id"]}
 
 
@@ -68,6 +75,8 @@ def pages(data) -> list[str]:
         "/scheduler/admin/users",
         "/scheduler/admin/tokens",
         "/scheduler/admin/audit",
+        "/scheduler/admin/alerts",
+        "/scheduler/alerts/deliveries",
         "/scheduler/no-such-page",
         "/scheduler/runs/999999",
     ]

@@ -2,26 +2,16 @@
 
 from __future__ import annotations
 
-from pydantic import Field
-
 from whalefall.api import bp, json_body, openapi, parse
 from whalefall.api.context import runtime
 from whalefall.auth.guard import current_actor, require
 from whalefall.domain.alertspec import ChannelCreate, ChannelPatch, GlobalPolicy, WindowCreate, WindowPatch
 from whalefall.i18n import current_language
 from whalefall.i18n.messages import say
-from whalefall.models import AlertEvent, DeliveryStatus, Role
+from whalefall.models import DeliveryStatus, Role
 from whalefall.services import alert_channels, alert_deliveries, alerts, audit, runs, windows
 from whalefall.web.envelope import listing, ok
-from whalefall.web.queries import Pagination, query
-
-
-class DeliveryQuery(Pagination):
-    event: AlertEvent | None = None
-    job_id: str | None = Field(None, max_length=64)
-    channel: str | None = Field(None, max_length=64)
-    status: DeliveryStatus | None = None
-    since: str | None = Field(None, description="ISO 8601; deliveries created at or after")
+from whalefall.web.queries import DeliveryQuery, query
 
 
 @bp.get("/alert-channels")

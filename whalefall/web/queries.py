@@ -12,6 +12,7 @@ from flask import request
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from whalefall.domain.jobspec import JobId
+from whalefall.models import AlertEvent, DeliveryStatus
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -68,3 +69,13 @@ class AuditQuery(Pagination):
     actor: str | None = Field(None, max_length=64)
     action: str | None = Field(None, max_length=64, description="e.g. job.create, auth.login_failed")
     target_id: str | None = Field(None, max_length=128)
+
+
+class DeliveryQuery(Pagination):
+    """The alert delivery history's filters (the API's and the console's history page)."""
+
+    event: AlertEvent | None = None
+    job_id: str | None = Field(None, max_length=64)
+    channel: str | None = Field(None, max_length=64)
+    status: DeliveryStatus | None = None
+    since: str | None = Field(None, description="ISO 8601; deliveries created at or after")
