@@ -303,3 +303,42 @@ def test_two_web_processes_send_the_scheduler_down_alert_once(runtime, hook, tra
     state.put(runtime, alerts.OUTAGE_KEY, None)  # the second process read the state before the first wrote it
     alerts.watch_scheduler(runtime)
     assert len(deliveries(runtime)) == 1 and len(hook.requests) == 1
+
+
+def test_a_fleet_run_with_failed_instances_is_partial_and_alerts_naming_them(runtime, hook, travel):
+    import logging
+
+    from whalefall.domain.instancespec import InstanceCreate
+    from whalefall.services import fleet_sessions, instances
+    from whalefall.tasks.registry import TaskContext
+
+    make_job(runtime, "sizes")
+    for name in ("orders", "billing", "crm"):
+        instances.create(
+            runtime, InstanceCreate(name=name, db_type="mysql", host="127.0.0.1", username="u"), ADMIN
+        )
+    run = runs.enqueue(runtime, "sizes", source=TriggerSource.MANUAL, node="n1")
+    runs.start(runtime, run.id, "n1")
+
+    def work(instance, session_id):
+        if instance.name in ("billing", "crm"):
+            raise RuntimeError(f"cannot reach {instance.name}\nmore detail")
+        return fleet_sessions.Outcome(counts={"databases": 1})
+
+    ctx = TaskContext(runtime, run.id, "sizes", None, 1, logging.getLogger("test"))
+    text = fleet_sessions.run_per_instance(
+        ctx, "collect_database_sizes", fleet_sessions.load_instances(runtime), work
+    )
+    finished = runs.finish(runtime, run.id, RunStatus.SUCCESS, return_value=text)
+    assert finished is not None and finished.status == "success" and finished.partial
+    assert runs.to_dict(finished, "Asia/Shanghai")["display_status"] == "partial"
+    dispatch(runtime)
+    body = hook.wait_for()[0].json()
+    assert body["title"] == "【部分成功】Nightly ETL（sizes）" and "状态：部分成功" in body["message"]
+    assert (
+        "失败的实例（2 个）：billing: RuntimeError: cannot reach billing, crm: RuntimeError: cannot reach crm"
+        in body["message"]
+    )
+    finish(runtime, "sizes", RunStatus.SUCCESS)  # the next clean run is a recovery
+    dispatch(runtime)
+    assert [d.event for d in deliveries(runtime)] == ["partial", "recovery"]

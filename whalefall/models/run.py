@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, Boolean, Float, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, Float, Index, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from whalefall.models.base import Base, JobIdType, LongText, UTCDateTime, utcnow
@@ -77,3 +77,5 @@ class Run(Base):
     pid: Mapped[int | None] = mapped_column(Integer)
     triggered_by: Mapped[str | None] = mapped_column(String(64))
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A fleet run that succeeded for some instances and failed for others: shown 部分成功, alerted ``partial``.
+    partial: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())

@@ -31,6 +31,7 @@ from whalefall.models import (
     Run,
     RunStatus,
 )
+from whalefall.models.fleet import SyncSession, SyncSessionInstance
 from whalefall.runtime import Runtime
 from whalefall.services import alert_channels, alert_deliveries, audit, nodes, state, windows
 from whalefall.services.audit import Actor
@@ -208,6 +209,10 @@ def _evaluate(runtime: Runtime, run: Run, base: GlobalPolicy, now: datetime) -> 
         job_state.last_run_id = run.id
         policy = effective(job.notify, base)
         event = _event_of(run, job)
+        if event is None and run.partial:
+            if policy.enabled and AlertEvent.PARTIAL in policy.events:
+                _raise(runtime, session, job, run, AlertEvent.PARTIAL, policy, job_state, now)
+            return
         if event is None:
             if run.status == RunStatus.SUCCESS.value:
                 job_state.consecutive_failures = 0
@@ -249,7 +254,8 @@ def _raise(
     )
     held_back = 0 if throttled else job_state.held_back
     lang = runtime.settings.language
-    message = run_message(runtime, job, run, event, held_back, lang)
+    failed = _failed_instances(session, run.id) if event == AlertEvent.PARTIAL else []
+    message = run_message(runtime, job, run, event, held_back, lang, failed_instances=failed)
     for target in targets:
         key = f"run:{run.id}:{event.value}:{target.name}"
         if session.scalar(select(AlertDelivery.id).where(AlertDelivery.dedupe_key == key)) is not None:
@@ -279,7 +285,13 @@ def _raise(
         return
     job_state.held_back = 0
     job_state.last_sent_at = now
-    if event in (AlertEvent.FAILURE, AlertEvent.TIMEOUT, AlertEvent.INTERRUPTED, AlertEvent.MISSED):
+    if event in (
+        AlertEvent.FAILURE,
+        AlertEvent.TIMEOUT,
+        AlertEvent.INTERRUPTED,
+        AlertEvent.MISSED,
+        AlertEvent.PARTIAL,
+    ):
         job_state.failure_alerted = True
 
 
@@ -437,12 +449,31 @@ def deliver(runtime: Runtime, delivery_id: int) -> str:
 # --- what a run alert says ---------------------------------------------------------------------------
 
 
+def _failed_instances(session: Session, run_id: int) -> list[str]:
+    """``name: error`` of each instance a fleet run failed on."""
+    rows = session.execute(
+        select(SyncSessionInstance.instance_name, SyncSessionInstance.error)
+        .join(SyncSession, SyncSession.id == SyncSessionInstance.session_id)
+        .where(SyncSession.run_id == run_id, SyncSessionInstance.status == "failed")
+        .order_by(SyncSessionInstance.instance_name)
+    )
+    return [f"{name}: {error.splitlines()[0]}" if error else name for name, error in rows]
+
+
 def run_message(
-    runtime: Runtime, job: Job, run: Run, event: AlertEvent, held_back: int, lang: str
+    runtime: Runtime,
+    job: Job,
+    run: Run,
+    event: AlertEvent,
+    held_back: int,
+    lang: str,
+    *,
+    failed_instances: list[str] | None = None,
 ) -> notify.Message:
     tz = job.timezone or runtime.settings.timezone
     link = f"{runtime.settings.base_url}/scheduler/runs/{run.id}"
-    status = catalogue.text("console", f"status_{run.status}", lang)
+    shown = "partial" if run.partial and run.status == RunStatus.SUCCESS.value else run.status
+    status = catalogue.text("console", f"status_{shown}", lang)
     title = _say("run_title", lang, event=_say(f"event_{event.value}", lang), name=job.name, id=job.id)
     lines = [
         _say("line_job", lang, name=job.name, id=job.id),
@@ -460,6 +491,10 @@ def run_message(
         running = int((clock.now() - run.started_at).total_seconds())
         lines.append(_say("line_running", lang, seconds=running))
     lines.append(_say("line_attempt", lang, attempt=run.attempt))
+    if failed_instances:
+        lines.append(
+            _say("line_failed_instances", lang, n=len(failed_instances), names=", ".join(failed_instances))
+        )
     error = "\n".join((run.error_message or "").strip().splitlines()[:ERROR_LINES])
     if held_back:
         lines.append(_say("line_held_back", lang, n=held_back))

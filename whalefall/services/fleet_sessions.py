@@ -36,6 +36,7 @@ from whalefall.i18n import catalogue
 from whalefall.models.fleet import Instance, SessionStatus, SyncSession, SyncSessionInstance
 from whalefall.runtime import Runtime
 from whalefall.services import instances as instance_service
+from whalefall.services import runs as run_service
 from whalefall.services.query import paginate
 from whalefall.tasks.registry import TaskContext
 
@@ -182,6 +183,8 @@ def run_per_instance(
         sync.status, sync.succeeded, sync.failed = status.value, succeeded, failed
         sync.summary, sync.finished_at = text, clock.now()
     ctx.logger.info("%s: %s", task, text)
+    if status == SessionStatus.PARTIAL:
+        run_service.mark_partial(runtime, ctx.run_id)
     if status == SessionStatus.FAILED:
         raise FleetTaskFailed(text)
     return text

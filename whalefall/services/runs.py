@@ -425,6 +425,8 @@ def to_dict(run: Run, timezone: str, *, with_log: bool = False, offset: int | No
         "node": run.node,
         "triggered_by": run.triggered_by,
         "cancel_requested": run.cancel_requested,
+        "partial": run.partial,
+        "display_status": "partial" if run.partial and run.status == RunStatus.SUCCESS.value else run.status,
     }
     if with_log:
         data["traceback"] = run.traceback
@@ -447,3 +449,9 @@ def release(runtime: Runtime, run_id: int) -> None:
         session.execute(
             update(Run).where(Run.id == run_id, Run.status == RunStatus.QUEUED.value).values(node=None)
         )
+
+
+def mark_partial(runtime: Runtime, run_id: int) -> None:
+    """Flag a run whose fleet task succeeded for some instances and failed for others."""
+    with runtime.db.begin() as session:
+        session.execute(update(Run).where(Run.id == run_id).values(partial=True))

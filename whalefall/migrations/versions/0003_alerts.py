@@ -122,12 +122,14 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_maintenance_windows")),
     )
     with op.batch_alter_table("runs", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("partial", sa.Boolean(), server_default=sa.false(), nullable=False))
         batch_op.create_index("ix_runs_finished_at", ["finished_at"], unique=False)
 
 
 def downgrade() -> None:
     with op.batch_alter_table("runs", schema=None) as batch_op:
         batch_op.drop_index("ix_runs_finished_at")
+        batch_op.drop_column("partial")
 
     op.drop_table("maintenance_windows")
     op.drop_table("alert_job_state")
