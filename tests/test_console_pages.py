@@ -508,3 +508,14 @@ def test_the_api_still_answers_json_for_the_same_errors(client, bearer):
     assert client.get("/scheduler/api/nothing-here", headers=viewer).is_json
     bad = client.get("/scheduler/api/runs?status=bogus", headers=viewer)
     assert bad.status_code == 400 and "status" in bad.json["errors"]
+
+
+def test_a_partial_fleet_run_shows_partly_failed_not_a_green_success(client, login, runtime):
+    make_job(runtime, "sizes", "Sizes")
+    run_id = make_run(runtime, "sizes", partial=True)
+    login(client, "viewer")
+    for path in ("/scheduler/runs", f"/scheduler/runs/{run_id}", "/scheduler/", "/scheduler/jobs/sizes"):
+        html = html_of(client, path)
+        assert re.search(r'wf-status-partial"[^>]*>部分成功<', html), path
+    english = html_of(client, f"/scheduler/runs/{run_id}?lang=en")
+    assert re.search(r'wf-status-partial"[^>]*>partly failed<', english)

@@ -412,6 +412,7 @@ def run_summary(run: Run | None) -> dict[str, Any] | None:
     return {
         "id": run.id,
         "status": run.status,
+        "display_status": "partial" if run.partial and run.status == "success" else run.status,
         "started_at": clock.iso(run.started_at),
         "finished_at": clock.iso(run.finished_at),
         "duration_seconds": run.duration_seconds,

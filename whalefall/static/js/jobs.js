@@ -64,7 +64,7 @@
     function lastRun(run) {
       if (!run) return [WF.el("span", { class: "text-body-secondary" }, WF.t("never_run"))];
       return [
-        WF.el("a", { class: "wf-last-link", href: "/scheduler/runs/" + encodeURIComponent(run.id) }, WF.statusBadge(run.status)),
+        WF.el("a", { class: "wf-last-link", href: "/scheduler/runs/" + encodeURIComponent(run.id) }, WF.statusBadge(run.display_status || run.status)),
         " ", WF.el("span", { "data-f": "last_started" }, WF.when(run.started_at)),
         " ", WF.el("span", { class: "text-body-secondary", "data-f": "last_duration" }, WF.duration(run.duration_seconds)),
       ];

@@ -215,7 +215,7 @@
       document.getElementById("log-truncated").classList.toggle("d-none", !run.log_truncated);
       root.dataset.status = run.status;
       root.dataset.startedAt = run.started_at || "";
-      root.querySelector('[data-f="status"]').replaceWith(WF.statusBadge(run.status));
+      root.querySelector('[data-f="status"]').replaceWith(WF.statusBadge(run.display_status || run.status));
       set("started_at", WF.when(run.started_at));
       set("finished_at", WF.when(run.finished_at));
       set("duration", WF.duration(run.duration_seconds));

@@ -15,7 +15,7 @@
       set("id", run.id);
       set("job_id", run.job_id);
       set("job_name", run.job_name);
-      row.querySelector('[data-f="status"]').replaceWith(WF.statusBadge(run.status));
+      row.querySelector('[data-f="status"]').replaceWith(WF.statusBadge(run.display_status || run.status));
       set("error_message", run.error_message);
       set("trigger_source", WF.t("source_" + run.trigger_source));
       set("scheduled_time", run.scheduled_time || WF.t("none"));
