@@ -11,9 +11,10 @@ import pytest
 import time_machine
 from sqlalchemy import select
 
+from whalefall.clock import now as clock_now
 from whalefall.domain.alertspec import ChannelCreate, GlobalPolicy
 from whalefall.domain.jobspec import JobCreate
-from whalefall.models import AlertDelivery, RunStatus, TriggerSource
+from whalefall.models import AlertDelivery, Run, RunStatus, TriggerSource
 from whalefall.scheduler.alerts import AlertDispatcher
 from whalefall.services import alert_channels, alerts, jobs, runs
 from whalefall.services.audit import Actor
@@ -342,3 +343,43 @@ def test_a_fleet_run_with_failed_instances_is_partial_and_alerts_naming_them(run
     finish(runtime, "sizes", RunStatus.SUCCESS)  # the next clean run is a recovery
     dispatch(runtime)
     assert [d.event for d in deliveries(runtime)] == ["partial", "recovery"]
+
+
+def test_a_channel_that_hangs_does_not_delay_the_next_fire(runtime, http_receiver):
+    """Real time, on purpose: the scheduler's own loop, its alert thread and a receiver that hangs 6 s."""
+    import time as wallclock
+
+    from whalefall.scheduler.service import SchedulerService
+
+    http_receiver.delay = 6
+    alert_channels.create(
+        runtime, ChannelCreate(name="slow", url=f"json://127.0.0.1:{http_receiver.port}/a"), ADMIN
+    )
+    body = {
+        "function": "calculate_database_size_aggregations",
+        "trigger_type": "interval",
+        "interval_seconds": 1,
+    }
+    jobs.create(runtime, JobCreate(id="broken", name="Broken", params={"date": "not-a-date"}, **body), ADMIN)
+    jobs.create(
+        runtime,
+        JobCreate(id="beat", name="Beat", function="heartbeat", trigger_type="interval", interval_seconds=1),
+        ADMIN,
+    )
+    service = SchedulerService(runtime)
+    service.start()
+    try:
+        http_receiver.wait_for(1, timeout=15)  # the first alert is being delivered: the receiver hangs now
+        hung_at = clock_now()
+        wallclock.sleep(3)
+    finally:
+        service.stop(wait_seconds=1)
+    with runtime.db.read() as session:
+        beats = [
+            r
+            for r in session.scalars(select(Run).where(Run.job_id == "beat", Run.scheduled_time >= hung_at))
+            if r.started_at is not None
+        ]
+    assert len(beats) >= 2
+    lateness = [(r.started_at - r.scheduled_time).total_seconds() for r in beats]
+    assert max(lateness) < 1.0, lateness  # generous: the receiver hangs for 6 s
