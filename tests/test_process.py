@@ -641,3 +641,34 @@ def test_bad_config_value_stops_start_up_naming_it(tmp_path, role, name, value):
     assert done.returncode != 0
     assert name in done.stderr, done.stderr
     assert "Traceback" not in done.stdout + done.stderr, done.stderr
+
+
+# --- alerts through a real serve ------------------------------------------------------------
+
+
+def test_a_failing_job_alerts_once_then_recovers_and_both_are_in_the_history(site, http_receiver):
+    """The README's promise, by the real commands: a channel, a failing run, an alert, a recovery."""
+    _, api = site.serve(WHALEFALL_BASE_URL="https://wf.example.com")
+    api.ok("POST", "/alert-channels", {"name": "team", "url": f"json://127.0.0.1:{http_receiver.port}/hook"})
+    body = {
+        "id": "agg",
+        "name": "Aggregations",
+        "function": "calculate_database_size_aggregations",
+        "trigger_type": "date",
+        "run_date": FAR_FUTURE,
+        "params": {"date": "not-a-date"},
+    }
+    api.ok("POST", "/jobs", body)
+    failed = api.ok("POST", "/jobs/agg/run")["run_id"]
+    alert = http_receiver.wait_for(1, timeout=20)[0].json()
+    assert alert["event"] == "failure" and alert["run_id"] == str(failed)
+    assert alert["link"] == f"https://wf.example.com/scheduler/runs/{failed}"
+    api.ok("PUT", "/jobs/agg", {"params": {}})
+    api.ok("POST", "/jobs/agg/run")
+    recovery = http_receiver.wait_for(2, timeout=20)[1].json()
+    assert recovery["event"] == "recovery" and recovery["title"] == "【已恢复】Aggregations（agg）"
+    history = api.ok("GET", "/alert-deliveries?job_id=agg")
+    assert [(d["event"], d["status"]) for d in history["deliveries"]] == [
+        ("recovery", "sent"),
+        ("failure", "sent"),
+    ]
