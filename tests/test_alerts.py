@@ -383,3 +383,16 @@ def test_a_channel_that_hangs_does_not_delay_the_next_fire(runtime, http_receive
     assert len(beats) >= 2
     lateness = [(r.started_at - r.scheduled_time).total_seconds() for r in beats]
     assert max(lateness) < 1.0, lateness  # generous: the receiver hangs for 6 s
+
+
+def test_healthy_runs_cost_the_scan_no_write(runtime, hook, travel):
+    from whalefall.models import AlertJobState, StateEntry
+
+    make_job(runtime)
+    for _ in range(20):
+        finish(runtime, "nightly", RunStatus.SUCCESS)
+    alerts.scan_finished(runtime)
+    with runtime.db.read() as session:
+        assert session.scalars(select(AlertJobState)).all() == []
+        mark = session.get(StateEntry, alerts.SCAN_KEY)
+    assert mark is not None  # only the scan's own mark moved

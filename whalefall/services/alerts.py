@@ -182,9 +182,8 @@ def scan_finished(runtime: Runtime) -> int:
                 .limit(SCAN_BATCH)
             )
         )
-    base = global_policy(runtime)
-    for run in finished:
-        _evaluate(runtime, run, base, now)
+    if finished:
+        _judge(runtime, finished, now)
     newest = max((r.finished_at for r in finished if r.finished_at), default=None)
     if newest is not None and newest > mark:
         state.put(runtime, SCAN_KEY, newest.isoformat())
@@ -193,40 +192,64 @@ def scan_finished(runtime: Runtime) -> int:
     return len(finished)
 
 
-def _evaluate(runtime: Runtime, run: Run, base: GlobalPolicy, now: datetime) -> None:
+def _may_alert(run: Run) -> bool:
+    """Could this run raise an event, whatever its job says? (A plain success cannot.)"""
+    return run.status in FAILURE_EVENTS or run.status == RunStatus.SKIPPED.value or run.partial
+
+
+def _judge(runtime: Runtime, finished: list[Run], now: datetime) -> None:
+    """Judge a batch of finished runs in one transaction, and none at all when there is nothing to judge.
+
+    A plain success matters only to a job that is failing (its counter, its recovery), so
+    thousands of healthy runs a second cost one read here, not a write each.
+    """
+    with runtime.db.read() as session:
+        job_ids = {run.job_id for run in finished}
+        failing = {
+            s.job_id
+            for s in session.scalars(select(AlertJobState).where(AlertJobState.job_id.in_(job_ids)))
+            if s.consecutive_failures or s.failure_alerted
+        }
+    todo = [run for run in finished if _may_alert(run) or run.job_id in failing]
+    if not todo:
+        return
+    base = global_policy(runtime)
     with runtime.db.begin() as session:
-        job = session.get(Job, run.job_id)
-        if job is None:
+        for run in todo:
+            _evaluate(runtime, session, run, base, now)
+
+
+def _evaluate(runtime: Runtime, session: Session, run: Run, base: GlobalPolicy, now: datetime) -> None:
+    job = session.get(Job, run.job_id)
+    if job is None:
+        return
+    job_state = session.get(AlertJobState, job.id)
+    if job_state is None:
+        job_state = AlertJobState(job_id=job.id, consecutive_failures=0, failure_alerted=False, held_back=0)
+        session.add(job_state)
+    if run.id <= (job_state.last_run_id or 0):
+        return  # seen by an earlier scan
+    job_state.last_run_id = run.id
+    policy = effective(job.notify, base)
+    event = _event_of(run, job)
+    if event is None and run.partial:
+        if policy.enabled and AlertEvent.PARTIAL in policy.events:
+            _raise(runtime, session, job, run, AlertEvent.PARTIAL, policy, job_state, now)
+        return
+    if event is None:
+        if run.status == RunStatus.SUCCESS.value:
+            job_state.consecutive_failures = 0
+            if job_state.failure_alerted:
+                job_state.failure_alerted = False
+                if policy.enabled and AlertEvent.RECOVERY in policy.events:
+                    _raise(runtime, session, job, run, AlertEvent.RECOVERY, policy, job_state, now)
+        return
+    if event in (AlertEvent.FAILURE, AlertEvent.TIMEOUT, AlertEvent.INTERRUPTED):
+        job_state.consecutive_failures += 1
+        if job_state.consecutive_failures < policy.threshold:
             return
-        job_state = session.get(AlertJobState, job.id)
-        if job_state is None:
-            job_state = AlertJobState(
-                job_id=job.id, consecutive_failures=0, failure_alerted=False, held_back=0
-            )
-            session.add(job_state)
-        if run.id <= (job_state.last_run_id or 0):
-            return  # seen by an earlier scan
-        job_state.last_run_id = run.id
-        policy = effective(job.notify, base)
-        event = _event_of(run, job)
-        if event is None and run.partial:
-            if policy.enabled and AlertEvent.PARTIAL in policy.events:
-                _raise(runtime, session, job, run, AlertEvent.PARTIAL, policy, job_state, now)
-            return
-        if event is None:
-            if run.status == RunStatus.SUCCESS.value:
-                job_state.consecutive_failures = 0
-                if job_state.failure_alerted:
-                    job_state.failure_alerted = False
-                    if policy.enabled and AlertEvent.RECOVERY in policy.events:
-                        _raise(runtime, session, job, run, AlertEvent.RECOVERY, policy, job_state, now)
-            return
-        if event in (AlertEvent.FAILURE, AlertEvent.TIMEOUT, AlertEvent.INTERRUPTED):
-            job_state.consecutive_failures += 1
-            if job_state.consecutive_failures < policy.threshold:
-                return
-        if policy.enabled and event in policy.events:
-            _raise(runtime, session, job, run, event, policy, job_state, now)
+    if policy.enabled and event in policy.events:
+        _raise(runtime, session, job, run, event, policy, job_state, now)
 
 
 def _raise(
