@@ -396,3 +396,15 @@ def test_healthy_runs_cost_the_scan_no_write(runtime, hook, travel):
         assert session.scalars(select(AlertJobState)).all() == []
         mark = session.get(StateEntry, alerts.SCAN_KEY)
     assert mark is not None  # only the scan's own mark moved
+
+
+def test_the_scan_keeps_up_when_more_runs_finish_than_one_batch_holds(runtime, hook, travel, monkeypatch):
+    monkeypatch.setattr(alerts, "SCAN_BATCH", 5)
+    make_job(runtime)
+    for _ in range(11):
+        finish(runtime, "nightly", RunStatus.SUCCESS)
+    finish(runtime, "nightly", RunStatus.FAILED, "the twelfth")
+    travel.shift(1)
+    dispatch(runtime)
+    assert [d.event for d in deliveries(runtime)] == ["failure"]
+    assert "the twelfth" in hook.wait_for()[0].json()["message"]

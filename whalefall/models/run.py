@@ -48,8 +48,9 @@ class Run(Base):
         Index("ix_runs_job_id_id", "job_id", "id"),
         Index("ix_runs_status_id", "status", "id"),
         Index("ix_runs_created_at_status", "created_at", "status"),
-        # The alert dispatcher follows runs as they finish.
+        # The alert dispatcher follows runs as they finish, and looks again at recent failures.
         Index("ix_runs_finished_at", "finished_at"),
+        Index("ix_runs_status_finished_at", "status", "finished_at"),
     )
 
     id: Mapped[int] = mapped_column(

@@ -58,7 +58,10 @@ class AlertDispatcher:
 
     def step(self) -> bool:
         """One round (see the module's docstring); True when it did something."""
-        judged = alerts.scan_finished(self.runtime)
+        judged = read = alerts.scan_finished(self.runtime)
+        while read == alerts.SCAN_BATCH:  # behind: catch up before sending
+            read = alerts.scan_finished(self.runtime)
+            judged += read
         raised = alerts.scan_long_running(self.runtime)
         claimed = alerts.due(self.runtime)
         for delivery_id in claimed:

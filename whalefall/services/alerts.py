@@ -88,6 +88,13 @@ BACKOFF_SECONDS = (5, 30, 120)  # after the 1st, 2nd, 3rd failed attempt
 STALE_SENDING = timedelta(minutes=5)
 ERROR_LINES = 5
 
+LATE_STATUSES = (
+    RunStatus.FAILED.value,
+    RunStatus.TIMEOUT.value,
+    RunStatus.INTERRUPTED.value,
+    RunStatus.MISSED.value,
+    RunStatus.SKIPPED.value,
+)
 FAILURE_EVENTS = {
     RunStatus.FAILED.value: AlertEvent.FAILURE,
     RunStatus.TIMEOUT.value: AlertEvent.TIMEOUT,
@@ -164,32 +171,65 @@ def _event_of(run: Run, job: Job | None) -> AlertEvent | None:
 
 
 def scan_finished(runtime: Runtime) -> int:
-    """Raise the alerts of runs that finished since the last scan; how many runs were looked at.
+    """Judge the runs that finished since the last scan; how many new ones were read (a full
+    batch means: call again at once).
 
-    The scan re-reads a minute before its mark (runs commit out of finish order
-    across processes); a job's ``last_run_id`` and the deliveries' unique key
-    keep a run from alerting twice, after a takeover too.
+    New runs are read in (finished_at, id) order from the scan's mark, a batch at a time, so
+    the scan keeps up with any rate. Runs commit out of finish order across processes, so the
+    last minute before the mark is looked at again — but only for what can alert: failures,
+    skips, partial runs, and the runs of jobs that are failing (their recovery). A job's
+    ``last_run_id`` and the deliveries' unique key keep a run from alerting twice.
     """
     now = clock.now()
-    mark_text = state.get(runtime, SCAN_KEY)
-    mark = datetime.fromisoformat(mark_text) if mark_text else now - FIRST_LOOK_BACK
+    mark_at, mark_id = _mark(runtime, now)
     with runtime.db.read() as session:
-        finished = list(
+        fresh = list(
             session.scalars(
                 select(Run)
-                .where(Run.finished_at > mark - SCAN_OVERLAP, Run.finished_at <= now)
+                .where(
+                    or_(Run.finished_at > mark_at, and_(Run.finished_at == mark_at, Run.id > mark_id)),
+                    Run.finished_at <= now,
+                )
                 .order_by(Run.finished_at, Run.id)
                 .limit(SCAN_BATCH)
             )
         )
-    if finished:
-        _judge(runtime, finished, now)
-    newest = max((r.finished_at for r in finished if r.finished_at), default=None)
-    if newest is not None and newest > mark:
-        state.put(runtime, SCAN_KEY, newest.isoformat())
-    elif mark_text is None:
-        state.put(runtime, SCAN_KEY, mark.isoformat())
-    return len(finished)
+        failing = list(
+            session.scalars(
+                select(AlertJobState.job_id).where(
+                    or_(AlertJobState.consecutive_failures > 0, AlertJobState.failure_alerted.is_(True))
+                )
+            )
+        )
+        window = and_(Run.finished_at > mark_at - SCAN_OVERLAP, Run.finished_at <= mark_at)
+        late = list(
+            session.scalars(
+                select(Run)
+                .where(window, or_(Run.status.in_(LATE_STATUSES), Run.partial.is_(True)))
+                .limit(SCAN_BATCH)
+            )
+        )
+        if failing:
+            late += list(
+                session.scalars(select(Run).where(window, Run.job_id.in_(failing)).limit(SCAN_BATCH))
+            )
+    batch = list({run.id: run for run in sorted(late + fresh, key=lambda r: r.id)}.values())
+    if batch:
+        _judge(runtime, batch, now)
+    if fresh:
+        last = fresh[-1]
+        state.put(runtime, SCAN_KEY, json.dumps({"at": (last.finished_at or now).isoformat(), "id": last.id}))
+    elif state.get(runtime, SCAN_KEY) is None:
+        state.put(runtime, SCAN_KEY, json.dumps({"at": mark_at.isoformat(), "id": 0}))
+    return len(fresh)
+
+
+def _mark(runtime: Runtime, now: datetime) -> tuple[datetime, int]:
+    stored = state.get(runtime, SCAN_KEY)
+    if not stored:
+        return now - FIRST_LOOK_BACK, 0
+    mark = json.loads(stored)
+    return datetime.fromisoformat(mark["at"]), int(mark["id"])
 
 
 def _may_alert(run: Run) -> bool:

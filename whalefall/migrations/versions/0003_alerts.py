@@ -124,10 +124,12 @@ def upgrade() -> None:
     with op.batch_alter_table("runs", schema=None) as batch_op:
         batch_op.add_column(sa.Column("partial", sa.Boolean(), server_default=sa.false(), nullable=False))
         batch_op.create_index("ix_runs_finished_at", ["finished_at"], unique=False)
+        batch_op.create_index("ix_runs_status_finished_at", ["status", "finished_at"], unique=False)
 
 
 def downgrade() -> None:
     with op.batch_alter_table("runs", schema=None) as batch_op:
+        batch_op.drop_index("ix_runs_status_finished_at")
         batch_op.drop_index("ix_runs_finished_at")
         batch_op.drop_column("partial")
 
