@@ -217,3 +217,9 @@ def test_operators_choose_channels_by_name_without_seeing_urls(client, admin, be
     make_channel(client, admin, "json://user:topsecret@127.0.0.1:9/x")
     names = client.get(f"{BASE}/alert-channel-names", headers=bearer("operator")).json["data"]
     assert names["channels"] == [{"name": "ops", "kind": "webhook"}] and "topsecret" not in str(names)
+
+
+def test_a_webhook_token_in_the_path_or_query_is_not_shown(client, admin):
+    data = make_channel(client, admin, "jsons://hooks.example.com/services/T000/SECRETTOKEN?:key=SECRETVALUE")
+    assert "SECRETTOKEN" not in data["url"] and "SECRETVALUE" not in data["url"]
+    assert data["url"].startswith("jsons://hooks.example.com/services/")

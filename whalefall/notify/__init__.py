@@ -84,7 +84,23 @@ def check(url: str, *, field_name: str = "url") -> Channel:
             key="channel_url_invalid",
             params={"field": field_name, "scheme": scheme_of(url) or "?"},
         )
-    return Channel(kind=kind_of(url), masked=str(plugin.url(privacy=True)))
+    masked = str(plugin.url(privacy=True))
+    if kind_of(url) == "webhook":
+        masked = _mask_webhook(masked)
+    return Channel(kind=kind_of(url), masked=masked)
+
+
+def _mask_webhook(masked: str) -> str:
+    """Apprise masks a webhook's password but not its path or query, where many webhooks keep
+    their token: keep the host and the first path segment, hide the rest and every value."""
+    parts = urlsplit(masked)
+    segments = [s for s in parts.path.split("/") if s]
+    path = ("/" + segments[0] if segments else "") + ("/…" if len(segments) > 1 else "")
+    query = "&".join(f"{k}=…" for k, _ in parse_qsl(parts.query, keep_blank_values=True) if k not in _PLAIN_KEYS)
+    return urlunsplit(parts._replace(path=path, query=query))
+
+
+_PLAIN_KEYS = frozenset({"overflow", "retry", "wait", "optional", "cto", "rto", "method", "format"})
 
 
 def _with_defaults(url: str, facts: dict[str, str]) -> str:
