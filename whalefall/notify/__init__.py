@@ -96,7 +96,9 @@ def _mask_webhook(masked: str) -> str:
     parts = urlsplit(masked)
     segments = [s for s in parts.path.split("/") if s]
     path = ("/" + segments[0] if segments else "") + ("/…" if len(segments) > 1 else "")
-    query = "&".join(f"{k}=…" for k, _ in parse_qsl(parts.query, keep_blank_values=True) if k not in _PLAIN_KEYS)
+    query = "&".join(
+        f"{k}=…" for k, _ in parse_qsl(parts.query, keep_blank_values=True) if k not in _PLAIN_KEYS
+    )
     return urlunsplit(parts._replace(path=path, query=query))
 
 
