@@ -198,14 +198,15 @@ def test_a_job_from_creation_through_run_pause_edit_to_deletion(visit):
     v = visit(viewport={"width": 1366, "height": 900})
     page = v.page
 
-    # Sign in: a wrong password is refused in words, the right one lands on the jobs page.
+    # Sign in: a wrong password is refused in words, the right one lands on the overview.
     v.go("/scheduler/")
     expect(page).to_have_url(re.compile(r"/auth/login\?next="))
     v.shot("01-sign-in")
     v.sign_in("admin", "not-the-password")
     expect(page.locator(".alert-danger")).to_have_text("用户名或密码错误")
     v.sign_in("admin")
-    expect(page.locator("#job-grid")).to_be_visible()
+    expect(page.locator("#overview")).to_be_visible()
+    v.go("/scheduler/")
     expect(v.card("heartbeat")).to_be_visible()
 
     # Create a cron job with code through the editor.
