@@ -30,7 +30,7 @@ def test_a_webhook_channel_is_added_tested_sent_and_failed_edited_and_deleted(vi
     v = visit()
     page = v.page
     v.sign_in("admin")
-    expect(page.locator("#overview")).to_be_visible()
+    expect(page.locator("#job-grid")).to_be_visible()
     # In the admin menu.
     page.click("text=管理")
     page.click("#nav-alert-channels")
@@ -137,7 +137,7 @@ def test_the_history_is_a_stack_of_cards_on_a_phone_for_a_viewer(visit, server, 
     v = visit(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
     page = v.page
     v.sign_in("viewer")
-    expect(page.locator("#overview")).to_be_visible()
+    expect(page.locator("#job-grid")).to_be_visible()
     v.go(HISTORY + "?channel=phone-hook")
     row = page.locator("#deliveries tbody tr").first
     expect(row.locator('[data-f="status"]')).to_have_text("已发送")

@@ -113,7 +113,7 @@ def test_every_console_page_speaks_one_language(visit, data, lang):
 
     v = visit(viewport={"width": 1366, "height": 900})
     v.sign_in("admin")
-    expect(v.page.locator("#overview")).to_be_visible()
+    expect(v.page.locator("#job-grid")).to_be_visible()
     v.go(f"/scheduler/?lang={lang}")
     found: dict[str, list[str]] = {}
     for path in pages(data):

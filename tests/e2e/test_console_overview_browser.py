@@ -28,7 +28,7 @@ def test_sign_in_lands_on_the_overview_with_seven_days_charted(visit):
 
     v = visit(viewport={"width": 1366, "height": 900})
     page = v.page
-    v.sign_in("viewer")
+    v.sign_in("viewer", landing=None)
     expect(page).to_have_url(re.compile(r"/scheduler/overview$"))
     expect(page.locator("#nav-overview")).to_have_attribute("aria-current", "page")
     expect(page.locator("#ov-health")).to_have_attribute("data-status", "healthy")
@@ -63,7 +63,7 @@ def test_a_failure_made_through_the_api_shows_with_a_link_to_its_run(visit, serv
     try:
         v = visit(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
         page = v.page
-        v.sign_in("admin")
+        v.sign_in("admin", landing=None)
         expect(page.locator("#overview")).to_be_visible()
         run = finished_run(api, "e2e_ov_fail")
         assert run["status"] == "failed", run
