@@ -442,6 +442,8 @@ def test_english_is_selectable_and_remembered(visit):
     page.click("form button[type=submit]")
     expect(page.locator("#wf-lang")).to_have_text("中文")
     expect(page.locator("html")).to_have_attribute("lang", "en")
+    expect(page.locator("h1")).to_have_text("Overview")  # where sign-in lands without a next
+    v.go("/scheduler/")
     expect(v.card("heartbeat").locator("[data-action=run]")).to_have_text("Run now")
     expect(v.card("heartbeat").locator('[data-f="state"]')).to_have_text("Active")
     expect(v.card("heartbeat").locator('[data-f="trigger_description"]')).to_contain_text("60")
