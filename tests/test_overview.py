@@ -148,3 +148,26 @@ def test_sign_in_without_next_lands_on_the_overview(client, users):
     assert 'id="ov-chart"' in html and 'id="nav-overview"' in html and 'aria-current="page"' in html
     # The jobs page stays at /scheduler/.
     assert 'id="job-grid"' in client.get("/scheduler/").get_data(as_text=True)
+
+
+def test_an_open_window_is_listed_with_when_it_closes(runtime):
+    from whalefall.domain.alertspec import WindowCreate
+    from whalefall.services import windows
+
+    with time_machine.travel(datetime(2031, 3, 4, 1, 0, tzinfo=UTC), tick=False):
+        windows.create(
+            runtime,
+            WindowCreate(
+                name="db upgrade", starts_at="2031-03-04 08:30", ends_at="2031-03-04 10:00", hold_runs=True
+            ),
+            ADMIN,
+        )
+        windows.create(
+            runtime,
+            WindowCreate(name="later", starts_at="2031-03-05 08:30", ends_at="2031-03-05 10:00"),
+            ADMIN,
+        )
+        windows.forget(runtime)
+        shown = overview.overview(runtime)["open_windows"]
+    assert [(w["name"], w["hold_runs"]) for w in shown] == [("db upgrade", True)]
+    assert shown[0]["closes_at"] == {"iso": "2031-03-04T02:00:00+00:00", "local": "2031-03-04 10:00:00"}
