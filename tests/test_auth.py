@@ -100,7 +100,7 @@ def test_lang_en_switches_the_page_to_english_and_is_remembered(client):
 def test_signing_in_with_the_right_password_redirects_to_the_console(client, users, runtime):
     response = post_login(client, "viewer", users["viewer"])
     assert response.status_code == 302
-    assert response.headers["Location"] == "/scheduler/"
+    assert response.headers["Location"] == "/scheduler/overview"
     assert client.get("/_probe/read").get_json()["data"] == {"who": "viewer"}
     assert user_service.get_by_name(runtime.db, "viewer").last_login_at is not None
 
@@ -228,12 +228,12 @@ def test_the_throttle_answers_429_through_the_service_too(runtime, users):
     [
         ("/scheduler/jobs?state=paused", "/scheduler/jobs?state=paused"),
         ("/scheduler/runs/5", "/scheduler/runs/5"),
-        ("//evil.example/", "/scheduler/"),
-        ("https://evil.example/", "/scheduler/"),
-        ("/\\evil.example/", "/scheduler/"),
-        ("/\t/evil.example/", "/scheduler/"),
-        ("javascript:alert(1)", "/scheduler/"),
-        ("", "/scheduler/"),
+        ("//evil.example/", "/scheduler/overview"),
+        ("https://evil.example/", "/scheduler/overview"),
+        ("/\\evil.example/", "/scheduler/overview"),
+        ("/\t/evil.example/", "/scheduler/overview"),
+        ("javascript:alert(1)", "/scheduler/overview"),
+        ("", "/scheduler/overview"),
     ],
 )
 def test_next_is_followed_only_for_a_local_path(client, users, target, expected):
@@ -248,8 +248,8 @@ def test_next_in_the_query_string_is_honoured(client, users):
 
 
 def test_safe_next_refuses_every_other_host():
-    assert safe_next(None) == "/scheduler/"
-    assert safe_next("http:/evil") == "/scheduler/"
+    assert safe_next(None) == "/scheduler/overview"
+    assert safe_next("http:/evil") == "/scheduler/overview"
     assert safe_next("/ok") == "/ok"
 
 

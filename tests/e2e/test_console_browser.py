@@ -141,8 +141,10 @@ class Visit:
     def go(self, path: str) -> None:
         self.page.goto(self.base + path)
 
-    def sign_in(self, name: str, password: str | None = None) -> None:
-        self.go("/auth/login")
+    def sign_in(self, name: str, password: str | None = None, landing: str | None = "/scheduler/") -> None:
+        """Sign in through the form, landing on ``landing`` (the jobs page, which most tests start
+        from; None: where sign-in lands without a ``next``, the overview)."""
+        self.go("/auth/login" + (f"?next={landing}" if landing else ""))
         self.page.fill("#username", name)
         self.page.fill("#password", password or PASSWORDS[name])
         self.page.click("form button[type=submit]")
@@ -440,6 +442,8 @@ def test_english_is_selectable_and_remembered(visit):
     page.click("form button[type=submit]")
     expect(page.locator("#wf-lang")).to_have_text("中文")
     expect(page.locator("html")).to_have_attribute("lang", "en")
+    expect(page.locator("h1")).to_have_text("Overview")  # where sign-in lands without a next
+    v.go("/scheduler/")
     expect(v.card("heartbeat").locator("[data-action=run]")).to_have_text("Run now")
     expect(v.card("heartbeat").locator('[data-f="state"]')).to_have_text("Active")
     expect(v.card("heartbeat").locator('[data-f="trigger_description"]')).to_contain_text("60")

@@ -63,6 +63,7 @@ def data(server):
 
 def pages(data) -> list[str]:
     return [
+        "/scheduler/overview",
         "/scheduler/",
         "/scheduler/?q=nothing-matches",
         "/scheduler/jobs/wfdata_job",

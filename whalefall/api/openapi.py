@@ -49,6 +49,15 @@ ROUTES: list[tuple[str, str, str | None, str, type[BaseModel] | None, type[BaseM
     ("get", "/tasks", "viewer", "The built-in task catalogue", None, None),
     ("get", "/health", None, "200 while a scheduler runs (healthy or warning), 503 otherwise", None, None),
     ("get", "/stats", "viewer", "Job counts, runs by status over 24 h, next executions", None, None),
+    (
+        "get",
+        "/overview",
+        "viewer",
+        "The overview page's data: health, runs over 24 h and 7 days, running, failures, next runs, "
+        "open windows, last alert deliveries",
+        None,
+        None,
+    ),
     ("get", "/audit", "admin", "The audit log", None, AuditQuery),
     ("get", "/openapi.json", None, "This document", None, None),
     # The database fleet (SPEC §10)

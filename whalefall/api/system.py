@@ -15,6 +15,7 @@ from whalefall.i18n.messages import say
 from whalefall.models import Role
 from whalefall.services import audit
 from whalefall.services import health as health_service
+from whalefall.services import overview as overview_service
 from whalefall.web.envelope import listing, ok
 from whalefall.web.queries import AuditQuery, query
 
@@ -39,6 +40,12 @@ def health():
 @require(Role.VIEWER)
 def stats():
     return ok(health_service.stats(runtime()))
+
+
+@bp.get("/overview")
+@require(Role.VIEWER)
+def overview():
+    return ok(overview_service.overview(runtime()))
 
 
 @bp.post("/cron/preview")

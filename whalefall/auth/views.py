@@ -20,7 +20,7 @@ from whalefall.web.envelope import error, ok
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 
-DEFAULT_NEXT = "/scheduler/"
+DEFAULT_NEXT = "/scheduler/overview"  # the console's landing page
 
 
 def safe_next(target: str | None) -> str:

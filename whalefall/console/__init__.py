@@ -4,7 +4,7 @@ Pages read through the same services the API uses and render on the server;
 every change a page offers is a call to the REST API from the page's script
 (``static/js/``), so there is one copy of every state change. Modules:
 ``jobs`` (the cards and one job), ``runs`` (history and one run), ``admin`` (users,
-tokens, audit log), ``fleet`` (instances, accounts, capacity), ``alerts`` (alert channels,
+tokens, audit log), ``fleet`` (instances, accounts, capacity), ``overview`` (the landing page), ``alerts`` (alert channels,
 the delivery history), ``api_docs`` (the API reference); ``text`` holds every word in both
 languages.
 
@@ -121,7 +121,7 @@ def _security_headers(response):
 
 
 def init_app(app: Flask) -> None:
-    from whalefall.console import admin, alerts, api_docs, fleet, jobs, runs  # noqa: F401  (register routes)
+    from whalefall.console import admin, alerts, api_docs, fleet, jobs, overview, runs  # noqa: F401  (register routes)
 
     app.register_blueprint(bp)
     app.add_template_filter(local_time, "local_time")
