@@ -211,3 +211,31 @@ def test_windows_are_created_shown_on_the_jobs_page_ended_early_and_deleted(visi
     page.click("#wf-confirm [data-f=ok]")
     expect(nightly).to_have_count(0)
     assert [w["name"] for w in api.ok("GET", "/maintenance-windows")["windows"]] == ["e2e-upgrade"]
+
+
+def test_the_banner_is_redrawn_with_the_cards(visit, server):
+    from playwright.sync_api import expect
+
+    api = server["api"]
+    v = visit(viewport={"width": 1366, "height": 900})
+    page = v.page
+    v.sign_in("viewer")
+    expect(page.locator("#job-grid")).to_be_visible()
+    banner = page.locator('#window-banner .alert:has([data-f="name"]:text-is("e2e-refresh"))')
+    expect(banner).to_have_count(0)
+    now = datetime.now(base.TZ)
+    window = api.ok(
+        "POST",
+        "/maintenance-windows",
+        {
+            "name": "e2e-refresh",
+            "starts_at": (now - timedelta(minutes=1)).strftime("%Y-%m-%d %H:%M:%S"),
+            "ends_at": (now + timedelta(hours=1)).strftime("%Y-%m-%d %H:%M:%S"),
+        },
+    )
+    page.fill("#f-q", "heartbeat")  # a filter redraws the cards, and the banner with them
+    expect(banner).to_have_count(1)
+    expect(banner.locator('[data-f="held"]')).to_have_text("任务照常运行，告警静默")
+    api.ok("POST", f"/maintenance-windows/{window['id']}/end")
+    page.fill("#f-q", "")
+    expect(banner).to_have_count(0)
