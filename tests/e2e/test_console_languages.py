@@ -10,6 +10,7 @@ Identifiers and technical words that are the same in both languages (API, ID, JS
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -58,6 +59,24 @@ def data(server):
         {"name": "wfdata-hook", "url": "json://127.0.0.1:9/wfdata", "description": "wfdata channel"},
     )
     api.ok("POST", f"/alert-channels/{channel['id']}/test")
+    # Maintenance windows: a recurring one, and a one-off one open now (the jobs page's banner).
+    api.ok(
+        "POST",
+        "/maintenance-windows",
+        {"name": "wfdata-freeze", "cron": "0 2 * * sun", "duration_minutes": 90},
+    )
+    now = datetime.now(base.TZ)
+    api.ok(
+        "POST",
+        "/maintenance-windows",
+        {
+            "name": "wfdata-upgrade",
+            "starts_at": (now - timedelta(minutes=5)).strftime("%Y-%m-%d %H:%M:%S"),
+            "ends_at": (now + timedelta(hours=2)).strftime("%Y-%m-%d %H:%M:%S"),
+            "scope": "category",
+            "scope_values": ["wfdata"],
+        },
+    )
     return {"run": run["id"], "instance": instance["id"]}
 
 
@@ -78,6 +97,7 @@ def pages(data) -> list[str]:
         "/scheduler/admin/audit",
         "/scheduler/admin/alerts",
         "/scheduler/alerts/deliveries",
+        "/scheduler/alerts/windows",
         "/scheduler/no-such-page",
         "/scheduler/runs/999999",
     ]

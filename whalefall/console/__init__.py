@@ -4,8 +4,9 @@ Pages read through the same services the API uses and render on the server;
 every change a page offers is a call to the REST API from the page's script
 (``static/js/``), so there is one copy of every state change. Modules:
 ``jobs`` (the cards and one job), ``runs`` (history and one run), ``admin`` (users,
-tokens, audit log), ``fleet`` (instances, accounts, capacity), ``overview`` (the landing page), ``alerts`` (alert channels,
-the delivery history), ``api_docs`` (the API reference); ``text`` holds every word in both
+tokens, audit log), ``fleet`` (instances, accounts, capacity), ``overview`` (the landing page),
+``alerts`` (alert channels and the global policy, the delivery history, maintenance windows),
+``api_docs`` (the API reference). Every word comes from the catalogue (``whalefall.i18n``), in both
 languages.
 
 Every HTML response carries a Content-Security-Policy without

@@ -1,4 +1,5 @@
-"""Alert pages: the channels (admins) and the delivery history (viewers).
+"""Alert pages: the channels and the global policy (admins), the delivery history and the
+maintenance windows (viewers; operators change windows).
 
 The channels list is rendered from ``services.alert_channels`` (URLs only in
 their masked form); ``static/js/alerts.js`` sends every change and each test
@@ -8,14 +9,16 @@ filters with the API's own query model, ``DeliveryQuery``.
 
 from __future__ import annotations
 
+from typing import get_args
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
 from whalefall.auth.guard import page_login_required
 from whalefall.console import bp, render, runtime
-from whalefall.models import AlertDelivery, AlertEvent, DeliveryStatus, Role
-from whalefall.services import alert_channels, alert_deliveries
+from whalefall.domain.alertspec import EventName
+from whalefall.models import AlertDelivery, AlertEvent, DeliveryStatus, Job, Role
+from whalefall.services import alert_channels, alert_deliveries, alerts, windows
 from whalefall.services import runs as run_service
 from whalefall.web.queries import DeliveryQuery, query
 
@@ -40,7 +43,30 @@ def alert_channels_page():
     with rt.db.read() as session:
         stored = [alert_channels.to_dict(c) for c in alert_channels.list_all(session)]
     channels = stored + [alert_channels.env_to_dict(t) for t in alert_channels.env_targets(rt)]
-    return render("console/alert_channels.html", channels=channels, url_examples=URL_EXAMPLES)
+    return render(
+        "console/alert_channels.html",
+        channels=channels,
+        url_examples=URL_EXAMPLES,
+        policy=alerts.global_policy(rt).model_dump(),
+        channel_names=[c["name"] for c in channels if c["enabled"]],
+        policy_events=list(get_args(EventName)),
+    )
+
+
+@bp.get("/alerts/windows")
+@page_login_required()
+def windows_page():
+    rt = runtime()
+    with rt.db.read() as session:
+        items = [windows.to_dict(rt, w) for w in windows.list_all(session)]
+        jobs = session.execute(select(Job.id, Job.name).order_by(Job.id)).all()
+        categories = sorted(c for c in session.scalars(select(Job.category).distinct()) if c)
+    return render(
+        "console/windows.html",
+        windows=items,
+        jobs=[{"id": j.id, "name": j.name} for j in jobs],
+        categories=categories,
+    )
 
 
 @bp.get("/alerts/deliveries")

@@ -14,12 +14,14 @@ from typing import Any
 
 from sqlalchemy import select
 
+from whalefall import clock
 from whalefall.auth.guard import page_login_required
 from whalefall.console import bp, language, render, runtime
 from whalefall.i18n import catalogue
 from whalefall.models import Job
 from whalefall.services import jobs as job_service
 from whalefall.services import runs as run_service
+from whalefall.services import windows as window_service
 from whalefall.web.queries import JobListQuery, query
 
 PAGE_SIZE = 200  # the API's largest page; more than this many jobs wants a search
@@ -77,6 +79,20 @@ def display_state(job: dict[str, Any]) -> str:
     return "completed" if job.get("state") == "active" and done else job.get("state") or ""
 
 
+def open_windows(rt) -> list[dict[str, Any]]:
+    """The maintenance windows open now, for the banner (``static/js/jobs.js`` redraws it
+    from ``GET /api/maintenance-windows``)."""
+    return [
+        {
+            "id": window.id,
+            "name": window.name,
+            "closes_at": clock.local_text(closes, window.timezone or rt.settings.timezone),
+            "hold_runs": window.hold_runs,
+        }
+        for window, closes in window_service.open_now(rt)
+    ]
+
+
 @bp.get("/")
 @page_login_required()
 def index():
@@ -92,6 +108,7 @@ def index():
         job.update(schedule=schedule_text(job, lang), display_state=display_state(job))
     return render(
         "console/jobs.html",
+        open_windows=open_windows(rt),
         jobs=jobs,
         total=total,
         categories=categories,

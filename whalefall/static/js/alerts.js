@@ -1,8 +1,48 @@
 /* The alert channels page: add, edit and delete a channel through the alerts API, and send a
  * test alert to one, its result shown in the row (sent, or failed with the reason) and as a
- * toast. A channel's URL is write-only: the edit dialog starts with it empty, meaning "keep". */
+ * toast. A channel's URL is write-only: the edit dialog starts with it empty, meaning "keep".
+ * Below, the global alert policy is saved with PUT /api/alert-policy (the alert window is in
+ * minutes in the form, in seconds in the API). */
 (function () {
   "use strict";
+
+  WF.ready(function () {
+    var policy = document.getElementById("policy-form");
+    if (!policy) return;
+    var p = policy.elements;
+    var setMode = function () { p.channels.disabled = p.channels_mode.value !== "chosen"; };
+    policy.querySelectorAll('input[name="channels_mode"]').forEach(function (r) { r.addEventListener("change", setMode); });
+    policy.addEventListener("submit", async function (event) {
+      event.preventDefault();
+      var alert = policy.querySelector('[data-f="form_error"]');
+      WF.clearErrors(policy);
+      alert.classList.add("d-none");
+      var number = function (input) { var v = input.value.trim(); return v === "" ? null : Number(v); };
+      var minutes = number(p.throttle_seconds);
+      var body = {
+        channels: p.channels_mode.value === "chosen"
+          ? Array.from(p.channels.selectedOptions).map(function (o) { return o.value; }) : ["*"],
+        events: Array.from(policy.querySelectorAll("[data-policy-event]:checked")).map(function (b) { return b.value; }),
+        threshold: number(p.threshold),
+        throttle_seconds: minutes === null ? null : Math.round(minutes * 60),
+        long_running_seconds: number(p.long_running_seconds),
+      };
+      var button = document.getElementById("policy-save");
+      button.disabled = true;
+      try {
+        WF.toast((await WF.api("PUT", "/alert-policy", body)).message, "success");
+      } catch (error) {
+        var unplaced = WF.showErrors(policy, error.errors);
+        if (unplaced.length || !Object.keys(error.errors).length) {
+          alert.textContent = error.message;
+          alert.classList.remove("d-none");
+        }
+        WF.toast(error.message, "danger");
+      } finally {
+        button.disabled = false;
+      }
+    });
+  });
 
   WF.ready(function () {
     var table = document.getElementById("channels");

@@ -11,6 +11,9 @@
  *    and the next five run times; the server's errors appear under the field it names.
  * 4. Save sends the flat form to POST /api/jobs or PUT /api/jobs/<id>; errors land under
  *    their fields, and every result is also a toast.
+ * 5. The alert section reads and writes the job's `notify`: only what the user set (channels
+ *    from GET /api/alert-channel-names, none chosen or no event ticked = the global policy's),
+ *    so an untouched section sends `notify: {}`.
  */
 (function () {
   "use strict";
@@ -214,6 +217,45 @@
       if (els.function.value) WF.clearErrors(form, ["function"]);
     });
 
+    // --- alert settings (notify) ----------------------------------------------------------
+    var channelSelect = els["notify.channels"];
+    var eventBoxes = form.querySelectorAll("[data-notify-event]");
+    var channelNames = null;
+    async function loadChannels() {
+      if (channelNames) return;
+      channelNames = (await WF.api("GET", "/alert-channel-names")).data.channels.map(function (c) { return c.name; });
+    }
+    /** The channel options: "*" (all), the known names, and any the job names that is gone or off. */
+    function channelOptions(chosen) {
+      var names = ["*"].concat(channelNames || []);
+      chosen.forEach(function (name) { if (names.indexOf(name) < 0) names.push(name); });
+      channelSelect.replaceChildren(...names.map(function (name) {
+        return WF.el("option", { value: name, translate: name === "*" ? null : "no", selected: chosen.indexOf(name) >= 0 },
+          name === "*" ? channelSelect.dataset.all : name);
+      }));
+    }
+    function fillNotify(notify) {
+      notify = notify || {};
+      els["notify.enabled"].checked = notify.enabled !== false;
+      channelOptions(notify.channels || []);
+      eventBoxes.forEach(function (box) { box.checked = (notify.events || []).indexOf(box.value) >= 0; });
+      els["notify.threshold"].value = notify.threshold || "";
+      els["notify.long_running_seconds"].value = notify.long_running_seconds || "";
+    }
+    function notifyPayload() {
+      var notify = {};
+      if (!els["notify.enabled"].checked) notify.enabled = false;
+      var channels = Array.from(channelSelect.selectedOptions).map(function (o) { return o.value; });
+      if (channels.length) notify.channels = channels;
+      var events = Array.from(eventBoxes).filter(function (b) { return b.checked; }).map(function (b) { return b.value; });
+      if (events.length) notify.events = events;
+      ["threshold", "long_running_seconds"].forEach(function (name) {
+        var value = els["notify." + name].value.trim();
+        if (value) notify[name] = Number(value);
+      });
+      return notify;
+    }
+
     // --- filling the form -----------------------------------------------------------------
     function localInput(iso) { return iso ? String(iso).slice(0, 19) : ""; }
 
@@ -242,6 +284,7 @@
       els.misfire_grace_time.value = "300";
       els.max_instances.value = "1";
       els.coalesce.checked = true;
+      fillNotify({});
       describeTask();
     }
 
@@ -271,6 +314,7 @@
       els.timezone.value = job.timezone === WF.config.timezone ? "" : job.timezone;
       POLICIES.forEach(function (name) { els[name].value = job[name] === null ? "" : job[name]; });
       els.coalesce.checked = !!job.coalesce;
+      fillNotify(job.notify);
       describeTask();
     }
 
@@ -297,6 +341,8 @@
       els.id.readOnly = !!jobId;
       try {
         await loadTasks();
+        await loadChannels();
+        fillNotify({});
         if (jobId) fill((await WF.api("GET", "/jobs/" + encodeURIComponent(jobId))).data);
         if (copyOf) {
           var original = (await WF.api("GET", "/jobs/" + encodeURIComponent(copyOf))).data;
@@ -332,7 +378,7 @@
       var body = Object.assign(triggerPayload(), {
         name: els.name.value, description: els.description.value, category: els.category.value.trim(),
         depends_on: els.depends_on.value.split(/[\s,]+/).filter(Boolean), timezone: els.timezone.value.trim(),
-        coalesce: els.coalesce.checked,
+        coalesce: els.coalesce.checked, notify: notifyPayload(),
       });
       if (!editing) body.id = els.id.value.trim();
       POLICIES.forEach(function (name) {

@@ -123,11 +123,24 @@
       document.getElementById("jobs-empty").classList.toggle("d-none", jobs.length > 0);
     }
 
+    /** The banner of the maintenance windows open now, as the server draws it. */
+    var banner = document.getElementById("window-banner");
+    function renderWindows(windows) {
+      banner.replaceChildren(...windows.filter(function (w) { return w.open && !w.ended_at; }).map(function (w) {
+        return WF.el("div", { class: "alert alert-warning py-2 small d-flex flex-wrap gap-1", "data-window-id": String(w.id), role: "status" }, [
+          WF.el("strong", {}, WF.t("mw_banner_label")),
+          WF.el("span", { class: "fw-semibold text-break", "data-f": "name", translate: "no" }, w.name),
+          WF.el("span", { "data-f": "until" }, WF.t("mw_banner_until", { time: w.closes_at })), " · ",
+          WF.el("span", { "data-f": "held" }, WF.t(w.hold_runs ? "mw_banner_held" : "mw_banner_not_held"))]);
+      }));
+    }
+
     async function refresh() {
       var params = filterParams();
       params.set("per_page", String(PAGE));
       var envelope = await WF.api("GET", "/jobs?" + params.toString());
       render(envelope.data.jobs, envelope.data.total);
+      if (banner) renderWindows((await WF.api("GET", "/maintenance-windows")).data.windows);
       var now = WF.when(new Date().toISOString()).slice(11);
       document.getElementById("jobs-refreshed").textContent = WF.t("refreshed", { time: now });
     }
