@@ -523,3 +523,10 @@ def test_errors_the_cli_and_the_runs_meet_have_their_words_too(runtime):
     for exc, zh, en in cases:
         assert say_error(exc.key, exc.params, "zh") == zh
         assert say_error(exc.key, exc.params, "en") == (en or exc.message)
+
+
+def test_health_says_its_problems_in_the_callers_language(client):
+    zh = client.get("/scheduler/api/health")
+    en = client.get("/scheduler/api/health?lang=en")
+    assert zh.status_code == 503 and zh.json["data"]["message"] == "没有正在运行的调度器"
+    assert en.json["data"]["message"] == "no scheduler is running"

@@ -22,7 +22,7 @@ from whalefall.web.queries import AuditQuery, query
 
 @bp.get("/health")
 def health():
-    status, body = health_service.health(runtime())
+    status, body = health_service.health(runtime(), current_language())
     response = jsonify(
         {
             "success": status == 200,
@@ -45,7 +45,7 @@ def stats():
 @bp.get("/overview")
 @require(Role.VIEWER)
 def overview():
-    return ok(overview_service.overview(runtime()))
+    return ok(overview_service.overview(runtime(), lang=current_language()))
 
 
 @bp.post("/cron/preview")

@@ -8,12 +8,12 @@ every 30 s (not while the tab is hidden).
 from __future__ import annotations
 
 from whalefall.auth.guard import page_login_required
-from whalefall.console import bp, render, runtime
+from whalefall.console import bp, language, render, runtime
 from whalefall.services import overview as overview_service
 
 
 @bp.get("/overview")
 @page_login_required()
 def overview_page():
-    data = overview_service.overview(runtime())
+    data = overview_service.overview(runtime(), lang=language())
     return render("console/overview.html", ov=data)

@@ -9,13 +9,23 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from whalefall import clock
+from whalefall.i18n import catalogue
 from whalefall.models import Job, JobState, Run
 from whalefall.runtime import Runtime
 from whalefall.services import nodes, state
 
 
-def health(runtime: Runtime) -> tuple[int, dict[str, Any]]:
-    """(HTTP status, body): 200 healthy/warning while a scheduler runs, 503 otherwise."""
+def health(runtime: Runtime, lang: str | None = None) -> tuple[int, dict[str, Any]]:
+    """(HTTP status, body): 200 healthy/warning while a scheduler runs, 503 otherwise.
+
+    ``problems`` are said in ``lang`` (the product's language by default); a job store's own
+    error is quoted as it came.
+    """
+    lang = lang or runtime.settings.language
+
+    def say(key: str, **params: object) -> str:
+        return catalogue.text("api", key, lang).format(**params)
+
     now = clock.now()
     problems: list[str] = []
     try:
@@ -26,24 +36,24 @@ def health(runtime: Runtime) -> tuple[int, dict[str, Any]]:
         return 503, {
             "status": "unhealthy",
             "database": "unreachable",
-            "problems": [f"database: {exc.__class__.__name__}"],
+            "problems": [say("health_database", error=exc.__class__.__name__)],
         }
     lease = nodes.current_leader(runtime)
     local = runtime.scheduler
     running = lease is not None
     if local is not None and local.leading and not local.engine.alive():
         running = False
-        problems.append("the scheduler engine in this process is not running")
+        problems.append(say("health_engine_stopped"))
     beat = states.get("heartbeat")
     last_beat = datetime.fromisoformat(beat.value) if beat else None
     age = (now - last_beat).total_seconds() if last_beat is not None else None
     leading_for = (now - lease.acquired_at).total_seconds() if lease and lease.acquired_at else 0
     if age is None:
         if leading_for > runtime.settings.heartbeat_warning_seconds:
-            problems.append("no heartbeat recorded yet")
+            problems.append(say("health_no_heartbeat"))
     elif age > runtime.settings.heartbeat_warning_seconds:
         problems.append(
-            f"last heartbeat {int(age)} s ago (over {runtime.settings.heartbeat_warning_seconds} s)"
+            say("health_heartbeat_late", age=int(age), limit=runtime.settings.heartbeat_warning_seconds)
         )
     problem = states.get("scheduler_problem")
     if problem and problem.value:
@@ -63,7 +73,7 @@ def health(runtime: Runtime) -> tuple[int, dict[str, Any]]:
         "time": clock.iso(now),
     }
     if not running:
-        body["message"] = "no scheduler is running"
+        body["message"] = say("health_no_scheduler")
     return (200 if running else 503), body
 
 

@@ -81,11 +81,11 @@ def daily_success(rows: list[tuple[datetime, str]], today: datetime, zone: ZoneI
     ]
 
 
-def overview(runtime: Runtime, now: datetime | None = None) -> dict[str, Any]:
+def overview(runtime: Runtime, now: datetime | None = None, lang: str | None = None) -> dict[str, Any]:
     now = now or clock.now()
     tz = runtime.settings.timezone
     zone = ZoneInfo(tz)
-    status_code, scheduler = health.health(runtime)
+    status_code, scheduler = health.health(runtime, lang)
     today = now.astimezone(zone).replace(hour=0, minute=0, second=0, microsecond=0)
     week_start = today - timedelta(days=DAYS - 1)
     with runtime.db.read() as session:
