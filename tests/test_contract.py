@@ -698,3 +698,47 @@ def test_instances_filter_by_tag_in_the_database_and_page_after_it(any_runtime):
     assert names('we"ird%') == (["c"], 1)
     assert names("prod_") == ([], 0)
     assert names("%") == ([], 0)
+
+
+# --- alerts ------------------------------------------------------------------------
+
+
+def test_the_alert_scan_queues_one_delivery_per_failure_on_every_database(any_runtime):
+    from whalefall.domain.alertspec import ChannelCreate, WindowCreate
+    from whalefall.models import AlertDelivery
+    from whalefall.services import alert_channels, alerts, windows
+
+    alert_channels.create(
+        any_runtime, ChannelCreate(name="hook", url="json://127.0.0.1:9/hook"), Actor.system()
+    )
+    make_job(any_runtime, "job", max_instances=10)
+    make_job(any_runtime, "held", category="etl")
+    failed = running_run(any_runtime, "job")
+    runs.finish(any_runtime, failed.id, RunStatus.FAILED, error_message="boom")
+    ok = running_run(any_runtime, "job")
+    runs.finish(any_runtime, ok.id, RunStatus.SUCCESS)
+    assert alerts.scan_finished(any_runtime) == 2
+    assert (
+        alerts.scan_finished(any_runtime) == 0
+    )  # the minute before the mark is looked at again: nothing new
+    with any_runtime.db.read() as session:
+        rows = list(session.scalars(select(AlertDelivery).order_by(AlertDelivery.id)))
+    assert [(d.event, d.run_id, d.status) for d in rows] == [
+        ("failure", failed.id, "pending"),
+        ("recovery", ok.id, "pending"),
+    ]
+    assert alerts.due(any_runtime) == [rows[0].id, rows[1].id]
+    windows.create(
+        any_runtime,
+        WindowCreate(
+            name="w",
+            cron="* * * * *",
+            duration_minutes=5,
+            scope="category",
+            scope_values=["etl"],
+            hold_runs=True,
+        ),
+        Actor.system(),
+    )
+    claim = runs.claim_scheduled(any_runtime, "held", clock.now(), source=TriggerSource.SCHEDULE, node="n1")
+    assert claim is not None and claim.status == RunStatus.SKIPPED

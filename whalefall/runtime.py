@@ -40,6 +40,8 @@ class Runtime:
         # in this same process reacts at once instead of at its next poll.
         self._listeners: list[Callable[[], None]] = []
         self.scheduler: Any = None  # the SchedulerService when this process runs one
+        # Short-lived copies services keep per process (the open maintenance windows, …).
+        self.caches: dict[str, Any] = {}
 
     @classmethod
     def from_env(cls, overrides: dict[str, Any] | None = None) -> Runtime:

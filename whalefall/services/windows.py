@@ -26,7 +26,7 @@ from whalefall.services import audit
 from whalefall.services.audit import Actor
 
 CACHE_SECONDS = 5.0
-_cache: dict[int, tuple[float, list[MaintenanceWindow]]] = {}
+CACHE_KEY = "maintenance_windows"
 _cache_lock = threading.Lock()
 
 
@@ -66,22 +66,21 @@ def opened_at(runtime: Runtime, window: MaintenanceWindow, now: datetime) -> tup
 
 
 def _open_windows(runtime: Runtime) -> list[MaintenanceWindow]:
-    key = id(runtime)
     with _cache_lock:
-        cached = _cache.get(key)
+        cached = runtime.caches.get(CACHE_KEY)
         if cached and time.monotonic() - cached[0] < CACHE_SECONDS:
-            return cached[1]
+            return list(cached[1])
     with runtime.db.read() as session:
         rows = list(session.scalars(select(MaintenanceWindow).where(MaintenanceWindow.ended_at.is_(None))))
     with _cache_lock:
-        _cache[key] = (time.monotonic(), rows)
+        runtime.caches[CACHE_KEY] = (time.monotonic(), rows)
     return rows
 
 
 def forget(runtime: Runtime) -> None:
     """Drop this process's list of windows (after a change made here)."""
     with _cache_lock:
-        _cache.pop(id(runtime), None)
+        runtime.caches.pop(CACHE_KEY, None)
 
 
 def _covers(window: MaintenanceWindow, job_id: str, category: str) -> bool:
