@@ -1,6 +1,6 @@
 """The words of the pages outside the console (sign-in, error pages), in zh-CN (default) and English.
 
-The language is :func:`whalefall.current_language`'s.
+They are the catalogue's ``page`` words, in :func:`whalefall.i18n.current_language`'s language.
 """
 
 from __future__ import annotations
