@@ -282,6 +282,8 @@ def test_a_job_from_creation_through_run_pause_edit_to_deletion(visit):
     expect(page.locator("#f-id")).to_have_value("e2e_cron")
     expect(page.locator("#f-cron_hour")).to_have_value("3")
     expect(page.locator("#f-cron_minute")).to_have_value("15")
+    # The dialog has loaded the job once its preview speaks of it; type only then.
+    expect(page.locator("#preview-description")).to_have_text("每天 03:15 执行")
     page.fill("#f-cron_expression", "30 4 * * *")
     expect(page.locator("#f-cron_hour")).to_have_value("4")
     expect(page.locator("#preview-description")).to_have_text("每天 04:30 执行")

@@ -223,7 +223,11 @@
     var channelNames = null;
     async function loadChannels() {
       if (channelNames) return;
-      channelNames = (await WF.api("GET", "/alert-channel-names")).data.channels.map(function (c) { return c.name; });
+      try {
+        channelNames = (await WF.api("GET", "/alert-channel-names")).data.channels.map(function (c) { return c.name; });
+      } catch (error) {
+        channelNames = null;  // the dialog still opens: the job's own channels and "all" stay choosable
+      }
     }
     /** The channel options: "*" (all), the known names, and any the job names that is gone or off. */
     function channelOptions(chosen) {
