@@ -667,8 +667,14 @@ def test_a_failing_job_alerts_once_then_recovers_and_both_are_in_the_history(sit
     api.ok("POST", "/jobs/agg/run")
     recovery = http_receiver.wait_for(2, timeout=20)[1].json()
     assert recovery["event"] == "recovery" and recovery["title"] == "【已恢复】Aggregations（agg）"
-    history = api.ok("GET", "/alert-deliveries?job_id=agg")
-    assert [(d["event"], d["status"]) for d in history["deliveries"]] == [
-        ("recovery", "sent"),
-        ("failure", "sent"),
-    ]
+    # The receiver has the message before the sender records it as sent.
+    history = wait_until(
+        lambda: (
+            (found := api.ok("GET", "/alert-deliveries?job_id=agg")["deliveries"])
+            and all(d["status"] == "sent" for d in found)
+            and found
+        ),
+        10,
+        what="both deliveries recorded as sent",
+    )
+    assert [(d["event"], d["status"]) for d in history] == [("recovery", "sent"), ("failure", "sent")]
