@@ -16,24 +16,7 @@
     async function submit(form, path) {
       var body = {};
       Array.prototype.forEach.call(form.elements, function (input) { if (input.name) body[input.name] = input.value; });
-      var alert = form.querySelector('[data-f="form_error"]');
-      WF.clearErrors(form);
-      alert.classList.add("d-none");
-      var button = form.querySelector('[type="submit"]');
-      button.disabled = true;
-      try {
-        return await WF.api(form.dataset.method, path, body);
-      } catch (error) {
-        var unplaced = WF.showErrors(form, error.errors);
-        if (unplaced.length || !Object.keys(error.errors).length) {
-          alert.textContent = error.message;
-          alert.classList.remove("d-none");
-        }
-        WF.toast(error.message, "danger");
-        return null;
-      } finally {
-        button.disabled = false;
-      }
+      return WF.send(form, form.dataset.method, path, body);
     }
 
     // --- users ---------------------------------------------------------------------------

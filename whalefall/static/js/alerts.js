@@ -14,9 +14,6 @@
     policy.querySelectorAll('input[name="channels_mode"]').forEach(function (r) { r.addEventListener("change", setMode); });
     policy.addEventListener("submit", async function (event) {
       event.preventDefault();
-      var alert = policy.querySelector('[data-f="form_error"]');
-      WF.clearErrors(policy);
-      alert.classList.add("d-none");
       var number = function (input) { var v = input.value.trim(); return v === "" ? null : Number(v); };
       var minutes = number(p.throttle_seconds);
       var body = {
@@ -27,20 +24,8 @@
         throttle_seconds: minutes === null ? null : Math.round(minutes * 60),
         long_running_seconds: number(p.long_running_seconds),
       };
-      var button = document.getElementById("policy-save");
-      button.disabled = true;
-      try {
-        WF.toast((await WF.api("PUT", "/alert-policy", body)).message, "success");
-      } catch (error) {
-        var unplaced = WF.showErrors(policy, error.errors);
-        if (unplaced.length || !Object.keys(error.errors).length) {
-          alert.textContent = error.message;
-          alert.classList.remove("d-none");
-        }
-        WF.toast(error.message, "danger");
-      } finally {
-        button.disabled = false;
-      }
+      var saved = await WF.send(policy, "PUT", "/alert-policy", body, document.getElementById("policy-save"));
+      if (saved) WF.toast(saved.message, "success");
     });
   });
 
@@ -90,23 +75,8 @@
       };
       var url = form.elements.url.value.trim();
       if (url || form.dataset.method === "POST") body.url = url;  // on edit, empty keeps the stored URL
-      var alert = form.querySelector('[data-f="form_error"]');
-      WF.clearErrors(form);
-      alert.classList.add("d-none");
-      var button = form.querySelector('[type="submit"]');
-      button.disabled = true;
-      try {
-        reloadWith(await WF.api(form.dataset.method, form.dataset.path, body));
-      } catch (error) {
-        var unplaced = WF.showErrors(form, error.errors);
-        if (unplaced.length || !Object.keys(error.errors).length) {
-          alert.textContent = error.message;
-          alert.classList.remove("d-none");
-        }
-        WF.toast(error.message, "danger");
-      } finally {
-        button.disabled = false;
-      }
+      var saved = await WF.send(form, form.dataset.method, form.dataset.path, body);
+      if (saved) reloadWith(saved);
     });
 
     /** The test's outcome under the row's buttons: a status badge and, for a failure, why. */

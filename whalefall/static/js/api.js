@@ -250,6 +250,30 @@
     return unplaced;
   };
 
+  /** Send a form's body to the API: its errors cleared first and its submit button held while the
+   *  request runs. On a refusal the reasons go under the fields the server names, the rest in the
+   *  form's ``form_error`` box and a toast; returns the envelope, or null when refused. */
+  WF.send = async function (form, method, path, body, button) {
+    var alert = form.querySelector('[data-f="form_error"]');
+    button = button || form.querySelector('[type="submit"]');
+    WF.clearErrors(form);
+    if (alert) alert.classList.add("d-none");
+    if (button) button.disabled = true;
+    try {
+      return await WF.api(method, path, body);
+    } catch (error) {
+      var unplaced = WF.showErrors(form, error.errors);
+      if (alert && (unplaced.length || !Object.keys(error.errors || {}).length)) {
+        alert.textContent = error.message;
+        alert.classList.remove("d-none");
+      }
+      WF.toast(error.message, "danger");
+      return null;
+    } finally {
+      if (button) button.disabled = false;
+    }
+  };
+
   WF.clearErrors = function (form, names) {
     form.querySelectorAll(".is-invalid").forEach(function (input) {
       if (names && names.indexOf(input.name) < 0) return;

@@ -107,25 +107,9 @@
 
     form.addEventListener("submit", async function (event) {
       event.preventDefault();
-      var alert = form.querySelector('[data-f="form_error"]');
-      WF.clearErrors(form);
-      alert.classList.add("d-none");
-      var button = form.querySelector('[type="submit"]');
-      button.disabled = true;
-      try {
-        var envelope = editing ? await WF.api("PUT", path(editing.id), body())
-          : await WF.api("POST", "/instances", body());
-        reloadWith(envelope);
-      } catch (error) {
-        var unplaced = WF.showErrors(form, error.errors);
-        if (unplaced.length || !Object.keys(error.errors).length) {
-          alert.textContent = error.message;
-          alert.classList.remove("d-none");
-        }
-        WF.toast(error.message, "danger");
-      } finally {
-        button.disabled = false;
-      }
+      var saved = editing ? await WF.send(form, "PUT", path(editing.id), body())
+        : await WF.send(form, "POST", "/instances", body());
+      if (saved) reloadWith(saved);
     });
   });
 })();

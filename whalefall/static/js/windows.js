@@ -86,23 +86,8 @@
 
     form.addEventListener("submit", async function (event) {
       event.preventDefault();
-      var alert = form.querySelector('[data-f="form_error"]');
-      WF.clearErrors(form);
-      alert.classList.add("d-none");
-      var button = form.querySelector('[type="submit"]');
-      button.disabled = true;
-      try {
-        reloadWith(await WF.api("POST", "/maintenance-windows", payload()));
-      } catch (error) {
-        var unplaced = WF.showErrors(form, error.errors);
-        if (unplaced.length || !Object.keys(error.errors).length) {
-          alert.textContent = error.message;
-          alert.classList.remove("d-none");
-        }
-        WF.toast(error.message, "danger");
-      } finally {
-        button.disabled = false;
-      }
+      var saved = await WF.send(form, "POST", "/maintenance-windows", payload());
+      if (saved) reloadWith(saved);
     });
 
     table.addEventListener("click", async function (event) {
