@@ -181,6 +181,20 @@ class Processes:
                 proc.kill()
 
 
+def host_pid_of(marker: str) -> int | None:
+    """The host pid of a live process whose command line contains ``marker`` (a sandboxed job's)."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if marker.encode() in cmdline and not pid_gone(int(entry.name)):
+            return int(entry.name)
+    return None
+
+
 def pid_gone(pid: int) -> bool:
     """True when no process ``pid`` exists any more (a zombie counts as gone: it runs nothing)."""
     try:

@@ -16,6 +16,7 @@ import socket
 import stat
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,7 +25,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.proc import Api, Proc, Processes, cli, environment, free_port, pid_gone, wait_until
+from tests.proc import Api, Proc, Processes, cli, environment, free_port, host_pid_of, pid_gone, wait_until
 
 pytestmark = pytest.mark.process
 
@@ -336,29 +337,30 @@ def test_paused_job_stays_paused_across_restart(site):
 
 # --- 5. a crash in the middle of a code run ---------------------------------------------------
 
+# The job runs in its own PID namespace, where its pids mean nothing to the host: it starts a
+# child whose command line carries a marker the test finds in the host's /proc.
 SLEEPER = """\
-import os
+import subprocess
 import time
 
 
 def execute_task():
-    with open(params["pidfile"], "w") as fh:
-        fh.write(str(os.getpid()))
+    subprocess.Popen(["sh", "-c", "sleep 60; : " + params["marker"]])
     time.sleep(60)
 """
 
 
 def test_sigkill_during_code_run_marks_it_interrupted(site, tmp_path):
     proc, api = site.serve(**FAST_TAKEOVER)
-    pidfile = tmp_path / "job.pid"
-    api.ok("POST", "/jobs", code_job("slow", SLEEPER, params={"pidfile": str(pidfile)}))
+    marker = f"wf-marker-{uuid.uuid4().hex}"
+    api.ok("POST", "/jobs", code_job("slow", SLEEPER, params={"marker": marker}))
     run_id = api.ok("POST", "/jobs/slow/run")["run_id"]
 
     def running_with_child():
-        text = pidfile.read_text().strip() if pidfile.exists() else ""
-        return text if text and run_of(api, run_id)["status"] == "running" else None
+        pid = host_pid_of(marker)
+        return pid if pid and run_of(api, run_id)["status"] == "running" else None
 
-    child = int(wait_until(running_with_child, 15, what="the code run to be running"))
+    child = wait_until(running_with_child, 15, what="the code run to be running")
     assert not pid_gone(child)
 
     proc.kill()  # SIGKILL to serve's whole process group: no chance to clean up
@@ -381,11 +383,10 @@ SHUTDOWN_GRACE_SECONDS = 2  # WHALEFALL_SHUTDOWN_GRACE_SECONDS: how long serve l
 
 def test_sigterm_during_a_long_code_run_exits_after_the_grace(site, tmp_path):
     proc, api = site.serve(**FAST_TAKEOVER, WHALEFALL_SHUTDOWN_GRACE_SECONDS=str(SHUTDOWN_GRACE_SECONDS))
-    pidfile = tmp_path / "job.pid"
-    api.ok("POST", "/jobs", code_job("long", LONG_SLEEPER, params={"pidfile": str(pidfile)}))
+    marker = f"wf-marker-{uuid.uuid4().hex}"
+    api.ok("POST", "/jobs", code_job("long", LONG_SLEEPER, params={"marker": marker}))
     run_id = api.ok("POST", "/jobs/long/run")["run_id"]
-    wait_until(lambda: pidfile.exists() and pidfile.read_text().strip(), 15, what="the code run to start")
-    child = int(pidfile.read_text())
+    child = wait_until(lambda: host_pid_of(marker), 15, what="the code run to start")
 
     assert proc.terminate(timeout=SHUTDOWN_GRACE_SECONDS + 15) == 0
     wait_until(lambda: pid_gone(child), 5, what=f"the job's process {child} to be gone")
@@ -486,6 +487,7 @@ def test_manual_run_does_not_unpause_or_shift_phase(site):
 
 BUSY = """\
 import time
+import uuid
 
 
 def execute_task():

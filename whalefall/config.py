@@ -47,6 +47,16 @@ class Settings(BaseSettings):
     log_retention_days: int = Field(defaults.LOG_RETENTION_DAYS, ge=1)
     code_timeout_seconds: int = Field(defaults.CODE_TIMEOUT_SECONDS, ge=1)
     code_memory_limit_mb: int = Field(defaults.CODE_MEMORY_LIMIT_MB, ge=32)
+    code_cpu_seconds: int = Field(defaults.CODE_CPU_SECONDS, ge=1)
+    code_max_processes: int = Field(defaults.CODE_MAX_PROCESSES, ge=8, le=65536)
+    code_file_size_mb: int = Field(defaults.CODE_FILE_SIZE_MB, ge=1)
+    # The job sandbox (SPEC §5): "none" runs code and shell jobs without isolation, by choice.
+    sandbox: Literal["bwrap", "none"] = "bwrap"
+    sandbox_network: Literal["full", "none"] = "full"
+    sandbox_uid_base: int = Field(defaults.SANDBOX_UID_BASE, ge=1000, le=2**31 - 65536)
+    sandbox_gid: int = Field(defaults.SANDBOX_GID, ge=1, le=2**31)
+    sandbox_writable_paths: str = ""  # comma-separated absolute paths jobs may write to
+    sandbox_hidden_paths: str = ""  # comma-separated paths hidden from jobs, besides the product's own
     heartbeat_warning_seconds: int = Field(defaults.HEARTBEAT_WARNING_SECONDS, ge=1)
     lease_seconds: int = Field(defaults.LEASE_SECONDS, ge=3)
     node_stale_seconds: int = Field(defaults.NODE_STALE_SECONDS, ge=3)
@@ -113,6 +123,20 @@ class Settings(BaseSettings):
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'whalefall.db').resolve()}"
+
+    @field_validator("sandbox_writable_paths", "sandbox_hidden_paths")
+    @classmethod
+    def _absolute_paths(cls, value: str) -> str:
+        for item in (p.strip() for p in value.split(",")):
+            if item and not item.startswith("/"):
+                raise ValueError(f"{item!r} is not an absolute path")
+            if item and os.path.normpath(item) == "/":
+                raise ValueError("the root directory cannot be listed")
+        return value
+
+    @staticmethod
+    def path_list(value: str) -> list[Path]:
+        return [Path(os.path.normpath(p.strip())) for p in value.split(",") if p.strip()]
 
     @property
     def notify_url_list(self) -> list[str]:

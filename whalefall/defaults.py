@@ -15,7 +15,12 @@ MAX_RETRIES = 0
 RETRY_DELAY_SECONDS = 60  # doubles on each further attempt
 
 CODE_TIMEOUT_SECONDS = 3600
-CODE_MEMORY_LIMIT_MB = 1024
+CODE_MEMORY_LIMIT_MB = 1024  # all processes of one code or shell run together
+CODE_CPU_SECONDS = 3600  # CPU time of all processes of one run together
+CODE_MAX_PROCESSES = 256  # processes and threads of one run at once
+CODE_FILE_SIZE_MB = 1024  # the largest file a run may write
+SANDBOX_UID_BASE = 200000  # a root server runs run N as uid SANDBOX_UID_BASE + N % 65536
+SANDBOX_GID = 65534  # the group of every run's uid (nogroup)
 
 RUN_RETENTION_DAYS = 30
 LOG_RETENTION_DAYS = 30

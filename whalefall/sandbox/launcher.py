@@ -8,7 +8,17 @@ Input, on stdin, one JSON object::
 
     {"code": str, "params": dict,
      "context": {"run_id": ..., "job_id": ..., "scheduled_time": str | null, "attempt": int},
-     "memory_limit_mb": int | null, "cpu_seconds": int | null}
+     "memory_limit_mb": int | null, "cpu_seconds": int | null,
+     "max_processes": int | null, "file_size_mb": int | null,
+     "command": [str, ...] | null, "env": {str: str} | null, "cwd": str | null}
+
+``cwd`` is entered once the limits are set (inside the sandbox, the job's uid may enter its
+workdir where the sandbox's own setup may not).
+
+With ``command`` (a shell job), ``code`` is not read: once the limits are set the launcher
+replaces itself with the command (``execvp``, ``env`` added to its environment), whose output
+reaches the parent as raw lines and whose exit code is the run's outcome. Only a command that
+cannot be started is reported as an "error" record.
 
 Output, on fd 1: one record per line, each an RS byte (0x1e), a JSON object and LF (JSON text
 sequences, RFC 7464). A subprocess of the job inherits fd 1 and 2 and may write raw text, even
@@ -39,7 +49,9 @@ number or bool as JSON, anything else by ``str()``; at most 1 Mi characters. ``S
 the job is an error like any other exception. After the last record the process ends with
 ``os._exit``, so threads the job left running and its atexit handlers cannot keep it alive.
 
-Limits, set before the job's code is compiled: RLIMIT_AS (``memory_limit_mb``; an allocation
+Limits, set before the job's code is compiled: RLIMIT_NPROC (``max_processes``: processes and
+threads of the job's uid, which the sandbox makes one per run), RLIMIT_FSIZE (``file_size_mb``: a
+larger write fails with "File too large"), RLIMIT_AS (``memory_limit_mb``; an allocation
 beyond it raises MemoryError), RLIMIT_CPU (``cpu_seconds``; the job gets ``CpuTimeExceeded``,
 and SIGKILL a second later if it carries on), RLIMIT_CORE 0; and, on Linux, PR_SET_PDEATHSIG so
 the kernel kills this process when the thread that started it dies, and at most two glibc
@@ -66,6 +78,7 @@ _MAX_LINE = 64 * 1024  # characters of output sent as one "out" record
 _MAX_VALUE = 1024 * 1024  # characters of a return value or traceback
 _MAX_ERROR = 64 * 1024  # characters of an error message
 _PR_SET_PDEATHSIG = 1
+_JOB_UMASK = 0o007  # files a job leaves in a shared writable path stay its group's, never the world's
 _M_ARENA_MAX = -8  # mallopt parameter, from glibc's malloc.h
 # Code-object flags, as in ``inspect``, which is not imported because it is slow to import.
 _CO_VARKEYWORDS = 0x08
@@ -205,8 +218,18 @@ def _set_limit(kind: int, soft: int, hard: int) -> None:
     resource.setrlimit(kind, (soft, hard))
 
 
-def _set_limits(memory_limit_mb: int | None, cpu_seconds: int | None) -> None:
+def _set_limits(
+    memory_limit_mb: int | None,
+    cpu_seconds: int | None,
+    max_processes: int | None = None,
+    file_size_mb: int | None = None,
+) -> None:
     _set_limit(resource.RLIMIT_CORE, 0, 0)
+    if max_processes:
+        _set_limit(resource.RLIMIT_NPROC, int(max_processes), int(max_processes))
+    if file_size_mb:
+        size = int(file_size_mb) * 1024 * 1024
+        _set_limit(resource.RLIMIT_FSIZE, size, size)
     if memory_limit_mb:
         size = int(memory_limit_mb) * 1024 * 1024
         _set_limit(resource.RLIMIT_AS, size, size)
@@ -302,12 +325,37 @@ def _format_traceback(exc: BaseException, filename: str) -> str:
     return _clip("".join(traceback.format_exception(type(exc), exc, tb)), _MAX_VALUE)
 
 
+def _exec_command(job: dict) -> None:
+    """Become the shell job's command; report an "error" only if it cannot be started."""
+    argv = [str(part) for part in job["command"]]
+    env = dict(os.environ)
+    env.update({str(k): str(v) for k, v in (job.get("env") or {}).items()})
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # as a shell would start it
+    signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
+    try:
+        os.execvpe(argv[0], argv, env)
+    except OSError as exc:
+        _send({"t": "error", "error": _describe(exc), "traceback": ""})
+        os._exit(127)
+
+
 def main() -> None:
     _linux_setup()
+    os.umask(_JOB_UMASK)
     job = json.loads(sys.stdin.buffer.read())
+    _set_limits(
+        job.get("memory_limit_mb"), job.get("cpu_seconds"), job.get("max_processes"), job.get("file_size_mb")
+    )
+    if job.get("cwd"):
+        try:
+            os.chdir(job["cwd"])
+        except OSError as exc:
+            _send({"t": "error", "error": _describe(exc), "traceback": ""})
+            os._exit(1)
+    if job.get("command"):
+        _exec_command(job)
     out, err = _LineWriter(1), _LineWriter(2)
     sys.stdout, sys.stderr = out, err
-    _set_limits(job.get("memory_limit_mb"), job.get("cpu_seconds"))
     filename = f"<job:{(job.get('context') or {}).get('job_id')}>"
     try:
         record = {"t": "result", "value": _render(_run(job, filename))}

@@ -252,9 +252,21 @@ class Runner:
         return Outcome(RunStatus.SUCCESS, return_value=render_value(box.get("value")))
 
     def _run_code(self, run: Run, job: Job, runlog: RunLog) -> Outcome:
+        from whalefall.sandbox.isolation import SandboxUnavailable
         from whalefall.scheduler.executors.process import run_code
 
         settings = self.runtime.settings
+        sandbox = self.runtime.sandbox
+        try:
+            sandbox.check()
+        except SandboxUnavailable as exc:
+            return Outcome(
+                RunStatus.FAILED,
+                error_message=(
+                    f"refused: code and shell jobs run only in the sandbox, which cannot be set up "
+                    f"here: {exc}. An admin may set WHALEFALL_SANDBOX=none to run them without isolation."
+                ),
+            )
         workdir = settings.data_dir / "work" / f"run-{run.id}"
         timeout = job.timeout_seconds or settings.code_timeout_seconds
         last_poll = [0.0]
@@ -284,6 +296,11 @@ class Runner:
                 workdir=workdir,
                 timeout=timeout,
                 memory_limit_mb=settings.code_memory_limit_mb,
+                cpu_seconds=settings.code_cpu_seconds,
+                max_processes=settings.code_max_processes,
+                file_size_mb=settings.code_file_size_mb,
+                sandbox=sandbox,
+                run_id=run.id,
                 on_output=runlog.append,
                 should_cancel=should_cancel,
                 cancel_poll_seconds=0.25,

@@ -8,6 +8,7 @@ started. Its docstring describes what it reads and writes.
 from __future__ import annotations
 
 import collections
+import functools
 import json
 import os
 import select
@@ -15,11 +16,14 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
+
+from whalefall.sandbox.cgroups import RunGroup
+from whalefall.sandbox.isolation import Sandbox
 
 LAUNCHER = Path(__file__).resolve().parents[2] / "sandbox" / "launcher.py"
 
@@ -82,25 +86,45 @@ def run_code(
     env: Mapping[str, str] | None = None,
     python: str = sys.executable,
     cpu_seconds: int | None = None,
+    max_processes: int | None = None,
+    file_size_mb: int | None = None,
+    command: Sequence[str] | None = None,
+    command_env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    sandbox: Sandbox | None = None,
+    run_id: int = 0,
 ) -> CodeOutcome:
-    """Run the ``execute_task`` of ``code`` in a new process and wait for it to end.
+    """Run the ``execute_task`` of ``code`` (or, given ``command``, that argv) in a new process
+    and wait for it to end.
 
-    1. Start the launcher in its own session, in ``workdir`` (created if missing), with ``env``
-       or else ``scrubbed_env(workdir)``; call ``on_start(pid)``.
+    1. Start the launcher in its own session — inside ``sandbox`` when one is given and isolated
+       (``isolation.Sandbox``), in a control group of its own where the machine allows it
+       (``cgroups.RunGroup``: memory, processes and CPU time counted for all its processes) —
+       in ``cwd`` or ``workdir`` (created if missing, 0700, the job's own), with ``env`` or else
+       ``scrubbed_env(workdir)``; call ``on_start(pid)``.
     2. Feed it the job on stdin; pass each line of output to ``on_output`` as it arrives, on
        the calling thread: log records as "LEVEL message", other output as written.
-    3. Stop when the process exits, ``timeout`` seconds pass ("timeout") or ``should_cancel()``,
-       asked every ``cancel_poll_seconds``, returns true ("cancelled").
-    4. SIGKILL the whole process group in every case, so nothing the job started outlives it,
-       read what is left of its output, and report.
+    3. Stop when the process exits, ``timeout`` seconds pass ("timeout"), ``should_cancel()``,
+       asked every ``cancel_poll_seconds``, returns true ("cancelled"), or the run's group went
+       past its memory or CPU limit ("failed", naming the limit).
+    4. SIGKILL the whole process group (and the control group) in every case, so nothing the
+       job started outlives it, read what is left of its output, and report. A command's exit
+       code is its outcome: 0 is success, anything else a failure saying the code.
 
     A report the job made (result or error) wins over a timeout or cancel that raced with it.
     Nothing the job does raises here: it is all in the outcome. Raises ``OSError`` when the
-    process cannot be started; an exception from ``on_output``, ``should_cancel`` or
-    ``on_start`` propagates once the process group is killed.
+    process cannot be started and ``SandboxUnavailable`` when the sandbox cannot be set up; an
+    exception from ``on_output``, ``should_cancel`` or ``on_start`` propagates once the process
+    group is killed.
     """
     workdir = Path(workdir).resolve()
-    workdir.mkdir(parents=True, exist_ok=True)
+    isolated = sandbox is not None and sandbox.isolated
+    if isolated:
+        assert sandbox is not None
+        sandbox.check()
+        sandbox.prepare_workdir(workdir, run_id)
+    else:
+        workdir.mkdir(parents=True, exist_ok=True, mode=0o700)
     payload = json.dumps(
         {
             "code": code,
@@ -108,27 +132,66 @@ def run_code(
             "context": context,
             "memory_limit_mb": memory_limit_mb,
             "cpu_seconds": cpu_seconds,
+            "max_processes": max_processes,
+            "file_size_mb": file_size_mb,
+            "command": list(command) if command is not None else None,
+            "env": dict(command_env or {}),
+            "cwd": str(cwd or workdir),
         },
         ensure_ascii=False,
         default=_jsonable,
     ).encode("utf-8", "replace")
-    proc = subprocess.Popen(
-        [python, "-I", str(LAUNCHER), str(os.getpid())],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        cwd=workdir,
-        env=dict(env) if env is not None else scrubbed_env(workdir),
-        start_new_session=True,
-    )
+    group: RunGroup | None = None
+    if isolated:
+        assert sandbox is not None
+        # Inside the sandbox the launcher's parent is the namespace's init, pid 1.
+        argv = [python, "-I", "-c", _launcher_source(), "1"]
+        argv = sandbox.wrap(argv, workdir=workdir, run_id=run_id)
+        group = RunGroup.create(
+            f"whalefall-run-{run_id}-{os.getpid()}",
+            memory_bytes=memory_limit_mb * 1024 * 1024 if memory_limit_mb else None,
+            max_pids=max_processes,
+        )
+        if group is not None:
+            argv = ["/bin/sh", "-c", _JOIN_GROUP, "whalefall-join", *group.procs_files, "--", *argv]
+    else:
+        argv = [python, "-I", str(LAUNCHER), str(os.getpid())]
+    try:
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            cwd=workdir if not isolated else "/",  # the launcher enters the job's cwd
+            env=dict(env) if env is not None else scrubbed_env(workdir),
+            start_new_session=True,
+        )
+    except BaseException:
+        if group is not None:
+            group.remove()
+        raise
     output = _Output(on_output)
     pidfd = _open_pidfd(proc.pid)
+
+    def should_stop() -> str | None:
+        if group is not None:
+            if group.memory_exceeded():
+                return "memory"
+            used = group.cpu_seconds()
+            if cpu_seconds and used is not None and used > cpu_seconds:
+                return "cpu"
+        return "cancelled" if should_cancel() else None
+
+    stopped: str | None = None
+    pids_refused = False
     try:
         on_start(proc.pid)
         stopped = _supervise(
-            proc, pidfd, payload, output, time.monotonic() + timeout, should_cancel, cancel_poll_seconds
+            proc, pidfd, payload, output, time.monotonic() + timeout, should_stop, cancel_poll_seconds
         )
         _kill_group(proc.pid)
+        if group is not None:
+            group.kill()
         _drain(proc, output)
     finally:
         _kill_group(proc.pid)
@@ -138,18 +201,62 @@ def run_code(
                 stream.close()
         if pidfd is not None:
             os.close(pidfd)
-
+        if group is not None:
+            if group.memory_exceeded():
+                stopped = "memory"
+            pids_refused = group.pids_exceeded()
+            group.remove()
+    limits = Limits(memory_limit_mb, cpu_seconds, max_processes)
     report = output.report
+    if stopped in ("memory", "cpu"):
+        return CodeOutcome("failed", None, limits.exceeded(stopped), None, exit_code)
     if report is not None and report.get("t") == "result":
         return CodeOutcome("success", str(report.get("value", "")), None, None, exit_code)
     if report is not None and report.get("t") == "error":
-        return CodeOutcome("failed", None, str(report.get("error", "")), report.get("traceback"), exit_code)
+        message = str(report.get("error", ""))
+        if group is not None and pids_refused:
+            message += limits.note("processes")
+        return CodeOutcome("failed", None, message, report.get("traceback"), exit_code)
     if stopped == "timeout":
         return CodeOutcome("timeout", None, f"timed out after {timeout:g} s", None, exit_code)
     if stopped == "cancelled":
         return CodeOutcome("cancelled", None, "cancelled", None, exit_code)
+    if command is not None and exit_code == 0:
+        return CodeOutcome("success", "", None, None, exit_code)
+    if command is not None and exit_code > 0:
+        message = f"the command exited with code {exit_code}"
+        if group is not None and pids_refused:
+            message += limits.note("processes")
+        return CodeOutcome("failed", None, _with_tail(message, output.tail), None, exit_code)
     message = _crash_message(exit_code, output.tail, memory_limit_mb, cpu_seconds)
+    if group is not None and pids_refused:
+        message += limits.note("processes")
     return CodeOutcome("failed", None, message, None, exit_code)
+
+
+# Joins the run's control group(s) (the files before "--"), then becomes the sandbox.
+_JOIN_GROUP = 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift; exec "$@"'
+
+
+@functools.lru_cache(maxsize=1)
+def _launcher_source() -> str:
+    # Given to ``python -c``: the package directory is hidden from the sandbox.
+    return LAUNCHER.read_text(encoding="utf-8")
+
+
+@dataclass(frozen=True)
+class Limits:
+    memory_mb: int | None
+    cpu_seconds: int | None
+    max_processes: int | None
+
+    def exceeded(self, which: str) -> str:
+        if which == "memory":
+            return f"memory limit exceeded: the run's processes together used more than {self.memory_mb} MB"
+        return f"CPU time limit exceeded: the run's processes together used more than {self.cpu_seconds} s"
+
+    def note(self, which: str) -> str:
+        return f" (the run reached its limit of {self.max_processes} processes and threads)"
 
 
 def _supervise(
@@ -158,11 +265,11 @@ def _supervise(
     payload: bytes,
     output: _Output,
     deadline: float,
-    should_cancel: Callable[[], bool],
+    should_stop: Callable[[], str | None],
     cancel_poll_seconds: float,
 ) -> str | None:
     """Feed stdin and read stdout until the process exits (None), the deadline passes
-    ("timeout") or ``should_cancel()`` says so ("cancelled")."""
+    ("timeout") or ``should_stop()`` gives a reason ("cancelled", "memory", "cpu")."""
     assert proc.stdin is not None and proc.stdout is not None
     stdin_fd, stdout_fd = proc.stdin.fileno(), proc.stdout.fileno()
     os.set_blocking(stdin_fd, False)  # a large job is written as the pipe takes it
@@ -174,8 +281,8 @@ def _supervise(
         if now >= deadline:
             return "timeout"
         if now >= next_poll:
-            if should_cancel():
-                return "cancelled"
+            if reason := should_stop():
+                return reason
             next_poll = now + cancel_poll_seconds
         wait = min(deadline, next_poll) - now
         readers = [stdout_fd] if reading else []
@@ -298,6 +405,10 @@ def _crash_message(
             message += f" (limits: {', '.join(limits)})"
     else:
         message = f"the job process exited with code {exit_code} without reporting a result"
+    return _with_tail(message, tail)
+
+
+def _with_tail(message: str, tail: collections.deque[str]) -> str:
     if tail:
         message += "; last output:\n" + "\n".join(_clip(line, _TAIL_LINE_CHARS) for line in tail)
     return message
