@@ -28,6 +28,7 @@ from whalefall.auth.guard import current_user
 from whalefall.i18n import catalogue, current_language, remember_language
 from whalefall.models import Role, RunStatus
 from whalefall.runtime import Runtime
+from whalefall.services import health
 from whalefall.services import jobs as job_service
 
 bp = Blueprint("console", __name__, url_prefix="/scheduler")
@@ -67,6 +68,7 @@ def render(template: str, **context: Any) -> ResponseReturnValue:
             is_admin=role == Role.ADMIN,
             timezone=runtime().settings.timezone,
             run_statuses=[s.value for s in RunStatus],
+            sandbox=health.sandbox_state(runtime()) if user else None,
             **context,
         )
     )

@@ -73,16 +73,17 @@ class Sandbox:
         """``argv`` as a command line that runs it inside the sandbox.
 
         ``workdir`` is the run's private directory (already created, owned by the job's uid).
-        Raises ``SandboxUnavailable`` in
-        mode "none" (callers run ``argv`` as it is then).
+        Raises ``SandboxUnavailable`` in mode "none" (callers run ``argv`` as it is then).
         """
         if not self.isolated:
             raise SandboxUnavailable("the sandbox is turned off (WHALEFALL_SANDBOX=none)")
         workdir = Path(workdir)
         args = [self.bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
         args += ["--perms", "1777", "--tmpfs", "/tmp", "--perms", "1777", "--tmpfs", "/dev/shm"]
-        hidden_dirs = []
+        hidden_dirs = [Path("/tmp"), Path("/dev/shm")]  # the sandbox's own, empty
         for path in _existing(self.hidden):
+            if any(path.is_relative_to(h) for h in hidden_dirs):
+                continue  # under a covered directory already: not there at all
             if path.is_dir():
                 args += ["--tmpfs", str(path)]
                 hidden_dirs.append(path)
@@ -94,7 +95,8 @@ class Sandbox:
             # interpreter below can be shown at its own path without their contents.
             for path in self.exposed:
                 for parent in reversed(path.parents):
-                    if parent != Path("/") and _closed_to_others(parent) and parent not in hidden_dirs:
+                    covered = any(parent.is_relative_to(h) for h in hidden_dirs)
+                    if parent != Path("/") and not covered and _closed_to_others(parent):
                         args += ["--tmpfs", str(parent)]
                         hidden_dirs.append(parent)
         for path in _existing(self.exposed):

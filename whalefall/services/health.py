@@ -12,6 +12,7 @@ from whalefall import clock
 from whalefall.i18n import catalogue
 from whalefall.models import Job, JobState, Run
 from whalefall.runtime import Runtime
+from whalefall.sandbox.isolation import SandboxUnavailable
 from whalefall.services import nodes, state
 
 
@@ -58,6 +59,9 @@ def health(runtime: Runtime, lang: str | None = None) -> tuple[int, dict[str, An
     problem = states.get("scheduler_problem")
     if problem and problem.value:
         problems.append(problem.value)
+    sandbox = sandbox_state(runtime)
+    if sandbox["problem"]:
+        problems.append(say("health_sandbox_unavailable", reason=sandbox["problem"]))
     body = {
         "status": "healthy" if running and not problems else ("warning" if running else "unhealthy"),
         "scheduler": {
@@ -70,11 +74,24 @@ def health(runtime: Runtime, lang: str | None = None) -> tuple[int, dict[str, An
         "last_heartbeat": clock.iso(last_beat),
         "heartbeat_age_seconds": round(age, 1) if age is not None else None,
         "problems": problems,
+        "sandbox": sandbox,
         "time": clock.iso(now),
     }
     if not running:
         body["message"] = say("health_no_scheduler")
     return (200 if running else 503), body
+
+
+def sandbox_state(runtime: Runtime) -> dict[str, Any]:
+    """Where this process would run code and shell jobs: ``mode`` ("bwrap" or "none"),
+    ``network``, and ``problem`` (why the sandbox cannot be set up here, else None)."""
+    sandbox = runtime.sandbox
+    problem = None
+    try:
+        sandbox.check()
+    except SandboxUnavailable as exc:
+        problem = str(exc)
+    return {"mode": sandbox.mode, "network": sandbox.network, "problem": problem}
 
 
 def stats(runtime: Runtime, *, upcoming: int = 10) -> dict[str, Any]:
