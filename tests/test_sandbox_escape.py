@@ -322,3 +322,24 @@ def _no_control_groups() -> bool:
         return True
     group.remove()
     return False
+
+
+def test_the_job_imports_the_drivers_installed_beside_whalefall_but_not_whalefall(runtime):
+    found = reached(
+        attempt(
+            runtime,
+            """
+            import importlib
+            def execute_task():
+                results = {}
+                for name in ("pymysql", "psycopg", "whalefall"):
+                    try:
+                        importlib.import_module(name)
+                        results[name] = "imported"
+                    except ImportError as exc:
+                        results[name] = type(exc).__name__
+                return results
+            """,
+        )
+    )
+    assert found == {"pymysql": "imported", "psycopg": "imported", "whalefall": "ModuleNotFoundError"}

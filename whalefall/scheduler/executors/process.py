@@ -13,6 +13,7 @@ import json
 import os
 import select
 import signal
+import site
 import subprocess
 import sys
 import time
@@ -137,6 +138,7 @@ def run_code(
             "command": list(command) if command is not None else None,
             "env": dict(command_env or {}),
             "cwd": str(cwd or workdir),
+            "sys_path": _site_packages(),
         },
         ensure_ascii=False,
         default=_jsonable,
@@ -145,7 +147,7 @@ def run_code(
     if isolated:
         assert sandbox is not None
         # Inside the sandbox the launcher's parent is the namespace's init, pid 1.
-        argv = [python, "-I", "-c", _launcher_source(), "1"]
+        argv = [python, "-I", "-S", "-c", _launcher_source(), "1"]
         argv = sandbox.wrap(argv, workdir=workdir, run_id=run_id)
         group = RunGroup.create(
             f"whalefall-run-{run_id}-{os.getpid()}",
@@ -155,7 +157,7 @@ def run_code(
         if group is not None:
             argv = ["/bin/sh", "-c", _JOIN_GROUP, "whalefall-join", *group.procs_files, "--", *argv]
     else:
-        argv = [python, "-I", str(LAUNCHER), str(os.getpid())]
+        argv = [python, "-I", "-S", str(LAUNCHER), str(os.getpid())]
     try:
         proc = subprocess.Popen(
             argv,
@@ -236,6 +238,12 @@ def run_code(
 
 # Joins the run's control group(s) (the files before "--"), then becomes the sandbox.
 _JOIN_GROUP = 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift; exec "$@"'
+
+
+@functools.lru_cache(maxsize=1)
+def _site_packages() -> list[str]:
+    # The launcher runs without ``site`` (see its docstring): it is told where packages are.
+    return [path for path in site.getsitepackages() if os.path.isdir(path)]
 
 
 @functools.lru_cache(maxsize=1)
