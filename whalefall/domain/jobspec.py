@@ -17,6 +17,7 @@ from whalefall.domain.base import Strict
 
 JobId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.\-]{1,64}$")]
 FlatValue = str | int | None
+InstanceName = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 
 
 class TriggerFields(Strict):
@@ -72,6 +73,11 @@ class JobPatch(TriggerFields):
     retry_delay_seconds: int | None = Field(None, ge=0, le=86400)
     depends_on: list[JobId] | None = Field(None, max_length=50)
     notify: NotifyPolicy | None = Field(None, description="the job's alert policy over the global one")
+    uses_instances: list[InstanceName] | None = Field(
+        None,
+        max_length=20,
+        description="registered instances (by name) a code or shell job may connect to; admins only",
+    )
 
     @field_validator("name")
     @classmethod

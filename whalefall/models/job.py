@@ -45,6 +45,8 @@ class Job(Base):
     retry_delay_seconds: Mapped[int] = mapped_column(Integer)
     depends_on: Mapped[list[str]] = mapped_column(JSONValue, default=list)
     notify: Mapped[dict[str, Any]] = mapped_column(JSONValue, default=dict)
+    # Registered instances (by name) a code or shell job gets credentials for at run time.
+    uses_instances: Mapped[list[str] | None] = mapped_column(JSONValue, default=list)
     # Kept current by the services and the active scheduler, so lists and
     # "next executions" are answered by one indexed query.
     next_run_time: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)

@@ -11,7 +11,18 @@ Input, on stdin, one JSON object::
      "memory_limit_mb": int | null, "cpu_seconds": int | null,
      "max_processes": int | null, "file_size_mb": int | null,
      "command": [str, ...] | null, "env": {str: str} | null, "cwd": str | null,
-     "sys_path": [str, ...] | null}
+     "sys_path": [str, ...] | null,
+     "instances": {name: {"db_type", "host", "port", "database", "user", "password", "connect_timeout"}} | null}
+
+``instances`` are the registered instances the job declares (``uses_instances``). A code job gets
+``connect(name, **options)`` among its globals: a DB-API connection with the engine's driver
+(PyMySQL, psycopg, pymssql, oracledb), each call reported to the parent as a "use" record, which
+audits it. A shell command gets, for each instance NAME (upper-cased, other characters as ``_``),
+``WF_NAME_HOST``, ``_PORT``, ``_USER``, ``_PASSWORD``, ``_DATABASE`` and ``_TYPE``; a MySQL option
+file ``WF_NAME_CNF`` (``mysql --defaults-extra-file="$WF_NAME_CNF"``); the PostgreSQL ones as
+services of ``PGSERVICEFILE`` (``psql service=NAME``); and, when it declares exactly one instance,
+the client's own variables (``PGHOST`` … ``PGPASSWORD``, or ``MYSQL_HOST``, ``MYSQL_TCP_PORT``,
+``MYSQL_PWD``). The files are 0600 in ``$HOME/.whalefall`` (the run's private workdir).
 
 ``sys_path`` lists the interpreter's site-packages: the launcher is started with ``-S`` (no
 ``site``, no ``.pth`` files: an editable install's import hook alone costs ~45 ms per start, and
@@ -33,6 +44,7 @@ is raw output, so raw text can neither break nor forge a record. The records:
 
     {"t": "log", "level": "INFO", "line": "message"}     a record of ``logger`` or the root logger
     {"t": "out", "line": "text"}                         a line written to sys.stdout / sys.stderr
+    {"t": "use", "instance": "name"}                     the job opened a connection with ``connect``
     {"t": "result", "value": "text"}                     last record after success; exit code 0
     {"t": "error", "error": "Type: message", "traceback": "..."}   last record after a failure; exit 1
 
@@ -291,7 +303,9 @@ def _run(job: dict, filename: str) -> object:
     linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
     compiled = compile(code, filename, "exec", dont_inherit=True)
     module = types.ModuleType("__whalefall_job__")
-    module.__dict__.update(logger=logger, params=params, context=context)
+    module.__dict__.update(
+        logger=logger, params=params, context=context, connect=_connector(job.get("instances") or {})
+    )
     sys.modules[module.__name__] = module  # dataclasses and pickle look the module up there
     exec(compiled, module.__dict__)
     task = module.__dict__.get("execute_task")
@@ -331,10 +345,126 @@ def _format_traceback(exc: BaseException, filename: str) -> str:
     return _clip("".join(traceback.format_exception(type(exc), exc, tb)), _MAX_VALUE)
 
 
+def _connector(instances: dict):
+    def connect(name: str, **options):
+        """A DB-API connection to the registered instance ``name``, one of the job's ``uses_instances``;
+        ``options`` go to the driver (``autocommit=True``, ``database=…``)."""
+        spec = instances.get(name)
+        if spec is None:
+            declared = ", ".join(sorted(instances)) or "none"
+            raise LookupError(f"instance {name!r} is not in this job's uses_instances (declared: {declared})")
+        _send({"t": "use", "instance": name})
+        kind, timeout = spec["db_type"], int(spec.get("connect_timeout") or 10)
+        host, port, user, password = spec["host"], int(spec["port"]), spec["user"], spec["password"]
+        database = spec.get("database") or None
+        if kind == "mysql":
+            import pymysql
+
+            args = {"host": host, "port": port, "user": user, "password": password, "database": database}
+            return pymysql.connect(**{**args, "connect_timeout": timeout, "charset": "utf8mb4", **options})
+        if kind == "postgresql":
+            import psycopg
+
+            args = {"host": host, "port": port, "user": user, "password": password}
+            args.update(
+                dbname=database or "postgres", connect_timeout=timeout, application_name="whalefall-job"
+            )
+            return psycopg.connect(**{**args, **options})
+        if kind == "sqlserver":
+            import pymssql
+
+            args = {
+                "server": host,
+                "port": str(port),
+                "user": user,
+                "password": password,
+                "database": database,
+            }
+            return pymssql.connect(**{**args, "login_timeout": timeout, **options})
+        if kind == "oracle":
+            import oracledb
+
+            dsn = f"{host}:{port}/{database or ''}"
+            return oracledb.connect(**{"user": user, "password": password, "dsn": dsn, **options})
+        raise ValueError(f"instance {name!r} has an unknown db_type {kind!r}")
+
+    return connect
+
+
+def _variable(name: str) -> str:
+    return "WF_" + "".join(c if c.isascii() and c.isalnum() else "_" for c in name).upper()
+
+
+def _option_value(value: object) -> str:
+    text = str(value)
+    if "\n" in text or "\r" in text:
+        raise ValueError("a value with a line break cannot be written to a client option file")
+    return text
+
+
+def _credential_env(instances: dict) -> dict:
+    """The shell job's variables for its instances, writing the option files they point to."""
+    if not instances:
+        return {}
+    folder = os.path.join(os.environ.get("HOME") or os.getcwd(), ".whalefall")
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    env: dict[str, str] = {}
+    services = []
+    for name, spec in instances.items():
+        prefix = _variable(name)
+        values = {
+            "HOST": spec["host"],
+            "PORT": str(spec["port"]),
+            "USER": spec["user"],
+            "PASSWORD": spec["password"],
+            "DATABASE": spec.get("database") or "",
+            "TYPE": spec["db_type"],
+        }
+        env.update({f"{prefix}_{key}": str(value) for key, value in values.items()})
+        if spec["db_type"] == "mysql":
+            escaped = str(spec["password"]).replace("\\", "\\\\").replace('"', '\\"')
+            lines = ["[client]", f"host={_option_value(spec['host'])}", f"port={int(spec['port'])}"]
+            lines += [f"user={_option_value(spec['user'])}", f'password="{_option_value(escaped)}"']
+            if spec.get("database"):
+                lines.append(f"database={_option_value(spec['database'])}")
+            path = os.path.join(folder, f"{prefix.lower()}.cnf")
+            _write_private(path, "\n".join(lines) + "\n")
+            env[f"{prefix}_CNF"] = path
+        elif spec["db_type"] == "postgresql":
+            services.append(
+                f"[{name}]\nhost={_option_value(spec['host'])}\nport={int(spec['port'])}\n"
+                f"user={_option_value(spec['user'])}\npassword={_option_value(spec['password'])}\n"
+                f"dbname={_option_value(spec.get('database') or 'postgres')}\n"
+            )
+    if services:
+        path = os.path.join(folder, "pg_service.conf")
+        _write_private(path, "\n".join(services))
+        env["PGSERVICEFILE"] = path
+    if len(instances) == 1:
+        spec = next(iter(instances.values()))
+        if spec["db_type"] == "postgresql":
+            env.update(PGHOST=spec["host"], PGPORT=str(spec["port"]), PGUSER=spec["user"])
+            env.update(PGPASSWORD=spec["password"], PGDATABASE=spec.get("database") or "postgres")
+        elif spec["db_type"] == "mysql":
+            env.update(MYSQL_HOST=spec["host"], MYSQL_TCP_PORT=str(spec["port"]), MYSQL_PWD=spec["password"])
+    return env
+
+
+def _write_private(path: str, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+
+
 def _exec_command(job: dict) -> None:
     """Become the shell job's command; report an "error" only if it cannot be started."""
     argv = [str(part) for part in job["command"]]
     env = dict(os.environ)
+    try:
+        env.update(_credential_env(job.get("instances") or {}))
+    except (OSError, ValueError) as exc:
+        _send({"t": "error", "error": _describe(exc), "traceback": ""})
+        os._exit(1)
     env.update({str(k): str(v) for k, v in (job.get("env") or {}).items()})
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # as a shell would start it
     signal.signal(signal.SIGXFSZ, signal.SIG_DFL)

@@ -254,6 +254,7 @@ class Runner:
     def _run_code(self, run: Run, job: Job, runlog: RunLog) -> Outcome:
         from whalefall.sandbox.isolation import SandboxUnavailable
         from whalefall.scheduler.executors.process import run_code
+        from whalefall.services import job_credentials
 
         settings = self.runtime.settings
         sandbox = self.runtime.sandbox
@@ -282,7 +283,12 @@ class Runner:
             last_poll[0] = time.monotonic()
             return run_service.cancel_requested(self.runtime, run.id)
 
+        try:
+            instances = job_credentials.issue(self.runtime, job, run.id)
+        except job_credentials.CredentialsUnavailable as exc:
+            return Outcome(RunStatus.FAILED, error_message=f"cannot hand over credentials: {exc}")
         context = {
+            "instances": list(instances),
             "run_id": run.id,
             "job_id": job.id,
             "attempt": run.attempt,
@@ -301,6 +307,8 @@ class Runner:
                 file_size_mb=settings.code_file_size_mb,
                 sandbox=sandbox,
                 run_id=run.id,
+                instances=instances,
+                on_use=lambda name: job_credentials.record_use(self.runtime, job, run.id, name),
                 on_output=runlog.append,
                 should_cancel=should_cancel,
                 cancel_poll_seconds=0.25,

@@ -22,6 +22,7 @@ from whalefall.domain.jobspec import JobCreate, JobPatch
 from whalefall.errors import Forbidden, InvalidInput, JobConflict, JobNotFound
 from whalefall.i18n import catalogue
 from whalefall.models import Job, JobChange, JobKind, JobState, Role, Run
+from whalefall.models.fleet import Instance
 from whalefall.runtime import Runtime
 from whalefall.services import alerts, audit
 from whalefall.services.audit import Actor
@@ -166,6 +167,14 @@ def _apply(runtime: Runtime, job: Job, patch: JobPatch, actor: Actor, *, creatin
 
     if "depends_on" in given and patch.depends_on is not None:
         job.depends_on = list(dict.fromkeys(patch.depends_on))
+    if "uses_instances" in given:
+        job.uses_instances = list(dict.fromkeys(patch.uses_instances or []))
+    if job.uses_instances and job.kind == JobKind.BUILTIN.value:
+        raise InvalidInput(
+            "only code and shell jobs declare `uses_instances`",
+            field="uses_instances",
+            key="uses_instances_builtin",
+        )
     if job.trigger_type == triggers.TriggerType.DEPENDENCY and not job.depends_on:
         raise InvalidInput(
             "a dependency trigger needs at least one job in `depends_on`",
@@ -211,6 +220,21 @@ def _check_dependencies(session: Session, job: Job) -> None:
         path = " → ".join(cycle)
         raise InvalidInput(
             f"dependency cycle: {path}", field="depends_on", key="depends_on_cycle", params={"cycle": path}
+        )
+
+
+def _check_instances(session: Session, job: Job) -> None:
+    if not job.uses_instances:
+        return
+    known = set(session.scalars(select(Instance.name).where(Instance.name.in_(job.uses_instances))))
+    missing = [name for name in job.uses_instances if name not in known]
+    if missing:
+        names = ", ".join(missing)
+        raise InvalidInput(
+            f"unknown instance(s) in uses_instances: {names}",
+            field="uses_instances",
+            key="uses_instances_unknown",
+            params={"names": names},
         )
 
 
@@ -314,6 +338,7 @@ def _insert(runtime: Runtime, session: Session, job: Job, actor: Actor) -> None:
             f"a job with id {job.id!r} already exists", field="id", key="job_id_taken", params={"id": job.id}
         )
     _check_dependencies(session, job)
+    _check_instances(session, job)
     session.add(job)
     _finish_change(runtime, session, job, "create")
     audit.record(session, actor, "job.create", "job", job.id, {"name": job.name, "kind": job.kind})
@@ -341,6 +366,7 @@ def _update(runtime: Runtime, session: Session, job_id: str, data: JobPatch, act
         with session.no_autoflush:
             _apply(runtime, job, data, actor, creating=False)
             _check_dependencies(session, job)
+            _check_instances(session, job)
         job.updated_by, job.updated_at = actor.name, clock.now()
         job.broken_reason = None  # a user's fix clears the flag; the scheduler sets it again if still broken
         audit.record(session, actor, "job.update", "job", job.id, {"fields": fields, "before": before})
@@ -469,6 +495,7 @@ def to_dict(
         "max_retries": job.max_retries,
         "retry_delay_seconds": job.retry_delay_seconds,
         "depends_on": job.depends_on,
+        "uses_instances": job.uses_instances or [],
         "notify": job.notify,
         "is_default": job.is_default,
         "broken_reason": job.broken_reason,

@@ -31,6 +31,7 @@ EXPORTED = (
     "retry_delay_seconds",
     "depends_on",
     "notify",
+    "uses_instances",
 )
 
 

@@ -94,6 +94,8 @@ def run_code(
     cwd: Path | None = None,
     sandbox: Sandbox | None = None,
     run_id: int = 0,
+    instances: Mapping[str, Mapping[str, Any]] | None = None,
+    on_use: Callable[[str], None] = lambda name: None,
 ) -> CodeOutcome:
     """Run the ``execute_task`` of ``code`` (or, given ``command``, that argv) in a new process
     and wait for it to end.
@@ -102,7 +104,9 @@ def run_code(
        (``isolation.Sandbox``), in a control group of its own where the machine allows it
        (``cgroups.RunGroup``: memory, processes and CPU time counted for all its processes) —
        in ``cwd`` or ``workdir`` (created if missing, 0700, the job's own), with ``env`` or else
-       ``scrubbed_env(workdir)``; call ``on_start(pid)``.
+       ``scrubbed_env(workdir)``; call ``on_start(pid)``. ``instances`` (name → connection
+       details, passwords included) reach the launcher on its stdin only; ``on_use(name)`` is
+       called when the job opens a connection to one of them.
     2. Feed it the job on stdin; pass each line of output to ``on_output`` as it arrives, on
        the calling thread: log records as "LEVEL message", other output as written.
     3. Stop when the process exits, ``timeout`` seconds pass ("timeout"), ``should_cancel()``,
@@ -139,6 +143,7 @@ def run_code(
             "env": dict(command_env or {}),
             "cwd": str(cwd or workdir),
             "sys_path": _site_packages(),
+            "instances": {name: dict(spec) for name, spec in (instances or {}).items()},
         },
         ensure_ascii=False,
         default=_jsonable,
@@ -172,7 +177,7 @@ def run_code(
         if group is not None:
             group.remove()
         raise
-    output = _Output(on_output)
+    output = _Output(on_output, lambda name: on_use(name) if name in (instances or {}) else None)
     pidfd = _open_pidfd(proc.pid)
 
     def should_stop() -> str | None:
@@ -338,8 +343,9 @@ def _drain(proc: subprocess.Popen[bytes], output: _Output) -> None:
 class _Output:
     """Splits the launcher's output into records and lines of raw text."""
 
-    def __init__(self, on_output: Callable[[str], None]):
+    def __init__(self, on_output: Callable[[str], None], on_use: Callable[[str], None] = lambda name: None):
         self._on_output = on_output
+        self._on_use = on_use
         self._buffer = bytearray()
         self.report: dict[str, Any] | None = None  # the final "result" or "error" record
         self.tail: collections.deque[str] = collections.deque(maxlen=_TAIL_LINES)
@@ -376,6 +382,8 @@ class _Output:
             self._text(f"{record.get('level', 'INFO')} {record.get('line', '')}")
         elif kind == "out":
             self._text(str(record.get("line", "")))
+        elif kind == "use":
+            self._on_use(str(record.get("instance", "")))
         elif kind in ("result", "error"):
             self.report = record
         else:
