@@ -293,7 +293,7 @@ ERROR_CASES = [
         "/users",
         {"username": "dba", "password": "short", "role": "viewer"},
         400,
-        "密码至少 8 个字符",
+        "密码至少 10 个字符",
     ),
     _case(
         "en",
@@ -301,7 +301,7 @@ ERROR_CASES = [
         "/users",
         {"username": "dba", "password": "short", "role": "viewer"},
         400,
-        "password must be at least 8 characters",
+        "password must be at least 10 characters",
     ),
     _case(
         "zh",

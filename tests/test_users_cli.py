@@ -71,7 +71,7 @@ def test_user_create_prompts_twice_without_password_stdin(run, rt):
 def test_user_create_with_a_short_password_fails_with_exit_status_2(run):
     result = run("user", "create", "carol", "--role", "admin", "--password-stdin", input="short\n")
     assert result.exit_code == 2
-    assert result.stderr.startswith("error: password must be at least 8 characters")
+    assert result.stderr.startswith("error: password must be at least 10 characters")
 
 
 def test_user_create_refuses_an_unknown_role(run):

@@ -34,8 +34,13 @@ def create_app(overrides: dict[str, Any] | None = None, runtime: Runtime | None 
     app.extensions["whalefall"] = runtime
 
     from whalefall import api, auth, console
-    from whalefall.web import errors
+    from whalefall.web import errors, headers
 
+    headers.init_app(
+        app,
+        trusted_proxies=runtime.settings.trusted_proxies,
+        secure_cookie=runtime.settings.session_cookie_secure,
+    )
     errors.init_app(app)
     auth.init_app(app)
     api.init_app(app)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import stat
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -21,6 +22,7 @@ from whalefall import defaults
 from whalefall.errors import ConfigError
 
 SECRET_FILE_SETTINGS = ("secret_key", "database_url", "encryption_key")
+DATA_DIR_MODE = 0o700
 
 
 class Settings(BaseSettings):
@@ -68,6 +70,9 @@ class Settings(BaseSettings):
     log_json: bool = False
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     session_cookie_secure: bool = False
+    # How many reverse proxies in front of the web process set X-Forwarded-For / -Proto
+    # (Werkzeug's ProxyFix); 0 believes no such header.
+    trusted_proxies: int = Field(0, ge=0, le=10)
     # The database fleet (SPEC §10). Without an encryption key, one is derived from the secret key.
     encryption_key: str | None = None
     fleet_max_connections: int = Field(defaults.FLEET_MAX_CONNECTIONS, ge=1, le=64)
@@ -195,6 +200,19 @@ def load_settings(overrides: dict[str, Any] | None = None, environ: dict[str, st
         name = "WHALEFALL_" + "_".join(str(p) for p in err["loc"]).upper()
         raise ConfigError(f"{name}: {err['msg']} (got {err.get('input')!r})") from None
     return settings
+
+
+def prepare_data_dir(settings: Settings) -> Path:
+    """Create the data directory when missing and make it private (0700) whoever created it.
+
+    It holds the secret key, the SQLite database and the first admin's password:
+    no other account on the machine may list or read it. Raises ``OSError``.
+    """
+    path = settings.data_dir
+    path.mkdir(parents=True, exist_ok=True, mode=DATA_DIR_MODE)
+    if stat.S_IMODE(path.stat().st_mode) != DATA_DIR_MODE:
+        path.chmod(DATA_DIR_MODE)
+    return path
 
 
 def ensure_secret_key(settings: Settings) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy.exc import ArgumentError
 
-from whalefall.config import Settings, ensure_secret_key, load_settings
+from whalefall.config import Settings, ensure_secret_key, load_settings, prepare_data_dir
 from whalefall.db import Database
 from whalefall.errors import ConfigError
 from whalefall.sandbox.isolation import Sandbox
@@ -28,7 +28,7 @@ class Runtime:
     def __init__(self, settings: Settings):
         self.settings = settings
         try:
-            settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            prepare_data_dir(settings)
             self.secret_key = ensure_secret_key(settings)
         except OSError as exc:
             raise ConfigError(

@@ -15,7 +15,7 @@ from whalefall.api import bp, json_body, openapi, parse
 from whalefall.api.context import runtime
 from whalefall.auth.guard import current_actor, current_user, require
 from whalefall.domain.base import Strict
-from whalefall.errors import Conflict
+from whalefall.errors import Conflict, InvalidInput
 from whalefall.i18n.messages import say
 from whalefall.models import Role
 from whalefall.services import tokens as token_service
@@ -28,13 +28,18 @@ RoleName = Literal["viewer", "operator", "admin"]
 
 class UserCreate(Strict):
     username: str = Field(max_length=64, description="1-64 of letters, digits, '_', '.' or '-'")
-    password: str = Field(description="at least 8 characters")
+    password: str = Field(description="at least 10 characters, not a common password")
     role: RoleName
 
 
 class UserPatch(Strict):
     role: RoleName | None = None
-    password: str | None = Field(None, description="a new password; the user's sessions end")
+    password: str | None = Field(
+        None, description="a new password (at least 10 characters, not a common one); the user's sessions end"
+    )
+    revoke_tokens: bool = Field(
+        False, description="with a new password: also revoke every API token of the user"
+    )
     is_active: bool | None = Field(None, description="false disables the user, their sessions and tokens")
 
 
@@ -86,12 +91,23 @@ def update_user(username: str):
             raise Conflict("you cannot disable your own account", field="is_active", key="own_account")
     if data.password is not None:
         user_service.validate_password(data.password)
+    elif data.revoke_tokens:
+        raise InvalidInput(
+            "revoke_tokens goes with a new password", field="revoke_tokens", key="revoke_tokens_alone"
+        )
     if data.role is not None:
         user = user_service.set_role(db, username, data.role, actor)
     if data.is_active is not None:
         user = user_service.set_active(db, username, data.is_active, actor)
     if data.password is not None:
-        user = user_service.set_password(db, username, data.password, actor)
+        user = user_service.set_password(
+            db,
+            username,
+            data.password,
+            actor,
+            revoke_tokens=data.revoke_tokens,
+            data_dir=runtime().settings.data_dir,
+        )
     return ok(user_service.public_dict(user), say("user_updated", name=username))
 
 

@@ -1,17 +1,16 @@
 """Who is making this request: a bearer token, or the signed session cookie.
 
-The cookie holds the user id, when they signed in, and a marker derived from
-the password hash, the role and the active flag. Changing the password or
-the role, or disabling the user, changes the marker and so ends every
-session signed in before. (A rehash after an argon2 parameter upgrade does
-too, which is rare and harmless.) A session also ends after
-``SESSION_MAX_AGE_SECONDS`` however active it was: the cookie is signed but
-not stored server-side, so it must not live forever.
+The cookie holds the user id, when they signed in, and the user's session
+generation at that moment. Every request compares it with the user's row:
+signing out, a new password, a new role, or disabling the user counts the
+generation up (``services.users``) and so ends every session signed in
+before, in every browser, at its next request. Signing out is therefore
+"sign out everywhere": the product keeps no list of sessions, and a copied
+cookie must die with the one signed out. A session also ends after
+``SESSION_MAX_AGE_SECONDS`` however active it was.
 """
 
 from __future__ import annotations
-
-import hashlib
 
 from flask import current_app, g, request, session
 
@@ -21,27 +20,23 @@ from whalefall.services import tokens
 from whalefall.services import users as user_service
 
 SESSION_USER_KEY = "uid"
-SESSION_MARKER_KEY = "mark"
+SESSION_GENERATION_KEY = "gen"
 SESSION_SINCE_KEY = "since"
 SESSION_MAX_AGE_SECONDS = 7 * 24 * 3600
-
-
-def marker(user: User) -> str:
-    text = f"{user.id}|{user.password_hash}|{user.role}|{int(bool(user.is_active))}"
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:24]
 
 
 def sign_in(user: User) -> None:
     """Start a fresh session for ``user`` (a new CSRF token comes with it)."""
     session.clear()
     session[SESSION_USER_KEY] = user.id
-    session[SESSION_MARKER_KEY] = marker(user)
+    session[SESSION_GENERATION_KEY] = user.session_generation
     session[SESSION_SINCE_KEY] = int(clock.now().timestamp())
     g.user = user
     g.auth_method = "session"
 
 
 def sign_out() -> None:
+    """Forget this browser's session (``services.users.log_out`` ends it everywhere)."""
     session.clear()
     g.user = None
     g.auth_method = None
@@ -70,7 +65,8 @@ def load_current_user() -> None:
     user = user_service.get(db, user_id) if isinstance(user_id, int) else None
     since = session.get(SESSION_SINCE_KEY)
     fresh = isinstance(since, int) and clock.now().timestamp() - since < SESSION_MAX_AGE_SECONDS
-    if user is None or not user.is_active or not fresh or session.get(SESSION_MARKER_KEY) != marker(user):
+    current = session.get(SESSION_GENERATION_KEY) == user.session_generation if user else False
+    if user is None or not user.is_active or not fresh or not current:
         session.clear()
         return
     g.user = user

@@ -101,7 +101,7 @@ def logout():
         return render_template("auth/message.html", s=s, title=s["bad_request_title"], message=s["csrf"]), 400
     user = current_user()
     if user is not None and g.auth_method == "session":
-        user_service.record_logout(_runtime().db, user, request.remote_addr)
+        user_service.log_out(_runtime().db, user, request.remote_addr)
     sign_out()
     if _wants_json():
         return ok(None, "signed out")

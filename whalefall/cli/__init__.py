@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
@@ -9,6 +10,8 @@ import threading
 import click
 
 from whalefall.errors import ConfigError, WhalefallError
+
+PROCESS_UMASK = 0o077
 
 
 def load_runtime(*, overrides: dict | None = None, check_schema: bool = True):
@@ -63,6 +66,9 @@ class StopRequested:
 @click.version_option(package_name="whalefall")
 def cli() -> None:
     """Whalefall — a job scheduler for database operations teams."""
+    # Every role and command starts here: files it creates (keys, logs, backups,
+    # the SQLite database, run workdirs) are its own alone.
+    os.umask(PROCESS_UMASK)
 
 
 def _start_http(runtime, host: str, port: int):

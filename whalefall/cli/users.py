@@ -89,16 +89,22 @@ def user_create(name: str, role: str, password_stdin: bool) -> None:
 @user.command("passwd")
 @click.argument("name")
 @click.option("--password-stdin", is_flag=True, help=PASSWORD_STDIN_HELP)
+@click.option("--revoke-tokens", is_flag=True, help="Also revoke every API token of NAME.")
 @_fail_cleanly
-def user_passwd(name: str, password_stdin: bool) -> None:
-    """Set a new password for NAME; their open sessions end."""
+def user_passwd(name: str, password_stdin: bool, revoke_tokens: bool) -> None:
+    """Set a new password for NAME; their open sessions end, in every browser."""
 
     def change(rt: Runtime):
         user_service.get_by_name(rt.db, name)  # say "no such user" before asking for a password
-        return user_service.set_password(rt.db, name, _read_password(password_stdin), Actor.cli())
+        password = _read_password(password_stdin)
+        return user_service.set_password(
+            rt.db, name, password, Actor.cli(), revoke_tokens=revoke_tokens, data_dir=rt.settings.data_dir
+        )
 
     _with_runtime(change)
-    click.echo(f"password changed for {name}")
+    click.echo(
+        f"password changed for {name}" + ("; every API token of theirs is revoked" if revoke_tokens else "")
+    )
 
 
 @user.command("role")

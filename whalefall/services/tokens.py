@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
 
 from whalefall import clock
 from whalefall.db import Database
@@ -106,6 +107,26 @@ def revoke(db: Database, token_id: int, actor: Actor) -> ApiToken:
             token.revoked_at = clock.now()
             audit.record(session, actor, "token.revoke", "token", str(token.id), {"prefix": token.prefix})
         return token
+
+
+def revoke_all_of(session: Session, user: User, actor: Actor) -> int:
+    """Revoke every active token of ``user`` within ``session`` (each audited);
+    how many were revoked. Used by a password reset that asks for it."""
+    now = clock.now()
+    active = session.scalars(
+        select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+    ).all()
+    for token in active:
+        token.revoked_at = now
+        audit.record(
+            session,
+            actor,
+            "token.revoke",
+            "token",
+            str(token.id),
+            {"prefix": token.prefix, "user": user.username, "reason": "password_reset"},
+        )
+    return len(active)
 
 
 def list_tokens(

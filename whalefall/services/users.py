@@ -5,19 +5,35 @@ are throttled: five failures within a minute for one username or from one
 address make every further attempt answer :class:`TooManyAttempts`, even with
 the right password, until the window has passed. Every change and every
 sign-in writes an audit row in the same transaction.
+
+Passwords follow one policy wherever they are set (API, console, CLI): at
+least ten characters and not one of the common passwords shipped in
+``services/data/common_passwords.txt`` (compared case-insensitively).
+
+Sessions end by generation: every session cookie carries the user's
+``session_generation`` of when it was signed in, and signing out, a new
+password, a new role, disabling (or enabling) the user count it up, which
+ends every session signed in before, in every browser. Signing out therefore
+signs the user out everywhere: a copied cookie dies with the one signed out.
+
+A failed sign-in for a name that is no user is audited without the typed
+name: the row says "unknown user" and the address, nothing the person typed.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import secrets
 from datetime import datetime, timedelta
+from importlib import resources
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -38,11 +54,12 @@ if TYPE_CHECKING:
     from whalefall.runtime import Runtime
 
 USERNAME_RE = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
-PASSWORD_MIN_CHARS = 8
+PASSWORD_MIN_CHARS = 10
 PASSWORD_MAX_CHARS = 1024
 ATTEMPT_RETENTION = timedelta(days=1)
 INITIAL_ADMIN_NAME = "admin"
 INITIAL_ADMIN_FILE = "initial_admin_password"
+UNKNOWN_USER = "(unknown user)"  # who a failed sign-in names when the name is no user's
 
 # The one hasher. Tests may replace it with cheaper parameters; hashes carry
 # their own parameters, so a hash made by any hasher still verifies.
@@ -63,7 +80,18 @@ def validate_username(username: object) -> str:
     return username
 
 
+@functools.cache
+def common_passwords() -> frozenset[str]:
+    """The blocklist, lower-cased: one password a line, ``#`` comments."""
+    text = resources.files("whalefall.services").joinpath("data", "common_passwords.txt").read_text("utf-8")
+    return frozenset(
+        line.strip().casefold() for line in text.splitlines() if line.strip() and not line.startswith("#")
+    )
+
+
 def validate_password(password: object) -> str:
+    """The password, when the policy allows it. Raises :class:`InvalidInput`
+    (field ``password``): too short, too long, or a common password."""
     if not isinstance(password, str) or len(password) < PASSWORD_MIN_CHARS:
         raise InvalidInput(
             f"password must be at least {PASSWORD_MIN_CHARS} characters",
@@ -77,6 +105,12 @@ def validate_password(password: object) -> str:
             field="password",
             key="password_too_long",
             params={"max": PASSWORD_MAX_CHARS},
+        )
+    if password.casefold() in common_passwords() or password.strip().casefold() in common_passwords():
+        raise InvalidInput(
+            "password is one of the most common passwords: choose another",
+            field="password",
+            key="password_common",
         )
     return password
 
@@ -194,17 +228,46 @@ def _insert(session: Session, username: str, password_hash: str, role: Role, act
     return user
 
 
-def set_password(db: Database, username: str, password: str, actor: Actor) -> User:
-    """Change a password; the user's existing sessions end. Raises
-    :class:`UserNotFound` or :class:`InvalidInput` (field ``password``)."""
+def set_password(
+    db: Database,
+    username: str,
+    password: str,
+    actor: Actor,
+    *,
+    revoke_tokens: bool = False,
+    data_dir: Path | None = None,
+) -> User:
+    """Change a password; the user's existing sessions end everywhere, and
+    with ``revoke_tokens`` every API token of theirs is revoked too (each
+    audited). When ``data_dir`` holds the first admin's generated password
+    and this is that admin, the file is deleted: it no longer opens anything.
+
+    Raises :class:`UserNotFound` or :class:`InvalidInput` (field ``password``).
+    """
+    # services.tokens reads users through this module: imported here, not at the top.
+    from whalefall.services.tokens import revoke_all_of
+
     validate_password(password)
     password_hash = hash_password(password)
     with db.begin() as session:
         user = find(session, username)
         user.password_hash = password_hash
         user.updated_at = clock.now()
-        audit.record(session, actor, "user.passwd", "user", username)
-        return user
+        _end_sessions(session, user)
+        revoked = revoke_all_of(session, user, actor) if revoke_tokens else 0
+        detail = {"revoked_tokens": revoked} if revoke_tokens else None
+        audit.record(session, actor, "user.passwd", "user", username, detail)
+        if data_dir is not None and username == INITIAL_ADMIN_NAME:
+            # Removed inside the transaction: if it cannot be removed, the password stays as it was.
+            (data_dir / INITIAL_ADMIN_FILE).unlink(missing_ok=True)
+    return user
+
+
+def _end_sessions(session: Session, user: User) -> None:
+    """Count the user's session generation up, in SQL, so two changes at once both count."""
+    user.session_generation = User.session_generation + 1
+    session.flush()
+    session.refresh(user, ["session_generation"])  # the object outlives the session: load it now
 
 
 def set_role(db: Database, username: str, role: Role | str, actor: Actor) -> User:
@@ -220,6 +283,7 @@ def set_role(db: Database, username: str, role: Role | str, actor: Actor) -> Use
         old = user.role
         user.role = role.value
         user.updated_at = clock.now()
+        _end_sessions(session, user)
         audit.record(session, actor, "user.role", "user", username, {"from": old, "to": role.value})
         return user
 
@@ -235,6 +299,7 @@ def set_active(db: Database, username: str, active: bool, actor: Actor) -> User:
             _keep_an_admin(session, user)
         user.is_active = active
         user.updated_at = clock.now()
+        _end_sessions(session, user)
         audit.record(session, actor, "user.enable" if active else "user.disable", "user", username)
         return user
 
@@ -273,16 +338,19 @@ def authenticate(db: Database, username: str, password: str, address: str | None
     username = username or ""
     name = username[:64]  # as recorded; longer names are never a user's
     address = (address or "unknown")[:64]
-    actor = Actor(name or "anonymous", "", address)
     now = clock.now()
     with db.read() as session:
         throttled = _throttled(session, name, address, now)
         user = None
-        if not throttled and len(username) <= 64:
+        if len(username) <= 64:
             user = session.scalar(select(User).where(User.username == username))
+    # What the audit log may say of who tried: a user's name, never text typed
+    # for no user (it is often a password typed into the wrong field).
+    shown = user.username if user is not None else UNKNOWN_USER
+    actor = Actor(shown, "", address)
     if throttled:
         with db.begin() as session:
-            audit.record(session, actor, "auth.login_failed", "user", name, {"reason": "too_many_attempts"})
+            audit.record(session, actor, "auth.login_failed", "user", shown, {"reason": "too_many_attempts"})
         raise TooManyAttempts()
 
     valid = _verify(user.password_hash if user else _dummy_hash(), password or "")
@@ -303,7 +371,7 @@ def authenticate(db: Database, username: str, password: str, address: str | None
         session.add(LoginAttempt(username=name, address=address, at=now, success=reason is None))
         session.execute(delete(LoginAttempt).where(LoginAttempt.at < now - ATTEMPT_RETENTION))
         if reason is not None:
-            audit.record(session, actor, "auth.login_failed", "user", name, {"reason": reason})
+            audit.record(session, actor, "auth.login_failed", "user", shown, {"reason": reason})
         else:
             assert user is not None
             user.last_login_at = now
@@ -345,8 +413,13 @@ def _throttled(session: Session, username: str, address: str, now: datetime) -> 
     return bool(by_address and by_address >= defaults.LOGIN_MAX_FAILURES)
 
 
-def record_logout(db: Database, user: User, address: str | None) -> None:
+def log_out(db: Database, user: User, address: str | None) -> None:
+    """Sign ``user`` out: every session of theirs ends, in every browser (the
+    generation counts up), so a copied cookie stops working too."""
     with db.begin() as session:
+        session.execute(
+            update(User).where(User.id == user.id).values(session_generation=User.session_generation + 1)
+        )
         audit.record(session, Actor(user.username, user.role, address), "auth.logout", "user", user.username)
 
 
@@ -361,7 +434,7 @@ def ensure_first_admin(runtime: Runtime) -> str | None:
     with db.read() as session:
         if session.scalar(select(func.count()).select_from(User)):
             return None
-    password = secrets.token_urlsafe(18)
+    password = secrets.token_urlsafe(18)  # 24 characters: the policy's length, never a common one
     password_hash = hash_password(password)
     path = runtime.settings.data_dir / INITIAL_ADMIN_FILE
     try:

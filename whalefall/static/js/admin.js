@@ -12,10 +12,12 @@
       window.location.reload();
     }
 
-    /** Send a form's fields as JSON; errors go under the fields the server names. */
+    /** Send a form's fields as JSON (a checkbox as true or false); errors go under the fields the server names. */
     async function submit(form, path) {
       var body = {};
-      Array.prototype.forEach.call(form.elements, function (input) { if (input.name) body[input.name] = input.value; });
+      Array.prototype.forEach.call(form.elements, function (input) {
+        if (input.name) body[input.name] = input.type === "checkbox" ? input.checked : input.value;
+      });
       return WF.send(form, form.dataset.method, path, body);
     }
 
