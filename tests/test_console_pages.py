@@ -313,13 +313,12 @@ def test_a_viewer_reads_a_jobs_code_and_params_escaped_with_no_action(client, lo
     assert [(point["status"], point["seconds"]) for point in chart] == [("success", 1.5), ("failed", 0.5)]
 
 
-def test_an_operator_gets_job_actions_but_neither_edit_nor_copy_of_a_code_job(client, login, runtime):
+def test_an_operator_gets_no_actions_on_a_code_job_but_every_one_on_a_builtin_job(client, login, runtime):
     make_code_job(runtime)
     make_job(runtime, "plain", "Plain")
     login(client, "operator")
     html = html_of(client, "/scheduler/jobs/script")
-    assert 'data-action="run"' in html and 'data-action="delete"' in html
-    assert 'data-action="edit"' not in html and 'data-action="copy"' not in html
+    assert 'data-action="' not in html and 'data-f="admin_only"' in html
     html = html_of(client, "/scheduler/jobs/plain")
     assert 'data-action="edit"' in html and 'data-action="copy"' in html and 'id="job-dialog"' in html
     assert 'data-copy="复制任务"' in html

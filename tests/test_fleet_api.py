@@ -197,12 +197,15 @@ def test_the_openapi_document_lists_the_fleet_endpoints(client):
 def test_changing_the_engine_brings_its_default_port_unless_one_was_chosen(client, bearer):
     admin = bearer("admin")
     iid = create(client, admin).get_json()["data"]["id"]
-    data = client.put(f"{BASE}/instances/{iid}", json={"db_type": "postgresql"}, headers=admin).get_json()[
-        "data"
-    ]
+    again = {"password": NEW["password"]}  # a new engine or port needs the password again
+    data = client.put(
+        f"{BASE}/instances/{iid}", json={"db_type": "postgresql", **again}, headers=admin
+    ).get_json()["data"]
     assert (data["port"], data["database"]) == (5432, "postgres")
-    data = client.put(f"{BASE}/instances/{iid}", json={"port": 6432}, headers=admin).get_json()["data"]
-    data = client.put(f"{BASE}/instances/{iid}", json={"db_type": "sqlserver"}, headers=admin).get_json()[
+    data = client.put(f"{BASE}/instances/{iid}", json={"port": 6432, **again}, headers=admin).get_json()[
         "data"
     ]
+    data = client.put(
+        f"{BASE}/instances/{iid}", json={"db_type": "sqlserver", **again}, headers=admin
+    ).get_json()["data"]
     assert (data["port"], data["database"]) == (6432, "master")

@@ -76,7 +76,7 @@ def create_instance():
 @require(Role.ADMIN)
 def check_connection():
     data = parse(ConnectionCheck, json_body())
-    return _tested(instance_service.check_connection(runtime(), data))
+    return _tested(instance_service.check_connection(runtime(), data, current_actor()))
 
 
 @bp.get("/instances/<int:instance_id>")

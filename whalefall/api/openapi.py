@@ -23,10 +23,12 @@ from whalefall.domain.instancespec import ConnectionCheck, InstanceCreate, Insta
 from whalefall.domain.jobspec import JobCreate, JobPatch
 from whalefall.web.queries import AuditQuery, JobListQuery, RunListQuery
 
+# Every act on a job whose kind is not builtin is an admin's (services.jobs.require_may_act).
+CODE_ADMIN = "operator (admin for code jobs: every kind but builtin)"
 # (method, path, role or None, summary, body model, query model)
 ROUTES: list[tuple[str, str, str | None, str, type[BaseModel] | None, type[BaseModel] | None]] = [
     ("get", "/jobs", "viewer", "List jobs", None, JobListQuery),
-    ("post", "/jobs", "operator (admin for code jobs)", "Create a job", JobCreate, None),
+    ("post", "/jobs", CODE_ADMIN, "Create a job", JobCreate, None),
     (
         "get",
         "/jobs/{job_id}",
@@ -35,15 +37,15 @@ ROUTES: list[tuple[str, str, str | None, str, type[BaseModel] | None, type[BaseM
         None,
         None,
     ),
-    ("put", "/jobs/{job_id}", "operator (admin for code jobs)", "Change the fields given", JobPatch, None),
-    ("delete", "/jobs/{job_id}", "operator", "Delete a job (its runs are kept)", None, None),
-    ("post", "/jobs/{job_id}/pause", "operator", "Pause a job", None, None),
-    ("post", "/jobs/{job_id}/resume", "operator", "Resume a job", None, None),
-    ("post", "/jobs/{job_id}/run", "operator", "Start a run now, asynchronously; returns run_id", None, None),
+    ("put", "/jobs/{job_id}", CODE_ADMIN, "Change the fields given", JobPatch, None),
+    ("delete", "/jobs/{job_id}", CODE_ADMIN, "Delete a job (its runs are kept)", None, None),
+    ("post", "/jobs/{job_id}/pause", CODE_ADMIN, "Pause a job", None, None),
+    ("post", "/jobs/{job_id}/resume", CODE_ADMIN, "Resume a job", None, None),
+    ("post", "/jobs/{job_id}/run", CODE_ADMIN, "Start a run now, asynchronously; returns run_id", None, None),
     ("get", "/jobs/{job_id}/runs", "viewer", "A job's runs, newest first", None, RunListQuery),
     ("get", "/runs", "viewer", "All runs, newest first", None, RunListQuery),
     ("get", "/runs/{run_id}", "viewer", "One run with its log (?offset= to follow)", None, None),
-    ("post", "/runs/{run_id}/cancel", "operator", "Cancel a queued or running run", None, None),
+    ("post", "/runs/{run_id}/cancel", CODE_ADMIN, "Cancel a queued or running run", None, None),
     ("post", "/cron/preview", "viewer", "Describe a trigger and list its next run times", CronPreview, None),
     ("post", "/code/check", "operator", "Check a code job's source", CodeCheck, None),
     ("get", "/tasks", "viewer", "The built-in task catalogue", None, None),
@@ -77,13 +79,22 @@ ROUTES: list[tuple[str, str, str | None, str, type[BaseModel] | None, type[BaseM
         InstanceCreate,
         None,
     ),
-    ("post", "/instances/test", "admin", "Try connection fields before saving them", ConnectionCheck, None),
+    (
+        "post",
+        "/instances/test",
+        "admin",
+        "Try connection fields before saving them (audited; with instance_id, a new host, port, "
+        "engine or username needs `password` again)",
+        ConnectionCheck,
+        None,
+    ),
     ("get", "/instances/{instance_id}", "viewer", "One instance", None, None),
     (
         "put",
         "/instances/{instance_id}",
         "admin",
-        "Change the fields given (is_active=false deactivates)",
+        "Change the fields given (is_active=false deactivates; a new host, port, engine or username "
+        "needs `password` again)",
         InstancePatch,
         None,
     ),

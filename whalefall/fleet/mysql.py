@@ -241,6 +241,31 @@ def _preferred_tls() -> ssl.SSLContext:
         return _tls_context
 
 
+class RefuseCleartext:
+    """PyMySQL's handler for the plugins that would send the password as it is typed: refuse.
+
+    PyMySQL answers ``mysql_clear_password`` and ``dialog`` (PAM's "Password: " prompt) with the
+    bare password when a server asks for them, over TLS or not; the fleet never does. The
+    other methods send a hash (``mysql_native_password``, ``client_ed25519``, the
+    ``caching_sha2_password`` fast path) or an RSA-encrypted password, or send it inside TLS
+    (``sha256_password``/``caching_sha2_password`` full authentication).
+    """
+
+    PLUGINS = ("mysql_clear_password", "dialog")
+
+    def __init__(self, connection: Any) -> None:
+        self.connection = connection
+
+    def authenticate(self, packet: Any) -> Any:
+        import pymysql
+
+        raise pymysql.err.OperationalError(
+            2059,  # CR_AUTH_PLUGIN_CANNOT_LOAD
+            "the server asked for the password in clear text (mysql_clear_password or dialog); "
+            "refused, nothing was sent",
+        )
+
+
 class MySQLAdapter(Adapter):
     db_type = "mysql"
     default_port = 3306
@@ -268,6 +293,7 @@ class MySQLAdapter(Adapter):
             autocommit=True,
             ssl_disabled=True,
             defer_connect=True,
+            auth_plugin_map=dict.fromkeys(RefuseCleartext.PLUGINS, RefuseCleartext),
         )
         if hasattr(conn, "_ssl_required"):
             # PyMySQL 1.2 prefers TLS (unverified) and builds a new SSL context per

@@ -119,6 +119,21 @@ def public_privileges(acl_rows: list[tuple]) -> dict[str, list[str]]:
     return {db: sorted_unique(p) for db, p in sorted(public.items())}
 
 
+# Never send a password in clear text: with ``require_auth=!password`` libpq (16 and later) drops
+# the connection when the server asks for ``password`` authentication, before sending anything,
+# and still accepts every other method (trust, md5, SCRAM, GSS, SSPI, certificates).
+REQUIRE_AUTH = "!password"
+LIBPQ_WITH_REQUIRE_AUTH = 160000
+
+
+def refuse_cleartext() -> dict[str, Any]:
+    """The connection option that refuses cleartext passwords, or nothing with a libpq older than 16
+    (which does not know it and would refuse the option itself)."""
+    import psycopg
+
+    return {"require_auth": REQUIRE_AUTH} if psycopg.pq.version() >= LIBPQ_WITH_REQUIRE_AUTH else {}
+
+
 class PostgreSQLAdapter(Adapter):
     db_type = "postgresql"
     default_port = 5432
@@ -139,6 +154,7 @@ class PostgreSQLAdapter(Adapter):
             options=f"-c statement_timeout={int(t.statement_timeout) * 1000}",
             autocommit=True,
             application_name="whalefall",
+            **refuse_cleartext(),
         )
 
     def describe_error(self, exc: BaseException) -> str:

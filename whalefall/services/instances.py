@@ -34,6 +34,9 @@ from whalefall.services.audit import Actor
 from whalefall.services.query import contains, has_tag, paginate
 
 FIELDS = ("name", "db_type", "host", "port", "database", "username", "tags", "description", "is_active")
+# Where the stored password goes: changing one of these must come with the password again,
+# or an edit (or a test of unsaved settings) could send the stored password to another server.
+TARGET_FIELDS = ("db_type", "host", "port", "username")
 CONTACT_ERROR_MAX_CHARS = 2000
 
 # --- reading -----------------------------------------------------------------------------
@@ -124,6 +127,34 @@ def _apply(runtime: Runtime, instance: Instance, data: InstancePatch) -> None:
     instance.tags = list(dict.fromkeys(instance.tags or []))
 
 
+def retargeted(instance: Instance, data: InstancePatch) -> list[str]:
+    """The connection target fields ``data`` changes on a stored ``instance``."""
+    given = data.model_fields_set
+    return [
+        name
+        for name in TARGET_FIELDS
+        if name in given
+        and getattr(data, name) is not None
+        and getattr(data, name) != getattr(instance, name)
+    ]
+
+
+def _require_password_again(instance: Instance, data: InstancePatch) -> list[str]:
+    """Raise InvalidInput naming ``password`` when ``data`` moves an instance that has a stored
+    password to another host, port, engine or user without giving the password (``""`` clears it).
+    Returns the target fields changed."""
+    changed = retargeted(instance, data)
+    if changed and instance.password_encrypted and "password" not in data.model_fields_set:
+        raise InvalidInput(
+            f"password: give it again when changing {', '.join(changed)}: the stored one is only sent "
+            "to the server it was saved for",
+            field="password",
+            key="instance_password_again",
+            params={"field": "password"},
+        )
+    return changed
+
+
 def _name_taken(session: Session, name: str, but: int | None = None) -> bool:
     query = select(Instance.id).where(Instance.name == name)
     if but is not None:
@@ -159,6 +190,7 @@ def update(runtime: Runtime, instance_id: int, data: InstancePatch, actor: Actor
     """Change the fields given. Raises InstanceNotFound, InstanceConflict and the 400s of :func:`create`."""
     with runtime.db.begin() as session:
         instance = get(session, instance_id)
+        _require_password_again(instance, data)
         before = _audit_view(instance)
         with session.no_autoflush:
             _apply(runtime, instance, data)
@@ -247,14 +279,21 @@ def test_connection(runtime: Runtime, instance_id: int, actor: Actor) -> dict[st
     return result
 
 
-def check_connection(runtime: Runtime, data: ConnectionCheck) -> dict[str, Any]:
-    """Try connection fields before they are saved, filling what is left out from ``instance_id``."""
+def check_connection(runtime: Runtime, data: ConnectionCheck, actor: Actor) -> dict[str, Any]:
+    """Try connection fields before they are saved, filling what is left out from ``instance_id``.
+
+    The stored password is used only for the stored host, port, engine and user (else
+    InvalidInput naming ``password``). Every try is audited (``instance.check``): who, which
+    instance, where to, what changed and the outcome — never the password.
+    """
     instance = Instance(port=None, database=None, tags=[])
+    changed: list[str] = []
     if data.instance_id is not None:
         with runtime.db.read() as session:
             stored = get(session, data.instance_id)
         for name in ("name", "db_type", "host", "port", "database", "username", "password_encrypted"):
             setattr(instance, name, getattr(stored, name))
+        changed = _require_password_again(instance, data)
     for required in ("db_type", "host", "username"):
         if getattr(data, required) is None and getattr(instance, required) is None:
             raise InvalidInput(
@@ -262,7 +301,27 @@ def check_connection(runtime: Runtime, data: ConnectionCheck) -> dict[str, Any]:
             )
     _apply(runtime, instance, data)
     instance.name = instance.name or "(unsaved)"
-    return _try(target_for(runtime, instance))
+    result = _try(target_for(runtime, instance))
+    with runtime.db.begin() as session:
+        audit.record(
+            session,
+            actor,
+            "instance.check",
+            "instance",
+            str(data.instance_id or ""),
+            {
+                "name": instance.name,
+                "db_type": instance.db_type,
+                "target": f"{instance.host}:{instance.port}",
+                "database": instance.database,
+                "username": instance.username,
+                "changed": changed,
+                "password_given": "password" in data.model_fields_set,
+                "connected": result["connected"],
+                "error": result["error"],
+            },
+        )
+    return result
 
 
 # --- showing -----------------------------------------------------------------------------

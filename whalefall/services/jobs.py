@@ -95,6 +95,44 @@ def compute_next_run_time(runtime: Runtime, job: Job, *, after: datetime | None 
     return times[0] if times else None
 
 
+# --- who may ----------------------------------------------------------------
+
+# The message of each refused act on a job that runs code; create and update keep their own.
+_ADMIN_ONLY = {
+    "create": "code_needs_admin",
+    "update": "code_change_needs_admin",
+    "pause": "code_job_pause_needs_admin",
+    "resume": "code_job_resume_needs_admin",
+    "run": "code_job_run_needs_admin",
+    "delete": "code_job_delete_needs_admin",
+    "cancel": "code_job_cancel_needs_admin",
+}
+
+
+def admin_only(kind: str | None) -> bool:
+    """Whether a job of ``kind`` is the admin's alone: every kind but ``builtin`` runs code.
+
+    None (a run whose job was deleted, kind unknown) counts as code.
+    """
+    return kind != JobKind.BUILTIN
+
+
+def require_may_act(kind: str | None, actor: Actor, action: str, job_id: str) -> None:
+    """The one role rule for jobs: a job that runs code (every kind but ``builtin``) is the admin's.
+
+    Creating, changing, copying, pausing, resuming, deleting, running it now and cancelling its
+    runs are admin acts, wherever they come from (API, console, CLI, group actions); viewing it
+    and its runs is not. Raises Forbidden (403) naming the act and why.
+    """
+    if admin_only(kind) and actor.role != Role.ADMIN:
+        raise Forbidden(
+            f"only an admin may {action} job {job_id!r}: it runs code on the server",
+            field="code" if action in ("create", "update") else None,
+            key=_ADMIN_ONLY[action],
+            params={"id": job_id},
+        )
+
+
 # --- validating --------------------------------------------------------------
 
 
@@ -136,8 +174,7 @@ def _apply(runtime: Runtime, job: Job, patch: JobPatch, actor: Actor, *, creatin
             "a job needs `function` (a built-in task) or `code`", field="function", key="function_or_code"
         )
 
-    if job.kind == JobKind.CODE and Role(actor.role) != Role.ADMIN:
-        raise Forbidden("only an admin may create or change code jobs", field="code", key="code_needs_admin")
+    require_may_act(job.kind, actor, "create" if creating else "update", job.id)
 
     if "timezone" in given:
         if patch.timezone:
@@ -358,8 +395,7 @@ def update(
 
 def _update(runtime: Runtime, session: Session, job_id: str, data: JobPatch, actor: Actor) -> Job:
     job = get(session, job_id)
-    if job.kind == JobKind.CODE and Role(actor.role) != Role.ADMIN:
-        raise Forbidden("only an admin may change code jobs", field="code", key="code_change_needs_admin")
+    require_may_act(job.kind, actor, "update", job_id)
     fields = sorted(data.model_fields_set - STATE_FIELDS)
     if fields:
         before = {k: getattr(job, k) for k in ("trigger_type", "trigger_params", "func_name")}
@@ -381,6 +417,7 @@ def delete(runtime: Runtime, job_id: str, actor: Actor) -> None:
     """Delete a job; its runs are kept as history."""
     with runtime.db.begin() as session:
         job = get(session, job_id)
+        require_may_act(job.kind, actor, "delete", job_id)
         session.delete(job)
         _changed(session, job_id, "delete")
         audit.record(session, actor, "job.delete", "job", job_id, {"name": job.name})
@@ -391,6 +428,7 @@ def set_state(runtime: Runtime, job_id: str, state: JobState, actor: Actor) -> J
     """Pause or resume a job by id (the API's, the console's and the CLI's pause and resume)."""
     with runtime.db.begin() as session:
         job = get(session, job_id)
+        require_may_act(job.kind, actor, "pause" if state == JobState.PAUSED else "resume", job_id)
         if _change_state(session, job, state, actor):
             _finish_change(runtime, session, job, state.value)
     runtime.changed()

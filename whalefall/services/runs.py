@@ -151,6 +151,8 @@ def enqueue(
         job = s.get(Job, job_id)
         if job is None:
             raise JobNotFound(job_id)
+        if actor is not None:  # a person's run now; retries and dependency runs have no actor
+            jobs.require_may_act(job.kind, actor, "run", job_id)
         if enforce_max_instances:
             active = _active_count(s, job_id, now)
             if active >= job.max_instances:
@@ -321,6 +323,8 @@ def cancel(runtime: Runtime, run_id: int, actor: Actor) -> Run:
         job_id = session.scalar(select(Run.job_id).where(Run.id == run_id))
         if job_id is None:
             raise RunNotFound(run_id)
+        kind = session.scalar(select(Job.kind).where(Job.id == job_id))  # None: the job was deleted
+        jobs.require_may_act(kind, actor, "cancel", job_id)
         cancelled = changed_rows(
             session,
             update(Run)

@@ -2,7 +2,8 @@
  * Every change is one call to the fleet API; the server-rendered list is then reloaded with
  * the API's message as a toast. A connection test shows the version or the driver's error
  * as a toast and in the row. The stored password is never sent to the page: the dialog's
- * password field starts empty, and left empty on edit keeps the stored one. */
+ * password field starts empty, and left empty on edit keeps the stored one — unless the host,
+ * port, engine or username changed, when it must be given again. */
 (function () {
   "use strict";
 
@@ -68,8 +69,28 @@
     if (!form) return;
     var title = dialog.querySelector('[data-f="dialog_title"]');
     var passwordHelp = document.getElementById("i-password-help");
+    var passwordAgain = document.getElementById("i-password-again");
     var editing = null;
     var field = function (name) { return form.elements.namedItem(name); };
+
+    /** Editing an instance with a stored password: a new host, port, engine or username needs the
+     *  password again (the server answers 400 otherwise), so the field says so and is required. */
+    function retargeted() {
+      if (!editing || !editing.has_password) return false;
+      var port = field("port").value.trim();
+      return field("db_type").value !== editing.db_type || field("host").value.trim() !== editing.host ||
+        field("username").value.trim() !== editing.username || (port !== "" && port !== String(editing.port));
+    }
+    function markPassword() {
+      var again = retargeted();
+      field("password").required = again;
+      passwordAgain.classList.toggle("d-none", !again);
+      passwordHelp.classList.toggle("d-none", !editing || again);
+    }
+    ["db_type", "host", "port", "username"].forEach(function (name) {
+      field(name).addEventListener("input", markPassword);
+      field(name).addEventListener("change", markPassword);
+    });
 
     /** The dialog for a new instance (no argument) or filled from one; the password stays empty. */
     function openDialog(instance) {
@@ -88,6 +109,7 @@
         field("is_active").checked = !!editing.is_active;
       }
       field("password").value = "";
+      markPassword();
       bootstrap.Modal.getOrCreateInstance(dialog).show();
     }
     document.getElementById("new-instance").addEventListener("click", function () { openDialog(null); });
@@ -101,7 +123,8 @@
         description: field("description").value, is_active: field("is_active").checked,
       };
       if (field("port").value.trim()) out.port = Number(field("port").value);
-      if (field("password").value) out.password = field("password").value;  // blank: unchanged (edit) / none (new)
+      // Blank: unchanged (edit) / none (new); the server refuses a blank one on a new host, port, engine or user.
+      if (field("password").value) out.password = field("password").value;
       return out;
     }
 

@@ -99,10 +99,14 @@
         var button = card.querySelector('[data-action="' + action + '"]');
         if (button) button.classList.toggle("d-none", hidden);
       };
-      toggle("pause", job.state === "paused");
-      toggle("resume", job.state !== "paused");
-      toggle("edit", job.kind === "code" && !isAdmin);
-      toggle("copy", job.kind === "code" && !isAdmin);
+      // A job that runs code (any kind but builtin) is the admin's: operators get a note instead.
+      var locked = job.kind !== "builtin" && !isAdmin;
+      toggle("run", locked);
+      toggle("pause", locked || job.state === "paused");
+      toggle("resume", locked || job.state !== "paused");
+      ["edit", "copy", "delete"].forEach(function (action) { toggle(action, locked); });
+      var note = field(card, "admin_only");
+      if (note) note.classList.toggle("d-none", !locked);
     }
 
     function render(jobs, total) {
