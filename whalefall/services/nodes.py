@@ -21,10 +21,12 @@ from whalefall import clock
 from whalefall.models import Job, Lease, Node, Run, RunStatus
 from whalefall.runtime import Runtime
 from whalefall.services import runs as run_service
+from whalefall.services.fencing import LEASE_NAME, db_now, db_time, fence
 from whalefall.services.query import changed_rows
 
+__all__ = ["LEASE_NAME", "acquire", "db_now", "fence", "take"]
+
 log = logging.getLogger(__name__)
-LEASE_NAME = "scheduler"
 HOSTNAME = socket.gethostname()
 
 
@@ -51,42 +53,65 @@ def stop_node(runtime: Runtime, node_id: str) -> None:
 
 
 def acquire(runtime: Runtime, node_id: str) -> bool:
-    """Take or renew the lease. True while this node leads."""
-    now = clock.now()
-    expires = now + timedelta(seconds=runtime.settings.lease_seconds)
+    """Take or renew the lease. True while this node leads (see :func:`take`)."""
+    return take(runtime, node_id) is not None
+
+
+def take(runtime: Runtime, node_id: str) -> int | None:
+    """Take or renew the lease on the database server's clock; the epoch this node holds it under,
+    or None when another node holds it.
+
+    Renewing keeps the epoch; taking it (free, expired, or left by a process that died on this very
+    machine) adds one, so claims made under an older epoch fail (:func:`fence`).
+    """
+    seconds = runtime.settings.lease_seconds
     with runtime.db.begin() as session:
+        now, expires = db_now(session), db_time(session, seconds)
         renewed = changed_rows(
             session,
-            update(Lease).where(Lease.name == LEASE_NAME, Lease.holder == node_id).values(expires_at=expires),
+            update(Lease)
+            .where(Lease.name == LEASE_NAME, Lease.holder == node_id, Lease.expires_at > now)
+            .values(expires_at=expires),
         )
         if renewed == 1:
-            return True
+            return session.scalar(select(Lease.epoch).where(Lease.name == LEASE_NAME))
         taken = changed_rows(
             session,
             update(Lease)
-            .where(Lease.name == LEASE_NAME, or_(Lease.holder.is_(None), Lease.expires_at < now))
-            .values(holder=node_id, expires_at=expires, acquired_at=now),
+            .where(Lease.name == LEASE_NAME, or_(Lease.holder.is_(None), Lease.expires_at <= now))
+            .values(holder=node_id, expires_at=expires, acquired_at=now, epoch=Lease.epoch + 1),
         )
         if taken == 1:
-            return True
+            return session.scalar(select(Lease.epoch).where(Lease.name == LEASE_NAME))
         lease = session.get(Lease, LEASE_NAME)
         if lease is not None:
-            if lease.holder and holder_is_dead_here(lease.holder):
+            if lease.holder and lease.holder != node_id and holder_is_dead_here(lease.holder):
                 # Its process is gone from this very machine: no need to wait for the lease to expire.
                 taken = changed_rows(
                     session,
                     update(Lease)
                     .where(Lease.name == LEASE_NAME, Lease.holder == lease.holder)
-                    .values(holder=node_id, expires_at=expires, acquired_at=now),
+                    .values(holder=node_id, expires_at=expires, acquired_at=now, epoch=Lease.epoch + 1),
                 )
-                return taken == 1
-            return False
+                if taken == 1:
+                    return session.scalar(select(Lease.epoch).where(Lease.name == LEASE_NAME))
+            return None
     try:
         with runtime.db.begin() as session:
-            session.add(Lease(name=LEASE_NAME, holder=node_id, expires_at=expires, acquired_at=now))
-        return True
+            session.add(
+                Lease(
+                    name=LEASE_NAME, holder=node_id, expires_at=clock.now(), acquired_at=clock.now(), epoch=1
+                )
+            )
+            session.flush()
+            session.execute(
+                update(Lease)
+                .where(Lease.name == LEASE_NAME)
+                .values(expires_at=db_time(session, seconds), acquired_at=db_now(session))
+            )
+        return 1
     except IntegrityError:
-        return False
+        return None
 
 
 def holder_is_dead_here(node_id: str) -> bool:
@@ -104,7 +129,7 @@ def release(runtime: Runtime, node_id: str) -> None:
         session.execute(
             update(Lease)
             .where(Lease.name == LEASE_NAME, Lease.holder == node_id)
-            .values(holder=None, expires_at=clock.now())
+            .values(holder=None, expires_at=db_now(session))
         )
 
 
@@ -115,10 +140,14 @@ def lease(runtime: Runtime) -> Lease | None:
 
 
 def current_leader(runtime: Runtime) -> Lease | None:
+    """The lease while someone holds it and it has not expired on the database server's clock."""
     with runtime.db.read() as session:
-        lease = session.get(Lease, LEASE_NAME)
-    if lease is None or lease.holder is None or lease.expires_at <= clock.now():
+        row = session.execute(
+            select(Lease, (Lease.expires_at > db_now(session)).label("live")).where(Lease.name == LEASE_NAME)
+        ).first()
+    if row is None or row.Lease.holder is None or not row.live:
         return None
+    lease: Lease = row.Lease
     return lease
 
 
