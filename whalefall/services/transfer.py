@@ -42,6 +42,10 @@ def export_jobs(runtime: Runtime) -> list[dict[str, Any]]:
         data = {k: getattr(job, k) for k in EXPORTED}
         if job.kind == JobKind.CODE:
             data["code"] = job.code
+        elif job.kind == JobKind.SHELL:
+            shell = job_service.shell_fields(job)
+            data.update({k: shell[k] for k in ("command", "script", "working_dir")})
+            data["env"] = shell["env"] or None
         else:
             data["function"] = job.func_name
         out.append({k: v for k, v in data.items() if v is not None})
