@@ -26,16 +26,31 @@ from whalefall.web.queries import AuditQuery, JobListQuery, RunListQuery
 # (method, path, role or None, summary, body model, query model)
 ROUTES: list[tuple[str, str, str | None, str, type[BaseModel] | None, type[BaseModel] | None]] = [
     ("get", "/jobs", "viewer", "List jobs", None, JobListQuery),
-    ("post", "/jobs", "operator (admin for code jobs)", "Create a job", JobCreate, None),
+    (
+        "post",
+        "/jobs",
+        "operator (admin for code and shell jobs)",
+        "Create a job: `function` (builtin), `code` (Python) or `command`/`script` (shell)",
+        JobCreate,
+        None,
+    ),
     (
         "get",
         "/jobs/{job_id}",
         "viewer",
-        "One job, with its code and last run (?upcoming=1 adds 5 next runs)",
+        "One job, with its code and last run (?upcoming=1 adds 5 next runs); a shell job "
+        "(kind `shell`) also has shell_mode (`argv` or `script`), command, script, working_dir, env",
         None,
         None,
     ),
-    ("put", "/jobs/{job_id}", "operator (admin for code jobs)", "Change the fields given", JobPatch, None),
+    (
+        "put",
+        "/jobs/{job_id}",
+        "operator (admin for code and shell jobs)",
+        "Change the fields given",
+        JobPatch,
+        None,
+    ),
     ("delete", "/jobs/{job_id}", "operator", "Delete a job (its runs are kept)", None, None),
     ("post", "/jobs/{job_id}/pause", "operator", "Pause a job", None, None),
     ("post", "/jobs/{job_id}/resume", "operator", "Resume a job", None, None),
