@@ -294,9 +294,8 @@ class Runner:
         if job.kind == JobKind.SHELL:
             # A shell job's context is its environment: WHALEFALL_RUN_ID, WHALEFALL_JOB_ID, …
             command, command_env, where = job_service.shell_command(job)
-            command_env.update(
-                {f"WHALEFALL_{k.upper()}": "" if v is None else str(v) for k, v in context.items()}
-            )
+            for key in ("run_id", "job_id", "attempt", "scheduled_time"):
+                command_env[f"WHALEFALL_{key.upper()}"] = "" if context[key] is None else str(context[key])
             cwd = Path(where) if where else None
         try:
             result = run_code(
