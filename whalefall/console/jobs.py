@@ -10,6 +10,7 @@ dependency graph and its last runs with a duration chart.
 from __future__ import annotations
 
 import json
+import shlex
 from typing import Any
 
 from sqlalchemy import select
@@ -127,6 +128,8 @@ def job_page(job_id: str):
         job = job_service.get(session, job_id)
         last = job_service.last_runs(session, [job_id]).get(job_id)
         data = job_service.to_dict(rt, job, last_run=last, lang=lang, with_code=True, upcoming=5)
+        if data.get("command"):
+            data["command_text"] = shlex.join(data["command"])
         data.update(schedule=schedule_text(data, lang), display_state=display_state(data))
         rows, total = run_service.page(session, job_id=job_id, per_page=RECENT_RUNS)
         graph = session.execute(select(Job.id, Job.name, Job.depends_on).order_by(Job.id)).all()

@@ -2,7 +2,8 @@
 
 The runner owns the lifecycle (queued → running → final); nothing is inferred
 from APScheduler's events. Built-in tasks run in a watched thread, code jobs in
-their own OS process (``executors.process``).
+their own OS process (``executors.process``), and so do shell jobs (the launcher becomes
+their command).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from whalefall import clock
@@ -140,7 +142,7 @@ class Runner:
         }
         log.info("run started: job %s run %s", job.id, run_id, extra=fields)
         started = time.monotonic()
-        if job.kind == JobKind.CODE:
+        if job.kind in (JobKind.CODE, JobKind.SHELL):
             outcome = self._run_code(run, job, runlog)
         else:
             outcome = self._run_builtin(run, job, runlog)
@@ -294,6 +296,13 @@ class Runner:
             "attempt": run.attempt,
             "scheduled_time": clock.iso(run.scheduled_time),
         }
+        command, command_env, cwd = None, None, None
+        if job.kind == JobKind.SHELL:
+            # A shell job's context is its environment: WHALEFALL_RUN_ID, WHALEFALL_JOB_ID, …
+            command, command_env, where = job_service.shell_command(job)
+            for key in ("run_id", "job_id", "attempt", "scheduled_time"):
+                command_env[f"WHALEFALL_{key.upper()}"] = "" if context[key] is None else str(context[key])
+            cwd = Path(where) if where else None
         try:
             result = run_code(
                 job.code or "",
@@ -313,6 +322,9 @@ class Runner:
                 should_cancel=should_cancel,
                 cancel_poll_seconds=0.25,
                 on_start=lambda pid: run_service.set_pid(self.runtime, run.id, pid),
+                command=command,
+                command_env=command_env,
+                cwd=cwd,
             )
         finally:
             shutil.rmtree(workdir, ignore_errors=True)

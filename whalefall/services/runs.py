@@ -12,10 +12,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, insert, literal, or_, select, update
+from sqlalchemy import Table, func, insert, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -155,7 +155,7 @@ def claim_scheduled(
             row = select(*[literal(value, columns[name].type) for name, value in values.items()])
             if epoch is not None:
                 row = row.where(fencing.fence(session, node, epoch))
-            table = Run.__table__
+            table = cast(Table, Run.__table__)
             run_id = session.scalar(insert(table).from_select(list(values), row).returning(table.c.id))
             if run_id is None:
                 raise LeaseLost(f"{node} no longer holds the scheduler lease (epoch {epoch})")

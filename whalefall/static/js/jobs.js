@@ -81,7 +81,7 @@
       field(card, "description").classList.toggle("d-none", !job.description);
       setText(card, "category", job.category_label);
       field(card, "category").classList.toggle("d-none", !job.category);
-      setText(card, "kind", job.kind === "builtin" ? job.func_name : WF.t("kind_code"));
+      setText(card, "kind", job.kind === "builtin" ? job.func_name : WF.t("kind_" + job.kind));
       var badge = field(card, "state");
       var state = displayState(job);
       badge.className = "badge wf-state wf-state-" + state;
