@@ -27,6 +27,7 @@ from whalefall.services.query import changed_rows
 __all__ = ["LEASE_NAME", "acquire", "db_now", "fence", "take"]
 
 log = logging.getLogger(__name__)
+ORPHAN_AFTER_SECONDS = 30  # a run of this node younger than this may be between claim and start
 HOSTNAME = socket.gethostname()
 
 
@@ -174,12 +175,18 @@ def dead_nodes(runtime: Runtime, self_id: str) -> dict[str, Node]:
     }
 
 
-def recover(runtime: Runtime, self_id: str) -> int:
-    """Mark running runs of dead nodes ``interrupted`` (retried by policy) and free their queued ones.
+def recover(runtime: Runtime, self_id: str, running_here: set[int] | None = None) -> int:
+    """Called by the leader. Mark running runs of dead nodes ``interrupted`` (retried by policy)
+    and free their queued ones; free queued runs left with a live node that does not lead (it
+    lost the lease before starting them); and, given ``running_here`` (what this process still
+    executes or has an outcome for), treat this node's own runs that nothing here answers for like
+    a dead node's (a start or finish the database refused).
 
     Returns how many runs were touched.
     """
     dead = dead_nodes(runtime, self_id)
+    now = clock.now()
+    settled = now - timedelta(seconds=ORPHAN_AFTER_SECONDS)
     with runtime.db.read() as session:
         known = set(session.scalars(select(Node.id)))
         orphans = list(
@@ -191,9 +198,41 @@ def recover(runtime: Runtime, self_id: str) -> int:
                 )
             )
         )
+        if running_here is not None:
+            own = [
+                row
+                for row in session.execute(
+                    select(Run.id, Run.node, Run.status, Run.pid, Run.scheduled_time, Run.job_id).where(
+                        Run.status.in_((RunStatus.RUNNING.value, RunStatus.QUEUED.value)),
+                        Run.node == self_id,
+                        Run.created_at < settled,
+                    )
+                )
+                if row.id not in running_here
+            ]
+        else:
+            own = []
         graces = {jid: grace for jid, grace in session.execute(select(Job.id, Job.misfire_grace_time))}
-    touched = 0
-    now = clock.now()
+    for run_id, _node, status, _pid, _scheduled, job_id in own:
+        if status == RunStatus.QUEUED.value:
+            run_service.release(runtime, run_id)
+        elif (
+            run_service.finish(
+                runtime,
+                run_id,
+                RunStatus.INTERRUPTED,
+                error_message="interrupted: nothing on this node was running it any more "
+                "(its start or outcome could not be written)",
+            )
+            is not None
+        ):
+            log.warning("run %s of job %s on this node was orphaned: interrupted", run_id, job_id)
+    touched = len(own)
+    for run_id, node, status, _pid, _scheduled, _job_id in orphans:
+        if status == RunStatus.QUEUED.value and node in known and node not in dead:
+            run_service.release(runtime, run_id)  # a live standby's: it will not start it
+            touched += 1
+    orphans = [row for row in orphans if not (row.node in known and row.node not in dead)]
     for run_id, node, status, pid, scheduled, job_id in orphans:
         if node in known and node not in dead:
             continue

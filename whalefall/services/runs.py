@@ -113,6 +113,7 @@ def claim_scheduled(
     ``LeaseLost`` is raised.
     """
     now = clock.now()
+    holding = windows.holding_windows(runtime)  # before the lock: it may read the database
     try:
         with runtime.db.begin() as session:
             job = lock_job(session, job_id)
@@ -141,7 +142,7 @@ def claim_scheduled(
                 values["status"] = RunStatus.MISSED.value
             else:
                 active = _active_count(session, job_id, now)
-                held = windows.covering(runtime, job.id, job.category, scheduled_time, holding=True)
+                held = windows.first_covering(runtime, holding, job.id, job.category, scheduled_time)
                 if held is not None:
                     reason = f"held by maintenance window {held.name!r}"
                 elif active >= job.max_instances:
@@ -459,6 +460,10 @@ def to_dict(run: Run, timezone: str, *, with_log: bool = False, offset: int | No
         "job_name": run.job_name,
         "trigger_source": run.trigger_source,
         "scheduled_time": clock.local_text(run.scheduled_time, timezone),
+        "scheduled_at": clock.iso(run.scheduled_time),
+        # Fire times coalesced into this run (not counting its own), and the first of them.
+        "coalesced": run.coalesced or 0,
+        "coalesced_from": clock.iso(run.coalesced_from),
         "created_at": clock.iso(run.created_at),
         "started_at": clock.iso(run.started_at),
         "finished_at": clock.iso(run.finished_at),
