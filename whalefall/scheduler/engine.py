@@ -371,8 +371,8 @@ def count_fires(trigger: object, start: datetime, end: datetime, limit: int = 10
     if end <= start:
         return 0
     if isinstance(trigger, IntervalTrigger) and not trigger.jitter:
-        step = trigger.interval.total_seconds()
-        return math.ceil((end - start).total_seconds() / step - 1e-9)
+        step = float(trigger.interval.total_seconds())
+        return int(math.ceil((end - start).total_seconds() / step - 1e-9))
     count = 0
     when: datetime | None = start
     get_next = trigger.get_next_fire_time  # type: ignore[attr-defined]
