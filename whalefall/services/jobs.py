@@ -598,6 +598,7 @@ def to_dict(
         "trigger_description": triggers.describe(spec, lang),
         "timezone": tz,
         "next_run_time": clock.local_text(job.next_run_time, tz),
+        "next_run_at": clock.iso(job.next_run_time),
         "state": job.state,
         "misfire_grace_time": job.misfire_grace_time,
         "max_instances": job.max_instances,
