@@ -80,6 +80,10 @@ def _differs(a: datetime | None, b: datetime | None) -> bool:
 def signature(job: Job, timezone: str) -> str:
     """What the stored schedule was built from; a change means reschedule."""
     data = [job.trigger_type, job.trigger_params, timezone, job.misfire_grace_time, job.coalesce]
+    # A crontab firing on either day field was stored as an AND schedule before: rebuild it once.
+    # Added only when set, so that every other job's signature stays what it was.
+    if reading := triggers.reading(job.trigger_type, job.trigger_params or {}):
+        data.append(reading)
     return hashlib.sha1(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
