@@ -39,8 +39,13 @@ INTERVAL_UNITS = ("weeks", "days", "hours", "minutes", "seconds")
 
 
 def crontab(params: dict[str, Any]) -> str:
-    """A cron trigger's fields as crontab text: ``0 2 * * *``, with a leading second and a
-    trailing year only when they say something (``*/20 * * * * *``)."""
+    """A cron trigger's expression as the user wrote it, or its fields as crontab text:
+    ``0 2 * * *``, with a leading second and a trailing year only when they say something
+    (``*/20 * * * * *``). Fields with both day fields restricted keep their second
+    (``0 0 2 1 * mon``): they need both days, which five fields would not say, as a 5-field
+    crontab fires on either."""
+    if isinstance(params.get("expression"), str) and params["expression"]:
+        return params["expression"]
     given = [i for i, name in enumerate(SIGNIFICANCE) if params.get(name) is not None]
     last = given[-1] if given else -1
     values = {
@@ -50,8 +55,9 @@ def crontab(params: dict[str, Any]) -> str:
         for i, name in enumerate(SIGNIFICANCE)
     }
     fields = [values[name] for name in CRON_ORDER]
+    both_days = not fields[3].startswith("*") and not fields[5].startswith("*")
     if fields[6] == "*":
-        fields = fields[1:6] if fields[0] == "0" else fields[:6]
+        fields = fields[1:6] if fields[0] == "0" and not both_days else fields[:6]
     return " ".join(fields)
 
 

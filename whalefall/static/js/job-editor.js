@@ -9,6 +9,9 @@
  *    only too) is a /bin/sh script in CodeMirror's shell mode or an argv list (one argument
  *    per line), with a working directory and rows of environment variables.
  * 2. The cron editor keeps the seven fields and the expression in step; presets fill them.
+ *    A typed expression (or a job's stored one) is sent as typed, so that a 5-field crontab
+ *    means what cron means (either day field); edited fields are sent as fields, whose text in
+ *    the expression box is then the seven fields, which mean the same.
  * 3. Any change to the trigger asks POST /api/cron/preview (debounced) for the description
  *    and the next five run times; the server's errors appear under the field it names.
  * 4. Save sends the flat form to POST /api/jobs or PUT /api/jobs/<id>; errors land under
@@ -52,7 +55,7 @@
     var scriptArea = document.getElementById("f-script");
     var envRows = document.getElementById("env-rows");
     var editor = null, shellEditor = null, badLine = null, editing = null, onSaved = null, tasks = null;
-    var rawExpression = false, previewSeq = 0;
+    var typedExpression = false, previewSeq = 0;
 
     // --- the code editor ----------------------------------------------------------------
     if (codeArea && window.CodeMirror) {
@@ -181,7 +184,7 @@
     function setCron(values) {
       CRON_FIELDS.forEach(function (f, i) { els["cron_" + f].value = values[i]; });
       expression.value = values.join(" ");
-      rawExpression = false;
+      typedExpression = false;
     }
     function splitExpression(text) {
       var parts = text.trim().split(/\s+/).filter(Boolean);
@@ -193,12 +196,12 @@
     CRON_FIELDS.forEach(function (f) {
       els["cron_" + f].addEventListener("input", function () {
         expression.value = cronValues().join(" ");
-        rawExpression = false;
+        typedExpression = false;
       });
     });
     expression.addEventListener("input", function () {
       var values = splitExpression(expression.value);
-      rawExpression = values === null;  // the server explains what is wrong with it (or expands @daily)
+      typedExpression = true;  // the server reads it (or explains what is wrong with it)
       if (values) CRON_FIELDS.forEach(function (f, i) { els["cron_" + f].value = values[i]; });
     });
     form.querySelectorAll("[data-preset]").forEach(function (button) {
@@ -210,7 +213,7 @@
       var type = triggerType(), payload = { trigger_type: type };
       var put = function (name) { var v = els[name].value.trim(); if (v) payload[name] = v; };
       if (type === "cron") {
-        if (rawExpression) payload.cron_expression = expression.value.trim();
+        if (typedExpression) payload.cron_expression = expression.value.trim();
         else CRON_FIELDS.forEach(function (f, i) { payload["cron_" + f] = cronValues()[i]; });
       } else if (type === "interval") {
         INTERVAL_FIELDS.forEach(function (f) { put("interval_" + f); });
@@ -371,6 +374,10 @@
       check("trigger_type", job.trigger_type);
       var p = job.trigger_params || {};
       if (job.trigger_type === "cron") setCron(cronFromParams(p));
+      if (job.trigger_type === "cron" && p.expression) {
+        expression.value = p.expression;  // kept as the user wrote it, and sent back so
+        typedExpression = true;
+      }
       INTERVAL_FIELDS.forEach(function (f) { els["interval_" + f].value = p[f] || ""; });
       els.run_date.value = localInput(p.run_date);
       els.start_date.value = localInput(p.start_date);
