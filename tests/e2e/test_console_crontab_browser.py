@@ -37,8 +37,7 @@ def test_a_typed_crontab_on_the_1st_and_mondays_previews_and_saves_as_cron_means
     expect(page.locator("#f-id")).to_be_focused()  # the dialog is shown: typing lands where aimed
     page.fill("#f-id", "e2e_either")
     page.fill("#f-name", "E2E 1st and Mondays")
-    page.click("label[for=kind-code]")
-    base.type_code(page, ["def execute_task():", "return 1"])
+    page.select_option("#f-function", "heartbeat")  # a built-in task: the kind the dialog opens on
     page.fill("#f-cron_expression", "0 2 1 * 1")
     expect(page.locator("#f-cron_day")).to_have_value("1")
     expect(page.locator("#f-cron_day_of_week")).to_have_value("1")
