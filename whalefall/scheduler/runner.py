@@ -17,6 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import ValidationError
+
 from whalefall import clock
 from whalefall.errors import UnknownTask
 from whalefall.models import Job, JobKind, Run, RunStatus
@@ -214,6 +216,12 @@ class Runner:
                 error_message=f"cannot load task {job.func_name!r}: {exc}",
                 traceback=traceback.format_exc(),
             )
+        try:
+            # The params as the task's model reads them (checked when the job was saved, and again
+            # here: a job stored before its task's model changed fails with the field named).
+            kwargs = self.runtime.tasks.call_params(job.func_name or "", job.params)
+        except ValidationError as exc:
+            return Outcome(RunStatus.FAILED, error_message=f"params: {exc}")
         cancel = threading.Event()
         done = threading.Event()
         box: dict[str, Any] = {}
@@ -229,7 +237,7 @@ class Runner:
 
         def target() -> None:
             try:
-                box["value"] = fn(ctx, **(job.params or {}))
+                box["value"] = fn(ctx, **kwargs)
             except BaseException as exc:  # noqa: BLE001 - everything the task raises is its failure
                 box["error"] = f"{exc.__class__.__name__}: {exc}"
                 box["traceback"] = traceback.format_exc()
