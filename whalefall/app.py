@@ -34,8 +34,9 @@ def create_app(overrides: dict[str, Any] | None = None, runtime: Runtime | None 
     app.extensions["whalefall"] = runtime
 
     from whalefall import api, auth, console
-    from whalefall.web import errors
+    from whalefall.web import converters, errors
 
+    converters.init_app(app)  # before any blueprint: rules bind their converters when added
     errors.init_app(app)
     auth.init_app(app)
     api.init_app(app)

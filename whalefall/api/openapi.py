@@ -19,6 +19,7 @@ from whalefall.api.fleet_schemas import (
     SyncSessionQuery,
 )
 from whalefall.api.schemas import CodeCheck, CronPreview
+from whalefall.domain.base import MAX_BIGINT, MAX_INT
 from whalefall.domain.instancespec import ConnectionCheck, InstanceCreate, InstancePatch
 from whalefall.domain.jobspec import JobCreate, JobPatch
 from whalefall.web.queries import AuditQuery, JobListQuery, RunListQuery
@@ -147,7 +148,15 @@ ROUTES: list[tuple[str, str, str | None, str, type[BaseModel] | None, type[BaseM
     ),
 ]
 
-INTEGER_PARAMETERS = frozenset({"{run_id}", "{instance_id}", "{session_id}"})
+# Path ids and the largest each may be (the column's range; past it the route answers 404).
+INTEGER_PARAMETERS = {
+    "{run_id}": MAX_BIGINT,
+    "{session_id}": MAX_BIGINT,
+    "{instance_id}": MAX_INT,
+    "{token_id}": MAX_INT,
+    "{channel_id}": MAX_INT,
+    "{window_id}": MAX_INT,
+}
 
 ENVELOPE = {
     "type": "object",
@@ -172,7 +181,11 @@ def _parameters(path: str, model: type[BaseModel] | None) -> list[dict[str, Any]
             "name": part[1:-1],
             "in": "path",
             "required": True,
-            "schema": {"type": "integer" if part in INTEGER_PARAMETERS else "string"},
+            "schema": (
+                {"type": "integer", "minimum": 1, "maximum": INTEGER_PARAMETERS[part]}
+                if part in INTEGER_PARAMETERS
+                else {"type": "string", "minLength": 1}
+            ),
         }
         for part in path.split("/")
         if part.startswith("{")
