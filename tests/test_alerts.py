@@ -355,12 +355,9 @@ def test_a_channel_that_hangs_does_not_delay_the_next_fire(runtime, http_receive
     alert_channels.create(
         runtime, ChannelCreate(name="slow", url=f"json://127.0.0.1:{http_receiver.port}/a"), ADMIN
     )
-    body = {
-        "function": "calculate_database_size_aggregations",
-        "trigger_type": "interval",
-        "interval_seconds": 1,
-    }
-    jobs.create(runtime, JobCreate(id="broken", name="Broken", params={"date": "not-a-date"}, **body), ADMIN)
+    body = {"trigger_type": "interval", "interval_seconds": 1}
+    failing = "def execute_task():\n    raise RuntimeError('broken')\n"
+    jobs.create(runtime, JobCreate(id="broken", name="Broken", code=failing, **body), ADMIN)
     jobs.create(
         runtime,
         JobCreate(id="beat", name="Beat", function="heartbeat", trigger_type="interval", interval_seconds=1),

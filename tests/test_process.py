@@ -655,17 +655,16 @@ def test_a_failing_job_alerts_once_then_recovers_and_both_are_in_the_history(sit
     body = {
         "id": "agg",
         "name": "Aggregations",
-        "function": "calculate_database_size_aggregations",
+        "code": "def execute_task():\n    raise RuntimeError('the aggregation failed')\n",
         "trigger_type": "date",
         "run_date": FAR_FUTURE,
-        "params": {"date": "not-a-date"},
     }
     api.ok("POST", "/jobs", body)
     failed = api.ok("POST", "/jobs/agg/run")["run_id"]
     alert = http_receiver.wait_for(1, timeout=20)[0].json()
     assert alert["event"] == "failure" and alert["run_id"] == str(failed)
     assert alert["link"] == f"https://wf.example.com/scheduler/runs/{failed}"
-    api.ok("PUT", "/jobs/agg", {"params": {}})
+    api.ok("PUT", "/jobs/agg", {"code": "def execute_task():\n    return 'done'\n"})
     api.ok("POST", "/jobs/agg/run")
     recovery = http_receiver.wait_for(2, timeout=20)[1].json()
     assert recovery["event"] == "recovery" and recovery["title"] == "【已恢复】Aggregations（agg）"
