@@ -85,6 +85,7 @@ class SchedulerService:
         self.engine.stop()
         try:
             if self.leading:
+                state.withdraw(self.runtime, state.ENGINE_READY, self.node_id)  # health: engine stopped
                 nodes.release(self.runtime, self.node_id)
             nodes.stop_node(self.runtime, self.node_id)
         except Exception:
@@ -140,6 +141,7 @@ class SchedulerService:
                 log.warning("lost the scheduler lease; standing by")
                 self.engine.stop()
                 self.leading = False
+                state.withdraw(rt, state.ENGINE_READY, self.node_id)  # health: no longer this node's engine
         if not self.leading:
             return did
         if not self.engine.alive():
@@ -168,6 +170,7 @@ class SchedulerService:
         nodes.recover(self.runtime, self.node_id)
         self._timers["recover"] = time.monotonic()
         self.engine.start()
+        state.put(self.runtime, state.ENGINE_READY, self.node_id)  # health: this leader can fire now
 
     def _apply_changes(self) -> bool:
         with self.runtime.db.read() as session:
