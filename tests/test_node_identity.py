@@ -23,7 +23,7 @@ import pytest
 from tests.proc import pid_gone, wait_until
 from whalefall import clock
 from whalefall.domain.jobspec import JobCreate
-from whalefall.models import Lease, Node, Run, RunStatus, TriggerSource
+from whalefall.models import Node, Run, RunStatus, TriggerSource
 from whalefall.services import jobs, nodes, runs
 from whalefall.services.audit import Actor
 
@@ -70,16 +70,9 @@ def add_node(rt, node_id: str, pid: int, *, heartbeat_age: float = 0) -> None:
         )
 
 
-def hold_lease(rt, node_id: str, seconds: float = 60) -> None:
-    with rt.db.begin() as session:
-        session.add(
-            Lease(
-                name=nodes.LEASE_NAME,
-                holder=node_id,
-                expires_at=clock.now() + timedelta(seconds=seconds),
-                acquired_at=clock.now(),
-            )
-        )
+def hold_lease(rt, node_id: str) -> None:
+    """``node_id`` takes the free lease, as that node itself would."""
+    assert nodes.acquire(rt, node_id)
 
 
 def running_run_with_group(rt, node_id: str, group: int) -> int:

@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.proc import Api, Proc, Processes, cli, environment, free_port, host_pid_of, pid_gone, wait_until
-from tests.tcp_proxy import Blackhole
+from tests.tcp_proxy import Blackhole, TcpProxy
 
 pytestmark = pytest.mark.process
 
@@ -461,6 +461,51 @@ def test_a_stop_ends_the_process_in_time_naming_the_threads_still_alive(case, st
     assert done.returncode == status, done.stderr
     assert "stuck-in-connect" in done.stderr and "threads still alive" in done.stderr
     assert took < 2 + 5  # not the stuck thread's 300 s
+
+
+@pytest.fixture
+def pg_database() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database of its own (its URL), dropped afterwards."""
+    from tests.conftest import _create_server_database, _drop_server_database
+
+    url, name = _create_server_database("postgresql")
+    try:
+        yield url
+    finally:
+        _drop_server_database("postgresql", name)
+
+
+def test_serve_answers_503_while_its_database_is_away_and_recovers_by_itself(tmp_path, procs, pg_database):
+    from sqlalchemy.engine import make_url
+
+    target = make_url(pg_database)
+    with TcpProxy(target.host or "127.0.0.1", target.port or 5432) as proxy:
+        url = target.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+        env = environment(tmp_path / "data", WHALEFALL_DATABASE_URL=url)
+        cli(env, "db", "upgrade")
+        cli(
+            env, "user", "create", "admin", "--role", "admin", "--password-stdin", stdin=ADMIN_PASSWORD + "\n"
+        )
+        token = cli(env, "token", "create", "admin").stdout.strip().splitlines()[-1].strip()
+        port = free_port()
+        proc = procs.start("serve", "serve", "--port", str(port), env=env)
+        api, anonymous = Api(port, token), Api(port)
+        wait_healthy(proc, api)
+
+        proxy.stop()
+        for client in (api, anonymous):
+            health = client.request("GET", "/scheduler/api/health?lang=en")
+            assert health.status == 503 and "database unavailable" in health.body["message"], health.text
+        jobs = api.request("GET", "/scheduler/api/jobs?lang=zh")
+        assert jobs.status == 503 and jobs.body["code"] == 503 and "数据库不可用" in jobs.body["message"]
+        page = api.request("GET", "/auth/login?lang=en")  # a page that needs no database still answers
+        assert page.status == 200
+
+        proxy.start()
+        wait_healthy(proc, api)
+        assert api.request("GET", "/scheduler/api/jobs").status == 200
+        assert proc.terminate(timeout=SHUTDOWN_GRACE_SECONDS + 40) == 0
+    assert "unhandled error" not in proc.stderr()  # what a 500 logs
 
 
 # --- 6. downtime across due times ---------------------------------------------------------
