@@ -43,6 +43,21 @@ def test_a_cron_trigger_reads_as_crontab_text(params, text):
     assert crontab(params) == text
 
 
+@pytest.mark.parametrize(
+    ("params", "text"),
+    [
+        # a crontab as written: "0 0 1 * 0-6" fires every day, which its fields would not say
+        ({"day": "1", "day_of_week": "*", "hour": "0", "expression": "0 0 1 * 0-6"}, "0 0 1 * 0-6"),
+        ({"day": "1", "day_of_week": "mon", "hour": "2", "expression": "0 2 1 * 1"}, "0 2 1 * 1"),
+        # fields that need both days keep their second: as five fields cron would take either
+        ({"day": "1", "day_of_week": "mon", "hour": "2"}, "0 0 2 1 * mon"),
+        ({"day": "*/2", "day_of_week": "mon", "hour": "2"}, "0 2 */2 * mon"),
+    ],
+)
+def test_a_cron_trigger_reads_as_what_cron_would_do_with_the_text(params, text):
+    assert crontab(params) == text
+
+
 def test_interval_date_and_dependency_triggers_read_in_words_in_both_languages():
     every = {"trigger_type": "interval", "trigger_params": {"hours": 1, "minutes": 30}}
     once = {"trigger_type": "date", "trigger_params": {"run_date": "2099-12-01T10:00:00+08:00"}}

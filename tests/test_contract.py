@@ -21,7 +21,7 @@ from whalefall import clock
 from whalefall import defaults as product_defaults
 from whalefall.domain.jobspec import JobCreate
 from whalefall.errors import JobNotFound, RunConflict
-from whalefall.models import Job, Node, Run, RunStatus, TriggerSource
+from whalefall.models import Job, Lease, Node, Run, RunStatus, TriggerSource
 from whalefall.services import jobs, nodes, runs
 from whalefall.services.audit import Actor
 
@@ -361,41 +361,71 @@ def test_a_job_without_retries_queues_nothing_after_a_failure(any_runtime):
 # --- the leader lease ---------------------------------------------------------
 
 
+def age_lease(rt, seconds: float) -> None:
+    """Let ``seconds`` pass for the lease. The lease lives on the database server's clock, which a
+    test cannot move: its expiry is moved back instead."""
+    with rt.db.begin() as session:
+        lease = session.get(Lease, nodes.LEASE_NAME)
+        lease.expires_at = lease.expires_at - timedelta(seconds=seconds)
+
+
 def test_the_lease_is_held_by_one_node_until_it_expires(any_runtime):
     lease = any_runtime.settings.lease_seconds
-    with time_machine.travel(T0, tick=False) as traveller:
-        assert nodes.acquire(any_runtime, "a") is True
-        assert nodes.acquire(any_runtime, "a") is True  # renewing in the same instant changes no value
-        assert nodes.acquire(any_runtime, "b") is False
-        assert nodes.current_leader(any_runtime).holder == "a"
-        traveller.shift(timedelta(seconds=lease - 1))
-        assert nodes.acquire(any_runtime, "b") is False
-        traveller.shift(timedelta(seconds=2))
-        assert nodes.current_leader(any_runtime) is None
-        assert nodes.acquire(any_runtime, "b") is True
-        assert nodes.acquire(any_runtime, "a") is False
-        assert nodes.current_leader(any_runtime).holder == "b"
+    assert nodes.acquire(any_runtime, "a") is True
+    assert nodes.acquire(any_runtime, "a") is True
+    assert nodes.acquire(any_runtime, "b") is False
+    assert nodes.current_leader(any_runtime).holder == "a"
+    age_lease(any_runtime, lease - 2)
+    assert nodes.acquire(any_runtime, "b") is False
+    age_lease(any_runtime, 3)
+    assert nodes.current_leader(any_runtime) is None
+    assert nodes.acquire(any_runtime, "b") is True
+    assert nodes.acquire(any_runtime, "a") is False
+    assert nodes.current_leader(any_runtime).holder == "b"
 
 
 def test_renewing_the_lease_pushes_its_expiry_forward(any_runtime):
     lease = any_runtime.settings.lease_seconds
-    with time_machine.travel(T0, tick=False) as traveller:
-        assert nodes.acquire(any_runtime, "a")
-        traveller.shift(timedelta(seconds=lease - 1))
-        assert nodes.acquire(any_runtime, "a")
-        traveller.shift(timedelta(seconds=lease - 1))
+    assert nodes.acquire(any_runtime, "a")
+    age_lease(any_runtime, lease - 1)
+    before = nodes.lease(any_runtime).expires_at
+    assert nodes.acquire(any_runtime, "a")
+    after = nodes.lease(any_runtime).expires_at
+    assert after - before >= timedelta(seconds=lease - 2)
+    age_lease(any_runtime, lease - 2)
+    assert nodes.acquire(any_runtime, "b") is False
+
+
+def test_each_acquisition_raises_the_epoch_and_renewing_keeps_it(any_runtime):
+    first = nodes.take(any_runtime, "a")
+    assert nodes.take(any_runtime, "a") == first
+    age_lease(any_runtime, any_runtime.settings.lease_seconds + 1)
+    second = nodes.take(any_runtime, "b")
+    assert second == first + 1
+    age_lease(any_runtime, any_runtime.settings.lease_seconds + 1)
+    assert nodes.take(any_runtime, "a") == first + 2  # its own expired lease is a new term too
+
+
+def test_a_node_whose_clock_is_wrong_neither_steals_nor_keeps_the_lease(any_runtime):
+    if any_runtime.db.backend == "sqlite":
+        pytest.skip("SQLite is embedded: its clock is the node's own")
+    assert nodes.acquire(any_runtime, "a")
+    with time_machine.travel(clock.now() + timedelta(hours=3)):  # b's clock runs 3 hours ahead
         assert nodes.acquire(any_runtime, "b") is False
-        assert nodes.current_leader(any_runtime).expires_at == T0 + timedelta(seconds=2 * lease - 1)
+        assert nodes.current_leader(any_runtime).holder == "a"
+    age_lease(any_runtime, any_runtime.settings.lease_seconds + 1)
+    with time_machine.travel(clock.now() - timedelta(hours=3)):  # a's clock runs 3 hours behind
+        assert nodes.current_leader(any_runtime) is None
+        assert nodes.take(any_runtime, "a") is not None  # a takes it again, but only as a new term
 
 
 def test_a_released_lease_is_taken_at_once(any_runtime):
-    with time_machine.travel(T0, tick=False):
-        assert nodes.acquire(any_runtime, "a")
-        nodes.release(any_runtime, "b")  # releasing a lease one does not hold changes nothing
-        assert nodes.acquire(any_runtime, "b") is False
-        nodes.release(any_runtime, "a")
-        assert nodes.current_leader(any_runtime) is None
-        assert nodes.acquire(any_runtime, "b") is True
+    assert nodes.acquire(any_runtime, "a")
+    nodes.release(any_runtime, "b")  # releasing a lease one does not hold changes nothing
+    assert nodes.acquire(any_runtime, "b") is False
+    nodes.release(any_runtime, "a")
+    assert nodes.current_leader(any_runtime) is None
+    assert nodes.acquire(any_runtime, "b") is True
 
 
 def test_nodes_racing_for_a_fresh_lease_elect_exactly_one(any_runtime):

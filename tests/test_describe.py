@@ -111,11 +111,23 @@ FALLBACKS = [
         "在 09:00，周一至周五，仅在 2027 年执行",
         "At 09:00, Monday through Friday, only in 2027",
     ),
-    # APScheduler needs both the day and the weekday (crontab would take either)
+    # a 6-field expression needs both the day and the weekday, as APScheduler reads it ...
     (
-        cron("0 9 1-7 * mon"),
+        cron("0 0 9 1-7 * mon"),
         "在 09:00，在每月的 1 和 7 号之间，仅在周一执行",
         "At 09:00, between day 1 and 7 of the month, only on Monday",
+    ),
+    # ... a crontab takes either, as cron reads it
+    (
+        cron("0 9 1-7 * mon"),
+        "在 09:00，在每月的 1 和 7 号之间，或周一执行",
+        "At 09:00, between day 1 and 7 of the month, or on Monday",
+    ),
+    # ... unless one of its day fields starts with "*", which cron counts as unrestricted
+    (
+        cron("0 0 */2 * 1"),
+        "在 00:00，每 2 天，仅在周一执行",
+        "At 00:00, every 2 days, only on Monday",
     ),
 ]
 

@@ -167,18 +167,33 @@ ERROR_CASES = [
         "give either `function` (a built-in task) or `code`, not both",
         errors="code",
     ),
-    _case("zh", "POST", "/jobs", {**JOB, "function": None}, 400, "请填写「函数」（内置任务）或「代码」"),
+    _case(
+        "zh",
+        "POST",
+        "/jobs",
+        {**JOB, "function": None},
+        400,
+        "请填写「函数」（内置任务）、「代码」、「命令」或「脚本」",
+    ),
     _case(
         "en",
         "POST",
         "/jobs",
         {**JOB, "function": None},
         400,
-        "a job needs `function` (a built-in task) or `code`",
+        "a job needs `function` (a built-in task), `code`, `command` or `script`",
     ),
-    _case("zh", "POST", "/jobs", CODE_JOB, 403, "只有管理员可以创建或修改代码任务", role="operator"),
     _case(
-        "en", "POST", "/jobs", CODE_JOB, 403, "only an admin may create or change code jobs", role="operator"
+        "zh", "POST", "/jobs", CODE_JOB, 403, "只有管理员可以创建或修改代码任务和 Shell 任务", role="operator"
+    ),
+    _case(
+        "en",
+        "POST",
+        "/jobs",
+        CODE_JOB,
+        403,
+        "only an admin may create or change code and shell jobs",
+        role="operator",
     ),
     _case("zh", "POST", "/jobs", JOB, 409, "ID 为 nightly 的任务已存在", setup=[("POST", "/jobs", JOB)]),
     _case(
@@ -511,8 +526,8 @@ def test_errors_the_cli_and_the_runs_meet_have_their_words_too(runtime):
         ),
         (
             _raised(import_([{**JOB, "function": None}])),
-            "第 1 个任务（nightly）：请填写「函数」（内置任务）或「代码」",
-            "job #1 (nightly): a job needs `function` (a built-in task) or `code`",
+            "第 1 个任务（nightly）：请填写「函数」（内置任务）、「代码」、「命令」或「脚本」",
+            "job #1 (nightly): a job needs `function` (a built-in task), `code`, `command` or `script`",
         ),
         (
             _raised(lambda: aggregations.target_day(None, "01/12")),

@@ -7,6 +7,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+from apscheduler.triggers.combining import OrTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
@@ -18,6 +19,7 @@ from whalefall.domain.triggers import (
     describe,
     next_run_times,
     parse_trigger,
+    reading,
     trigger_text,
 )
 from whalefall.errors import InvalidTrigger
@@ -276,6 +278,150 @@ def test_crontab_numbering_applies_to_structured_params_too():
 def test_day_of_week_is_stored_in_apscheduler_terms(day_of_week, stored):
     spec = parse_trigger(cron(f"0 9 * * {day_of_week}"), timezone=SHANGHAI)
     assert spec.params["day_of_week"] == stored
+
+
+# --- a 5-field crontab means what cron means ---------------------------------------------
+
+
+def test_crontab_with_both_day_fields_restricted_fires_on_either_day():
+    # cron: the 1st of every month and every Monday; 2026-12-01 is a Tuesday
+    assert runs(cron("0 2 1 * 1"), SHANGHAI, at(SHANGHAI, *FRIDAY)) == [
+        "2026-11-30T02:00:00+08:00",
+        "2026-12-01T02:00:00+08:00",
+        "2026-12-07T02:00:00+08:00",
+        "2026-12-14T02:00:00+08:00",
+        "2026-12-21T02:00:00+08:00",
+    ]
+
+
+def test_crontab_either_day_is_an_or_of_two_cron_triggers_rebuilt_from_the_users_fields():
+    spec = parse_trigger(cron("0 2 1 * 1"), timezone=SHANGHAI)
+    assert spec.params["day"] == "1" and spec.params["day_of_week"] == "mon"
+    assert isinstance(build_trigger(spec, SHANGHAI), OrTrigger)
+    assert trigger_text(spec, SHANGHAI) == (
+        "or[cron[day='1', hour='2', minute='0', second='0'], "
+        "cron[day_of_week='mon', hour='2', minute='0', second='0']]"
+    )
+    stored = json.loads(json.dumps(spec.params))
+    again = parse_trigger({"trigger_type": "cron", "trigger_params": stored}, timezone=SHANGHAI)
+    assert again == spec
+    start = at(SHANGHAI, *FRIDAY)
+    assert next_run_times(again, SHANGHAI, 5, start=start) == next_run_times(spec, SHANGHAI, 5, start=start)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        cron("0 0 2 1 * 1"),
+        cron("0 0 2 1 * 1 *"),
+        {
+            "trigger_type": "cron",
+            "cron_day": "1",
+            "cron_day_of_week": "1",
+            "cron_hour": "2",
+            "cron_minute": "0",
+        },
+    ],
+)
+def test_six_and_seven_field_expressions_and_flat_fields_keep_apschedulers_and(data):
+    # a 1st that is a Monday: 2027-02-01, 2027-03-01, 2027-11-01
+    assert runs(data, SHANGHAI, at(SHANGHAI, *FRIDAY), count=3) == [
+        "2027-02-01T02:00:00+08:00",
+        "2027-03-01T02:00:00+08:00",
+        "2027-11-01T02:00:00+08:00",
+    ]
+    assert isinstance(build_trigger(parse_trigger(data, timezone=SHANGHAI), SHANGHAI), CronTrigger)
+
+
+def test_crontab_day_field_starting_with_a_star_counts_as_unrestricted_so_both_must_match():
+    # cron's own test: "*/2" starts with "*", so odd days that are Mondays
+    assert runs(cron("0 0 */2 * 1"), SHANGHAI, at(SHANGHAI, *FRIDAY), count=3) == [
+        "2026-12-07T00:00:00+08:00",
+        "2026-12-21T00:00:00+08:00",
+        "2027-01-11T00:00:00+08:00",
+    ]
+
+
+def test_crontab_weekday_range_of_every_day_makes_a_restricted_day_fire_daily():
+    # "0-6" does not start with "*": either the 1st or any day of the week, so every day
+    spec = parse_trigger(cron("0 0 1 * 0-6"), timezone=SHANGHAI)
+    assert runs(cron("0 0 1 * 0-6"), SHANGHAI, at(SHANGHAI, *FRIDAY), count=3) == [
+        "2026-11-27T00:00:00+08:00",
+        "2026-11-28T00:00:00+08:00",
+        "2026-11-29T00:00:00+08:00",
+    ]
+    assert describe(spec) == "每天 00:00 执行"
+
+
+def test_crontab_day_that_never_occurs_still_fires_on_its_weekdays():
+    # 31 November never comes; cron still runs on November's Wednesdays (none left in 2026)
+    assert runs(cron("0 0 31 11 3"), SHANGHAI, at(SHANGHAI, *FRIDAY), count=3) == [
+        "2027-11-03T00:00:00+08:00",
+        "2027-11-10T00:00:00+08:00",
+        "2027-11-17T00:00:00+08:00",
+    ]
+
+
+def test_crontab_sunday_seven_fires_on_sundays():
+    assert runs(cron("0 0 * * 7"), SHANGHAI, at(SHANGHAI, *FRIDAY), count=2) == [
+        "2026-11-29T00:00:00+08:00",
+        "2026-12-06T00:00:00+08:00",
+    ]
+
+
+def test_crontab_working_hours_every_quarter_hour_skip_the_weekend():
+    assert runs(cron("*/15 9-17 * * mon-fri"), SHANGHAI, at(SHANGHAI, *FRIDAY, 17, 40), count=3) == [
+        "2026-11-27T17:45:00+08:00",
+        "2026-11-30T09:00:00+08:00",
+        "2026-11-30T09:15:00+08:00",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("expression", "minute"),
+    [("19-19/4 * * * *", "19"), ("21-23/4 * * * *", "21"), ("*/60 * * * *", "0"), ("50/20 * * * *", "50")],
+)
+def test_crontab_step_beyond_its_range_means_the_ranges_first_value(expression, minute):
+    spec = parse_trigger(cron(expression), timezone=SHANGHAI)
+    assert spec.params["minute"] == minute and spec.params["expression"] == expression
+    assert runs(cron(expression), SHANGHAI, at(SHANGHAI, *FRIDAY), count=2) == [
+        f"2026-11-27T00:{int(minute):02d}:00+08:00",
+        f"2026-11-27T01:{int(minute):02d}:00+08:00",
+    ]
+
+
+def test_a_step_beyond_its_range_outside_a_crontab_is_refused_as_apscheduler_does():
+    with pytest.raises(InvalidTrigger) as caught:
+        parse_trigger({"trigger_type": "cron", "cron_minute": "19-19/4"}, timezone=SHANGHAI)
+    assert caught.value.field == "cron_minute"
+
+
+def test_crontab_month_names_may_carry_a_step():
+    assert runs(cron("0 0 1 jan-jun/2 *"), SHANGHAI, at(SHANGHAI, *FRIDAY), count=3) == [
+        "2027-01-01T00:00:00+08:00",
+        "2027-03-01T00:00:00+08:00",
+        "2027-05-01T00:00:00+08:00",
+    ]
+
+
+def test_weekday_start_with_a_step_runs_to_seven_which_is_sunday():
+    # 5/2 is 5-7/2: Friday and Sunday
+    assert runs(cron("0 0 * * 5/2"), SHANGHAI, at(SHANGHAI, *FRIDAY), count=3) == [
+        "2026-11-27T00:00:00+08:00",
+        "2026-11-29T00:00:00+08:00",
+        "2026-12-04T00:00:00+08:00",
+    ]
+
+
+def test_a_changed_reading_marks_only_crontabs_that_fire_on_either_day():
+    def reading_of(data):
+        spec = parse_trigger(data, timezone=SHANGHAI)
+        return reading(spec.type.value, spec.params)
+
+    assert reading_of(cron("0 2 1 * 1")) == "crontab-either-day"
+    assert reading_of(cron("0 2 1 * *")) == ""
+    assert reading_of(cron("0 0 2 1 * 1")) == ""
+    assert reading_of({"trigger_type": "interval", "interval_seconds": 5}) == ""
 
 
 # --- forms ----------------------------------------------------------------------------------
@@ -629,6 +775,13 @@ DESCRIPTIONS = [
     ),
     (cron("0 0 1 3 *"), "每年 3 月 1 日 00:00 执行", "Every year on March 1 at 00:00"),
     (cron("0 0 1 mar *"), "每年 3 月 1 日 00:00 执行", "Every year on March 1 at 00:00"),
+    (cron("0 2 1 * 1"), "每月 1 日和每周一 02:00 执行", "On day 1 of every month and every Monday at 02:00"),
+    (
+        cron("0 2 1,15 * 1-5"),
+        "每月 1、15 日和每周一至周五 02:00 执行",
+        "On days 1 and 15 of every month and Monday to Friday at 02:00",
+    ),
+    (cron("19-19/4 * * * *"), "每小时第 19 分执行", "Every hour at minute 19"),
     # the rest go to cron-descriptor (more of them in test_describe.py)
     (
         cron("0 */15 9-18 * * mon-fri"),

@@ -24,16 +24,24 @@ from whalefall.domain.jobspec import JobCreate, JobPatch
 from whalefall.web.queries import AuditQuery, JobListQuery, RunListQuery
 
 # Every act on a job whose kind is not builtin is an admin's (services.jobs.require_may_act).
-CODE_ADMIN = "operator (admin for code jobs: every kind but builtin)"
+CODE_ADMIN = "operator (admin for code and shell jobs: every kind but builtin)"
 # (method, path, role or None, summary, body model, query model)
 ROUTES: list[tuple[str, str, str | None, str, type[BaseModel] | None, type[BaseModel] | None]] = [
     ("get", "/jobs", "viewer", "List jobs", None, JobListQuery),
-    ("post", "/jobs", CODE_ADMIN, "Create a job", JobCreate, None),
+    (
+        "post",
+        "/jobs",
+        CODE_ADMIN,
+        "Create a job: `function` (builtin), `code` (Python) or `command`/`script` (shell)",
+        JobCreate,
+        None,
+    ),
     (
         "get",
         "/jobs/{job_id}",
         "viewer",
-        "One job, with its code and last run (?upcoming=1 adds 5 next runs)",
+        "One job, with its code and last run (?upcoming=1 adds 5 next runs); a shell job "
+        "(kind `shell`) also has shell_mode (`argv` or `script`), command, script, working_dir, env",
         None,
         None,
     ),

@@ -10,6 +10,7 @@ dependency graph and its last runs with a duration chart.
 from __future__ import annotations
 
 import json
+import shlex
 from typing import Any
 
 from sqlalchemy import select
@@ -38,8 +39,13 @@ INTERVAL_UNITS = ("weeks", "days", "hours", "minutes", "seconds")
 
 
 def crontab(params: dict[str, Any]) -> str:
-    """A cron trigger's fields as crontab text: ``0 2 * * *``, with a leading second and a
-    trailing year only when they say something (``*/20 * * * * *``)."""
+    """A cron trigger's expression as the user wrote it, or its fields as crontab text:
+    ``0 2 * * *``, with a leading second and a trailing year only when they say something
+    (``*/20 * * * * *``). Fields with both day fields restricted keep their second
+    (``0 0 2 1 * mon``): they need both days, which five fields would not say, as a 5-field
+    crontab fires on either."""
+    if isinstance(params.get("expression"), str) and params["expression"]:
+        return params["expression"]
     given = [i for i, name in enumerate(SIGNIFICANCE) if params.get(name) is not None]
     last = given[-1] if given else -1
     values = {
@@ -49,8 +55,9 @@ def crontab(params: dict[str, Any]) -> str:
         for i, name in enumerate(SIGNIFICANCE)
     }
     fields = [values[name] for name in CRON_ORDER]
+    both_days = not fields[3].startswith("*") and not fields[5].startswith("*")
     if fields[6] == "*":
-        fields = fields[1:6] if fields[0] == "0" else fields[:6]
+        fields = fields[1:6] if fields[0] == "0" and not both_days else fields[:6]
     return " ".join(fields)
 
 
@@ -127,6 +134,8 @@ def job_page(job_id: str):
         job = job_service.get(session, job_id)
         last = job_service.last_runs(session, [job_id]).get(job_id)
         data = job_service.to_dict(rt, job, last_run=last, lang=lang, with_code=True, upcoming=5)
+        if data.get("command"):
+            data["command_text"] = shlex.join(data["command"])
         data.update(schedule=schedule_text(data, lang), display_state=display_state(data))
         rows, total = run_service.page(session, job_id=job_id, per_page=RECENT_RUNS)
         graph = session.execute(select(Job.id, Job.name, Job.depends_on).order_by(Job.id)).all()

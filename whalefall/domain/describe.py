@@ -1,7 +1,9 @@
 """Human-readable text for a trigger, in Simplified Chinese (the default) or English.
 
 Works on a trigger's canonical params (see ``whalefall.domain.triggers``): cron fields hold
-APScheduler values, so days of the week are names. Common shapes get a sentence of ours; the rest
+APScheduler values, so days of the week are names. A 5-field crontab whose two day fields are both
+restricted fires on either (``whalefall.domain.cronrules``), and is described so: "每月 1 日和每周一
+02:00 执行"; everywhere else both must match, which cron-descriptor's "only on" says. Common shapes get a sentence of ours; the rest
 are described by ``cron-descriptor`` (after translating the fields into the crontab terms it reads,
 Sunday being 0), with its Chinese completed and its day and month names replaced by ours; what even
 that cannot read falls back to showing the cron expression. Nothing here raises.
@@ -16,6 +18,8 @@ from datetime import date, datetime
 from typing import Any
 
 from cron_descriptor import ExpressionDescriptor, FormatError, MissingFieldError, Options
+
+from whalefall.domain.cronrules import day_alternatives
 
 _SIGNIFICANCE = ("year", "month", "day", "day_of_week", "hour", "minute", "second")
 # What CronTrigger gives a field left out after the last one given (the rest become "*").
@@ -45,8 +49,8 @@ _STEP = re.compile(r"(?:\*|0)/(\d+)")
 
 # cron-descriptor's messages we word differently. Its zh_CN catalogue lacks some (which it then
 # drops silently) and orders "on the third Friday of the month" word by word. ", or on {0}" is
-# crontab's OR of day and weekday; APScheduler needs both, which "only on {0}" says (an empty
-# message makes cron-descriptor use that one).
+# crontab's OR of day and weekday; except for a crontab that fires on either (_EITHER_DAY) both
+# must match, which "only on {0}" says (an empty message makes cron-descriptor use that one).
 _MESSAGES_ZH = {
     ", or on {0}": "",
     ", on the ": ", 每月的",
@@ -61,6 +65,7 @@ _MESSAGES_ZH = {
     ", {0} days before the last day of the month": ", 每月最后一天的前 {0} 天",
 }
 _MESSAGES_EN = {", or on {0}": "", "starting {0}": "starting {0}"}
+_EITHER_DAY = ", or on {0}"
 _MONTHS_ZH = tuple(f"{n} 月" for n in range(1, 13))
 _CJK = r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]"
 _YEAR = re.compile(r"(?<!\d)(\d{4})(?!\d)")
@@ -124,7 +129,10 @@ def _every(value: str) -> int | None:
 
 def _cron(params: Mapping[str, Any], en: bool) -> str | None:
     """A sentence for the common shapes; None when the schedule is not one of them."""
-    f = _effective(params)
+    alternatives = day_alternatives(params)
+    if len(alternatives) > 1:
+        return _either_day(params, en)
+    f = _effective(alternatives[0])
     second, minute, hour = f["second"], f["minute"], f["hour"]
     day, month, dow = f["day"], f["month"], f["day_of_week"]
     if f["year"] != "*":
@@ -160,15 +168,10 @@ def _cron(params: Mapping[str, Any], en: bool) -> str | None:
     if dow != "*":
         return None
     if month == "*":
-        if day == "last":
-            return f"On the last day of every month at {times}" if en else f"每月最后一天 {times} 执行"
-        days = [_number(item) for item in day.split(",")]
-        if None in days:
+        monthly = _monthly(day, en)
+        if monthly is None:
             return None
-        if en:
-            label = "day" if len(days) == 1 else "days"
-            return f"On {label} {_join_en([str(d) for d in days])} of every month at {times}"
-        return f"每月 {'、'.join(str(d) for d in days)} 日 {times} 执行"
+        return f"{monthly} at {times}" if en else f"{monthly} {times} 执行"
     month_number = _number(month) or (_MONTHS.index(month) + 1 if month in _MONTHS else None)
     day_number = _number(day)
     if month_number is None or day_number is None:
@@ -188,17 +191,51 @@ def _times(second: str, minute: str, hour: str, en: bool) -> str | None:
     return _join_en(texts) if en else "、".join(texts)
 
 
+def _either_day(params: Mapping[str, Any], en: bool) -> str | None:
+    """A crontab that fires on its days of the month and on its days of the week."""
+    f = _effective(params)
+    if f["year"] != "*" or f["month"] != "*":
+        return None
+    times = _times(f["second"], f["minute"], f["hour"], en)
+    monthly = _monthly(f["day"], en)
+    weekly = _weekdays(f["day_of_week"], en)
+    if times is None or monthly is None or weekly is None:
+        return None
+    return f"{monthly} and {weekly} at {times}" if en else f"{monthly}和{weekly} {times} 执行"
+
+
+def _monthly(day: str, en: bool) -> str | None:
+    """ "On days 1 and 15 of every month" / "每月 1、15 日"; None unless days of the month are listed."""
+    if day == "last":
+        return "On the last day of every month" if en else "每月最后一天"
+    days = [_number(item) for item in day.split(",")]
+    if None in days:
+        return None
+    if en:
+        label = "day" if len(days) == 1 else "days"
+        return f"On {label} {_join_en([str(d) for d in days])} of every month"
+    return f"每月 {'、'.join(str(d) for d in days)} 日"
+
+
 def _weekly(dow: str, times: str, en: bool) -> str | None:
+    weekly = _weekdays(dow, en)
+    if weekly is None:
+        return None
+    return f"{weekly[:1].upper()}{weekly[1:]} at {times}" if en else f"{weekly} {times} 执行"
+
+
+def _weekdays(dow: str, en: bool) -> str | None:
+    """ "every Monday and Friday", "Monday to Friday" / "每周一、周五", "每周一至周五"."""
     spans = _day_spans(dow)
     if spans is None:
         return None
     if en:
         words = [" to ".join(_DAYS_EN[end] for end in span) for span in spans]
         if any(len(span) == 2 for span in spans):
-            return f"{_join_en(words)} at {times}"
-        return f"Every {_join_en(words)} at {times}"
+            return _join_en(words)
+        return f"every {_join_en(words)}"
     words = ["至".join(_DAYS_ZH[end] for end in span) for span in spans]
-    return f"每{'、'.join(words)} {times} 执行"
+    return f"每{'、'.join(words)}"
 
 
 def _day_spans(dow: str) -> list[tuple[str, ...]] | None:
@@ -253,8 +290,13 @@ def _described(params: Mapping[str, Any], en: bool) -> str:
     """cron-descriptor's sentence, in our words for days and months; raises ValueError (or one of
     its errors) when it cannot read the schedule."""
     options = Options(locale_code="en_US" if en else "zh_CN", use_24hour_time_format=True)
-    descriptor = _Descriptor(" ".join(_crontab_fields(params)), options)
-    descriptor.messages = _MESSAGES_EN if en else _MESSAGES_ZH
+    alternatives = day_alternatives(params)
+    either = len(alternatives) > 1
+    descriptor = _Descriptor(" ".join(_crontab_fields(params if either else alternatives[0])), options)
+    messages = _MESSAGES_EN if en else _MESSAGES_ZH
+    if either:  # cron-descriptor's own "or on" then
+        messages = {key: text for key, text in messages.items() if key != _EITHER_DAY}
+    descriptor.messages = messages
     text = descriptor.get_description()
     # Its names come from the process locale (calendar, strftime): map them to ours.
     days = _DAYS_EN if en else _DAYS_ZH

@@ -7,6 +7,7 @@ way in enforces them.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints, field_validator
@@ -18,6 +19,17 @@ from whalefall.domain.base import Strict
 JobId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.\-]{1,64}$")]
 FlatValue = str | int | None
 InstanceName = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# The product's own variables (a shell job gets WHALEFALL_RUN_ID …): a job may not set them.
+RESERVED_ENV_PREFIX = "WHALEFALL_"
+MAX_SCRIPT_CHARS = 1_000_000
+
+
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise PydanticCustomError("nul_byte", "must not contain NUL bytes")
+    return value
 
 
 class TriggerFields(Strict):
@@ -63,6 +75,37 @@ class JobPatch(TriggerFields):
     func_name: str | None = Field(None, max_length=128, description="alias of `function`")
     params: dict[str, Any] | None = None
     code: str | None = Field(None, description="Python source defining `def execute_task():`")
+    command: list[str] | None = Field(
+        None,
+        min_length=1,
+        max_length=1000,
+        description=(
+            "a shell job run as this argv list, directly (no shell): the program (looked up in PATH) "
+            "and its arguments"
+        ),
+    )
+    script: str | None = Field(
+        None,
+        max_length=MAX_SCRIPT_CHARS,
+        description="a shell job whose text is run by `/bin/sh -c` (pipes, `&&`, several lines)",
+    )
+    working_dir: str | None = Field(
+        None,
+        max_length=4096,
+        description=(
+            "shell jobs: absolute directory the command starts in (default: the run's private, "
+            "empty workdir). The host's files are read-only to a job except its workdir, /tmp and "
+            "WHALEFALL_SANDBOX_WRITABLE_PATHS; empty text means the default"
+        ),
+    )
+    env: dict[str, str] | None = Field(
+        None,
+        max_length=200,
+        description=(
+            "shell jobs: environment variables NAME → value added to the job's scrubbed environment "
+            "(names `[A-Za-z_][A-Za-z0-9_]*`, not starting with WHALEFALL_)"
+        ),
+    )
     state: Literal["active", "paused"] | None = None
     enabled: bool | None = Field(None, description="alias: false means state=paused")
     misfire_grace_time: int | None = Field(None, ge=1, le=30 * 86400)
@@ -78,6 +121,51 @@ class JobPatch(TriggerFields):
         max_length=20,
         description="registered instances (by name) a code or shell job may connect to; admins only",
     )
+
+    @field_validator("command")
+    @classmethod
+    def _command_shape(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        if not value[0].strip():
+            raise PydanticCustomError("command_program", "the program (first item) must not be blank")
+        for part in value:
+            _no_nul(part)
+        return value
+
+    @field_validator("script")
+    @classmethod
+    def _script_not_blank(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise PydanticCustomError("not_blank", "must not be blank")
+        return None if value is None else _no_nul(value)
+
+    @field_validator("working_dir")
+    @classmethod
+    def _absolute_dir(cls, value: str | None) -> str | None:
+        if not value:
+            return value
+        _no_nul(value)
+        if not value.startswith("/"):
+            raise PydanticCustomError("absolute_path", "must be an absolute path (starting with /)")
+        return value
+
+    @field_validator("env")
+    @classmethod
+    def _env_names(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        for name, text in (value or {}).items():
+            if not ENV_NAME.match(name):
+                raise PydanticCustomError(
+                    "env_name",
+                    "{name} is not a variable name (letters, digits and _, not starting with a digit)",
+                    {"name": name[:64]},
+                )
+            if name.upper().startswith(RESERVED_ENV_PREFIX):
+                raise PydanticCustomError(
+                    "env_reserved", "{name}: names starting with WHALEFALL_ are reserved", {"name": name}
+                )
+            _no_nul(text)
+        return value
 
     @field_validator("name")
     @classmethod

@@ -9,6 +9,21 @@ Day-of-week numbers follow crontab (0 and 7 are Sunday, 1 Monday … 6 Saturday)
 the flat ``cron_day_of_week`` field and in ``trigger_params``; APScheduler 3.x counts from Monday, so
 they are translated to day names, which is what the canonical params hold.
 
+What the forms mean:
+
+- A **5-field expression** (``minute hour day month day_of_week``, and ``@daily`` and the other
+  macros) means what cron (Vixie/ISC cron) means: when both the day of the month and the day of
+  the week are restricted (neither field starts with ``*``), it fires on a day matching *either*,
+  so ``0 2 1 * 1`` runs on the 1st and on every Monday; the trigger is then an ``OrTrigger`` of
+  two CronTriggers, rebuilt from the stored params each time. See ``whalefall.domain.cronrules``.
+- **6- and 7-field expressions** (a leading second, a trailing year) and the **separate cron
+  fields** (``cron_hour`` …) keep APScheduler's meaning: every field must match, the two day
+  fields included (``0 0 2 1 * 1`` runs on a 1st that is a Monday).
+- A 5-field expression also takes cron's syntax where CronTrigger's is narrower: a step larger
+  than its range means the range's first value (``19-19/4`` is 19, minutes ``*/60`` are 0) and
+  month names may carry a step (``jan-jun/2``). The other forms keep APScheduler's syntax, which
+  refuses both; in every form days of the week are numbered as in crontab (above).
+
 Pure: no database, no Flask, timezone-aware datetimes only.
 """
 
@@ -18,15 +33,18 @@ import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.combining import OrTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from pydantic import BaseModel, ConfigDict
 
+from whalefall.domain import cronrules
 from whalefall.domain.describe import describe_trigger
 from whalefall.errors import InvalidTrigger
 
@@ -101,15 +119,6 @@ _CRONTAB_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 _APS_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _WEEKDAY_ITEM = re.compile(r"(?P<range>\*|[a-z0-9]+(?:-[a-z0-9]+)?)(?:/(?P<step>\d+))?")
 
-_MACROS = {
-    "@yearly": "0 0 1 1 *",
-    "@annually": "0 0 1 1 *",
-    "@monthly": "0 0 1 * *",
-    "@weekly": "0 0 * * 0",
-    "@daily": "0 0 * * *",
-    "@midnight": "0 0 * * *",
-    "@hourly": "0 * * * *",
-}
 # A year-free schedule repeats within the 400-year Gregorian cycle; none in it means never.
 _PROBE_START = datetime(2000, 1, 1, tzinfo=UTC)
 _PROBE_END = datetime(2400, 1, 1, tzinfo=UTC)
@@ -229,10 +238,11 @@ def _parse_cron(raw: dict[str, Any], zone: ZoneInfo) -> dict[str, Any]:
         prefixes = {name: f"{FLAT_FIELDS[name]}: " for name in fields}
 
     params: dict[str, Any] = {}
+    is_crontab = cronrules.crontab_fields(expression) is not None
     for name in CRON_FIELDS:
         if name in fields:
             field = "cron_expression" if expression else FLAT_FIELDS[name]
-            params[name] = _clean_cron_field(name, fields[name], field, prefixes[name])
+            params[name] = _clean_cron_field(name, fields[name], field, prefixes[name], is_crontab)
     start, end = _parse_window(raw, zone)
     jitter = _parse_jitter(raw)
     if expression:
@@ -244,7 +254,7 @@ def _parse_cron(raw: dict[str, Any], zone: ZoneInfo) -> dict[str, Any]:
 
 def _split_expression(value: Any) -> tuple[dict[str, str], str]:
     expression = " ".join(str(value).split())
-    parts = _MACROS.get(expression.lower(), expression).split()
+    parts = cronrules.expand_macro(expression).split()
     if len(parts) == 5:
         fields = {"second": "0", **dict(zip(CRON_FIELDS[1:6], parts, strict=True)), "year": "*"}
     elif len(parts) == 6:
@@ -263,11 +273,14 @@ def _split_expression(value: Any) -> tuple[dict[str, str], str]:
     return fields, expression
 
 
-def _clean_cron_field(name: str, value: Any, field: str, prefix: str) -> str:
+def _clean_cron_field(name: str, value: Any, field: str, prefix: str, is_crontab: bool = False) -> str:
     """One cron field, normalised (lower case, no spaces around commas) and checked.
 
-    Day-of-week numbers are translated from crontab to names. The value is finally given to
-    APScheduler's CronTrigger alone, so whatever it refuses is refused here, naming ``field``.
+    Day-of-week numbers are translated from crontab to names. In a 5-field expression
+    (``is_crontab``), what cron accepts and CronTrigger does not is rewritten: month names in
+    items such as ``jan-jun/2`` as numbers, a step larger than its range as the one value cron
+    takes from it (``19-19/4`` -> ``19``). The value is finally given to APScheduler's CronTrigger
+    alone, so whatever it refuses is refused here, naming ``field``.
     """
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise _invalid_item(prefix, value, name, field)
@@ -277,8 +290,13 @@ def _clean_cron_field(name: str, value: Any, field: str, prefix: str) -> str:
     else:
         if name == "day" and text == "?":  # Quartz habit: "no specific value"
             text = "*"
+        items = []
         for item in text.split(","):
+            if is_crontab and name == "month":
+                item = cronrules.month_numbers(item)
             _check_item(name, item, field, prefix)
+            items.append(cronrules.plain_step(item, *_RANGES[name]) if is_crontab else item)
+        text = ",".join(items)
     try:
         CronTrigger(**{name: text}, timezone=UTC)
     except ValueError as exc:
@@ -365,8 +383,8 @@ def _weekday_item(item: str, field: str, prefix: str) -> list[str]:
         first = _weekday_number(ends[0], field, prefix)
         if len(ends) == 2:
             last = _weekday_number(ends[1], field, prefix)
-        else:
-            last = first if step is None else 6
+        else:  # "1/2" runs to the field's last value, which is 7 (Sunday) in crontab
+            last = first if step is None else 7
         if first > last:
             raise InvalidTrigger(
                 f"{prefix}{item!r}: a range must not run backwards (0 and 7 are Sunday, 1 Monday … "
@@ -408,18 +426,22 @@ def _weekday_number(token: str, field: str, prefix: str) -> int:
 def _check_cron_fires(
     params: dict[str, Any], start: datetime | None, end: datetime | None, zone: ZoneInfo
 ) -> None:
-    """Refuse a schedule that names no real date (30 February); checked on the calendar alone."""
-    fields = _trigger_fields(params)
-    try:
-        CronTrigger(**fields, start_date=start, end_date=end, timezone=zone)
-    except ValueError as exc:  # every field passed alone; kept as a guard for combinations
-        field = "cron_expression" if "expression" in params else "cron_day"
-        raise InvalidTrigger(f"{field}: {exc}", field=field) from None
-    if "day" not in params or params.get("year", "*") != "*":
+    """Refuse a schedule that names no real date (30 February); checked on the calendar alone.
+
+    A crontab that fires on either day field (:func:`cronrules.either_day`) always has its days of
+    the week, so it always fires.
+    """
+    alternatives = [_trigger_fields(fields) for fields in cronrules.day_alternatives(params)]
+    field = "cron_expression" if "expression" in params else "cron_day"
+    for fields in alternatives:
+        try:
+            CronTrigger(**fields, start_date=start, end_date=end, timezone=zone)
+        except ValueError as exc:  # every field passed alone; kept as a guard for combinations
+            raise InvalidTrigger(f"{field}: {exc}", field=field) from None
+    if "day" not in params or params.get("year", "*") != "*" or len(alternatives) > 1:
         return
-    probe = CronTrigger(**fields, end_date=_PROBE_END, timezone=UTC)
+    probe = CronTrigger(**alternatives[0], end_date=_PROBE_END, timezone=UTC)
     if probe.get_next_fire_time(None, _PROBE_START) is None:
-        field = "cron_expression" if "expression" in params else "cron_day"
         weekday = params.get("day_of_week", "*")
         raise InvalidTrigger(
             f"{field}: day {params['day']!r} never occurs in month {params.get('month', '*')!r}"
@@ -586,9 +608,27 @@ def _build(
         if start is None and anchor is not None:
             start = anchor + timedelta(**units)
         return IntervalTrigger(**units, start_date=start, end_date=end, timezone=zone, jitter=jitter)
-    return CronTrigger(
-        **_trigger_fields(params), start_date=start, end_date=end, timezone=zone, jitter=jitter
-    )
+    alternatives = cronrules.day_alternatives(params)
+    if len(alternatives) > 1 and not _day_occurs(params["day"], params.get("month", "*")):
+        # 31 November: the days of the week alone, and no trigger searching to year 9999 for it
+        alternatives = alternatives[1:]
+    if len(alternatives) == 1:
+        return CronTrigger(
+            **_trigger_fields(alternatives[0]), start_date=start, end_date=end, timezone=zone, jitter=jitter
+        )
+    # Cron's day of the month *or* day of the week: each alone, whichever comes first.
+    either = [
+        CronTrigger(**_trigger_fields(fields), start_date=start, end_date=end, timezone=zone)
+        for fields in alternatives
+    ]
+    return OrTrigger(either, jitter=jitter)
+
+
+@lru_cache(maxsize=256)
+def _day_occurs(day: str, month: str) -> bool:
+    """Whether the day of the month ``day`` ever falls in ``month`` (both canonical fields)."""
+    probe = CronTrigger(day=day, month=month, end_date=_PROBE_END, timezone=UTC)
+    return probe.get_next_fire_time(None, _PROBE_START) is not None
 
 
 def _trigger_fields(params: Mapping[str, Any]) -> dict[str, str]:
@@ -644,6 +684,15 @@ def next_run_times(
 def describe(spec: TriggerSpec, lang: str = "zh") -> str:
     """Human-readable text for the trigger, in ``lang`` "zh" or "en"; never raises."""
     return describe_trigger(spec.type.value, spec.params, lang)
+
+
+def reading(trigger_type: str, params: Mapping[str, Any]) -> str:
+    """How stored params are read where that once differed: "crontab-either-day" for a crontab
+    that fires on either day field, else "". A stored schedule built before the OR rule is rebuilt
+    when this is part of what it was built from."""
+    if trigger_type == TriggerType.CRON and cronrules.either_day(params):
+        return "crontab-either-day"
+    return ""
 
 
 def trigger_text(spec: TriggerSpec, timezone: str) -> str:

@@ -15,6 +15,7 @@ from whalefall.models.base import Base, JobIdType, JSONValue, LongText, UTCDateT
 class JobKind(StrEnum):
     BUILTIN = "builtin"
     CODE = "code"
+    SHELL = "shell"
 
 
 class JobState(StrEnum):
@@ -32,7 +33,11 @@ class Job(Base):
     kind: Mapped[str] = mapped_column(String(16))
     func_name: Mapped[str | None] = mapped_column(String(128))
     params: Mapped[dict[str, Any]] = mapped_column(JSONValue, default=dict)
+    # Python source of a code job, or the /bin/sh script of a shell job in "script" mode.
     code: Mapped[str | None] = mapped_column(LongText)
+    # A shell job's command: {"mode": "argv"|"script", "argv": [...] (argv mode),
+    # "working_dir": str|None, "env": {NAME: value}}; null for other kinds.
+    shell: Mapped[dict[str, Any] | None] = mapped_column(JSONValue)
     trigger_type: Mapped[str] = mapped_column(String(16))
     trigger_params: Mapped[dict[str, Any]] = mapped_column(JSONValue, default=dict)
     timezone: Mapped[str | None] = mapped_column(String(64))

@@ -80,3 +80,8 @@ class Run(Base):
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     # A fleet run that succeeded for some instances and failed for others: shown 部分成功, alerted ``partial``.
     partial: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The lease epoch under which a scheduled time was claimed (None for manual, retry, … runs).
+    epoch: Mapped[int | None] = mapped_column(BigInteger)
+    # Fire times folded into this run by ``coalesce`` (not counting its own), and the first of them.
+    coalesced: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    coalesced_from: Mapped[datetime | None] = mapped_column(UTCDateTime)

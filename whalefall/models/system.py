@@ -33,6 +33,8 @@ class Lease(Base):
     holder: Mapped[str | None] = mapped_column(String(128))
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     acquired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The fencing token: +1 at every acquisition. A claim succeeds only with the current one.
+    epoch: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class JobChange(Base):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -20,6 +21,7 @@ from apscheduler.job import Job as APJob
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import STATE_RUNNING
+from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import select
 
 from whalefall import clock
@@ -78,6 +80,10 @@ def _differs(a: datetime | None, b: datetime | None) -> bool:
 def signature(job: Job, timezone: str) -> str:
     """What the stored schedule was built from; a change means reschedule."""
     data = [job.trigger_type, job.trigger_params, timezone, job.misfire_grace_time, job.coalesce]
+    # A crontab firing on either day field was stored as an AND schedule before: rebuild it once.
+    # Added only when set, so that every other job's signature stays what it was.
+    if reading := triggers.reading(job.trigger_type, job.trigger_params or {}):
+        data.append(reading)
     return hashlib.sha1(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -269,21 +275,30 @@ class Engine:
                 following = apjob.trigger.get_next_fire_time(following, now)
             self.aps.modify_job(apjob.id, next_run_time=following)
             job_id = apjob.args[0]
+            epoch = self.runner.epoch
             if first_missed < window_start:
+                # One record for every time before the grace window: the first, and how many more.
+                more = count_fires(apjob.trigger, first_missed, window_start) - 1
                 reason = (
                     f"missed: due at {first_missed.isoformat()} while no scheduler was running "
                     f"(beyond misfire_grace_time {apjob.misfire_grace_time} s)"
                 )
+                if more > 0:
+                    reason += f"; {more} later fire time(s) before the grace window missed with it"
                 run_service.claim_scheduled(
                     self.runtime,
                     job_id,
                     first_missed,
                     source=TriggerSource.CATCH_UP,
                     node=self.node_id,
+                    epoch=epoch,
                     late_reason=reason,
+                    coalesced=max(more, 0),
+                    coalesced_from=first_missed if more > 0 else None,
                 )
+            folded: list[datetime] = []
             if fires and apjob.coalesce:
-                fires = fires[-1:]
+                folded, fires = fires[:-1], fires[-1:]
             for i, when in enumerate(fires):
                 claim = run_service.claim_scheduled(
                     self.runtime,
@@ -291,7 +306,10 @@ class Engine:
                     when,
                     source=TriggerSource.CATCH_UP,
                     node=self.node_id,
+                    epoch=epoch,
                     next_run_time=following if i == len(fires) - 1 else None,
+                    coalesced=len(folded),
+                    coalesced_from=folded[0] if folded else None,
                 )
                 if claim and claim.status.value == "queued":
                     self.runner.submit(claim.run_id)
@@ -301,11 +319,23 @@ class Engine:
     # -- firing -----------------------------------------------------------------
 
     def fire(self, apjob: APJob, run_times: list[datetime]) -> None:
-        """Called in APScheduler's thread for due times: claim each, then hand it to the runner."""
+        """Called in APScheduler's thread for due times: claim each, then hand it to the runner.
+
+        With ``coalesce`` APScheduler passes only the last due time; the times it folded into it
+        (from the job's stored next run time on) are counted onto that run, so no fire time goes
+        unaccounted. A claim refused for a lost lease stops the rest: this node no longer leads.
+        """
         now = clock.now()
         job_id = apjob.args[0]
         grace = apjob.misfire_grace_time
         following = apjob.trigger.get_next_fire_time(run_times[-1], now)
+        epoch = self.runner.epoch
+        folded = 0
+        folded_from = None
+        first_due = apjob.next_run_time
+        if apjob.coalesce and first_due is not None and first_due < run_times[0]:
+            folded = count_fires(apjob.trigger, first_due, run_times[0])
+            folded_from = first_due if folded else None
         for i, when in enumerate(run_times):
             late = (now - when).total_seconds()
             reason = None
@@ -318,12 +348,39 @@ class Engine:
                     when,
                     source=TriggerSource.SCHEDULE,
                     node=self.node_id,
+                    epoch=epoch,
                     next_run_time=following if i == len(run_times) - 1 else None,
                     late_reason=reason,
+                    coalesced=folded,
+                    coalesced_from=folded_from,
                 )
+            except run_service.LeaseLost:
+                log.warning("not claiming %s at %s: this node no longer holds the lease", job_id, when)
+                return
             except Exception:
                 log.exception("could not claim %s at %s", job_id, when, extra={"job_id": job_id})
                 continue
             if claim is not None and claim.status.value == "queued" and not self.runner.submit(claim.run_id):
                 # Shutting down: leave it queued and unowned so the next start runs it within its grace.
                 run_service.release(self.runtime, claim.run_id)
+
+
+def count_fires(trigger: object, start: datetime, end: datetime, limit: int = 10_000) -> int:
+    """How many fire times ``trigger`` has in [start, end), ``start`` being one of them.
+
+    An interval (without jitter) is counted by arithmetic; other triggers by enumeration, at most
+    ``limit`` (a per-second cron after a day down is 86,400 computations otherwise): the range
+    recorded beside the count is exact either way.
+    """
+    if end <= start:
+        return 0
+    if isinstance(trigger, IntervalTrigger) and not trigger.jitter:
+        step = float(trigger.interval.total_seconds())
+        return int(math.ceil((end - start).total_seconds() / step - 1e-9))
+    count = 0
+    when: datetime | None = start
+    get_next = trigger.get_next_fire_time  # type: ignore[attr-defined]
+    while when is not None and when < end and count < limit:
+        count += 1
+        when = get_next(when, when + timedelta(microseconds=1))
+    return count

@@ -2,7 +2,8 @@
 
 The runner owns the lifecycle (queued → running → final); nothing is inferred
 from APScheduler's events. Built-in tasks run in a watched thread, code jobs in
-their own OS process (``executors.process``).
+their own OS process (``executors.process``), and so do shell jobs (the launcher becomes
+their command).
 """
 
 from __future__ import annotations
@@ -15,7 +16,10 @@ import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from whalefall import clock
 from whalefall.errors import UnknownTask
@@ -64,6 +68,13 @@ class Runner:
         self._aborting = False
         self._lock = threading.Lock()
         self._inflight: set[int] = set()
+        # Runs to end now because this node lost the lease (the node goes on, as a standby).
+        self._abandoned: set[int] = set()
+        # Outcomes the database refused (it was unreachable): written by write_pending() later.
+        self._pending: dict[int, dict[str, Any]] = {}
+        # The lease epoch runs are started under, set by the scheduler service (``run_now``, for
+        # ``whalefall run``, starts without one).
+        self.epoch: int | None = None
 
     @property
     def inflight(self) -> int:
@@ -84,10 +95,64 @@ class Runner:
             return False
         return True
 
-    def abort_inflight(self) -> None:
-        """Stop every run in flight now (shutdown past its grace): code jobs are killed and
-        every such run ends ``interrupted``, to be retried by its policy."""
-        self._aborting = True
+    def abort_inflight(self, *, resume: bool = False) -> None:
+        """Stop every run in flight now: code jobs are killed and every such run ends
+        ``interrupted``, to be retried by its policy. With ``resume`` (the lease was lost) the
+        runner takes new runs again afterwards; else (shutdown past its grace) it stays aborting."""
+        if not resume:
+            self._aborting = True
+            return
+        with self._lock:
+            self._abandoned |= self._inflight
+
+    def owned(self) -> set[int]:
+        """Runs this process still answers for: executing, or with an outcome to write."""
+        with self._lock:
+            return set(self._inflight) | set(self._pending)
+
+    def _stopping(self, run_id: int) -> bool:
+        return self._aborting or run_id in self._abandoned
+
+    def _interrupted_because(self, run_id: int) -> str:
+        if run_id in self._abandoned and not self._aborting:
+            return "interrupted: this node lost the scheduler lease while it ran"
+        return "interrupted: the scheduler stopped while it ran"
+
+    def write_pending(self) -> int:
+        """Write the outcomes the database refused before; how many were written now."""
+        with self._lock:
+            pending = list(self._pending.items())
+        written = 0
+        for run_id, outcome in pending:
+            try:
+                finished = run_service.finish(self.runtime, run_id, **outcome)
+            except SQLAlchemyError:
+                return written  # still unreachable: try again at the next step
+            with self._lock:
+                self._pending.pop(run_id, None)
+            written += 1
+            log.info(
+                "outcome of run %s written after the database came back", run_id, extra={"run_id": run_id}
+            )
+            if finished is not None and outcome["status"] == RunStatus.SUCCESS:
+                job_id = finished.job_id
+                dependencies.after_success(self.runtime, job_id)
+        return written
+
+    def _finish(self, run_id: int, status: RunStatus, **fields: Any) -> Run | None:
+        """Write a run's outcome; when the database refuses, keep it for :meth:`write_pending`."""
+        try:
+            return run_service.finish(self.runtime, run_id, status, **fields)
+        except SQLAlchemyError as exc:
+            log.warning(
+                "could not write the outcome of run %s (%s); kept until the database returns",
+                run_id,
+                exc.__class__.__name__,
+                extra={"run_id": run_id},
+            )
+            with self._lock:
+                self._pending[run_id] = {"status": status, **fields}
+            return None
 
     def shutdown(self, wait: bool = True) -> None:
         with self._lock:
@@ -98,17 +163,16 @@ class Runner:
         """Execute a run in the calling thread (``whalefall run``)."""
         with self._lock:
             self._inflight.add(run_id)
-        self._execute(run_id)
+        self._execute(run_id, fenced=False)
 
     # -- one run ---------------------------------------------------------------
 
-    def _execute(self, run_id: int) -> None:
+    def _execute(self, run_id: int, fenced: bool = True) -> None:
         try:
-            self._execute_guarded(run_id)
+            self._execute_guarded(run_id, fenced)
         except Exception:  # the run boundary: the one catch-all
             log.exception("runner failed on run %s", run_id, extra={"run_id": run_id})
-            run_service.finish(
-                self.runtime,
+            self._finish(
                 run_id,
                 RunStatus.FAILED,
                 error_message="internal error in the runner; see the server log",
@@ -117,18 +181,23 @@ class Runner:
         finally:
             with self._lock:
                 self._inflight.discard(run_id)
+                self._abandoned.discard(run_id)
 
-    def _execute_guarded(self, run_id: int) -> None:
+    def _execute_guarded(self, run_id: int, fenced: bool) -> None:
         rt = self.runtime
-        if not run_service.start(rt, run_id, self.node_id):
-            return  # cancelled before it started
+        epoch = self.epoch
+        if fenced and epoch is None:
+            run_service.release(rt, run_id)  # not leading (any more): the leader takes it
+            return
+        if not run_service.start(rt, run_id, self.node_id, epoch=epoch if fenced else None):
+            return  # cancelled before it started, or the lease was lost
         with rt.db.read() as session:
             run = session.get(Run, run_id)
             if run is None:
                 return  # deleted since it started (only by hand: cleanup keeps active runs)
             job = session.get(Job, run.job_id)
         if job is None:
-            run_service.finish(rt, run_id, RunStatus.FAILED, error_message=f"job {run.job_id!r} was deleted")
+            self._finish(run_id, RunStatus.FAILED, error_message=f"job {run.job_id!r} was deleted")
             return
         tz = job_service.timezone_of(rt, job)
         runlog = RunLog(tz)
@@ -140,13 +209,12 @@ class Runner:
         }
         log.info("run started: job %s run %s", job.id, run_id, extra=fields)
         started = time.monotonic()
-        if job.kind == JobKind.CODE:
+        if job.kind in (JobKind.CODE, JobKind.SHELL):
             outcome = self._run_code(run, job, runlog)
         else:
             outcome = self._run_builtin(run, job, runlog)
         text, start = runlog.snapshot()
-        finished = run_service.finish(
-            rt,
+        finished = self._finish(
             run_id,
             outcome.status,
             return_value=outcome.return_value,
@@ -186,7 +254,7 @@ class Runner:
         """Wait for ``done``, flushing the log; return TIMEOUT or CANCELLED if that came first."""
         last_poll = 0.0
         while not done.wait(0.25):
-            if self._aborting:
+            if self._stopping(run_id):
                 cancel.set()
                 return RunStatus.INTERRUPTED
             if runlog.due():
@@ -246,7 +314,7 @@ class Runner:
         if stopped == RunStatus.CANCELLED:
             return Outcome(stopped, error_message="cancelled while running")
         if stopped == RunStatus.INTERRUPTED:
-            return Outcome(stopped, error_message="interrupted: the scheduler stopped while it ran")
+            return Outcome(stopped, error_message=self._interrupted_because(run.id))
         if "error" in box:
             return Outcome(RunStatus.FAILED, error_message=box["error"], traceback=box["traceback"])
         return Outcome(RunStatus.SUCCESS, return_value=render_value(box.get("value")))
@@ -273,7 +341,7 @@ class Runner:
         last_poll = [0.0]
 
         def should_cancel() -> bool:
-            if self._aborting:
+            if self._stopping(run.id):
                 return True
             if runlog.due():
                 text, start = runlog.snapshot()
@@ -294,6 +362,13 @@ class Runner:
             "attempt": run.attempt,
             "scheduled_time": clock.iso(run.scheduled_time),
         }
+        command, command_env, cwd = None, None, None
+        if job.kind == JobKind.SHELL:
+            # A shell job's context is its environment: WHALEFALL_RUN_ID, WHALEFALL_JOB_ID, …
+            command, command_env, where = job_service.shell_command(job)
+            for key in ("run_id", "job_id", "attempt", "scheduled_time"):
+                command_env[f"WHALEFALL_{key.upper()}"] = "" if context[key] is None else str(context[key])
+            cwd = Path(where) if where else None
         try:
             result = run_code(
                 job.code or "",
@@ -313,13 +388,14 @@ class Runner:
                 should_cancel=should_cancel,
                 cancel_poll_seconds=0.25,
                 on_start=lambda pid: run_service.set_pid(self.runtime, run.id, pid),
+                command=command,
+                command_env=command_env,
+                cwd=cwd,
             )
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
-        if result.status == "cancelled" and self._aborting:
-            return Outcome(
-                RunStatus.INTERRUPTED, error_message="interrupted: the scheduler stopped while it ran"
-            )
+        if result.status == "cancelled" and self._stopping(run.id):
+            return Outcome(RunStatus.INTERRUPTED, error_message=self._interrupted_because(run.id))
         return Outcome(
             RunStatus(result.status),
             return_value=result.return_value,

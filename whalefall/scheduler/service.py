@@ -46,6 +46,11 @@ class SchedulerService:
         self._last_change = 0
         self._published: str | None = None
         self._timers = {"beat": 0.0, "lease": 0.0, "recover": 0.0}
+        self.epoch: int | None = None  # the lease epoch this node leads under (the fencing token)
+        self._lease_lock = threading.Lock()
+        self._renewed_at = 0.0  # monotonic time of the last successful renewal
+        self._keeper: threading.Thread | None = None
+        self._become_pending = False
 
     # -- life ------------------------------------------------------------------
 
@@ -54,6 +59,8 @@ class SchedulerService:
         self.runtime.scheduler = self
         self.runtime.subscribe(self.wake)
         if thread:
+            self._keeper = threading.Thread(target=self._keep_lease, name="whalefall-lease", daemon=True)
+            self._keeper.start()
             self._thread = threading.Thread(target=self._loop, name="whalefall-scheduler", daemon=True)
             self._thread.start()
             self.alerts.start()
@@ -71,6 +78,8 @@ class SchedulerService:
         self.alerts.stop()
         if self._thread is not None:
             self._thread.join(timeout=10)
+        if self._keeper is not None:
+            self._keeper.join(timeout=10)
         self.engine.pause()
         self.runner.shutdown(wait=False)
         deadline = time.monotonic() + wait_seconds
@@ -123,25 +132,21 @@ class SchedulerService:
 
         1. renew this node's heartbeat (every 5 s);
         2. take or renew the lease; start the engine on gaining it, stop it on losing it;
+        1–2 run on the lease keeper's own thread when the service runs threaded (see
+        :meth:`keep_lease_once`); here when a test drives the steps.
         3. as leader: restart a dead engine, apply job changes made anywhere,
-           dispatch queued runs, and recover runs of dead nodes (every 10 s).
+           dispatch queued runs, recover runs of dead nodes and of this one that nothing here
+           executes (every 10 s), and write the outcomes the database refused earlier.
 
         Returns True when it did work (the loop then goes round again at once).
         """
         rt = self.runtime
         did = False
-        if self._due("beat", NODE_BEAT_SECONDS):
-            nodes.beat(rt, self.node_id)
-        if self._due("lease", 1.0 if not self.leading else rt.settings.lease_seconds / 4):
-            leads = nodes.acquire(rt, self.node_id)
-            if leads and not self.leading:
-                self._become_leader()
-                did = True
-            elif not leads and self.leading:
-                log.warning("lost the scheduler lease; standing by")
-                self.engine.stop()
-                self.leading = False
-                state.withdraw(rt, state.ENGINE_READY, self.node_id)  # health: no longer this node's engine
+        if self._keeper is None:  # driven by a test: the lease is kept here
+            did |= self.keep_lease_once()
+        if self._become_pending:
+            self._become_leader()
+            did = True
         if not self.leading:
             return did
         if not self.engine.alive():
@@ -151,25 +156,96 @@ class SchedulerService:
             self.engine.start()
             did = True
         did |= self._apply_changes()
-        for run_id in run_service.take_queued(rt, self.node_id):
+        for run_id in run_service.take_queued(rt, self.node_id, epoch=self.epoch):
             if not self.runner.submit(run_id):
                 run_service.release(rt, run_id)
                 break
             did = True
         if self._due("recover", RECOVER_SECONDS):
-            did |= nodes.recover(rt, self.node_id) > 0
+            did |= nodes.recover(rt, self.node_id, running_here=self.runner.owned()) > 0
+        did |= self.runner.write_pending() > 0
         self._publish_health()
         return did
 
+    # -- the lease ---------------------------------------------------------------
+
+    def _keep_lease(self) -> None:
+        """The lease keeper's thread: renew the lease and the node's heartbeat on time, whatever the
+        scheduler's loop or APScheduler's lock are doing."""
+        while not self._stopping.is_set():
+            try:
+                self.keep_lease_once()
+            except Exception:  # the keeper must never end silently
+                log.exception("keeping the lease failed")
+            self._stopping.wait(0.5)
+
+    def keep_lease_once(self) -> bool:
+        """1. Heartbeat (every 5 s). 2. Take or renew the lease (every second while standing by, a
+        quarter of the lease while leading). 3. On gaining it, have the loop become the leader; on
+        losing it — or on finding that a renewal is overdue past the lease's length, as after the
+        process was stopped — stop at once: no more claims, in-flight runs ended.
+
+        Returns True when leadership changed.
+        """
+        rt = self.runtime
+        lease_seconds = rt.settings.lease_seconds
+        with self._lease_lock:
+            if self.leading and time.monotonic() - self._renewed_at > lease_seconds:
+                self._lose_lease("the lease was not renewed in time (the process stalled?)")
+                return True
+            if self._due("beat", NODE_BEAT_SECONDS):
+                nodes.beat(rt, self.node_id)
+            if not self._due("lease", 1.0 if not self.leading else lease_seconds / 4):
+                return False
+            try:
+                epoch = nodes.take(rt, self.node_id)
+            except Exception:
+                if self.leading and time.monotonic() - self._renewed_at > lease_seconds * 0.75:
+                    self._lose_lease("the lease cannot be renewed: the database is unreachable")
+                    return True
+                raise
+            if epoch is not None and self.leading and epoch != self.epoch:
+                # Our lease expired and we took it again: a new term; what we held may be someone's.
+                self._lose_lease(f"the lease lapsed (epoch {self.epoch} → {epoch})")
+            if epoch is not None:
+                self._renewed_at = time.monotonic()
+                self.epoch = epoch
+                self.runner.epoch = epoch
+                if not self.leading and not self._become_pending:
+                    self._become_pending = True
+                    self._wake.set()
+                    return True
+            elif self.leading:
+                self._lose_lease("another node holds the lease")
+                return True
+        return False
+
+    def _lose_lease(self, why: str) -> None:
+        log.warning("lost the scheduler lease: %s; standing by", why)
+        self.leading = False
+        self._become_pending = False
+        self.epoch = None
+        self.runner.epoch = None
+        self.engine.stop()
+        self.runner.abort_inflight(resume=True)
+
     def _become_leader(self) -> None:
-        log.info("this node (%s) is now the active scheduler", self.node_id)
+        self._become_pending = False
+        if self.epoch is None:
+            return
+        log.info("this node (%s) is now the active scheduler (epoch %s)", self.node_id, self.epoch)
         self.leading = True
         with self.runtime.db.read() as session:
             newest = session.scalar(select(JobChange.id).order_by(JobChange.id.desc()).limit(1)) or 0
         self._last_change = newest
-        nodes.recover(self.runtime, self.node_id)
+        nodes.recover(self.runtime, self.node_id, running_here=self.runner.owned())
         self._timers["recover"] = time.monotonic()
+        state.withdraw(self.runtime, state.ENGINE_READY, self.node_id)  # health: a term of ours ended
         self.engine.start()
+        with self._lease_lock:
+            if not self.leading:  # lost while starting: the keeper stopped nothing that ran yet
+                self.engine.stop()
+                return
         state.put(self.runtime, state.ENGINE_READY, self.node_id)  # health: this leader can fire now
 
     def _apply_changes(self) -> bool:

@@ -149,30 +149,7 @@ def _apply(runtime: Runtime, job: Job, patch: JobPatch, actor: Actor, *, creatin
             alerts.check_channels(runtime, patch.notify.channels, field="notify.channels")
         job.notify = patch.notify.model_dump(exclude_none=True, exclude_defaults=True) if patch.notify else {}
 
-    function = patch.function or patch.func_name
-    if function is not None and patch.code is not None:
-        raise InvalidInput(
-            "give either `function` (a built-in task) or `code`, not both",
-            field="code",
-            key="function_and_code",
-        )
-    if function is not None:
-        if function not in runtime.tasks:
-            known = ", ".join(runtime.tasks.names())
-            raise InvalidInput(
-                f"unknown built-in function {function!r} (known: {known})",
-                field="function",
-                key="function_unknown",
-                params={"function": function, "known": known},
-            )
-        job.kind, job.func_name, job.code = JobKind.BUILTIN.value, function, None
-    elif patch.code is not None:
-        check_source(patch.code)
-        job.kind, job.func_name, job.code = JobKind.CODE.value, None, patch.code
-    elif creating:
-        raise InvalidInput(
-            "a job needs `function` (a built-in task) or `code`", field="function", key="function_or_code"
-        )
+    _apply_kind(runtime, job, patch, creating=creating)
 
     require_may_act(job.kind, actor, "create" if creating else "update", job.id)
 
@@ -218,6 +195,89 @@ def _apply(runtime: Runtime, job: Job, patch: JobPatch, actor: Actor, *, creatin
             field="depends_on",
             key="depends_on_empty",
         )
+
+
+def _apply_kind(runtime: Runtime, job: Job, patch: JobPatch, *, creating: bool) -> None:
+    """What the job runs: ``function`` (builtin), ``code`` (Python), ``command`` or ``script`` (shell)."""
+    function = patch.function or patch.func_name
+    if function is not None and patch.code is not None:
+        raise InvalidInput(
+            "give either `function` (a built-in task) or `code`, not both",
+            field="code",
+            key="function_and_code",
+        )
+    given = [
+        name
+        for name, value in (
+            ("function", function),
+            ("code", patch.code),
+            ("command", patch.command),
+            ("script", patch.script),
+        )
+        if value is not None
+    ]
+    if len(given) > 1:
+        fields = ", ".join(given)
+        raise InvalidInput(
+            f"give only one of `function`, `code`, `command` or `script` (got {fields})",
+            field=given[-1],
+            key="job_kind_conflict",
+            params={"fields": fields},
+        )
+    if function is not None:
+        if function not in runtime.tasks:
+            known = ", ".join(runtime.tasks.names())
+            raise InvalidInput(
+                f"unknown built-in function {function!r} (known: {known})",
+                field="function",
+                key="function_unknown",
+                params={"function": function, "known": known},
+            )
+        job.kind, job.func_name, job.code, job.shell = JobKind.BUILTIN.value, function, None, None
+    elif patch.code is not None:
+        check_source(patch.code)
+        job.kind, job.func_name, job.code, job.shell = JobKind.CODE.value, None, patch.code, None
+    elif patch.command is not None or patch.script is not None:
+        previous = dict(job.shell or {}) if job.kind == JobKind.SHELL else {}
+        shell = {"working_dir": previous.get("working_dir"), "env": previous.get("env") or {}}
+        if patch.command is not None:
+            shell.update(mode="argv", argv=list(patch.command))
+            job.code = None
+        else:
+            shell.update(mode="script")
+            job.code = patch.script
+        job.kind, job.func_name, job.shell = JobKind.SHELL.value, None, shell
+    elif creating:
+        raise InvalidInput(
+            "a job needs `function` (a built-in task), `code`, `command` or `script`",
+            field="function",
+            key="function_or_code",
+        )
+
+    for name in ("working_dir", "env"):
+        if name not in patch.model_fields_set:
+            continue
+        if job.kind != JobKind.SHELL:
+            raise InvalidInput(
+                f"`{name}` is for shell jobs only (give `command` or `script`)",
+                field=name,
+                key="shell_only_field",
+                params={"field": name},
+            )
+        shell = dict(job.shell or {})
+        shell[name] = (patch.working_dir or None) if name == "working_dir" else dict(patch.env or {})
+        job.shell = shell
+
+
+def shell_command(job: Job) -> tuple[list[str], dict[str, str], str | None]:
+    """A shell job as the runner starts it: (argv, extra environment, working directory or None)."""
+    shell = job.shell or {}
+    if shell.get("mode") == "argv":
+        argv = [str(part) for part in shell.get("argv") or []]
+    else:
+        argv = ["/bin/sh", "-c", job.code or ""]
+    env = {str(k): str(v) for k, v in (shell.get("env") or {}).items()}
+    return argv, env, shell.get("working_dir") or None
 
 
 def requested_state(patch: JobPatch) -> JobState | None:
@@ -499,6 +559,19 @@ def category_label(category: str, lang: str) -> str:
     return catalogue.text("category", category, lang) if category in catalogue.keys("category") else category
 
 
+def shell_fields(job: Job) -> dict[str, Any]:
+    """A shell job's command as the API and the export give it."""
+    shell = job.shell or {}
+    argv_mode = shell.get("mode") == "argv"
+    return {
+        "shell_mode": "argv" if argv_mode else "script",
+        "command": list(shell.get("argv") or []) if argv_mode else None,
+        "script": None if argv_mode else job.code,
+        "working_dir": shell.get("working_dir") or None,
+        "env": dict(shell.get("env") or {}),
+    }
+
+
 def to_dict(
     runtime: Runtime,
     job: Job,
@@ -525,6 +598,7 @@ def to_dict(
         "trigger_description": triggers.describe(spec, lang),
         "timezone": tz,
         "next_run_time": clock.local_text(job.next_run_time, tz),
+        "next_run_at": clock.iso(job.next_run_time),
         "state": job.state,
         "misfire_grace_time": job.misfire_grace_time,
         "max_instances": job.max_instances,
@@ -545,7 +619,9 @@ def to_dict(
         "last_run": run_summary(last_run),
     }
     if with_code:
-        data["code"] = job.code
+        data["code"] = job.code if job.kind == JobKind.CODE else None
+        if job.kind == JobKind.SHELL:
+            data.update(shell_fields(job))
     if upcoming and job.state == JobState.ACTIVE and not job.broken_reason:
         data["next_run_times"] = [
             t.strftime("%Y-%m-%d %H:%M:%S") for t in triggers.next_run_times(spec, tz, upcoming)

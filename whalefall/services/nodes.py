@@ -22,10 +22,13 @@ from whalefall import clock
 from whalefall.models import Job, Lease, Node, Run, RunStatus
 from whalefall.runtime import Runtime
 from whalefall.services import runs as run_service
+from whalefall.services.fencing import LEASE_NAME, db_now, db_time, fence
 from whalefall.services.query import changed_rows
 
+__all__ = ["LEASE_NAME", "acquire", "db_now", "fence", "take"]
+
 log = logging.getLogger(__name__)
-LEASE_NAME = "scheduler"
+ORPHAN_AFTER_SECONDS = 30  # a run of this node younger than this may be between claim and start
 HOSTNAME = socket.gethostname()
 IDENTITY_FILES = ("/etc/machine-id", "/var/lib/dbus/machine-id")
 BOOT_ID_FILE = "/proc/sys/kernel/random/boot_id"
@@ -107,42 +110,65 @@ def stop_node(runtime: Runtime, node_id: str) -> None:
 
 
 def acquire(runtime: Runtime, node_id: str) -> bool:
-    """Take or renew the lease. True while this node leads."""
-    now = clock.now()
-    expires = now + timedelta(seconds=runtime.settings.lease_seconds)
+    """Take or renew the lease. True while this node leads (see :func:`take`)."""
+    return take(runtime, node_id) is not None
+
+
+def take(runtime: Runtime, node_id: str) -> int | None:
+    """Take or renew the lease on the database server's clock; the epoch this node holds it under,
+    or None when another node holds it.
+
+    Renewing keeps the epoch; taking it (free, expired, or left by a process that died on this very
+    machine) adds one, so claims made under an older epoch fail (:func:`fence`).
+    """
+    seconds = runtime.settings.lease_seconds
     with runtime.db.begin() as session:
+        now, expires = db_now(session), db_time(session, seconds)
         renewed = changed_rows(
             session,
-            update(Lease).where(Lease.name == LEASE_NAME, Lease.holder == node_id).values(expires_at=expires),
+            update(Lease)
+            .where(Lease.name == LEASE_NAME, Lease.holder == node_id, Lease.expires_at > now)
+            .values(expires_at=expires),
         )
         if renewed == 1:
-            return True
+            return session.scalar(select(Lease.epoch).where(Lease.name == LEASE_NAME))
         taken = changed_rows(
             session,
             update(Lease)
-            .where(Lease.name == LEASE_NAME, or_(Lease.holder.is_(None), Lease.expires_at < now))
-            .values(holder=node_id, expires_at=expires, acquired_at=now),
+            .where(Lease.name == LEASE_NAME, or_(Lease.holder.is_(None), Lease.expires_at <= now))
+            .values(holder=node_id, expires_at=expires, acquired_at=now, epoch=Lease.epoch + 1),
         )
         if taken == 1:
-            return True
+            return session.scalar(select(Lease.epoch).where(Lease.name == LEASE_NAME))
         lease = session.get(Lease, LEASE_NAME)
         if lease is not None:
-            if lease.holder and holder_is_dead_here(lease.holder):
+            if lease.holder and lease.holder != node_id and holder_is_dead_here(lease.holder):
                 # Its process is gone from this very machine: no need to wait for the lease to expire.
                 taken = changed_rows(
                     session,
                     update(Lease)
                     .where(Lease.name == LEASE_NAME, Lease.holder == lease.holder)
-                    .values(holder=node_id, expires_at=expires, acquired_at=now),
+                    .values(holder=node_id, expires_at=expires, acquired_at=now, epoch=Lease.epoch + 1),
                 )
-                return taken == 1
-            return False
+                if taken == 1:
+                    return session.scalar(select(Lease.epoch).where(Lease.name == LEASE_NAME))
+            return None
     try:
         with runtime.db.begin() as session:
-            session.add(Lease(name=LEASE_NAME, holder=node_id, expires_at=expires, acquired_at=now))
-        return True
+            session.add(
+                Lease(
+                    name=LEASE_NAME, holder=node_id, expires_at=clock.now(), acquired_at=clock.now(), epoch=1
+                )
+            )
+            session.flush()
+            session.execute(
+                update(Lease)
+                .where(Lease.name == LEASE_NAME)
+                .values(expires_at=db_time(session, seconds), acquired_at=db_now(session))
+            )
+        return 1
     except IntegrityError:
-        return False
+        return None
 
 
 def holder_is_dead_here(node_id: str) -> bool:
@@ -158,7 +184,7 @@ def release(runtime: Runtime, node_id: str) -> None:
         session.execute(
             update(Lease)
             .where(Lease.name == LEASE_NAME, Lease.holder == node_id)
-            .values(holder=None, expires_at=clock.now())
+            .values(holder=None, expires_at=db_now(session))
         )
 
 
@@ -169,10 +195,14 @@ def lease(runtime: Runtime) -> Lease | None:
 
 
 def current_leader(runtime: Runtime) -> Lease | None:
+    """The lease while someone holds it and it has not expired on the database server's clock."""
     with runtime.db.read() as session:
-        lease = session.get(Lease, LEASE_NAME)
-    if lease is None or lease.holder is None or lease.expires_at <= clock.now():
+        row = session.execute(
+            select(Lease, (Lease.expires_at > db_now(session)).label("live")).where(Lease.name == LEASE_NAME)
+        ).first()
+    if row is None or row.Lease.holder is None or not row.live:
         return None
+    lease: Lease = row.Lease
     return lease
 
 
@@ -202,12 +232,18 @@ def dead_nodes(runtime: Runtime, self_id: str) -> dict[str, Node]:
     }
 
 
-def recover(runtime: Runtime, self_id: str) -> int:
-    """Mark running runs of dead nodes ``interrupted`` (retried by policy) and free their queued ones.
+def recover(runtime: Runtime, self_id: str, running_here: set[int] | None = None) -> int:
+    """Called by the leader. Mark running runs of dead nodes ``interrupted`` (retried by policy)
+    and free their queued ones; free queued runs left with a live node that does not lead (it
+    lost the lease before starting them); and, given ``running_here`` (what this process still
+    executes or has an outcome for), treat this node's own runs that nothing here answers for like
+    a dead node's (a start or finish the database refused).
 
     Returns how many runs were touched.
     """
     dead = dead_nodes(runtime, self_id)
+    now = clock.now()
+    settled = now - timedelta(seconds=ORPHAN_AFTER_SECONDS)
     with runtime.db.read() as session:
         known = set(session.scalars(select(Node.id)))
         orphans = list(
@@ -219,9 +255,41 @@ def recover(runtime: Runtime, self_id: str) -> int:
                 )
             )
         )
+        if running_here is not None:
+            own = [
+                row
+                for row in session.execute(
+                    select(Run.id, Run.node, Run.status, Run.pid, Run.scheduled_time, Run.job_id).where(
+                        Run.status.in_((RunStatus.RUNNING.value, RunStatus.QUEUED.value)),
+                        Run.node == self_id,
+                        Run.created_at < settled,
+                    )
+                )
+                if row.id not in running_here
+            ]
+        else:
+            own = []
         graces = {jid: grace for jid, grace in session.execute(select(Job.id, Job.misfire_grace_time))}
-    touched = 0
-    now = clock.now()
+    for run_id, _node, status, _pid, _scheduled, job_id in own:
+        if status == RunStatus.QUEUED.value:
+            run_service.release(runtime, run_id)
+        elif (
+            run_service.finish(
+                runtime,
+                run_id,
+                RunStatus.INTERRUPTED,
+                error_message="interrupted: nothing on this node was running it any more "
+                "(its start or outcome could not be written)",
+            )
+            is not None
+        ):
+            log.warning("run %s of job %s on this node was orphaned: interrupted", run_id, job_id)
+    touched = len(own)
+    for run_id, node, status, _pid, _scheduled, _job_id in orphans:
+        if status == RunStatus.QUEUED.value and node in known and node not in dead:
+            run_service.release(runtime, run_id)  # a live standby's: it will not start it
+            touched += 1
+    orphans = [row for row in orphans if not (row.node in known and row.node not in dead)]
     for run_id, node, status, pid, scheduled, job_id in orphans:
         if node in known and node not in dead:
             continue

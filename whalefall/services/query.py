@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any, TypeVar
 
-from sqlalchemy import CursorResult, Delete, Select, String, Update, cast, func, or_, select
+from sqlalchemy import CursorResult, Delete, Insert, Select, String, Update, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 T = TypeVar("T")
@@ -45,8 +45,8 @@ def paginate(
     return list(rows), total
 
 
-def changed_rows(session: Session, statement: Update | Delete) -> int:
-    """Execute a bulk UPDATE or DELETE; the number of rows it matched.
+def changed_rows(session: Session, statement: Update | Delete | Insert) -> int:
+    """Execute a bulk UPDATE or DELETE (or an INSERT … SELECT); the number of rows it matched.
 
     The count is what makes a conditional UPDATE a safe transition ("require one changed row").
     """

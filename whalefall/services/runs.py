@@ -12,10 +12,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import Table, func, insert, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -24,7 +24,7 @@ from whalefall.errors import InvalidInput, JobNotFound, RunConflict, RunNotFound
 from whalefall.models import ACTIVE_STATUSES, Job, JobState, Run, RunStatus, TriggerSource
 from whalefall.models.run import RETRYABLE_STATUSES
 from whalefall.runtime import Runtime
-from whalefall.services import audit, jobs, windows
+from whalefall.services import audit, fencing, jobs, windows
 from whalefall.services.audit import Actor
 from whalefall.services.query import changed_rows, paginate
 
@@ -72,6 +72,23 @@ def upstream_failure(session: Session, job: Job) -> str | None:
     return None
 
 
+class LeaseLost(RuntimeError):
+    """A claim or start was refused: the node no longer holds the lease under the epoch it gave."""
+
+
+def lock_job(session: Session, job_id: str) -> Job | None:
+    """The job's row, locked until the transaction ends, so that counting its active runs and
+    adding one is atomic across threads and processes (``max_instances``).
+
+    PostgreSQL and MySQL lock the row (``SELECT … FOR UPDATE``). SQLite has one writer: a write
+    first makes the transaction take the database's write lock before it counts.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(update(Job).where(Job.id == job_id).values(version=Job.version))
+        return session.get(Job, job_id, populate_existing=True)
+    return session.scalars(select(Job).where(Job.id == job_id).with_for_update()).first()
+
+
 def claim_scheduled(
     runtime: Runtime,
     job_id: str,
@@ -79,51 +96,71 @@ def claim_scheduled(
     *,
     source: TriggerSource,
     node: str,
+    epoch: int | None = None,
     next_run_time: datetime | None = None,
     late_reason: str | None = None,
+    coalesced: int = 0,
+    coalesced_from: datetime | None = None,
 ) -> Claim | None:
     """Claim one scheduled time of a job. None when it was claimed already or the job is gone/paused.
 
     Records ``missed`` when ``late_reason`` is given, ``skipped`` when max_instances is
-    reached or an upstream failed, else a ``queued`` run owned by ``node``.
+    reached, an upstream failed or a window holds it, else a ``queued`` run owned by ``node``.
+    ``coalesced`` fire times (from ``coalesced_from``) folded into this one are recorded on it.
+
+    With ``epoch`` the run is inserted only while ``node`` holds the lease under that epoch — in
+    the INSERT itself, so a stale leader's claim fails even before it notices — else
+    ``LeaseLost`` is raised.
     """
     now = clock.now()
+    holding = windows.holding_windows(runtime)  # before the lock: it may read the database
     try:
         with runtime.db.begin() as session:
-            job = session.get(Job, job_id)
+            job = lock_job(session, job_id)
             if job is None or (job.state != JobState.ACTIVE and source == TriggerSource.SCHEDULE):
                 return None
             if next_run_time is not None or source == TriggerSource.SCHEDULE:
                 jobs.set_next_run_time(job, next_run_time)
-            run = Run(
-                job_id=job_id,
-                job_name=job.name,
-                trigger_source=source.value,
-                scheduled_time=scheduled_time,
-                created_at=now,
-                node=node,
-                attempt=1,
-                log="",
-                log_start=0,
-            )
+            values: dict[str, Any] = {
+                "job_id": job_id,
+                "job_name": job.name,
+                "trigger_source": source.value,
+                "scheduled_time": scheduled_time,
+                "created_at": now,
+                "node": node,
+                "attempt": 1,
+                "log": "",
+                "log_start": 0,
+                "epoch": epoch,
+                "coalesced": coalesced,
+                "coalesced_from": coalesced_from,
+                "cancel_requested": False,
+                "partial": False,
+            }
             reason = late_reason
             if reason:
-                run.status = RunStatus.MISSED.value
+                values["status"] = RunStatus.MISSED.value
             else:
                 active = _active_count(session, job_id, now)
-                held = windows.covering(runtime, job.id, job.category, scheduled_time, holding=True)
+                held = windows.first_covering(runtime, holding, job.id, job.category, scheduled_time)
                 if held is not None:
                     reason = f"held by maintenance window {held.name!r}"
                 elif active >= job.max_instances:
                     reason = f"max_instances ({job.max_instances}) reached: {active} run(s) still active"
                 else:
                     reason = upstream_failure(session, job)
-                run.status = RunStatus.SKIPPED.value if reason else RunStatus.QUEUED.value
+                values["status"] = RunStatus.SKIPPED.value if reason else RunStatus.QUEUED.value
             if reason:
-                run.error_message, run.finished_at, run.node = reason, now, None
-            session.add(run)
-            session.flush()
-            return Claim(run.id, RunStatus(run.status))
+                values.update(error_message=reason, finished_at=now, node=None)
+            columns = Run.__table__.c
+            row = select(*[literal(value, columns[name].type) for name, value in values.items()])
+            if epoch is not None:
+                row = row.where(fencing.fence(session, node, epoch))
+            table = cast(Table, Run.__table__)
+            run_id = session.scalar(insert(table).from_select(list(values), row).returning(table.c.id))
+            if run_id is None:
+                raise LeaseLost(f"{node} no longer holds the scheduler lease (epoch {epoch})")
+            return Claim(run_id, RunStatus(values["status"]))
     except IntegrityError:
         return None  # someone claimed this scheduled time first
 
@@ -148,7 +185,7 @@ def enqueue(
 
     def _do(s: Session) -> Run:
         now = clock.now()
-        job = s.get(Job, job_id)
+        job = lock_job(s, job_id) if enforce_max_instances else s.get(Job, job_id)
         if job is None:
             raise JobNotFound(job_id)
         if actor is not None:  # a person's run now; retries and dependency runs have no actor
@@ -189,8 +226,9 @@ def enqueue(
     return run
 
 
-def take_queued(runtime: Runtime, node: str, limit: int = 50) -> list[int]:
-    """Claim queued runs nobody owns whose time has come; returns their ids."""
+def take_queued(runtime: Runtime, node: str, limit: int = 50, *, epoch: int | None = None) -> list[int]:
+    """Claim queued runs nobody owns whose time has come; returns their ids. With ``epoch``, only
+    while ``node`` holds the lease under it (see :func:`claim_scheduled`)."""
     now = clock.now()
     with runtime.db.read() as session:
         ids = list(
@@ -208,24 +246,29 @@ def take_queued(runtime: Runtime, node: str, limit: int = 50) -> list[int]:
     taken = []
     for run_id in ids:
         with runtime.db.begin() as session:
-            taken_here = changed_rows(
-                session,
-                update(Run)
-                .where(Run.id == run_id, Run.status == RunStatus.QUEUED.value, Run.node.is_(None))
-                .values(node=node),
-            )
+            conditions = [Run.id == run_id, Run.status == RunStatus.QUEUED.value, Run.node.is_(None)]
+            if epoch is not None:
+                conditions.append(fencing.fence(session, node, epoch))
+            taken_here = changed_rows(session, update(Run).where(*conditions).values(node=node))
             if taken_here == 1:
                 taken.append(run_id)
     return taken
 
 
-def start(runtime: Runtime, run_id: int, node: str, pid: int | None = None) -> bool:
-    """queued → running. False when the run was cancelled (or taken) meanwhile."""
+def start(
+    runtime: Runtime, run_id: int, node: str, pid: int | None = None, *, epoch: int | None = None
+) -> bool:
+    """queued → running. False when the run was cancelled (or taken) meanwhile, or — given
+    ``epoch`` — when ``node`` no longer holds the lease under it (the run stays queued, to be
+    released by the next leader)."""
     with runtime.db.begin() as session:
+        conditions = [Run.id == run_id, Run.status == RunStatus.QUEUED.value]
+        if epoch is not None:
+            conditions.append(fencing.fence(session, node, epoch))
         started = changed_rows(
             session,
             update(Run)
-            .where(Run.id == run_id, Run.status == RunStatus.QUEUED.value)
+            .where(*conditions)
             .values(status=RunStatus.RUNNING.value, started_at=clock.now(), node=node, pid=pid),
         )
         return started == 1
@@ -417,6 +460,10 @@ def to_dict(run: Run, timezone: str, *, with_log: bool = False, offset: int | No
         "job_name": run.job_name,
         "trigger_source": run.trigger_source,
         "scheduled_time": clock.local_text(run.scheduled_time, timezone),
+        "scheduled_at": clock.iso(run.scheduled_time),
+        # Fire times coalesced into this run (not counting its own), and the first of them.
+        "coalesced": run.coalesced or 0,
+        "coalesced_from": clock.iso(run.coalesced_from),
         "created_at": clock.iso(run.created_at),
         "started_at": clock.iso(run.started_at),
         "finished_at": clock.iso(run.finished_at),

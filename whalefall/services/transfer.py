@@ -1,11 +1,14 @@
-"""Export every job as plain data, and import it back all-or-nothing."""
+"""Export every job as plain data, and import it back all-or-nothing; import a crontab as shell jobs."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
 
+from whalefall import clock
+from whalefall.domain import crontab
 from whalefall.domain.jobspec import JobCreate, JobPatch
 from whalefall.errors import InvalidInput, WhalefallError
 from whalefall.models import Job, JobKind
@@ -43,6 +46,10 @@ def export_jobs(runtime: Runtime) -> list[dict[str, Any]]:
         data = {k: getattr(job, k) for k in EXPORTED}
         if job.kind == JobKind.CODE:
             data["code"] = job.code
+        elif job.kind == JobKind.SHELL:
+            shell = job_service.shell_fields(job)
+            data.update({k: shell[k] for k in ("command", "script", "working_dir")})
+            data["env"] = shell["env"] or None
         else:
             data["function"] = job.func_name
         out.append({k: v for k, v in data.items() if v is not None})
@@ -123,3 +130,104 @@ def import_jobs(runtime: Runtime, entries: Any, actor: Actor) -> tuple[list[str]
                 ) from None
     runtime.changed()
     return created, updated
+
+
+# --- crontab ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CrontabIssue:
+    """A line not imported: a ``cli`` word (``key``) or, from the job checks, an ``api`` error."""
+
+    line: int
+    key: str | None
+    params: dict[str, Any]
+    context: str = "cli"
+    message: str = ""
+
+
+@dataclass
+class CrontabPlan:
+    """What a crontab import creates (``rows``: line, id, schedule, command, next run) and why
+    some lines are not (``issues``), with the notes of the reading."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    issues: list[CrontabIssue] = field(default_factory=list)
+    notes: list[crontab.Note] = field(default_factory=list)
+    created: bool = False
+
+
+class _Rollback(Exception):
+    pass
+
+
+def import_crontab(
+    runtime: Runtime,
+    table: crontab.Crontab,
+    actor: Actor,
+    *,
+    category: str = "crontab",
+    prefix: str = "",
+    dry_run: bool = False,
+    skip_untranslatable: bool = False,
+) -> CrontabPlan:
+    """Create a shell job per translated line, in one transaction, checked like any job.
+
+    Every job is checked (by ``jobs.create``, in a transaction) before anything is kept. With a
+    line that is not translated or not valid, nothing is created unless ``skip_untranslatable``
+    (the others are created, the lines listed); ``dry_run`` keeps nothing either way.
+    An id already in use is such a line: an import never changes an existing job.
+    """
+    plan = CrontabPlan(notes=list(table.notes))
+    plan.issues = [CrontabIssue(p.line, p.key, dict(p.params)) for p in table.problems]
+    ids = crontab.make_ids(table.entries, prefix)
+    try:
+        with runtime.db.begin() as session:
+            for entry, job_id in zip(table.entries, ids, strict=True):
+                data = {
+                    "id": job_id,
+                    "name": crontab.job_name(entry),
+                    "category": category,
+                    **entry.job_fields(),
+                }
+                try:
+                    job = job_service.create(runtime, JobCreate.model_validate(data), actor, session=session)
+                    session.flush()
+                except ValidationError as exc:
+                    err = exc.errors()[0]
+                    where = ".".join(str(p) for p in err["loc"])
+                    plan.issues.append(
+                        CrontabIssue(
+                            entry.line,
+                            "invalid",
+                            {"field": where, "detail": {"validation": err["type"], "ctx": err.get("ctx")}},
+                            context="api",
+                            message=f"{where}: {err['msg']}",
+                        )
+                    )
+                    continue
+                except WhalefallError as exc:
+                    plan.issues.append(
+                        CrontabIssue(
+                            entry.line, exc.key, dict(exc.params), context="api", message=exc.message
+                        )
+                    )
+                    continue
+                tz = job_service.timezone_of(runtime, job)
+                plan.rows.append(
+                    {
+                        "line": entry.line,
+                        "id": job.id,
+                        "schedule": entry.schedule,
+                        "command": entry.command,
+                        "next_run_time": clock.local_text(job.next_run_time, tz),
+                    }
+                )
+            plan.issues.sort(key=lambda issue: issue.line)
+            if dry_run or (plan.issues and not skip_untranslatable) or not plan.rows:
+                raise _Rollback
+    except _Rollback:
+        return plan
+    plan.created = True
+    runtime.changed()
+    return plan

@@ -95,9 +95,20 @@ def covering(
     runtime: Runtime, job_id: str, category: str, now: datetime, *, holding: bool = False
 ) -> MaintenanceWindow | None:
     """The open window that covers the job (one that holds runs, with ``holding``), or None."""
-    for window in _open_windows(runtime):
-        if holding and not window.hold_runs:
-            continue
+    candidates = [w for w in _open_windows(runtime) if w.hold_runs or not holding]
+    return first_covering(runtime, candidates, job_id, category, now)
+
+
+def holding_windows(runtime: Runtime) -> list[MaintenanceWindow]:
+    """The windows that may hold runs (from the per-process cache): read them before a
+    transaction that holds a lock, so the check inside it needs no connection of its own."""
+    return [w for w in _open_windows(runtime) if w.hold_runs]
+
+
+def first_covering(
+    runtime: Runtime, candidates: list[MaintenanceWindow], job_id: str, category: str, now: datetime
+) -> MaintenanceWindow | None:
+    for window in candidates:
         if _covers(window, job_id, category) and opened_at(runtime, window, now):
             return window
     return None

@@ -5,8 +5,13 @@
  *
  * 1. Built-in functions come from GET /api/tasks; the code kind (admins only: the server
  *    renders that option for them alone) uses CodeMirror with a "check" button calling
- *    POST /api/code/check, which marks the line the server names.
+ *    POST /api/code/check, which marks the line the server names. The shell kind (admins
+ *    only too) is a /bin/sh script in CodeMirror's shell mode or an argv list (one argument
+ *    per line), with a working directory and rows of environment variables.
  * 2. The cron editor keeps the seven fields and the expression in step; presets fill them.
+ *    A typed expression (or a job's stored one) is sent as typed, so that a 5-field crontab
+ *    means what cron means (either day field); edited fields are sent as fields, whose text in
+ *    the expression box is then the seven fields, which mean the same.
  * 3. Any change to the trigger asks POST /api/cron/preview (debounced) for the description
  *    and the next five run times; the server's errors appear under the field it names.
  * 4. Save sends the flat form to POST /api/jobs or PUT /api/jobs/<id>; errors land under
@@ -34,6 +39,7 @@
     .concat(INTERVAL_FIELDS.map(function (f) { return "interval_" + f; }))
     .concat(["cron_expression", "run_date", "start_date", "end_date", "jitter", "timezone"]);
   var NEW_CODE = "def execute_task():\n    logger.info(\"hello from %s\", context[\"job_id\"])\n    return \"ok\"\n";
+  var NEW_SCRIPT = "#!/bin/sh\nset -eu\necho \"hello from $WHALEFALL_JOB_ID\"\n";
 
   WF.ready(function () {
     var dialog = document.getElementById("job-dialog");
@@ -46,8 +52,10 @@
     var expression = els.cron_expression;
     var codeArea = document.getElementById("f-code");
     var verdict = document.getElementById("code-verdict");
-    var editor = null, badLine = null, editing = null, onSaved = null, tasks = null;
-    var rawExpression = false, previewSeq = 0;
+    var scriptArea = document.getElementById("f-script");
+    var envRows = document.getElementById("env-rows");
+    var editor = null, shellEditor = null, badLine = null, editing = null, onSaved = null, tasks = null;
+    var typedExpression = false, previewSeq = 0;
 
     // --- the code editor ----------------------------------------------------------------
     if (codeArea && window.CodeMirror) {
@@ -66,6 +74,53 @@
       editor.on("change", function () { markLine(null); verdict.textContent = ""; });
     }
     function code() { return editor ? editor.getValue() : (codeArea ? codeArea.value : ""); }
+
+    // --- the shell editor: a script in CodeMirror's shell mode, or an argv list ------------
+    if (scriptArea && window.CodeMirror) {
+      shellEditor = CodeMirror.fromTextArea(scriptArea, {
+        mode: "shell", lineNumbers: true, indentUnit: 2, matchBrackets: true, viewportMargin: Infinity,
+        extraKeys: {
+          Tab: function (cm) { cm.somethingSelected() ? cm.indentSelection("add") : cm.replaceSelection("  "); },
+          "Shift-Tab": function (cm) { cm.indentSelection("subtract"); },
+          Esc: function () { els.working_dir.focus(); },
+        },
+      });
+      shellEditor.getWrapperElement().addEventListener("keydown", function (event) {
+        if (event.key === "Escape") event.stopPropagation();
+      });
+    }
+    function script() { return shellEditor ? shellEditor.getValue() : (scriptArea ? scriptArea.value : ""); }
+    function setScript(text) { if (shellEditor) shellEditor.setValue(text); else if (scriptArea) scriptArea.value = text; }
+    function shellMode() {
+      var checked = form.querySelector('input[name="shell_mode"]:checked');
+      return checked ? checked.value : "script";
+    }
+    function addEnvRow(name, value) {
+      var row = document.getElementById("env-row").content.firstElementChild.cloneNode(true);
+      row.querySelector('[data-env="name"]').value = name || "";
+      row.querySelector('[data-env="value"]').value = value || "";
+      row.querySelector('[data-env="remove"]').addEventListener("click", function () { row.remove(); });
+      envRows.appendChild(row);
+      return row;
+    }
+    function fillEnv(env) {
+      if (!envRows) return;
+      envRows.replaceChildren();
+      Object.keys(env || {}).forEach(function (name) { addEnvRow(name, env[name]); });
+    }
+    function envPayload() {
+      var env = {};
+      envRows.querySelectorAll(".wf-env-row").forEach(function (row) {
+        var name = row.querySelector('[data-env="name"]').value.trim();
+        var value = row.querySelector('[data-env="value"]').value;
+        if (name || value) env[name] = value;
+      });
+      return env;
+    }
+    var envAdd = document.getElementById("env-add");
+    if (envAdd) {
+      envAdd.addEventListener("click", function () { addEnvRow("", "").querySelector("input").focus(); });
+    }
     function setCode(text) { if (editor) editor.setValue(text); else if (codeArea) codeArea.value = text; }
     function markLine(line) {
       if (!editor) return;
@@ -104,13 +159,20 @@
     function triggerType() { return form.querySelector('input[name="trigger_type"]:checked').value; }
     function showPanels() {
       form.querySelectorAll("[data-kind-panel]").forEach(function (panel) {
-        panel.classList.toggle("d-none", panel.dataset.kindPanel !== kind());
+        panel.classList.toggle("d-none", panel.dataset.kindPanel.split(" ").indexOf(kind()) < 0);
+      });
+      form.querySelectorAll("[data-shell-panel]").forEach(function (panel) {
+        panel.classList.toggle("d-none", panel.dataset.shellPanel !== shellMode());
       });
       form.querySelectorAll("[data-trigger-panel]").forEach(function (panel) {
         panel.classList.toggle("d-none", panel.dataset.triggerPanel.split(" ").indexOf(triggerType()) < 0);
       });
       if (editor && kind() === "code") editor.refresh();
+      if (shellEditor && kind() === "shell") shellEditor.refresh();
     }
+    form.querySelectorAll('input[name="shell_mode"]').forEach(function (radio) {
+      radio.addEventListener("change", showPanels);
+    });
     form.querySelectorAll('input[name="kind"], input[name="trigger_type"]').forEach(function (radio) {
       radio.addEventListener("change", function () { showPanels(); schedulePreview(); });
     });
@@ -122,7 +184,7 @@
     function setCron(values) {
       CRON_FIELDS.forEach(function (f, i) { els["cron_" + f].value = values[i]; });
       expression.value = values.join(" ");
-      rawExpression = false;
+      typedExpression = false;
     }
     function splitExpression(text) {
       var parts = text.trim().split(/\s+/).filter(Boolean);
@@ -134,12 +196,12 @@
     CRON_FIELDS.forEach(function (f) {
       els["cron_" + f].addEventListener("input", function () {
         expression.value = cronValues().join(" ");
-        rawExpression = false;
+        typedExpression = false;
       });
     });
     expression.addEventListener("input", function () {
       var values = splitExpression(expression.value);
-      rawExpression = values === null;  // the server explains what is wrong with it (or expands @daily)
+      typedExpression = true;  // the server reads it (or explains what is wrong with it)
       if (values) CRON_FIELDS.forEach(function (f, i) { els["cron_" + f].value = values[i]; });
     });
     form.querySelectorAll("[data-preset]").forEach(function (button) {
@@ -151,7 +213,7 @@
       var type = triggerType(), payload = { trigger_type: type };
       var put = function (name) { var v = els[name].value.trim(); if (v) payload[name] = v; };
       if (type === "cron") {
-        if (rawExpression) payload.cron_expression = expression.value.trim();
+        if (typedExpression) payload.cron_expression = expression.value.trim();
         else CRON_FIELDS.forEach(function (f, i) { payload["cron_" + f] = cronValues()[i]; });
       } else if (type === "interval") {
         INTERVAL_FIELDS.forEach(function (f) { put("interval_" + f); });
@@ -280,6 +342,8 @@
       if (verdict) verdict.textContent = "";
       markLine(null);
       setCode(NEW_CODE);
+      setScript(NEW_SCRIPT);
+      fillEnv({});
       els.params.value = "{}";
       setCron(PRESETS.daily);
       POLICIES.forEach(function (name) { els[name].value = ""; });
@@ -304,11 +368,16 @@
       els.category.value = job.category || "";
       check("kind", job.kind);
       if (job.kind === "builtin") els.function.value = job.func_name;
+      else if (job.kind === "shell") fillShell(job);
       else setCode(job.code || "");
       els.params.value = JSON.stringify(job.params || {}, null, 2);
       check("trigger_type", job.trigger_type);
       var p = job.trigger_params || {};
       if (job.trigger_type === "cron") setCron(cronFromParams(p));
+      if (job.trigger_type === "cron" && p.expression) {
+        expression.value = p.expression;  // kept as the user wrote it, and sent back so
+        typedExpression = true;
+      }
       INTERVAL_FIELDS.forEach(function (f) { els["interval_" + f].value = p[f] || ""; });
       els.run_date.value = localInput(p.run_date);
       els.start_date.value = localInput(p.start_date);
@@ -320,6 +389,14 @@
       els.coalesce.checked = !!job.coalesce;
       fillNotify(job.notify);
       describeTask();
+    }
+
+    function fillShell(job) {
+      check("shell_mode", job.shell_mode || "script");
+      if (job.shell_mode === "argv") els.command.value = (job.command || []).join("\n");
+      else setScript(job.script || "");
+      els.working_dir.value = job.working_dir || "";
+      fillEnv(job.env);
     }
 
     /** The first of <id>_copy, <id>_copy2, … that no job has (ids are at most 64 characters). */
@@ -374,6 +451,7 @@
     dialog.addEventListener("shown.bs.modal", function () {
       opened = true;
       if (editor) editor.refresh();
+      if (shellEditor) shellEditor.refresh();
       (editing ? els.name : els.id).focus();
     });
 
@@ -392,6 +470,19 @@
       });
       if (kind() === "code") {
         body.code = code();
+      } else if (kind() === "shell") {
+        if (shellMode() === "argv") {
+          // One argument per line, as typed: only the empty lines at the very end are dropped.
+          var argv = els.command.value.replace(/\s+$/, "").split("\n");
+          if (!argv[0].trim()) return { invalid: { command: WF.t("shell_required") } };
+          body.command = argv;
+        } else {
+          if (!script().trim()) return { invalid: { script: WF.t("shell_required") } };
+          body.script = script();
+        }
+        body.working_dir = els.working_dir.value.trim();
+        body.env = envPayload();
+        return { body: body };
       } else {
         if (!els.function.value) return { invalid: { function: WF.t("function_required") } };
         body.function = els.function.value;

@@ -1,4 +1,4 @@
-/* One job's page: its code in a read-only CodeMirror (for every role), the durations of its
+/* One job's page: its code or shell script in a read-only CodeMirror (for every role), the durations of its
  * last runs as an ECharts bar chart (a bar per run, coloured by status; a click opens the run),
  * and — for operators — the actions, sent to the API: run now, pause, resume, edit, copy
  * (the create dialog filled with this definition) and delete. The page is the server's; after
@@ -60,7 +60,7 @@
     var codeArea = document.getElementById("job-code");
     if (codeArea && window.CodeMirror) {
       var viewer = CodeMirror.fromTextArea(codeArea, {
-        mode: "python", lineNumbers: true, readOnly: true, matchBrackets: true, viewportMargin: Infinity,
+        mode: codeArea.dataset.mode || "python", lineNumbers: true, readOnly: true, matchBrackets: true, viewportMargin: Infinity,
       });
       viewer.getWrapperElement().parentElement.classList.add("wf-readonly");
     }

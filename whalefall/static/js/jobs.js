@@ -27,6 +27,7 @@
     var MINIMUM = { second: "0", minute: "0", hour: "0", day: "1", month: "1" };
     var INTERVAL_UNITS = ["weeks", "days", "hours", "minutes", "seconds"];
     function crontab(params) {
+      if (params.expression) return String(params.expression);  // as the user wrote it
       // APScheduler makes a field left out "*" before the last one given, its minimum after it.
       var given = function (name) { return params[name] !== undefined && params[name] !== null; };
       var last = -1, values = {};
@@ -35,7 +36,9 @@
         values[name] = given(name) ? String(params[name]) : (i > last && MINIMUM[name]) || "*";
       });
       var fields = CRON_ORDER.map(function (name) { return values[name]; });
-      if (fields[6] === "*") fields = fields[0] === "0" ? fields.slice(1, 6) : fields.slice(0, 6);
+      // Both day fields restricted: six fields, as five would read as cron's "either day".
+      var bothDays = fields[3].charAt(0) !== "*" && fields[5].charAt(0) !== "*";
+      if (fields[6] === "*") fields = fields[0] === "0" && !bothDays ? fields.slice(1, 6) : fields.slice(0, 6);
       return fields.join(" ");
     }
     function scheduleText(job) {
@@ -81,7 +84,7 @@
       field(card, "description").classList.toggle("d-none", !job.description);
       setText(card, "category", job.category_label);
       field(card, "category").classList.toggle("d-none", !job.category);
-      setText(card, "kind", job.kind === "builtin" ? job.func_name : WF.t("kind_code"));
+      setText(card, "kind", job.kind === "builtin" ? job.func_name : WF.t("kind_" + job.kind));
       var badge = field(card, "state");
       var state = displayState(job);
       badge.className = "badge wf-state wf-state-" + state;
