@@ -34,8 +34,9 @@ def create_app(overrides: dict[str, Any] | None = None, runtime: Runtime | None 
     app.extensions["whalefall"] = runtime
 
     from whalefall import api, auth, console
-    from whalefall.web import errors, headers
+    from whalefall.web import converters, errors, headers
 
+    converters.init_app(app)  # before any blueprint: rules bind their converters when added
     headers.init_app(
         app,
         trusted_proxies=runtime.settings.trusted_proxies,

@@ -182,7 +182,7 @@ def visit(browser, server):
 
 def type_code(page, source_lines: list[str]) -> None:
     """Replace the CodeMirror editor's text by typing, as a person would (it indents after ':')."""
-    page.locator("#job-dialog .CodeMirror").click()
+    page.locator("#f-code + .CodeMirror").click()
     page.keyboard.press("Control+A")
     page.keyboard.press("Delete")
     for index, line in enumerate(source_lines):
@@ -221,7 +221,7 @@ def test_a_job_from_creation_through_run_pause_edit_to_deletion(visit):
     type_code(page, ["def execute_task(:"])
     page.click("#code-check")
     expect(page.locator("#code-verdict")).to_contain_text("第 1 行")
-    expect(page.locator("#job-dialog .CodeMirror .wf-bad-line")).to_have_count(1)
+    expect(page.locator("#f-code + .CodeMirror .wf-bad-line")).to_have_count(1)
     type_code(page, ["def execute_task():", 'print("hello from e2e")', "return 42"])
     page.click("#code-check")
     expect(page.locator("#code-verdict")).to_have_text("语法正确")

@@ -388,7 +388,7 @@ def test_copying_a_job_from_its_page_and_from_its_card_makes_real_new_jobs(visit
     expect(page.locator("#f-cron_hour")).to_have_value("4")
     expect(page.locator("#f-cron_minute")).to_have_value("30")
     expect(page.locator("#preview-description")).to_have_text("每天 04:30 执行")
-    expect(page.locator("#job-dialog .CodeMirror")).to_contain_text("even runs fail")
+    expect(page.locator("#f-code + .CodeMirror")).to_contain_text("even runs fail")
     expect(page.locator("#f-params")).to_have_value(
         re.compile(r'"table": "orders"')
     )  # a code job's params too

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from flask import Blueprint, Flask, request
+from flask import Blueprint, Flask, Response, request
 from pydantic import BaseModel
 from werkzeug.exceptions import BadRequest
 
 from whalefall.errors import InvalidInput
+from whalefall.web.envelope import ok
 
 PREFIX = "/scheduler/api"
 
@@ -39,6 +40,17 @@ def json_body() -> dict[str, Any]:
 
 
 M = TypeVar("M", bound=BaseModel)
+
+
+@bp.after_request
+def options_in_the_envelope(response: Response) -> Response:
+    """Flask answers OPTIONS itself with an empty body; here it is JSON too (the methods allowed)."""
+    if request.method == "OPTIONS" and not response.is_json:
+        methods = sorted(response.allow)
+        answer = ok({"methods": methods})
+        answer.headers["Allow"] = ", ".join(methods)
+        return answer
+    return response
 
 
 def parse(model: type[M], data: dict[str, Any]) -> M:

@@ -140,7 +140,7 @@ def create_token():
     )
 
 
-@bp.post("/tokens/<int:token_id>/revoke")
+@bp.post("/tokens/<id:token_id>/revoke")
 @require(Role.ADMIN)
 def revoke_token(token_id: int):
     token = token_service.revoke(runtime().db, token_id, current_actor())

@@ -43,14 +43,14 @@ def create_channel():
     return ok(alert_channels.to_dict(channel), say("channel_created", name=channel.name))
 
 
-@bp.get("/alert-channels/<int:channel_id>")
+@bp.get("/alert-channels/<id:channel_id>")
 @require(Role.ADMIN)
 def show_channel(channel_id: int):
     with runtime().db.read() as session:
         return ok(alert_channels.to_dict(alert_channels.get(session, channel_id)))
 
 
-@bp.put("/alert-channels/<int:channel_id>")
+@bp.put("/alert-channels/<id:channel_id>")
 @require(Role.ADMIN)
 def update_channel(channel_id: int):
     data = parse(ChannelPatch, json_body())
@@ -58,14 +58,14 @@ def update_channel(channel_id: int):
     return ok(alert_channels.to_dict(channel), say("channel_updated", name=channel.name))
 
 
-@bp.delete("/alert-channels/<int:channel_id>")
+@bp.delete("/alert-channels/<id:channel_id>")
 @require(Role.ADMIN)
 def delete_channel(channel_id: int):
     alert_channels.delete(runtime(), channel_id, current_actor())
     return ok({"id": channel_id}, say("channel_deleted", id=channel_id))
 
 
-@bp.post("/alert-channels/<int:channel_id>/test")
+@bp.post("/alert-channels/<id:channel_id>/test")
 @require(Role.ADMIN)
 def test_channel(channel_id: int):
     """Send a test alert now and answer how it went (the delivery, also kept in the history)."""
@@ -157,7 +157,7 @@ def create_window():
     return ok(windows.to_dict(rt, window), say("window_created", name=window.name))
 
 
-@bp.put("/maintenance-windows/<int:window_id>")
+@bp.put("/maintenance-windows/<id:window_id>")
 @require(Role.OPERATOR)
 def update_window(window_id: int):
     data = parse(WindowPatch, json_body())
@@ -166,7 +166,7 @@ def update_window(window_id: int):
     return ok(windows.to_dict(rt, window), say("window_updated", name=window.name))
 
 
-@bp.post("/maintenance-windows/<int:window_id>/end")
+@bp.post("/maintenance-windows/<id:window_id>/end")
 @require(Role.OPERATOR)
 def end_window(window_id: int):
     rt = runtime()
@@ -174,7 +174,7 @@ def end_window(window_id: int):
     return ok(windows.to_dict(rt, window), say("window_ended", name=window.name))
 
 
-@bp.delete("/maintenance-windows/<int:window_id>")
+@bp.delete("/maintenance-windows/<id:window_id>")
 @require(Role.OPERATOR)
 def delete_window(window_id: int):
     windows.delete(runtime(), window_id, current_actor())

@@ -79,13 +79,13 @@ def check_connection():
     return _tested(instance_service.check_connection(runtime(), data, current_actor()))
 
 
-@bp.get("/instances/<int:instance_id>")
+@bp.get("/instances/<id:instance_id>")
 @require(Role.VIEWER)
 def show_instance(instance_id: int):
     return ok(_instance_data(instance_id))
 
 
-@bp.put("/instances/<int:instance_id>")
+@bp.put("/instances/<id:instance_id>")
 @require(Role.ADMIN)
 def update_instance(instance_id: int):
     data = parse(InstancePatch, json_body())
@@ -93,14 +93,14 @@ def update_instance(instance_id: int):
     return ok(_instance_data(instance_id), say("instance_updated", name=instance.name))
 
 
-@bp.delete("/instances/<int:instance_id>")
+@bp.delete("/instances/<id:instance_id>")
 @require(Role.ADMIN)
 def delete_instance(instance_id: int):
     instance_service.delete_instance(runtime(), instance_id, current_actor())
     return ok({"id": instance_id}, say("instance_deleted", id=instance_id))
 
 
-@bp.post("/instances/<int:instance_id>/test")
+@bp.post("/instances/<id:instance_id>/test")
 @require(Role.OPERATOR)
 def test_instance(instance_id: int):
     return _tested(instance_service.test_connection(runtime(), instance_id, current_actor()))
@@ -117,7 +117,7 @@ def _instance_page(instance_id: int, key: str, fetch, render):
     return listing(key, [render(r) for r in rows], total, page=q.page, per_page=q.per_page)
 
 
-@bp.get("/instances/<int:instance_id>/accounts")
+@bp.get("/instances/<id:instance_id>/accounts")
 @require(Role.VIEWER)
 def instance_accounts(instance_id: int):
     q = query(AccountListQuery)
@@ -142,7 +142,7 @@ def instance_accounts(instance_id: int):
     )
 
 
-@bp.get("/instances/<int:instance_id>/account-changes")
+@bp.get("/instances/<id:instance_id>/account-changes")
 @require(Role.VIEWER)
 def instance_account_changes(instance_id: int):
     q = query(AccountChangeQuery)
@@ -164,7 +164,7 @@ def instance_account_changes(instance_id: int):
     )
 
 
-@bp.get("/instances/<int:instance_id>/databases")
+@bp.get("/instances/<id:instance_id>/databases")
 @require(Role.VIEWER)
 def instance_databases(instance_id: int):
     q = query(DatabaseListQuery)
@@ -213,7 +213,7 @@ def list_sync_sessions():
     return listing("sessions", items, total, page=q.page, per_page=q.per_page)
 
 
-@bp.get("/sync-sessions/<int:session_id>")
+@bp.get("/sync-sessions/<bigid:session_id>")
 @require(Role.VIEWER)
 def show_sync_session(session_id: int):
     with runtime().db.read() as session:

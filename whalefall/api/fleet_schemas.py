@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from whalefall.domain.base import RowId
 from whalefall.domain.instancespec import DbTypeName
 from whalefall.web.queries import Pagination, Query
 
@@ -41,7 +42,7 @@ class DatabaseListQuery(Pagination):
 
 
 class CapacityQuery(Query):
-    instance_id: int | None = Field(None, ge=1, description="one instance; all when left out")
+    instance_id: RowId | None = Field(None, description="one instance; all when left out")
     database: str | None = Field(None, max_length=255, description="one database of that instance")
     period: PeriodName = "daily"
     start: date | None = Field(None, description="first period start (YYYY-MM-DD)")
@@ -54,4 +55,4 @@ class SyncSessionQuery(Pagination):
         Literal["sync_accounts", "collect_database_sizes", "calculate_database_size_aggregations"] | None
     ) = None
     status: Literal["running", "success", "partial", "failed", "cancelled"] | None = None
-    instance_id: int | None = Field(None, ge=1)
+    instance_id: RowId | None = None

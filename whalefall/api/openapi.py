@@ -19,6 +19,7 @@ from whalefall.api.fleet_schemas import (
     SyncSessionQuery,
 )
 from whalefall.api.schemas import CodeCheck, CronPreview
+from whalefall.domain.base import MAX_BIGINT, MAX_INT
 from whalefall.domain.instancespec import ConnectionCheck, InstanceCreate, InstancePatch
 from whalefall.domain.jobspec import JobCreate, JobPatch
 from whalefall.web.queries import AuditQuery, JobListQuery, RunListQuery
@@ -166,7 +167,57 @@ ROUTES: list[tuple[str, str, str | None, str, type[BaseModel] | None, type[BaseM
     ),
 ]
 
-INTEGER_PARAMETERS = frozenset({"{run_id}", "{instance_id}", "{session_id}"})
+# Path ids and the largest each may be (the column's range; past it the route answers 404).
+INTEGER_PARAMETERS = {
+    "{run_id}": MAX_BIGINT,
+    "{session_id}": MAX_BIGINT,
+    "{instance_id}": MAX_INT,
+    "{token_id}": MAX_INT,
+    "{channel_id}": MAX_INT,
+    "{window_id}": MAX_INT,
+}
+
+# A body that works, per schema: for readers of the document, and for generated tests, which
+# vary one field of it at a time and so reach past the first check of a request.
+EXAMPLES: dict[str, dict[str, Any]] = {
+    "JobCreate": {
+        "id": "nightly_cleanup",
+        "name": "Nightly cleanup",
+        "category": "maintenance",
+        "trigger_type": "cron",
+        "cron_hour": "2",
+        "cron_minute": "0",
+        "function": "cleanup_old_logs",
+        "params": {"run_days": 30},
+    },
+    "JobPatch": {"description": "keeps a month of runs", "params": {"run_days": 30}},
+    "CronPreview": {"trigger_type": "cron", "cron_expression": "0 2 * * 1-5", "count": 5},
+    "CodeCheck": {"code": "def execute_task():\n    return 'ok'\n"},
+    "UserCreate": {"username": "dba_on_call", "password": "a-long-passphrase-1", "role": "operator"},
+    "UserPatch": {"role": "viewer"},
+    "TokenCreate": {"username": "admin", "label": "backup script"},
+    "ChannelCreate": {"name": "ops_hook", "url": "json://127.0.0.1:9/alerts", "enabled": False},
+    "ChannelPatch": {"description": "the on-call webhook"},
+    "GlobalPolicy": {"events": ["failure", "timeout"], "throttle_seconds": 600},
+    "WindowCreate": {
+        "name": "friday_release",
+        "starts_at": "2030-01-04 18:00:00",
+        "ends_at": "2030-01-04 20:00:00",
+        "scope": "category",
+        "scope_values": ["maintenance"],
+    },
+    "WindowPatch": {"description": "the weekly release"},
+    "InstanceCreate": {
+        "name": "orders_primary",
+        "db_type": "postgresql",
+        "host": "127.0.0.1",
+        "port": 5432,
+        "username": "monitor",
+        "password": "secret",
+        "tags": ["orders"],
+    },
+    "InstancePatch": {"description": "the orders database"},
+}
 
 ENVELOPE = {
     "type": "object",
@@ -191,7 +242,11 @@ def _parameters(path: str, model: type[BaseModel] | None) -> list[dict[str, Any]
             "name": part[1:-1],
             "in": "path",
             "required": True,
-            "schema": {"type": "integer" if part in INTEGER_PARAMETERS else "string"},
+            "schema": (
+                {"type": "integer", "minimum": 1, "maximum": INTEGER_PARAMETERS[part]}
+                if part in INTEGER_PARAMETERS
+                else {"type": "string", "minLength": 1}
+            ),
         }
         for part in path.split("/")
         if part.startswith("{")
@@ -216,6 +271,9 @@ def document() -> dict[str, Any]:
         [(m, "validation") for m in bodies], ref_template="#/components/schemas/{model}"
     )
     components = {"Envelope": ENVELOPE, **schemas.get("$defs", {})}
+    for name, example in EXAMPLES.items():
+        if name in components:
+            components[name] = {**components[name], "examples": [example]}
     paths: dict[str, dict[str, Any]] = {}
     for method, path, role, summary, body, query_model in ROUTES:
         op: dict[str, Any] = {

@@ -35,7 +35,7 @@ def list_runs():
     return runs_page(q, job_id=q.job_id, timezone=runtime().settings.timezone)
 
 
-@bp.get("/runs/<int:run_id>")
+@bp.get("/runs/<bigid:run_id>")
 @require(Role.VIEWER)
 def show_run(run_id: int):
     q = query(RunLogQuery)
@@ -45,7 +45,7 @@ def show_run(run_id: int):
     return ok(run_service.to_dict(run, rt.settings.timezone, with_log=True, offset=q.offset))
 
 
-@bp.post("/runs/<int:run_id>/cancel")
+@bp.post("/runs/<bigid:run_id>/cancel")
 @require(Role.OPERATOR)
 def cancel_run(run_id: int):
     rt = runtime()

@@ -81,7 +81,10 @@ def code_check():
 def task_catalogue():
     rt = runtime()
     language = current_language()
-    tasks = [{"name": n, "description": rt.tasks.describe(n, language)} for n in rt.tasks.names()]
+    tasks = [
+        {"name": n, "description": rt.tasks.describe(n, language), "params_schema": rt.tasks.params_schema(n)}
+        for n in rt.tasks.names()
+    ]
     return listing("tasks", tasks, len(tasks))
 
 

@@ -89,7 +89,7 @@ def instances_page():
     return render("console/instances.html", instances=instances, total=total, db_types=DB_TYPES)
 
 
-@bp.get("/instances/<int:instance_id>")
+@bp.get("/instances/<id:instance_id>")
 @page_login_required()
 def instance_page(instance_id: int):
     tz = runtime().settings.timezone

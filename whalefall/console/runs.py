@@ -66,7 +66,7 @@ def runs_page():
     )
 
 
-@bp.get("/runs/<int:run_id>")
+@bp.get("/runs/<bigid:run_id>")
 @page_login_required()
 def run_page(run_id: int):
     rt = runtime()

@@ -19,7 +19,8 @@ def check_source(code: str) -> None:
 
     Raises ``InvalidCode`` when the source is empty, is larger than
     ``MAX_SOURCE_BYTES`` once encoded as UTF-8, does not compile (the message and
-    ``line`` name the offending line), or has no top-level ``def execute_task``.
+    ``line`` name the offending line), is nested too deeply to parse, or has no top-level
+    ``def execute_task``.
     """
     if not code.strip():
         raise InvalidCode("code is empty", key="code_empty")
@@ -47,7 +48,9 @@ def check_source(code: str) -> None:
         raise InvalidCode(
             f"code cannot be compiled: {exc}", key="code_not_compilable", params={"detail": str(exc)}
         ) from None
-    except RecursionError:
+    except (RecursionError, MemoryError):
+        # Deep nesting (``-`` * 100000, ``lambda: `` * 10000) exhausts the parser's stack, which
+        # it reports as a MemoryError; the source is still the problem, not the server.
         raise InvalidCode("code is nested too deeply to compile", key="code_too_deep") from None
 
     for node in tree.body:

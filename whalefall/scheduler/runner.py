@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
 from whalefall import clock
@@ -282,6 +283,12 @@ class Runner:
                 error_message=f"cannot load task {job.func_name!r}: {exc}",
                 traceback=traceback.format_exc(),
             )
+        try:
+            # The params as the task's model reads them (checked when the job was saved, and again
+            # here: a job stored before its task's model changed fails with the field named).
+            kwargs = self.runtime.tasks.call_params(job.func_name or "", job.params)
+        except ValidationError as exc:
+            return Outcome(RunStatus.FAILED, error_message=f"params: {exc}")
         cancel = threading.Event()
         done = threading.Event()
         box: dict[str, Any] = {}
@@ -297,7 +304,7 @@ class Runner:
 
         def target() -> None:
             try:
-                box["value"] = fn(ctx, **(job.params or {}))
+                box["value"] = fn(ctx, **kwargs)
             except BaseException as exc:  # noqa: BLE001 - everything the task raises is its failure
                 box["error"] = f"{exc.__class__.__name__}: {exc}"
                 box["traceback"] = traceback.format_exc()

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, get_args
 
 import sqlalchemy as sa
+from pydantic import ValidationError
+from pydantic_core import InitErrorDetails, PydanticCustomError
+from pydantic_core.core_schema import ErrorType
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
@@ -152,6 +155,9 @@ def _apply(runtime: Runtime, job: Job, patch: JobPatch, actor: Actor, *, creatin
     _apply_kind(runtime, job, patch, creating=creating)
 
     require_may_act(job.kind, actor, "create" if creating else "update", job.id)
+    function = patch.function or patch.func_name
+    if job.kind == JobKind.BUILTIN and (function is not None or "params" in given):
+        job.params = checked_params(runtime, job.func_name or "", job.params)
 
     if "timezone" in given:
         if patch.timezone:
@@ -278,6 +284,35 @@ def shell_command(job: Job) -> tuple[list[str], dict[str, str], str | None]:
         argv = ["/bin/sh", "-c", job.code or ""]
     env = {str(k): str(v) for k, v in (shell.get("env") or {}).items()}
     return argv, env, shell.get("working_dir") or None
+
+
+def checked_params(runtime: Runtime, function: str, params: dict[str, Any] | None) -> dict[str, Any]:
+    """A built-in job's ``params`` as its task's model accepts them (what was given, normalised).
+
+    Raises pydantic's ``ValidationError`` located under ``params`` (``params.run_days``), a 400
+    naming the field like any other of the body's.
+    """
+    try:
+        checked = runtime.tasks.check_params(function, params)
+    except ValidationError as exc:
+        raise under("params", exc) from None
+    return checked.model_dump(mode="json", exclude_unset=True)
+
+
+_PYDANTIC_TYPES = frozenset(get_args(ErrorType))
+
+
+def under(prefix: str, exc: ValidationError) -> ValidationError:
+    """``exc`` with every error's location moved under ``prefix``."""
+    details: list[InitErrorDetails] = []
+    for err in exc.errors():
+        # pydantic's own types keep their name and limits; a validator's own becomes a custom error.
+        kind = err["type"] if err["type"] in _PYDANTIC_TYPES else PydanticCustomError(err["type"], err["msg"])
+        detail: InitErrorDetails = {"type": kind, "loc": (prefix, *err["loc"]), "input": err["input"]}
+        if "ctx" in err:
+            detail["ctx"] = err["ctx"]
+        details.append(detail)
+    return ValidationError.from_exception_data(exc.title, details)
 
 
 def requested_state(patch: JobPatch) -> JobState | None:
@@ -407,7 +442,8 @@ def create(
     is_default: bool = False,
     session: Session | None = None,
 ) -> Job:
-    """Create a job. Raises InvalidInput/InvalidTrigger/InvalidCode (400), Forbidden, JobConflict."""
+    """Create a job. Raises InvalidInput/InvalidTrigger/InvalidCode (400), Forbidden, JobConflict,
+    and pydantic's ``ValidationError`` (400) for ``params`` its task refuses."""
     now = clock.now()
     job = Job(
         id=data.id,

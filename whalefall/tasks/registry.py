@@ -1,8 +1,10 @@
 """The table of built-in tasks, by dotted path.
 
-A task is a function ``run(ctx: TaskContext, **params)``; its return value
-becomes the run's return value. Tasks are imported lazily, so a task whose
-module fails to import breaks only the jobs that use it.
+A task is a package with a function ``run(ctx: TaskContext, **params)`` (its
+return value becomes the run's return value) and a pydantic model ``Params``
+of what it accepts. Tasks are imported lazily, so a task whose module fails to
+import breaks only the jobs that use it — and the services, which sit below
+the tasks, check a job's ``params`` through this table without importing one.
 """
 
 from __future__ import annotations
@@ -12,18 +14,35 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
+
+from pydantic import BaseModel
 
 from whalefall.errors import UnknownTask
 from whalefall.i18n import catalogue
 
-BUILTIN_TASKS: dict[str, str] = {
-    "heartbeat": "whalefall.tasks.heartbeat:run",
-    "cleanup_old_logs": "whalefall.tasks.cleanup_old_logs:run",
-    "sync_accounts": "whalefall.tasks.sync_accounts:run",
-    "collect_database_sizes": "whalefall.tasks.collect_database_sizes:run",
-    "calculate_database_size_aggregations": "whalefall.tasks.calculate_database_size_aggregations:run",
-    "monitor_partition_health": "whalefall.tasks.monitor_partition_health:run",
+
+class TaskEntry(NamedTuple):
+    """Where a task's entry point and its parameter model live (``module:attribute``)."""
+
+    run: str
+    params: str
+
+    @classmethod
+    def of(cls, module: str) -> TaskEntry:
+        """The usual layout: ``run`` and ``Params`` in the task's package."""
+        return cls(f"{module}:run", f"{module}:Params")
+
+
+BUILTIN_TASKS: dict[str, TaskEntry] = {
+    "heartbeat": TaskEntry.of("whalefall.tasks.heartbeat"),
+    "cleanup_old_logs": TaskEntry.of("whalefall.tasks.cleanup_old_logs"),
+    "sync_accounts": TaskEntry.of("whalefall.tasks.sync_accounts"),
+    "collect_database_sizes": TaskEntry.of("whalefall.tasks.collect_database_sizes"),
+    "calculate_database_size_aggregations": TaskEntry.of(
+        "whalefall.tasks.calculate_database_size_aggregations"
+    ),
+    "monitor_partition_health": TaskEntry.of("whalefall.tasks.monitor_partition_health"),
 }
 
 
@@ -40,8 +59,13 @@ class TaskContext:
     cancel_requested: Callable[[], bool] = field(default=lambda: False)
 
 
+def _load(path: str) -> Any:
+    module_name, _, attr = path.partition(":")
+    return getattr(importlib.import_module(module_name), attr)
+
+
 class TaskRegistry:
-    def __init__(self, table: dict[str, str]):
+    def __init__(self, table: dict[str, TaskEntry]):
         self._table = dict(table)
 
     @classmethod
@@ -57,11 +81,41 @@ class TaskRegistry:
     def describe(self, name: str, lang: str = "zh") -> str:
         return catalogue.text("task", name, lang) if name in catalogue.keys("task") else ""
 
-    def resolve(self, name: str) -> Callable[..., Any]:
-        """The task's entry point; raises :class:`UnknownTask` or the import's error."""
+    def _entry(self, name: str) -> TaskEntry:
         try:
-            path = self._table[name]
+            return self._table[name]
         except KeyError:
             raise UnknownTask(name) from None
-        module_name, _, attr = path.partition(":")
-        return getattr(importlib.import_module(module_name), attr)
+
+    def resolve(self, name: str) -> Callable[..., Any]:
+        """The task's entry point; raises :class:`UnknownTask` or the import's error."""
+        return _load(self._entry(name).run)
+
+    def params_model(self, name: str) -> type[BaseModel]:
+        """The pydantic model of the task's parameters; raises :class:`UnknownTask` or the import's error."""
+        model = _load(self._entry(name).params)
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            raise TypeError(f"{self._entry(name).params} is not a pydantic model")
+        return model
+
+    def check_params(self, name: str, params: dict[str, Any] | None) -> BaseModel:
+        """``params`` checked by the task's model; raises pydantic's ``ValidationError`` or :class:`UnknownTask`."""
+        return self.params_model(name).model_validate(params or {})
+
+    def call_params(self, name: str, params: dict[str, Any] | None) -> dict[str, Any]:
+        """The keyword arguments a run passes to the task: ``params`` checked, with the model's defaults."""
+        checked = self.check_params(name, params)
+        return {field: getattr(checked, field) for field in type(checked).model_fields}
+
+    def params_schema(self, name: str) -> dict[str, Any]:
+        """The JSON Schema of the task's parameters, as the task catalogue shows it (without titles)."""
+        return _untitled(self.params_model(name).model_json_schema())
+
+
+def _untitled(schema: Any) -> Any:
+    """``schema`` without pydantic's generated ``title`` keys, which only repeat the field names."""
+    if isinstance(schema, dict):
+        return {k: _untitled(v) for k, v in schema.items() if not (k == "title" and isinstance(v, str))}
+    if isinstance(schema, list):
+        return [_untitled(v) for v in schema]
+    return schema

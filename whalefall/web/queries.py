@@ -9,8 +9,9 @@ from __future__ import annotations
 from typing import Any, Literal, TypeVar
 
 from flask import request
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from whalefall.domain.base import MAX_INT, refuse_nul
 from whalefall.domain.jobspec import JobId
 from whalefall.models import AlertEvent, DeliveryStatus
 
@@ -25,7 +26,8 @@ def query(model: type[M], **fixed: object) -> M:
 class Query(BaseModel):
     """Query strings: unknown parameters (cache busters) are ignored, known ones checked.
 
-    An empty value is no value: a filter form sends ``status=`` for "any status".
+    An empty value is no value: a filter form sends ``status=`` for "any status". No value
+    holds a NUL, and no number is past what the database's columns hold.
     """
 
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
@@ -37,9 +39,18 @@ class Query(BaseModel):
             return {k: v for k, v in data.items() if not (isinstance(v, str) and not v.strip())}
         return data
 
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        return refuse_nul(value)
+
+
+# The last page anyone may ask for: past it ``(page - 1) * per_page`` is no offset a database takes.
+MAX_PAGE = 1_000_000
+
 
 class Pagination(Query):
-    page: int = Field(1, ge=1)
+    page: int = Field(1, ge=1, le=MAX_PAGE)
     per_page: int = Field(20, ge=1, le=200)
 
 
@@ -62,7 +73,7 @@ class RunListQuery(Pagination):
 
 
 class RunLogQuery(Query):
-    offset: int | None = Field(None, ge=0)
+    offset: int | None = Field(None, ge=0, le=MAX_INT)
 
 
 class AuditQuery(Pagination):

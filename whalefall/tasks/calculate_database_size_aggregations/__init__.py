@@ -11,18 +11,33 @@ from __future__ import annotations
 
 from datetime import date as Date
 from datetime import timedelta
+from typing import Literal
+
+from pydantic import Field
 
 from whalefall import clock
+from whalefall.domain.base import Strict
 from whalefall.errors import InvalidInput
 from whalefall.models.fleet import Instance
 from whalefall.services import fleet_capacity, fleet_sizes
 from whalefall.services.fleet_sessions import Outcome, load_instances, run_per_instance
+from whalefall.tasks.params import InstanceIds
 from whalefall.tasks.registry import TaskContext
 
 TASK = "calculate_database_size_aggregations"
 
 
-def target_day(ctx: TaskContext, date: str | None) -> Date:
+class Params(Strict):
+    date: Date | None = Field(
+        None, description="the business day to recompute (YYYY-MM-DD); yesterday by default"
+    )
+    periods: list[Literal["daily", "weekly", "monthly", "quarterly"]] | None = Field(
+        None, min_length=1, max_length=4, description="which periods; all four by default"
+    )
+    instance_ids: InstanceIds = None
+
+
+def target_day(ctx: TaskContext, date: str | Date | None) -> Date:
     if date:
         try:
             return Date.fromisoformat(str(date))
@@ -38,7 +53,7 @@ def target_day(ctx: TaskContext, date: str | None) -> Date:
 
 def run(
     ctx: TaskContext,
-    date: str | None = None,
+    date: str | Date | None = None,
     periods: list[str] | None = None,
     instance_ids: list[int] | None = None,
 ) -> str:

@@ -11,13 +11,25 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+from pydantic import Field
 from sqlalchemy import delete, select
 
 from whalefall import clock
+from whalefall.domain.base import Strict
 from whalefall.models import ACTIVE_STATUSES, JobChange, LoginAttempt, Run
 from whalefall.tasks.registry import TaskContext
 
 BATCH = 1000
+MAX_DAYS = 36_500  # a hundred years: past that a cutoff date leaves the calendar
+
+
+class Params(Strict):
+    log_days: int | None = Field(
+        None, ge=1, le=MAX_DAYS, description="keep log files this many days (setting log_retention_days)"
+    )
+    run_days: int | None = Field(
+        None, ge=1, le=MAX_DAYS, description="keep finished runs this many days (setting run_retention_days)"
+    )
 
 
 def remove_old_files(directory: Path, older_than_days: int, pattern: str = "*.log*") -> list[Path]:

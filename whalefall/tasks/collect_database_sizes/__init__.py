@@ -10,15 +10,24 @@ that of the run's scheduled time (or now) in the configured timezone.
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from whalefall import clock
+from whalefall.domain.base import Strict
 from whalefall.fleet.base import Adapter
 from whalefall.fleet.errors import FleetUnreachable
 from whalefall.models.fleet import Instance
 from whalefall.services import fleet_partitions, fleet_sizes
 from whalefall.services.fleet_sessions import Outcome, load_instances, read_instance, run_per_instance
+from whalefall.tasks.params import InstanceIds
 from whalefall.tasks.registry import TaskContext
 
 TASK = "collect_database_sizes"
+
+
+class Params(Strict):
+    instance_ids: InstanceIds = None
+    include_system_databases: bool = Field(False, description="also the engine's own databases")
 
 
 def run(

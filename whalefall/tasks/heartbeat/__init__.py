@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from whalefall import clock
+from whalefall.domain.base import Strict
 from whalefall.services import state
 from whalefall.tasks.registry import TaskContext
 
 KEY = "heartbeat"
+
+
+class Params(Strict):
+    pass  # no parameters
 
 
 def run(ctx: TaskContext) -> str:

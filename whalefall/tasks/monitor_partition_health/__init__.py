@@ -12,9 +12,14 @@ from __future__ import annotations
 from typing import Any
 
 from whalefall import clock
+from whalefall.domain.base import Strict
 from whalefall.errors import PartitionsMissing
 from whalefall.services import fleet_partitions, fleet_sizes
 from whalefall.tasks.registry import TaskContext
+
+
+class Params(Strict):
+    pass  # no parameters: the retention is the setting partition_retention_months
 
 
 def run(ctx: TaskContext) -> dict[str, Any]:

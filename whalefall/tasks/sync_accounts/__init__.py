@@ -10,16 +10,27 @@ accounts at all — changes nothing stored for that instance.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import Field, StringConstraints
+
+from whalefall.domain.base import Strict
 from whalefall.fleet.base import Adapter
 from whalefall.fleet.errors import FleetUnreachable
 from whalefall.models.fleet import Instance
 from whalefall.services import fleet_accounts
 from whalefall.services.fleet_sessions import Outcome, load_instances, read_instance, run_per_instance
+from whalefall.tasks.params import InstanceIds
 from whalefall.tasks.registry import TaskContext
 
 TASK = "sync_accounts"
+
+
+class Params(Strict):
+    instance_ids: InstanceIds = None
+    exclude: list[Annotated[str, StringConstraints(min_length=1, max_length=320)]] | None = Field(
+        None, max_length=200, description="more account globs to leave out, e.g. 'monitor'@'%'"
+    )
 
 
 def _read(adapter: Adapter) -> tuple[list, dict[str, Any]]:
