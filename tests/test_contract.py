@@ -489,8 +489,10 @@ def test_a_running_run_of_a_node_with_a_stale_heartbeat_is_interrupted_and_retri
 
 def test_a_running_run_of_a_dead_process_on_this_host_is_interrupted(any_runtime):
     make_job(any_runtime, "long")
-    add_node(any_runtime, "crashed", heartbeat_at=clock.now(), hostname=nodes.HOSTNAME, pid=dead_pid())
-    run = running_run(any_runtime, "long", node="crashed")
+    pid = dead_pid()
+    crashed = nodes.make_node_id(pid=pid)  # this machine's identity: its pid can be checked here
+    add_node(any_runtime, crashed, heartbeat_at=clock.now(), hostname=nodes.HOSTNAME, pid=pid)
+    run = running_run(any_runtime, "long", node=crashed)
     nodes.recover(any_runtime, "me")
     assert get_run(any_runtime, run.id).status == "interrupted"
     assert len(runs_of(any_runtime, "long")) == 1  # max_retries 0: no retry
@@ -498,8 +500,9 @@ def test_a_running_run_of_a_dead_process_on_this_host_is_interrupted(any_runtime
 
 def test_a_run_of_a_live_node_is_left_alone(any_runtime):
     make_job(any_runtime, "long")
-    add_node(any_runtime, "alive", heartbeat_at=clock.now(), hostname=nodes.HOSTNAME, pid=os.getpid())
-    run = running_run(any_runtime, "long", node="alive")
+    alive = nodes.make_node_id()
+    add_node(any_runtime, alive, heartbeat_at=clock.now(), hostname=nodes.HOSTNAME, pid=os.getpid())
+    run = running_run(any_runtime, "long", node=alive)
     assert nodes.recover(any_runtime, "me") == 0
     assert get_run(any_runtime, run.id).status == "running"
 

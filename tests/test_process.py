@@ -10,10 +10,13 @@ given to the restarted process as a clock running ahead (``tests/clock_ahead.py`
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import socket
 import stat
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -26,6 +29,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.proc import Api, Proc, Processes, cli, environment, free_port, host_pid_of, pid_gone, wait_until
+from tests.tcp_proxy import Blackhole, TcpProxy
 
 pytestmark = pytest.mark.process
 
@@ -397,6 +401,111 @@ def test_sigterm_during_a_long_code_run_exits_after_the_grace(site, tmp_path):
         what=f"run {run_id} to end",
     )
     assert run["status"] == "interrupted", run
+
+
+FLEET_HANG_SECONDS = (
+    120  # WHALEFALL_FLEET_CONNECT_TIMEOUT_SECONDS: a driver waits this long on a silent server
+)
+STOP_MARGIN_SECONDS = 8  # on top of the grace: interrupting, writing the runs, letting go of the lease
+
+
+def test_sigterm_stops_serve_within_the_grace_while_a_fleet_task_hangs_in_a_drivers_connect(site):
+    """A fleet task's pool thread blocked in a driver's connect must not hold the process: the
+    interpreter once joined it at exit, for the whole connect timeout."""
+    with Blackhole() as silent:
+        proc, api = site.serve(
+            WHALEFALL_SHUTDOWN_GRACE_SECONDS=str(SHUTDOWN_GRACE_SECONDS),
+            WHALEFALL_FLEET_CONNECT_TIMEOUT_SECONDS=str(FLEET_HANG_SECONDS),
+        )
+        instance = {"name": "silent", "db_type": "mysql", "host": "127.0.0.1", "port": silent.port}
+        api.ok("POST", "/instances", {**instance, "username": "monitor", "password": "not-used-1"})
+        run_id = api.ok("POST", "/jobs/collect_database_sizes/run")["run_id"]
+        wait_until(
+            lambda: silent.accepted >= 1 and run_of(api, run_id)["status"] == "running",
+            15,
+            what="the fleet task to be connecting to the silent server",
+        )
+        began = time.monotonic()
+        assert proc.terminate(timeout=SHUTDOWN_GRACE_SECONDS + FLEET_HANG_SECONDS) == 0
+        took = time.monotonic() - began
+        assert took < SHUTDOWN_GRACE_SECONDS + STOP_MARGIN_SECONDS, f"serve took {took:.1f} s to stop"
+    _proc, api = site.serve(port_of(api))
+    run = run_of(api, run_id)
+    assert run["status"] == "interrupted", run
+
+
+STUCK_THREAD = """
+import sys, threading, time
+from whalefall.cli import StopDeadline
+threading.Thread(target=time.sleep, args=(300,), name="stuck-in-connect").start()  # not a daemon
+deadline = StopDeadline(float(sys.argv[1])).start()
+if sys.argv[2] == "stop-hangs":
+    time.sleep(300)  # the orderly stop itself never ends
+deadline.finish()
+"""
+
+
+@pytest.mark.parametrize(
+    ("case", "status"), [("stop-ends", 0), ("stop-hangs", 1)], ids=["after-the-stop", "at-the-deadline"]
+)
+def test_a_stop_ends_the_process_in_time_naming_the_threads_still_alive(case, status):
+    began = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-c", STUCK_THREAD, "2", case],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+    )
+    took = time.monotonic() - began
+    assert done.returncode == status, done.stderr
+    assert "stuck-in-connect" in done.stderr and "threads still alive" in done.stderr
+    assert took < 2 + 5  # not the stuck thread's 300 s
+
+
+@pytest.fixture
+def pg_database() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database of its own (its URL), dropped afterwards."""
+    from tests.conftest import _create_server_database, _drop_server_database
+
+    url, name = _create_server_database("postgresql")
+    try:
+        yield url
+    finally:
+        _drop_server_database("postgresql", name)
+
+
+def test_serve_answers_503_while_its_database_is_away_and_recovers_by_itself(tmp_path, procs, pg_database):
+    from sqlalchemy.engine import make_url
+
+    target = make_url(pg_database)
+    with TcpProxy(target.host or "127.0.0.1", target.port or 5432) as proxy:
+        url = target.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+        env = environment(tmp_path / "data", WHALEFALL_DATABASE_URL=url)
+        cli(env, "db", "upgrade")
+        cli(
+            env, "user", "create", "admin", "--role", "admin", "--password-stdin", stdin=ADMIN_PASSWORD + "\n"
+        )
+        token = cli(env, "token", "create", "admin").stdout.strip().splitlines()[-1].strip()
+        port = free_port()
+        proc = procs.start("serve", "serve", "--port", str(port), env=env)
+        api, anonymous = Api(port, token), Api(port)
+        wait_healthy(proc, api)
+
+        proxy.stop()
+        for client in (api, anonymous):
+            health = client.request("GET", "/scheduler/api/health?lang=en")
+            assert health.status == 503 and "database unavailable" in health.body["message"], health.text
+        jobs = api.request("GET", "/scheduler/api/jobs?lang=zh")
+        assert jobs.status == 503 and jobs.body["code"] == 503 and "数据库不可用" in jobs.body["message"]
+        page = api.request("GET", "/auth/login?lang=en")  # a page that needs no database still answers
+        assert page.status == 200
+
+        proxy.start()
+        wait_healthy(proc, api)
+        assert api.request("GET", "/scheduler/api/jobs").status == 200
+        assert proc.terminate(timeout=SHUTDOWN_GRACE_SECONDS + 40) == 0
+    assert "unhandled error" not in proc.stderr()  # what a 500 logs
 
 
 # --- 6. downtime across due times ---------------------------------------------------------

@@ -412,8 +412,8 @@ def test_a_lease_held_by_a_dead_process_of_this_machine_is_taken_at_once(runtime
 
     child = subprocess.Popen([sys.executable, "-c", "pass"])
     child.wait()
-    dead = f"{nodes.HOSTNAME}:{child.pid}:abcdef"
-    alive = f"{nodes.HOSTNAME}:{os.getpid()}:abcdef"
+    dead = nodes.make_node_id(pid=child.pid)
+    alive = nodes.make_node_id(pid=os.getpid())
     assert nodes.acquire(runtime, alive)
     assert not nodes.acquire(runtime, nodes.make_node_id())  # a live holder keeps it until it expires
     mine = nodes.make_node_id()

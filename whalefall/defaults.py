@@ -32,7 +32,9 @@ HEARTBEAT_WARNING_SECONDS = 180  # health says "warning" when the last heartbeat
 
 LEASE_SECONDS = 20  # the active scheduler renews its lease well before this
 NODE_STALE_SECONDS = 30  # a node silent this long is dead: its running runs become interrupted
+NODE_BEAT_SECONDS = 5  # a scheduler node renews its heartbeat at least this often
 SHUTDOWN_GRACE_SECONDS = 30  # on stop, how long running runs may finish before they are interrupted
+STOP_MARGIN_SECONDS = 5  # after the grace, how long interrupting them and letting go may take
 SYNC_INTERVAL_SECONDS = 1.0  # how often the scheduler polls for changes made elsewhere
 
 MAX_BODY_BYTES = 1024 * 1024

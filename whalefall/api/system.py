@@ -27,7 +27,7 @@ def health():
         {
             "success": status == 200,
             "data": body,
-            "message": body["status"],
+            "message": body["status"] if status == 200 else body.get("message") or body["status"],
             **({} if status == 200 else {"code": status, "errors": {}}),
             "status": body["status"],
         }

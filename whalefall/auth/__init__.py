@@ -11,16 +11,19 @@ from __future__ import annotations
 
 from flask import Flask, request
 from flask_wtf.csrf import CSRFProtect
+from sqlalchemy.exc import SQLAlchemyError
 
 from whalefall.auth.guard import (
     api_auth_check,
     current_actor,
     current_user,
+    defer_user_error,
     page_auth_check,
     page_login_required,
     require,
 )
 from whalefall.auth.sessions import load_current_user
+from whalefall.web.errors import database_unavailable
 
 csrf = CSRFProtect()
 
@@ -46,8 +49,15 @@ def init_app(app: Flask) -> None:
 
     @app.before_request
     def _load_user() -> None:
-        if request.endpoint != "static":
+        if request.endpoint == "static":
+            return
+        try:
             load_current_user()
+        except SQLAlchemyError as exc:
+            if not database_unavailable(exc):
+                raise
+            # Whoever asks for the user gets the 503; a view that needs none (health) still answers.
+            defer_user_error(exc)
 
     @app.context_processor
     def _auth_context() -> dict:

@@ -32,10 +32,23 @@ LOGIN_PATH = "/auth/login"
 
 
 def current_user() -> User | None:
-    """The signed-in user of this request (by token or session), or None."""
+    """The signed-in user of this request (by token or session), or None.
+
+    Raises the database's error when the user could not be read (``defer_user_error``): a
+    request is never taken for an anonymous one because the database was away.
+    """
+    deferred = g.get("user_error")
+    if deferred is not None:
+        raise deferred
     if "user" not in g:
         load_current_user()
     return g.user
+
+
+def defer_user_error(exc: Exception) -> None:
+    """The user of this request could not be read: raise ``exc`` to whoever asks for it."""
+    g.pop("user", None)
+    g.user_error = exc
 
 
 def current_actor() -> Actor:

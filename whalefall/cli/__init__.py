@@ -6,12 +6,14 @@ import os
 import signal
 import sys
 import threading
+import time
 
 import click
 
 from whalefall.errors import ConfigError, WhalefallError
 
 PROCESS_UMASK = 0o077
+SETTLE_SECONDS = 1.0  # after an orderly stop, how long idle threads get to end before the process does
 
 
 def load_runtime(*, overrides: dict | None = None, check_schema: bool = True):
@@ -62,6 +64,66 @@ class StopRequested:
             pass
 
 
+class StopDeadline:
+    """A stop that ends in time whatever the threads are doing (a task blocked in a driver's connect,
+    a pool thread waiting on an unreachable database).
+
+    ``start()`` when the stop begins: once ``seconds`` have passed (the shutdown grace plus a
+    margin for interrupting runs and letting go of the lease) the process ends, saying which
+    threads were still alive. ``finish()`` after the orderly stop: if a thread the interpreter
+    would wait for is still alive, the process ends at once rather than joining it — the runs
+    are already marked interrupted by then.
+    """
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self._done = threading.Event()
+
+    def start(self) -> StopDeadline:
+        threading.Thread(target=self._expire, name="whalefall-stop-deadline", daemon=True).start()
+        return self
+
+    def _expire(self) -> None:
+        if self._done.wait(self.seconds):
+            return
+        _end_now(1, f"still stopping after {self.seconds:.0f} s; ending the process")
+
+    def finish(self) -> None:
+        self._done.set()
+        settle = time.monotonic() + SETTLE_SECONDS  # idle pool threads are on their way out
+        for thread in _joined_at_exit():
+            thread.join(max(0.0, settle - time.monotonic()))
+        if _joined_at_exit():
+            _end_now(0, "stopped; not waiting for threads that are still busy")
+
+
+def _joined_at_exit() -> list[threading.Thread]:
+    """The threads the interpreter would wait for before the process may end."""
+    return [
+        t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon and t.is_alive()
+    ]
+
+
+def _end_now(status: int, why: str) -> None:
+    """Say which threads are alive and where, then end the process without joining any of them."""
+    import logging
+
+    frames = sys._current_frames()
+    alive = []
+    for thread in threading.enumerate():
+        if thread is threading.current_thread():
+            continue
+        frame = frames.get(thread.ident or -1)
+        where = f" in {frame.f_code.co_name} ({frame.f_code.co_filename}:{frame.f_lineno})" if frame else ""
+        alive.append(f"{thread.name}{' (daemon)' if thread.daemon else ''}{where}")
+    logging.getLogger("whalefall.cli").warning("%s; threads still alive: %s", why, "; ".join(alive) or "none")
+    click.echo(f"whalefall: {why}; threads still alive: {len(alive)}", err=True)
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
+
+
 @click.group(cls=WhalefallGroup)
 @click.version_option(package_name="whalefall")
 def cli() -> None:
@@ -69,6 +131,13 @@ def cli() -> None:
     # Every role and command starts here: files it creates (keys, logs, backups,
     # the SQLite database, run workdirs) are its own alone.
     os.umask(PROCESS_UMASK)
+
+
+def _stop_seconds(runtime) -> float:
+    """How long a stop may take: the shutdown grace, plus the margin to interrupt and let go."""
+    from whalefall import defaults
+
+    return runtime.settings.shutdown_grace_seconds + defaults.STOP_MARGIN_SECONDS
 
 
 def _start_http(runtime, host: str, port: int):
@@ -118,11 +187,13 @@ def serve(host: str | None, port: int | None) -> None:
         stop.wait()
     finally:
         click.echo(f"whalefall: stopping ({stop.signal or 'exit'})", err=True)
+        deadline = StopDeadline(_stop_seconds(runtime)).start()
         server.close()
         watchdog.stop()
         if scheduler is not None:
             scheduler.stop()
         runtime.close()
+        deadline.finish()
 
 
 @cli.command()
@@ -162,8 +233,10 @@ def scheduler() -> None:
     try:
         stop.wait()
     finally:
+        deadline = StopDeadline(_stop_seconds(runtime)).start()
         service.stop()
         runtime.close()
+        deadline.finish()
 
 
 @cli.command()

@@ -294,7 +294,11 @@ class Engine:
                     epoch=epoch,
                     late_reason=reason,
                     coalesced=max(more, 0),
-                    coalesced_from=first_missed if more > 0 else None,
+                    coalesced_from=(
+                        apjob.trigger.get_next_fire_time(first_missed, first_missed + timedelta(microseconds=1))
+                        if more > 0
+                        else None
+                    ),
                 )
             folded: list[datetime] = []
             if fires and apjob.coalesce:

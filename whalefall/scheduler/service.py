@@ -94,6 +94,7 @@ class SchedulerService:
         self.engine.stop()
         try:
             if self.leading:
+                state.withdraw(self.runtime, state.ENGINE_READY, self.node_id)  # health: engine stopped
                 nodes.release(self.runtime, self.node_id)
             nodes.stop_node(self.runtime, self.node_id)
         except Exception:
@@ -239,10 +240,13 @@ class SchedulerService:
         self._last_change = newest
         nodes.recover(self.runtime, self.node_id, running_here=self.runner.owned())
         self._timers["recover"] = time.monotonic()
+        state.withdraw(self.runtime, state.ENGINE_READY, self.node_id)  # health: a term of ours ended
         self.engine.start()
         with self._lease_lock:
             if not self.leading:  # lost while starting: the keeper stopped nothing that ran yet
                 self.engine.stop()
+                return
+        state.put(self.runtime, state.ENGINE_READY, self.node_id)  # health: this leader can fire now
 
     def _apply_changes(self) -> bool:
         with self.runtime.db.read() as session:

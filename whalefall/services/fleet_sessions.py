@@ -4,8 +4,8 @@ A fleet task calls :func:`run_per_instance` with what to do for one instance.
 Steps:
 
 1. open a session with one ``pending`` row per instance (one transaction);
-2. hand the instances to a pool of ``fleet_max_connections`` threads; each
-   marks its row ``running``, does the work, and marks it ``success`` with
+2. hand the instances to a pool of ``fleet_max_connections`` daemon threads
+   (:func:`map_in_daemon_threads`); each marks its row ``running``, does the work, and marks it ``success`` with
    its counts and details, or ``failed`` with the error in words — one slow
    or failing instance never stops the others;
 3. when cancellation is asked for, instances not yet started are marked
@@ -18,9 +18,9 @@ the summary, and the session says which ones failed.
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -42,6 +42,7 @@ from whalefall.tasks.registry import TaskContext
 
 ERROR_MAX_CHARS = 4000
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 @dataclass
@@ -165,8 +166,7 @@ def run_per_instance(
         return "success"
 
     workers = max(1, min(runtime.settings.fleet_max_connections, len(instances)))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"whalefall-{task}") as pool:
-        results = list(pool.map(one, instances))
+    results = map_in_daemon_threads(one, instances, workers, name=f"whalefall-{task}")
 
     succeeded, failed, cancelled = (results.count(s) for s in ("success", "failed", "cancelled"))
     text = summary_text(runtime.settings.language, session_id, succeeded, failed, cancelled)
@@ -188,6 +188,40 @@ def run_per_instance(
     if status == SessionStatus.FAILED:
         raise FleetTaskFailed(text)
     return text
+
+
+def map_in_daemon_threads(fn: Callable[[T], R], items: Sequence[T], workers: int, *, name: str) -> list[R]:
+    """``[fn(item) for item in items]`` on up to ``workers`` threads; raises the first item's error.
+
+    Daemon threads, unlike ``ThreadPoolExecutor``'s: the interpreter joins those at exit, so one
+    blocked in a driver's connect to a silent server held a stopping process for the whole
+    connect timeout. The caller still waits here for every item; only the process does not.
+    """
+    results: list[Any] = [None] * len(items)
+    errors: list[BaseException | None] = [None] * len(items)
+    pending = iter(range(len(items)))
+    lock = threading.Lock()
+
+    def work() -> None:
+        while True:
+            with lock:
+                index = next(pending, None)
+            if index is None:
+                return
+            try:
+                results[index] = fn(items[index])
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller below, as pool.map does
+                errors[index] = exc
+
+    threads = [threading.Thread(target=work, name=f"{name}_{n}", daemon=True) for n in range(max(1, workers))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for error in errors:
+        if error is not None:
+            raise error
+    return results
 
 
 def _failed(ctx: TaskContext, row_id: int, instance: Instance, message: str, started: float) -> str:

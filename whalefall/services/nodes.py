@@ -7,6 +7,7 @@ here is a conditional UPDATE, so any number of processes may race safely.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import signal
@@ -29,18 +30,73 @@ __all__ = ["LEASE_NAME", "acquire", "db_now", "fence", "take"]
 log = logging.getLogger(__name__)
 ORPHAN_AFTER_SECONDS = 30  # a run of this node younger than this may be between claim and start
 HOSTNAME = socket.gethostname()
+IDENTITY_FILES = ("/etc/machine-id", "/var/lib/dbus/machine-id")
+BOOT_ID_FILE = "/proc/sys/kernel/random/boot_id"
+PID_NAMESPACE_LINK = "/proc/self/ns/pid"
+IDENTITY_CHARS = 10
 
 
-def make_node_id(name: str | None = None) -> str:
-    return f"{name or HOSTNAME}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+def _first_line(path: str) -> str:
+    try:
+        with open(path, encoding="ascii", errors="replace") as f:
+            return f.readline().strip()
+    except OSError:
+        return ""
+
+
+def machine_identity() -> str:
+    """A short hash naming this machine *and* this PID namespace: two processes with the same
+    identity see each other's pids, so only then may one judge the other dead by its pid.
+
+    Made of the machine id (cloned VMs may share it), the boot id (containers on one host share
+    it) and the PID namespace (which they do not). Where none of these can be read, a random
+    value: no other process ever shares it, so no pid check is ever trusted there.
+    """
+    machine = next((line for line in map(_first_line, IDENTITY_FILES) if line), "")
+    boot = _first_line(BOOT_ID_FILE)
+    try:
+        namespace = os.readlink(PID_NAMESPACE_LINK)
+    except OSError:
+        namespace = ""
+    if not (machine or boot):
+        return uuid.uuid4().hex[:IDENTITY_CHARS]
+    digest = hashlib.sha256(f"{machine}|{boot}|{namespace}".encode()).hexdigest()
+    return digest[:IDENTITY_CHARS]
+
+
+IDENTITY = machine_identity()
+
+
+def make_node_id(name: str | None = None, *, pid: int | None = None) -> str:
+    """``host~identity:pid:tag``: readable, and unique even between machines sharing a hostname."""
+    pid = os.getpid() if pid is None else pid
+    return f"{name or HOSTNAME}~{IDENTITY}:{pid}:{uuid.uuid4().hex[:6]}"
+
+
+def parse_node_id(node_id: str) -> tuple[str, str | None, int | None]:
+    """(name, identity, pid) of a node id; identity None for ids made before identities existed."""
+    rest = node_id.split(":")
+    try:
+        pid: int | None = int(rest[-2])
+        head = ":".join(rest[:-2])
+    except (IndexError, ValueError):
+        pid, head = None, node_id
+    name, sep, identity = head.rpartition("~")
+    if not sep:
+        return head, None, pid
+    return name, identity or None, pid
+
+
+def is_local(node_id: str) -> bool:
+    """Does ``node_id`` live on this machine, in this PID namespace (so its pid means the same here)?"""
+    return parse_node_id(node_id)[1] == IDENTITY
 
 
 def register_node(runtime: Runtime, node_id: str, role: str) -> None:
     now = clock.now()
+    pid = parse_node_id(node_id)[2] or os.getpid()
     with runtime.db.begin() as session:
-        session.add(
-            Node(id=node_id, hostname=HOSTNAME, pid=os.getpid(), role=role, started_at=now, heartbeat_at=now)
-        )
+        session.add(Node(id=node_id, hostname=HOSTNAME, pid=pid, role=role, started_at=now, heartbeat_at=now))
 
 
 def beat(runtime: Runtime, node_id: str) -> None:
@@ -116,13 +172,11 @@ def take(runtime: Runtime, node_id: str) -> int | None:
 
 
 def holder_is_dead_here(node_id: str) -> bool:
-    """Is ``node_id`` (``host:pid:tag``) a process of this machine that no longer exists?"""
-    rest = node_id.split(":")
-    try:
-        pid = int(rest[-2])
-    except (IndexError, ValueError):
-        return False
-    return ":".join(rest[:-2]) == HOSTNAME and not _pid_alive(pid)
+    """Is ``node_id`` (``host~identity:pid:tag``) a process of this machine and PID namespace that
+    no longer exists? A node of another identity (a container or a cloned VM with the same
+    hostname) is never judged by a pid of ours: False."""
+    _name, _identity, pid = parse_node_id(node_id)
+    return pid is not None and is_local(node_id) and not _pid_alive(pid)
 
 
 def release(runtime: Runtime, node_id: str) -> None:
@@ -153,6 +207,8 @@ def current_leader(runtime: Runtime) -> Lease | None:
 
 
 def _pid_alive(pid: int) -> bool:
+    if pid <= 0:  # 0 and negative pids name process groups, not a process: cannot tell, so alive
+        return True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -171,7 +227,8 @@ def dead_nodes(runtime: Runtime, self_id: str) -> dict[str, Node]:
         for n in nodes
         if n.stopped_at is not None
         or n.heartbeat_at < stale
-        or (n.hostname == HOSTNAME and not _pid_alive(n.pid))
+        # A pid says something only about a process of this very machine and PID namespace.
+        or (is_local(n.id) and not _pid_alive(n.pid))
     }
 
 
@@ -238,7 +295,7 @@ def recover(runtime: Runtime, self_id: str, running_here: set[int] | None = None
             continue
         owner = dead.get(node) if node else None
         if status == RunStatus.RUNNING.value:
-            if pid and owner is not None and owner.hostname == HOSTNAME:
+            if pid and owner is not None and is_local(owner.id):
                 _kill_group(pid)
             where = f"node {node}" if node else "its node"
             if (

@@ -13,6 +13,11 @@ from whalefall import clock
 from whalefall.models import StateEntry
 from whalefall.runtime import Runtime
 
+# The node id of the scheduler whose engine has started and can fire: written by the leader once
+# ``Engine.start()`` returned. It names the node, so it means nothing once another node holds the
+# lease; health compares it with the lease's holder.
+ENGINE_READY = "engine_ready"
+
 
 def put(runtime: Runtime, key: str, value: str | None, *, session: Session | None = None) -> None:
     """Set ``key`` to ``value``; None removes it. Unchanged values are not rewritten."""
@@ -41,3 +46,12 @@ def get(runtime: Runtime, key: str) -> str | None:
 
 def all_entries(session: Session) -> dict[str, StateEntry]:
     return {entry.key: entry for entry in session.scalars(select(StateEntry))}
+
+
+def withdraw(runtime: Runtime, key: str, value: str) -> None:
+    """Remove ``key`` only while it still holds ``value`` (a node taking back what it said, without
+    erasing what another node said since)."""
+    with runtime.db.begin() as session:
+        entry = session.get(StateEntry, key)
+        if entry is not None and entry.value == value:
+            session.delete(entry)

@@ -2,8 +2,10 @@
 
 Named exceptions (``whalefall.errors``) carry their status and catalogue key;
 pydantic's ``ValidationError`` is a 400 naming the field; werkzeug's HTTP errors
-(404, 405, 413) are said in our words. Anything else is a logged 500 that shows
-no traceback. Every message is in the request's language.
+(404, 405, 413) are said in our words; a database that cannot be reached (down,
+restarting, cut off, its pool exhausted) is a 503 "database unavailable", never a
+500. Anything else is a logged 500 that shows no traceback. Every message is in
+the request's language.
 """
 
 from __future__ import annotations
@@ -11,8 +13,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, render_template, request
+from flask import Flask, make_response, render_template, request
 from pydantic import ValidationError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from whalefall.errors import WhalefallError
@@ -22,6 +26,7 @@ from whalefall.web.envelope import error
 
 log = logging.getLogger(__name__)
 API_PREFIX = "/scheduler/api"
+RETRY_AFTER_SECONDS = 5  # what a 503 for an unreachable database tells clients to wait
 
 
 def wants_json() -> bool:
@@ -40,7 +45,9 @@ def page(status: int, message: str) -> Any:
     return render_template("auth/message.html", s=pages.strings(), title=title, message=message), status
 
 
-_TITLED = frozenset({"http_400", "http_403", "http_404", "http_405", "http_409", "http_413", "http_500"})
+_TITLED = frozenset(
+    {"http_400", "http_403", "http_404", "http_405", "http_409", "http_413", "http_500", "http_503"}
+)
 
 
 def _field_name(loc: tuple[Any, ...]) -> str:
@@ -76,6 +83,29 @@ def _http_error(exc: HTTPException) -> Any:
     return _respond(code, exc.description or exc.name)
 
 
+def database_unavailable(exc: BaseException) -> bool:
+    """Does ``exc`` say the database cannot be reached now, rather than that a statement is wrong?
+
+    An ``OperationalError`` (refused, reset, timed out, server shutting down, locked) or an
+    ``InterfaceError`` (a connection already closed), any driver error SQLAlchemy recognised as a
+    disconnect, and a connection pool that gave none in time.
+    """
+    if isinstance(exc, OperationalError | InterfaceError | PoolTimeout):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
+def _database_error(exc: Exception) -> Any:
+    if not database_unavailable(exc):
+        return _unexpected(exc)
+    log.warning("database unavailable on %s %s: %s", request.method, request.path, exc.__class__.__name__)
+    response = _respond(503, say("database_unavailable"))
+    if isinstance(response, tuple):
+        response = make_response(*response)
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
 def _unexpected(exc: Exception) -> Any:
     log.exception("unhandled error on %s %s", request.method, request.path)
     return _respond(500, say("internal"))
@@ -85,4 +115,6 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(ValidationError, _validation_error)
     app.register_error_handler(WhalefallError, _domain_error)
     app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(DBAPIError, _database_error)
+    app.register_error_handler(PoolTimeout, _database_error)
     app.register_error_handler(Exception, _unexpected)
