@@ -89,12 +89,10 @@ def server_databases() -> Iterator[dict[str, str]]:
 
 def _truncate(runtime: Runtime) -> None:
     from whalefall.models import Base
-    from whalefall.scheduler.jobstore import TABLE
 
     with runtime.db.engine.begin() as conn:
         for table in reversed(Base.metadata.sorted_tables):
             conn.execute(table.delete())
-        conn.execute(sa.text(f"DELETE FROM {TABLE}"))
 
 
 @pytest.fixture(params=["sqlite", "postgresql", "mariadb"])

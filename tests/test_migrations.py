@@ -12,11 +12,9 @@ from alembic.script import ScriptDirectory
 from whalefall.migrate import MIGRATIONS, upgrade
 from whalefall.models import Base
 from whalefall.models.fleet import include_name
-from whalefall.scheduler.jobstore import jobstore_table
 
 
 def test_migrated_schema_matches_the_models(any_runtime):
-    jobstore_table(Base.metadata)
     with any_runtime.db.engine.connect() as conn:
         opts = {"compare_type": False, "include_name": include_name}  # PostgreSQL's monthly partitions
         diff = compare_metadata(MigrationContext.configure(conn, opts=opts), Base.metadata)

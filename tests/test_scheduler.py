@@ -8,19 +8,17 @@ time-machine, not slept through.
 
 from __future__ import annotations
 
-import pickle
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 import time_machine
-from sqlalchemy import text, update
+from sqlalchemy import update
 from sqlalchemy.exc import OperationalError
 
 from whalefall import clock
 from whalefall.domain.jobspec import JobCreate
 from whalefall.models import Job, Run
-from whalefall.scheduler import jobstore
 from whalefall.scheduler.service import SchedulerService
 from whalefall.services import jobs as job_service
 from whalefall.services import runs as run_service
@@ -249,25 +247,35 @@ def test_resume_keeps_the_interval_phase_anchored(runtime, scheduler):
 # --- the traps ----------------------------------------------------------------
 
 
-def test_job_store_errors_are_retried_and_reported_not_fatal(runtime, scheduler, monkeypatch):
+def test_claims_the_database_refuses_are_reported_then_fired_again_and_counted(
+    runtime, scheduler, monkeypatch
+):
     make_job(runtime, "tick", interval_seconds=1)
-    real = jobstore.SQLAlchemyJobStore.update_job
-    failures = {"left": 6}
+    wait_until(lambda: runs_of(runtime, "tick", status="success"), scheduler)
+    real = run_service.claim_scheduled
+    refused: list[datetime] = []
 
-    def flaky(self, job):
-        if failures["left"] > 0:
-            failures["left"] -= 1
-            raise OperationalError("UPDATE apscheduler_jobs", {}, Exception("database is locked"))
-        return real(self, job)
+    def refusing(rt, job_id, when, **kwargs):
+        if job_id == "tick" and len(refused) < 3:
+            refused.append(when)
+            raise OperationalError("INSERT INTO runs", {}, Exception("database is locked"))
+        return real(rt, job_id, when, **kwargs)
 
-    monkeypatch.setattr(jobstore.SQLAlchemyJobStore, "update_job", flaky)
+    monkeypatch.setattr(run_service, "claim_scheduled", refusing)
     wait_until(lambda: scheduler.problem() is not None, scheduler, timeout=10)
     status, body = health(runtime)
-    assert body["status"] == "warning" and any("job store" in p for p in body["problems"])
+    assert body["status"] == "warning" and any(
+        "claiming scheduled runs failed" in p for p in body["problems"]
+    )
     assert scheduler.engine.alive()
-    # Once the database answers again, runs go on and the warning clears.
-    count = len(runs_of(runtime, "tick", status="success"))
-    wait_until(lambda: len(runs_of(runtime, "tick", status="success")) > count + 1, scheduler)
+    # Once the database answers again, the refused times are fired again: one run absorbs them.
+    wait_until(
+        lambda: (
+            any(r.coalesced and r.coalesced_from == refused[0] for r in runs_of(runtime, "tick"))
+            or any(r.scheduled_time == refused[0] for r in runs_of(runtime, "tick"))
+        ),
+        scheduler,
+    )
     wait_until(lambda: scheduler.problem() is None, scheduler)
 
 
@@ -298,11 +306,8 @@ def test_a_job_due_during_shutdown_runs_at_the_next_start(runtime, start_schedul
     # The due time passes during the shutdown: on the clock, not waited for.
     with time_machine.travel(max(clock.now(), due + timedelta(seconds=0.5)), tick=True):
         first.stop(wait_seconds=1)
-        with runtime.db.begin() as session:  # its stored time was not advanced past the fire it skipped
-            assert (
-                session.execute(text("SELECT next_run_time FROM apscheduler_jobs WHERE id='due'")).scalar()
-                <= due.timestamp()
-            )
+        with runtime.db.read() as session:  # its time was not advanced past the fire it skipped
+            assert session.get(Job, "due").next_run_time <= due
         second = start_scheduler()
         catch_up = wait_until(lambda: runs_of(runtime, "due", trigger_source="catch_up"), second)
         second.stop(wait_seconds=2)
@@ -344,23 +349,14 @@ def test_max_instances_counts_manual_runs_too(runtime, scheduler):
         run_service.enqueue(runtime, "one", source=run_service.TriggerSource.MANUAL, actor=ADMIN)
 
 
-def test_a_stored_schedule_that_cannot_be_restored_is_rebuilt_not_deleted(runtime, start_scheduler, caplog):
+def test_a_new_leader_rebuilds_every_schedule_from_the_jobs_table_phase_and_all(runtime, start_scheduler):
     first = start_scheduler()
-    make_job(runtime, "fragile", interval_seconds=600)
+    make_job(runtime, "steady", interval_seconds=600)
     first.step()
-    expected = stored_next_run_time(first, "fragile")
+    expected = stored_next_run_time(first, "steady")
     first.stop(wait_seconds=1)
-    with runtime.db.begin() as session:
-        session.execute(
-            text("UPDATE apscheduler_jobs SET job_state = :s WHERE id = 'fragile'"),
-            {"s": pickle.dumps({"version": 1, "func": "whalefall.gone:nothing", "id": "fragile"})},
-        )
-    second = start_scheduler()
-    assert "'fragile' cannot be restored" in caplog.text
-    with runtime.db.read() as session:
-        assert session.get(Job, "fragile") is not None
-    # Our jobs table is the truth: the schedule is rebuilt from it, phase and all.
-    assert stored_next_run_time(second, "fragile") == expected
+    second = start_scheduler()  # nothing of the first engine's is kept anywhere but in `jobs`
+    assert stored_next_run_time(second, "steady") == expected
 
 
 def test_a_job_whose_builtin_function_is_gone_is_kept_and_flagged(runtime, scheduler):

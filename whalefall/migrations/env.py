@@ -6,11 +6,9 @@ from sqlalchemy import engine_from_config, pool
 import whalefall.models  # noqa: F401  (registers every table)
 from whalefall.models.base import Base
 from whalefall.models.fleet import include_name
-from whalefall.scheduler.jobstore import jobstore_table
 
 config = context.config
 target_metadata = Base.metadata
-jobstore_table(target_metadata)
 
 
 def run_migrations_offline() -> None:

@@ -1,9 +1,13 @@
 """The APScheduler engine, kept in step with our ``jobs`` table.
 
-APScheduler decides *when*; everything else is ours. The job store holds, per
-job, only the generic ``runner:fire`` reference, ``[job_id]`` and a signature
-of the trigger it was built from. Due times go to :meth:`Engine.fire`, which
-claims each scheduled time in the runs table before anything executes.
+APScheduler decides *when*; everything else is ours. Its job store is in memory, rebuilt from
+``jobs`` whenever this node starts leading: per job the generic ``runner:fire`` reference,
+``[job_id]``, a signature of the trigger it was built from, and the next run time — the one
+``jobs.next_run_time`` holds, which only a successful (fenced) claim advances. Nothing is
+persisted that only APScheduler knows, so a stale leader's engine can corrupt nothing: its
+claims fail at the fence and its memory dies with it. Due times go to :meth:`Engine.fire`,
+which claims each scheduled time in the runs table before anything executes; a time whose
+claim the database refused is fired again (:meth:`Engine.rewind`) once it answers.
 """
 
 from __future__ import annotations
@@ -13,12 +17,12 @@ import json
 import logging
 import math
 import threading
-from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from apscheduler.executors.base import BaseExecutor
 from apscheduler.job import Job as APJob
 from apscheduler.jobstores.base import JobLookupError
+from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import STATE_RUNNING
 from apscheduler.triggers.interval import IntervalTrigger
@@ -29,7 +33,6 @@ from whalefall.domain import triggers
 from whalefall.errors import InvalidTrigger
 from whalefall.models import Job, JobKind, JobState, Run, TriggerSource
 from whalefall.runtime import Runtime
-from whalefall.scheduler.jobstore import SafeJobStore
 from whalefall.scheduler.runner import Runner
 from whalefall.services import jobs as job_service
 from whalefall.services import runs as run_service
@@ -88,30 +91,23 @@ def signature(job: Job, timezone: str) -> str:
 
 
 class Engine:
-    def __init__(
-        self,
-        runtime: Runtime,
-        runner: Runner,
-        node_id: str,
-        on_store_error: Callable[[str, str | None], None],
-    ):
+    def __init__(self, runtime: Runtime, runner: Runner, node_id: str):
         self.runtime = runtime
         self.runner = runner
         self.node_id = node_id
-        self._on_store_error = on_store_error
         self.aps: GuardedScheduler | None = None
         self._lock = threading.RLock()
+        # Jobs whose claim the database refused: their time is fired again by rewind().
+        self._unclaimed: set[str] = set()
+        self.claim_problem: str | None = None  # the last refused claim, until one succeeds
 
     # -- life ------------------------------------------------------------------
 
     def start(self) -> None:
         """Start paused, bring the store in line with ``jobs``, catch up, then resume."""
         with self._lock:
-            store = SafeJobStore(
-                self.runtime.db.engine, on_error=self._on_store_error, on_broken=self._broken
-            )
             self.aps = GuardedScheduler(
-                jobstores={"default": store},
+                jobstores={"default": MemoryJobStore()},
                 executors={"default": RunnerExecutor(self)},
                 job_defaults={"coalesce": True, "max_instances": 1_000_000, "misfire_grace_time": None},
                 timezone=self.runtime.settings.timezone,
@@ -145,9 +141,6 @@ class Engine:
             self.aps.wakeup()
 
     # -- keeping the store in step --------------------------------------------
-
-    def _broken(self, job_id: str, reason: str) -> None:
-        job_service.mark_broken(self.runtime, job_id, f"stored schedule cannot be restored: {reason}")
 
     def reconcile_all(self) -> None:
         """Bring the whole store in line with ``jobs``: one read of all jobs, one batch of next-run writes."""
@@ -212,6 +205,7 @@ class Engine:
         if stored and stored.kwargs.get("sig") == sig:
             unchanged: datetime | None = stored.next_run_time
             return unchanged
+        resume_at = job.next_run_time if stored is None else None
         try:
             trigger = triggers.build_trigger(job_service.spec_of(job), tz)
         except InvalidTrigger as exc:
@@ -222,6 +216,12 @@ class Engine:
         if job.broken_reason:
             job_service.mark_broken(self.runtime, job.id, None)
         assert self.aps is not None  # reconciling happens only while started
+        # Starting to lead, a job keeps the time its last claim left in ``jobs`` when that time
+        # is due (the catch-up takes it from there) — the times after it were never claimed.
+        # A time still to come is recomputed: the trigger may mean something else by now.
+        extra = {}
+        if resume_at is not None and resume_at <= clock.now():
+            extra["next_run_time"] = resume_at
         added = self.aps.add_job(
             FIRE_REF,
             trigger=trigger,
@@ -232,9 +232,39 @@ class Engine:
             misfire_grace_time=job.misfire_grace_time,
             coalesce=job.coalesce,
             replace_existing=True,
+            **extra,
         )
         next_run_time: datetime | None = added.next_run_time
         return next_run_time
+
+    def rewind(self) -> int:
+        """Fire again the times whose claim the database refused: each such job's next run time
+        goes back to what ``jobs`` holds (advanced only by claims); with ``coalesce`` they become
+        one run that counts them. Returns how many jobs were rewound."""
+        with self._lock:
+            if self.aps is None or not self._unclaimed:
+                return 0
+            pending = set(self._unclaimed)
+            with self.runtime.db.read() as session:  # may fail again: then they stay pending
+                rows = session.execute(select(Job.id, Job.next_run_time).where(Job.id.in_(pending))).all()
+            truth = {job_id: when for job_id, when in rows}
+            self._unclaimed -= pending
+            rewound = 0
+            for job_id in pending:
+                apjob = self.aps.get_job(job_id)
+                when = truth.get(job_id)
+                if (
+                    apjob is None
+                    or when is None
+                    or apjob.next_run_time is None
+                    or when >= apjob.next_run_time
+                ):
+                    continue
+                self.aps.modify_job(job_id, next_run_time=when)
+                rewound += 1
+            if rewound:
+                self.aps.wakeup()
+            return rewound
 
     def _remove(self, job_id: str) -> None:
         assert self.aps is not None
@@ -295,7 +325,9 @@ class Engine:
                     late_reason=reason,
                     coalesced=max(more, 0),
                     coalesced_from=(
-                        apjob.trigger.get_next_fire_time(first_missed, first_missed + timedelta(microseconds=1))
+                        apjob.trigger.get_next_fire_time(
+                            first_missed, first_missed + timedelta(microseconds=1)
+                        )
                         if more > 0
                         else None
                     ),
@@ -361,9 +393,12 @@ class Engine:
             except run_service.LeaseLost:
                 log.warning("not claiming %s at %s: this node no longer holds the lease", job_id, when)
                 return
-            except Exception:
+            except Exception as exc:
                 log.exception("could not claim %s at %s", job_id, when, extra={"job_id": job_id})
-                continue
+                self.claim_problem = f"claiming scheduled runs failed: {exc.__class__.__name__}: {exc}"[:500]
+                self._unclaimed.add(job_id)  # fired again by rewind() once the database answers
+                return
+            self.claim_problem = None
             if claim is not None and claim.status.value == "queued" and not self.runner.submit(claim.run_id):
                 # Shutting down: leave it queued and unowned so the next start runs it within its grace.
                 run_service.release(self.runtime, claim.run_id)

@@ -34,11 +34,10 @@ class SchedulerService:
         self.role = role
         self.node_id = nodes.make_node_id(runtime.settings.node_name)
         self.runner = Runner(runtime, self.node_id, runtime.settings.executor_max_workers)
-        self.engine = Engine(runtime, self.runner, self.node_id, on_store_error=self._store_error)
+        self.engine = Engine(runtime, self.runner, self.node_id)
         self.alerts = AlertDispatcher(runtime, lambda: self.leading)
         self.leading = False
         self.last_error: str | None = None
-        self._store_errors: dict[str, str] = {}
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -156,6 +155,7 @@ class SchedulerService:
             self.engine.start()
             did = True
         did |= self._apply_changes()
+        did |= self.engine.rewind() > 0
         for run_id in run_service.take_queued(rt, self.node_id, epoch=self.epoch):
             if not self.runner.submit(run_id):
                 run_service.release(rt, run_id)
@@ -272,15 +272,9 @@ class SchedulerService:
 
     # -- health ----------------------------------------------------------------
 
-    def _store_error(self, operation: str, message: str | None) -> None:
-        if message is None:
-            self._store_errors.pop(operation, None)
-        else:
-            self._store_errors[operation] = message
-
     def problem(self) -> str | None:
-        """What is wrong with this scheduler now (a failing job store, a restarted engine), or None."""
-        problems = [*self._store_errors.values(), *([self.last_error] if self.last_error else [])]
+        """What is wrong with this scheduler now (claims the database refuses, a restarted engine), or None."""
+        problems = [p for p in (self.engine.claim_problem, self.last_error) if p]
         return "; ".join(problems) or None
 
     def _publish_health(self) -> None:
