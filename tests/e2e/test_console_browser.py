@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.conftest import unavailable
-from tests.proc import Api, Processes, cli, environment, free_port, wait_until
+from tests.proc import SECRET_KEY, Api, Processes, environment, free_port, wait_until
 
 pytestmark = pytest.mark.process
 
@@ -72,10 +72,7 @@ def serving(base: Path, *, token: bool = True) -> Iterator[dict[str, Any]]:
     except ImportError:
         unavailable("playwright is not installed (pip install -e '.[dev]')")
     env = environment(base / "data")
-    cli(env, "db", "upgrade")
-    for name, password in PASSWORDS.items():
-        cli(env, "user", "create", name, "--role", name, "--password-stdin", stdin=password + "\n")
-    secret = cli(env, "token", "create", "admin").stdout.strip().splitlines()[-1] if token else None
+    secret = _install(base / "data", token=token)
     procs = Processes(base / "logs")
     port = free_port()
     proc = procs.start("serve", "serve", "--port", str(port), env=env)
@@ -94,6 +91,25 @@ def serving(base: Path, *, token: bool = True) -> Iterator[dict[str, Any]]:
     finally:
         procs.close()
         print(procs.report())
+
+
+def _install(data_dir: Path, *, token: bool) -> str | None:
+    """What `whalefall db upgrade`, `user create` and `token create` do, in this process: the CLI
+    has tests of its own, and four interpreters started per browser module cost seconds each."""
+    from whalefall.migrate import upgrade
+    from whalefall.models import Role
+    from whalefall.runtime import Runtime
+    from whalefall.services import tokens, users
+    from whalefall.services.audit import Actor
+
+    runtime = Runtime.from_env({"data_dir": data_dir, "secret_key": SECRET_KEY})
+    try:
+        upgrade(runtime.db.engine)
+        for name, password in PASSWORDS.items():
+            users.create(runtime.db, name, password, Role(name), Actor.cli())
+        return tokens.create(runtime.db, "admin", "e2e", Actor.cli())[1] if token else None
+    finally:
+        runtime.close()
 
 
 @pytest.fixture(scope="module")
