@@ -91,3 +91,38 @@ def test_a_shell_job_made_in_the_dialog_runs_and_its_output_reaches_the_log(visi
     expect(page.locator("#f-working_dir")).to_have_value("/tmp")
     expect(page.locator(".wf-env-row [data-env=name]")).to_have_value("GREETING")
     expect(page.locator("#kind-shell")).to_be_checked()
+
+
+def test_a_code_job_picks_the_instances_it_uses_in_the_dialog_and_keeps_them(visit, server):
+    from playwright.sync_api import expect
+
+    api = server["api"]
+    api.ok(
+        "POST",
+        "/instances",
+        {
+            "name": "orders-primary",
+            "db_type": "mysql",
+            "host": "127.0.0.1",
+            "port": 3306,
+            "username": "u",
+            "password": "p",
+        },
+    )
+    v = visit(viewport={"width": 1366, "height": 900})
+    page = v.page
+    v.sign_in("admin")
+    page.click("#new-job")
+    expect(page.locator("#job-dialog")).to_be_visible()
+    expect(page.locator("#f-uses_instances")).to_be_hidden()  # a built-in job declares none
+    page.fill("#f-id", "e2e_uses")
+    page.fill("#f-name", "E2E uses")
+    page.click("label[for=kind-code]")
+    picker = page.locator("#f-uses_instances")
+    expect(picker).to_be_visible()
+    expect(picker.locator("option")).to_have_text(["orders-primary"])
+    picker.select_option(["orders-primary"])
+    page.click("#job-save")
+    expect(page.locator("#job-dialog")).to_be_hidden()
+    assert api.ok("GET", "/jobs/e2e_uses")["uses_instances"] == ["orders-primary"]
+    v.close()

@@ -300,6 +300,24 @@
           name === "*" ? channelSelect.dataset.all : name);
       }));
     }
+    // The registered instances a code or shell job may connect to (names; admins only).
+    var instanceSelect = els.uses_instances;
+    var instanceNames = null;
+    async function loadInstances() {
+      if (instanceNames) return;
+      try {
+        instanceNames = (await WF.api("GET", "/instances?per_page=200")).data.instances.map(function (i) { return i.name; });
+      } catch (error) {
+        instanceNames = null;  // the dialog still opens with the job's own names
+      }
+    }
+    function instanceOptions(chosen) {
+      var names = (instanceNames || []).slice();
+      chosen.forEach(function (name) { if (names.indexOf(name) < 0) names.push(name); });
+      instanceSelect.replaceChildren(...names.map(function (name) {
+        return WF.el("option", { value: name, translate: "no", selected: chosen.indexOf(name) >= 0 }, name);
+      }));
+    }
     function fillNotify(notify) {
       notify = notify || {};
       els["notify.enabled"].checked = notify.enabled !== false;
@@ -384,6 +402,7 @@
       els.end_date.value = localInput(p.end_date);
       els.jitter.value = p.jitter || "";
       els.depends_on.value = (job.depends_on || []).join(", ");
+      instanceOptions(job.uses_instances || []);
       els.timezone.value = job.timezone === WF.config.timezone ? "" : job.timezone;
       POLICIES.forEach(function (name) { els[name].value = job[name] === null ? "" : job[name]; });
       els.coalesce.checked = !!job.coalesce;
@@ -423,7 +442,9 @@
       try {
         await loadTasks();
         await loadChannels();
+        await loadInstances();
         fillNotify({});
+        instanceOptions([]);
         if (jobId) fill((await WF.api("GET", "/jobs/" + encodeURIComponent(jobId))).data);
         if (copyOf) {
           var original = (await WF.api("GET", "/jobs/" + encodeURIComponent(copyOf))).data;
@@ -468,6 +489,9 @@
         if (value) body[name] = value;
         else if (name === "timeout_seconds") body[name] = null;
       });
+      if (kind() !== "builtin") {
+        body.uses_instances = Array.from(instanceSelect.selectedOptions).map(function (o) { return o.value; });
+      }
       if (kind() === "code") {
         body.code = code();
       } else if (kind() === "shell") {
