@@ -33,15 +33,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-NICKNAMES = {
-    "@yearly": "0 0 1 1 *",
-    "@annually": "0 0 1 1 *",
-    "@monthly": "0 0 1 * *",
-    "@weekly": "0 0 * * 0",
-    "@daily": "0 0 * * *",
-    "@midnight": "0 0 * * *",
-    "@hourly": "0 * * * *",
-}
+from whalefall.domain.cronrules import MACROS
+
+NICKNAMES = MACROS  # cron's @yearly … @hourly, as the trigger parser reads them
 DEFAULT_SHELL = "/bin/sh"
 MAX_ID = 64
 MAX_NAME = 200
