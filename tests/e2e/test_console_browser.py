@@ -343,7 +343,10 @@ def test_a_running_runs_log_is_followed_live_and_the_run_can_be_cancelled(visit,
         expect(page.locator("#log")).to_contain_text("tick 2")
         expect(page.locator("#log")).to_contain_text("tick 6")  # more arrived without a reload
         page.click("#cancel-run")
-        page.click('#wf-confirm [data-f="ok"]')  # cancelling asks first
+        # Cancelling asks first; under load the dialog may still be opening: click once it shows the question.
+        expect(page.locator('#wf-confirm [data-f="question"]')).to_contain_text(f"#{run_id}")
+        expect(page.locator('#wf-confirm [data-f="ok"]')).to_be_visible()
+        page.click('#wf-confirm [data-f="ok"]')
         expect(v.toast()).to_contain_text(str(run_id))
         expect(page.locator('#run [data-f="status"]')).to_have_text("已取消")
         expect(page.locator("#cancel-run")).to_be_hidden()
