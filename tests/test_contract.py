@@ -22,7 +22,7 @@ from whalefall import defaults as product_defaults
 from whalefall.domain.jobspec import JobCreate
 from whalefall.errors import JobNotFound, RunConflict
 from whalefall.models import Job, Lease, Node, Run, RunStatus, TriggerSource
-from whalefall.services import jobs, nodes, runs
+from whalefall.services import claims, jobs, nodes, runs
 from whalefall.services.audit import Actor
 
 T0 = datetime(2031, 3, 4, 2, 0, 0, 123456, tzinfo=UTC)
@@ -62,8 +62,8 @@ def running_run(rt, job_id: str, node: str = "n1", **enqueue_args) -> Run:
 
 def test_a_scheduled_time_is_claimed_once(any_runtime):
     make_job(any_runtime, "nightly")
-    first = runs.claim_scheduled(any_runtime, "nightly", T0, source=TriggerSource.SCHEDULE, node="n1")
-    second = runs.claim_scheduled(any_runtime, "nightly", T0, source=TriggerSource.SCHEDULE, node="n2")
+    first = claims.claim_scheduled(any_runtime, "nightly", T0, source=TriggerSource.SCHEDULE, node="n1")
+    second = claims.claim_scheduled(any_runtime, "nightly", T0, source=TriggerSource.SCHEDULE, node="n2")
     assert first is not None and first.status == RunStatus.QUEUED
     assert second is None
     [run] = runs_of(any_runtime, "nightly")
@@ -72,8 +72,8 @@ def test_a_scheduled_time_is_claimed_once(any_runtime):
 
 def test_different_scheduled_times_of_one_job_are_both_claimed(any_runtime):
     make_job(any_runtime, "often", max_instances=5)
-    first = runs.claim_scheduled(any_runtime, "often", T0, source=TriggerSource.SCHEDULE, node="n1")
-    second = runs.claim_scheduled(
+    first = claims.claim_scheduled(any_runtime, "often", T0, source=TriggerSource.SCHEDULE, node="n1")
+    second = claims.claim_scheduled(
         any_runtime, "often", T0 + timedelta(minutes=1), source=TriggerSource.SCHEDULE, node="n1"
     )
     assert first is not None and second is not None
@@ -84,8 +84,12 @@ def test_different_scheduled_times_of_one_job_are_both_claimed(any_runtime):
 def test_the_same_time_of_two_different_jobs_is_claimed_for_each(any_runtime):
     make_job(any_runtime, "one")
     make_job(any_runtime, "two")
-    assert runs.claim_scheduled(any_runtime, "one", T0, source=TriggerSource.SCHEDULE, node="n1") is not None
-    assert runs.claim_scheduled(any_runtime, "two", T0, source=TriggerSource.SCHEDULE, node="n1") is not None
+    assert (
+        claims.claim_scheduled(any_runtime, "one", T0, source=TriggerSource.SCHEDULE, node="n1") is not None
+    )
+    assert (
+        claims.claim_scheduled(any_runtime, "two", T0, source=TriggerSource.SCHEDULE, node="n1") is not None
+    )
 
 
 def test_manual_runs_without_a_scheduled_time_never_conflict(any_runtime):
@@ -100,8 +104,10 @@ def test_manual_runs_without_a_scheduled_time_never_conflict(any_runtime):
 
 def test_a_claim_for_a_paused_or_missing_job_is_refused(any_runtime):
     make_job(any_runtime, "resting", state="paused")
-    assert runs.claim_scheduled(any_runtime, "resting", T0, source=TriggerSource.SCHEDULE, node="n1") is None
-    assert runs.claim_scheduled(any_runtime, "ghost", T0, source=TriggerSource.SCHEDULE, node="n1") is None
+    assert (
+        claims.claim_scheduled(any_runtime, "resting", T0, source=TriggerSource.SCHEDULE, node="n1") is None
+    )
+    assert claims.claim_scheduled(any_runtime, "ghost", T0, source=TriggerSource.SCHEDULE, node="n1") is None
     assert runs_of(any_runtime, "resting") == []
 
 
@@ -113,7 +119,7 @@ def test_two_nodes_claiming_the_same_time_at_once_make_one_run(any_runtime):
     def claim(node: str) -> None:
         barrier.wait()
         results.append(
-            runs.claim_scheduled(any_runtime, "raced", T0, source=TriggerSource.SCHEDULE, node=node)
+            claims.claim_scheduled(any_runtime, "raced", T0, source=TriggerSource.SCHEDULE, node=node)
         )
 
     threads = [threading.Thread(target=claim, args=(f"n{i}",)) for i in range(4)]
@@ -127,7 +133,7 @@ def test_two_nodes_claiming_the_same_time_at_once_make_one_run(any_runtime):
 
 def test_a_late_claim_is_recorded_as_missed_once(any_runtime):
     make_job(any_runtime, "sleepy")
-    missed = runs.claim_scheduled(
+    missed = claims.claim_scheduled(
         any_runtime,
         "sleepy",
         T0,
@@ -138,10 +144,10 @@ def test_a_late_claim_is_recorded_as_missed_once(any_runtime):
     assert missed is not None and missed.status == RunStatus.MISSED
     run = get_run(any_runtime, missed.run_id)
     assert run.status == "missed" and "beyond misfire_grace_time" in run.error_message and run.node is None
-    assert runs.claim_scheduled(any_runtime, "sleepy", T0, source=TriggerSource.SCHEDULE, node="n2") is None
+    assert claims.claim_scheduled(any_runtime, "sleepy", T0, source=TriggerSource.SCHEDULE, node="n2") is None
     # A missed run is not active: the next time is claimed normally.
     assert (
-        runs.claim_scheduled(
+        claims.claim_scheduled(
             any_runtime, "sleepy", T0 + timedelta(minutes=1), source=TriggerSource.SCHEDULE, node="n1"
         ).status
         == RunStatus.QUEUED
@@ -153,7 +159,7 @@ def test_a_claim_whose_upstream_failed_is_skipped_with_the_reason(any_runtime):
     make_job(any_runtime, "load", depends_on=["extract"])
     failed = running_run(any_runtime, "extract")
     runs.finish(any_runtime, failed.id, RunStatus.FAILED, error_message="boom")
-    claim = runs.claim_scheduled(any_runtime, "load", T0, source=TriggerSource.SCHEDULE, node="n1")
+    claim = claims.claim_scheduled(any_runtime, "load", T0, source=TriggerSource.SCHEDULE, node="n1")
     assert claim.status == RunStatus.SKIPPED
     assert (
         get_run(any_runtime, claim.run_id).error_message
@@ -167,10 +173,10 @@ def test_a_claim_whose_upstream_failed_is_skipped_with_the_reason(any_runtime):
 def test_a_scheduled_claim_beyond_max_instances_is_recorded_as_skipped_with_the_reason(any_runtime):
     make_job(any_runtime, "single")
     assert (
-        runs.claim_scheduled(any_runtime, "single", T0, source=TriggerSource.SCHEDULE, node="n1").status
+        claims.claim_scheduled(any_runtime, "single", T0, source=TriggerSource.SCHEDULE, node="n1").status
         == RunStatus.QUEUED
     )
-    skipped = runs.claim_scheduled(
+    skipped = claims.claim_scheduled(
         any_runtime, "single", T0 + timedelta(minutes=1), source=TriggerSource.SCHEDULE, node="n1"
     )
     assert skipped is not None and skipped.status == RunStatus.SKIPPED
@@ -182,7 +188,7 @@ def test_a_scheduled_claim_beyond_max_instances_is_recorded_as_skipped_with_the_
 
 def test_a_manual_run_beyond_max_instances_is_a_conflict(any_runtime):
     make_job(any_runtime, "single")
-    runs.claim_scheduled(any_runtime, "single", T0, source=TriggerSource.SCHEDULE, node="n1")
+    claims.claim_scheduled(any_runtime, "single", T0, source=TriggerSource.SCHEDULE, node="n1")
     with pytest.raises(RunConflict, match="max_instances"):
         runs.enqueue(any_runtime, "single", source=TriggerSource.MANUAL, actor=Actor("admin", "admin"))
     assert len(runs_of(any_runtime, "single")) == 1
@@ -510,7 +516,7 @@ def test_a_run_of_a_live_node_is_left_alone(any_runtime):
 def test_a_queued_run_of_a_dead_node_past_its_grace_is_missed(any_runtime):
     make_job(any_runtime, "late", misfire_grace_time=300)
     add_node(any_runtime, "dead", heartbeat_at=clock.now() - timedelta(hours=1))
-    claim = runs.claim_scheduled(
+    claim = claims.claim_scheduled(
         any_runtime, "late", clock.now() - timedelta(seconds=600), source=TriggerSource.SCHEDULE, node="dead"
     )
     nodes.recover(any_runtime, "me")
@@ -523,7 +529,7 @@ def test_a_queued_run_of_a_dead_node_past_its_grace_is_missed(any_runtime):
 def test_a_queued_run_of_a_dead_node_within_its_grace_is_released_for_dispatch(any_runtime):
     make_job(any_runtime, "soon", misfire_grace_time=300)
     add_node(any_runtime, "dead", heartbeat_at=clock.now() - timedelta(hours=1))
-    claim = runs.claim_scheduled(
+    claim = claims.claim_scheduled(
         any_runtime, "soon", clock.now() - timedelta(seconds=10), source=TriggerSource.SCHEDULE, node="dead"
     )
     nodes.recover(any_runtime, "me")
@@ -694,7 +700,7 @@ def test_datetimes_come_back_aware_in_utc_with_microseconds(any_runtime):
     created = datetime(2031, 3, 4, 10, 11, 12, 654321, tzinfo=UTC)
     local = datetime(2031, 3, 4, 18, 0, 0, 42, tzinfo=UTC).astimezone(ZoneInfo("Asia/Shanghai"))
     with time_machine.travel(created, tick=False):
-        claim = runs.claim_scheduled(any_runtime, "timed", local, source=TriggerSource.SCHEDULE, node="n1")
+        claim = claims.claim_scheduled(any_runtime, "timed", local, source=TriggerSource.SCHEDULE, node="n1")
     stored = get_run(any_runtime, claim.run_id)
     assert stored.created_at == created and stored.created_at.tzinfo is UTC
     assert stored.scheduled_time == local and stored.scheduled_time.tzinfo is UTC
@@ -775,5 +781,5 @@ def test_the_alert_scan_queues_one_delivery_per_failure_on_every_database(any_ru
         ),
         Actor.system(),
     )
-    claim = runs.claim_scheduled(any_runtime, "held", clock.now(), source=TriggerSource.SCHEDULE, node="n1")
+    claim = claims.claim_scheduled(any_runtime, "held", clock.now(), source=TriggerSource.SCHEDULE, node="n1")
     assert claim is not None and claim.status == RunStatus.SKIPPED

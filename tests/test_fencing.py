@@ -19,7 +19,7 @@ from whalefall import clock
 from whalefall.errors import RunConflict
 from whalefall.models import Run, RunStatus, TriggerSource
 from whalefall.scheduler.service import SchedulerService
-from whalefall.services import nodes, runs
+from whalefall.services import claims, nodes, runs
 from whalefall.services.audit import Actor
 
 ADMIN = Actor("admin", "admin")
@@ -37,10 +37,10 @@ def two_terms(rt) -> tuple[int, int]:
 def test_a_stale_leaders_claim_fails_even_before_it_notices(any_runtime):
     make_job(any_runtime, "nightly")
     old, new = two_terms(any_runtime)
-    with pytest.raises(runs.LeaseLost):
-        runs.claim_scheduled(any_runtime, "nightly", T0, source=TriggerSource.SCHEDULE, node="a", epoch=old)
+    with pytest.raises(claims.LeaseLost):
+        claims.claim_scheduled(any_runtime, "nightly", T0, source=TriggerSource.SCHEDULE, node="a", epoch=old)
     assert runs_of(any_runtime, "nightly") == []
-    claim = runs.claim_scheduled(
+    claim = claims.claim_scheduled(
         any_runtime, "nightly", T0, source=TriggerSource.SCHEDULE, node="b", epoch=new
     )
     assert claim is not None and get_run(any_runtime, claim.run_id).epoch == new
@@ -50,8 +50,10 @@ def test_a_claim_under_the_right_epoch_but_an_expired_lease_fails(any_runtime):
     make_job(any_runtime, "nightly")
     epoch = nodes.take(any_runtime, "a")
     age_lease(any_runtime, any_runtime.settings.lease_seconds + 1)
-    with pytest.raises(runs.LeaseLost):
-        runs.claim_scheduled(any_runtime, "nightly", T0, source=TriggerSource.SCHEDULE, node="a", epoch=epoch)
+    with pytest.raises(claims.LeaseLost):
+        claims.claim_scheduled(
+            any_runtime, "nightly", T0, source=TriggerSource.SCHEDULE, node="a", epoch=epoch
+        )
 
 
 def test_a_stale_leader_can_neither_take_nor_start_queued_runs(any_runtime):
@@ -101,7 +103,7 @@ def test_max_instances_holds_between_a_scheduled_claim_and_run_now_racing(any_ru
 
     def scheduled() -> None:
         barrier.wait()
-        claim = runs.claim_scheduled(
+        claim = claims.claim_scheduled(
             any_runtime, "single", T0, source=TriggerSource.SCHEDULE, node="n1", epoch=epoch
         )
         results.append(claim.status.value)
@@ -189,6 +191,7 @@ def test_fire_times_folded_by_coalesce_are_counted_on_the_run(runtime, leader):
     # job still holds the first (it is updated after the hand-over).
     due = [start + timedelta(seconds=4)]
     leader.engine.fire(apjob, due)
+    leader.engine.flush()
     [run] = [r for r in runs_of(runtime, "persec") if r.scheduled_time == due[0]]
     assert run.coalesced == 4 and run.coalesced_from == start
 
@@ -199,6 +202,7 @@ def test_the_run_page_and_api_say_how_many_fire_times_a_run_absorbed(runtime, le
     leader.step()
     apjob = leader.engine.aps.get_job("persec")
     leader.engine.fire(apjob, [apjob.next_run_time + timedelta(seconds=2)])
+    leader.engine.flush()
     [run] = runs_of(runtime, "persec")
     login(client, "viewer")
     data = client.get(f"/scheduler/api/runs/{run.id}").json["data"]

@@ -20,6 +20,7 @@ from whalefall import clock
 from whalefall.domain.jobspec import JobCreate
 from whalefall.models import Job, Run
 from whalefall.scheduler.service import SchedulerService
+from whalefall.services import claims
 from whalefall.services import jobs as job_service
 from whalefall.services import runs as run_service
 from whalefall.services.audit import Actor
@@ -184,7 +185,7 @@ def test_job_whose_upstream_failed_is_skipped_saying_why(runtime, scheduler):
     make_job(runtime, "after", depends_on=["up"])
     run_service.enqueue(runtime, "up", source=run_service.TriggerSource.MANUAL, actor=ADMIN)
     wait_until(lambda: runs_of(runtime, "up", status="failed"), scheduler)
-    run_service.claim_scheduled(
+    claims.claim_scheduled(
         runtime, "after", clock.now(), source=run_service.TriggerSource.SCHEDULE, node=scheduler.node_id
     )
     skipped = runs_of(runtime, "after", status="skipped")
@@ -252,16 +253,17 @@ def test_claims_the_database_refuses_are_reported_then_fired_again_and_counted(
 ):
     make_job(runtime, "tick", interval_seconds=1)
     wait_until(lambda: runs_of(runtime, "tick", status="success"), scheduler)
-    real = run_service.claim_scheduled
+    real = claims.claim_many
     refused: list[datetime] = []
 
-    def refusing(rt, job_id, when, **kwargs):
-        if job_id == "tick" and len(refused) < 3:
-            refused.append(when)
+    def refusing(rt, requests, **kwargs):
+        tick = [r for r in requests if r.job_id == "tick"]
+        if tick and len(refused) < 3:
+            refused.append(tick[0].scheduled_time)
             raise OperationalError("INSERT INTO runs", {}, Exception("database is locked"))
-        return real(rt, job_id, when, **kwargs)
+        return real(rt, requests, **kwargs)
 
-    monkeypatch.setattr(run_service, "claim_scheduled", refusing)
+    monkeypatch.setattr(claims, "claim_many", refusing)
     wait_until(lambda: scheduler.problem() is not None, scheduler, timeout=10)
     status, body = health(runtime)
     assert body["status"] == "warning" and any(

@@ -12,7 +12,7 @@ from whalefall.domain.alertspec import ChannelCreate, WindowCreate
 from whalefall.domain.jobspec import JobCreate
 from whalefall.models import AlertDelivery, MaintenanceWindow, RunStatus, TriggerSource
 from whalefall.scheduler.alerts import AlertDispatcher
-from whalefall.services import alert_channels, jobs, runs, windows
+from whalefall.services import alert_channels, claims, jobs, runs, windows
 from whalefall.services.audit import Actor
 
 ADMIN = Actor("admin", "admin")
@@ -87,8 +87,8 @@ def test_a_window_that_holds_runs_records_them_skipped_with_its_name_and_run_now
             scope_values=["etl"],
             hold_runs=True,
         )
-        held = runs.claim_scheduled(runtime, "etl", SUNDAY_0230, source=TriggerSource.SCHEDULE, node="n1")
-        free = runs.claim_scheduled(runtime, "other", SUNDAY_0230, source=TriggerSource.SCHEDULE, node="n1")
+        held = claims.claim_scheduled(runtime, "etl", SUNDAY_0230, source=TriggerSource.SCHEDULE, node="n1")
+        free = claims.claim_scheduled(runtime, "other", SUNDAY_0230, source=TriggerSource.SCHEDULE, node="n1")
         manual = runs.enqueue(runtime, "etl", source=TriggerSource.MANUAL)
     assert held is not None and held.status == RunStatus.SKIPPED
     assert free is not None and free.status == RunStatus.QUEUED and manual.status == "queued"

@@ -31,9 +31,10 @@ from sqlalchemy import select
 from whalefall import clock
 from whalefall.domain import triggers
 from whalefall.errors import InvalidTrigger
-from whalefall.models import Job, JobKind, JobState, Run, TriggerSource
+from whalefall.models import Job, JobKind, JobState, Run, RunStatus, TriggerSource
 from whalefall.runtime import Runtime
 from whalefall.scheduler.runner import Runner
+from whalefall.services import claims
 from whalefall.services import jobs as job_service
 from whalefall.services import runs as run_service
 
@@ -52,16 +53,21 @@ class GuardedScheduler(BackgroundScheduler):
     sees them as missed and catches up.
     """
 
+    engine: Engine | None = None
+
     def _process_jobs(self) -> float | None:
         if self.state != STATE_RUNNING:
             return None
         wait_seconds: float | None = super()._process_jobs()  # untyped base: seconds until the next due job
+        if self.engine is not None:
+            self.engine.flush()  # claim, in one transaction, every time this wake-up found due
         return wait_seconds
 
 
 class RunnerExecutor(BaseExecutor):
-    """Passes due times to the engine. APScheduler's own instance counting is bypassed:
-    max_instances is enforced against the runs table, for scheduled and manual runs alike."""
+    """Passes due times to the engine, which gathers them for one claim per wake-up.
+    APScheduler's own instance counting is bypassed: max_instances is enforced against the runs
+    table, for scheduled and manual runs alike."""
 
     def __init__(self, engine: Engine):
         super().__init__()
@@ -100,6 +106,7 @@ class Engine:
         # Jobs whose claim the database refused: their time is fired again by rewind().
         self._unclaimed: set[str] = set()
         self.claim_problem: str | None = None  # the last refused claim, until one succeeds
+        self._due: list[claims.ClaimRequest] = []  # gathered by fire(), claimed by flush()
 
     # -- life ------------------------------------------------------------------
 
@@ -112,6 +119,7 @@ class Engine:
                 job_defaults={"coalesce": True, "max_instances": 1_000_000, "misfire_grace_time": None},
                 timezone=self.runtime.settings.timezone,
             )
+            self.aps.engine = self
             self.aps.start(paused=True)
             self.reconcile_all()
             self.catch_up()
@@ -283,10 +291,11 @@ class Engine:
         starts), look only inside the grace window: with coalesce one catch-up
         run, otherwise one per fire in the window; anything older than the window
         becomes one ``missed`` record. The stored next run time jumps to the
-        first fire after now.
+        first fire after now. Every job's times are claimed together (:meth:`flush`).
         """
         assert self.aps is not None
         now = clock.now()
+        unclaimed_next: dict[str, datetime | None] = {}
         for apjob in self.aps._lookup_jobstore("default").get_due_jobs(now):
             first_missed = apjob.next_run_time
             grace = timedelta(seconds=apjob.misfire_grace_time or 0)
@@ -305,7 +314,6 @@ class Engine:
                 following = apjob.trigger.get_next_fire_time(following, now)
             self.aps.modify_job(apjob.id, next_run_time=following)
             job_id = apjob.args[0]
-            epoch = self.runner.epoch
             if first_missed < window_start:
                 # One record for every time before the grace window: the first, and how many more.
                 more = count_fires(apjob.trigger, first_missed, window_start) - 1
@@ -315,57 +323,55 @@ class Engine:
                 )
                 if more > 0:
                     reason += f"; {more} later fire time(s) before the grace window missed with it"
-                run_service.claim_scheduled(
-                    self.runtime,
-                    job_id,
-                    first_missed,
-                    source=TriggerSource.CATCH_UP,
-                    node=self.node_id,
-                    epoch=epoch,
-                    late_reason=reason,
-                    coalesced=max(more, 0),
-                    coalesced_from=(
-                        apjob.trigger.get_next_fire_time(
-                            first_missed, first_missed + timedelta(microseconds=1)
-                        )
-                        if more > 0
-                        else None
-                    ),
+                self._due.append(
+                    claims.ClaimRequest(
+                        job_id,
+                        first_missed,
+                        TriggerSource.CATCH_UP,
+                        late_reason=reason,
+                        coalesced=max(more, 0),
+                        coalesced_from=(
+                            apjob.trigger.get_next_fire_time(
+                                first_missed, first_missed + timedelta(microseconds=1)
+                            )
+                            if more > 0
+                            else None
+                        ),
+                    )
                 )
             folded: list[datetime] = []
             if fires and apjob.coalesce:
                 folded, fires = fires[:-1], fires[-1:]
             for i, when in enumerate(fires):
-                claim = run_service.claim_scheduled(
-                    self.runtime,
-                    job_id,
-                    when,
-                    source=TriggerSource.CATCH_UP,
-                    node=self.node_id,
-                    epoch=epoch,
-                    next_run_time=following if i == len(fires) - 1 else None,
-                    coalesced=len(folded),
-                    coalesced_from=folded[0] if folded else None,
+                self._due.append(
+                    claims.ClaimRequest(
+                        job_id,
+                        when,
+                        TriggerSource.CATCH_UP,
+                        next_run_time=following if i == len(fires) - 1 else None,
+                        coalesced=len(folded),
+                        coalesced_from=folded[0] if folded else None,
+                    )
                 )
-                if claim and claim.status.value == "queued":
-                    self.runner.submit(claim.run_id)
             if not fires:
-                job_service.record_next_run_times(self.runtime, {job_id: following})
+                unclaimed_next[job_id] = following
+        self.flush()
+        job_service.record_next_run_times(self.runtime, unclaimed_next)
 
     # -- firing -----------------------------------------------------------------
 
     def fire(self, apjob: APJob, run_times: list[datetime]) -> None:
-        """Called in APScheduler's thread for due times: claim each, then hand it to the runner.
+        """Called in APScheduler's thread for a job's due times: gather a claim for each, for
+        :meth:`flush` at the end of the wake-up.
 
         With ``coalesce`` APScheduler passes only the last due time; the times it folded into it
         (from the job's stored next run time on) are counted onto that run, so no fire time goes
-        unaccounted. A claim refused for a lost lease stops the rest: this node no longer leads.
+        unaccounted.
         """
         now = clock.now()
         job_id = apjob.args[0]
         grace = apjob.misfire_grace_time
         following = apjob.trigger.get_next_fire_time(run_times[-1], now)
-        epoch = self.runner.epoch
         folded = 0
         folded_from = None
         first_due = apjob.next_run_time
@@ -377,29 +383,44 @@ class Engine:
             reason = None
             if grace is not None and late > grace:
                 reason = f"missed: started {late:.0f} s late, beyond misfire_grace_time {grace} s"
-            try:
-                claim = run_service.claim_scheduled(
-                    self.runtime,
+            self._due.append(
+                claims.ClaimRequest(
                     job_id,
                     when,
-                    source=TriggerSource.SCHEDULE,
-                    node=self.node_id,
-                    epoch=epoch,
+                    TriggerSource.SCHEDULE,
                     next_run_time=following if i == len(run_times) - 1 else None,
                     late_reason=reason,
                     coalesced=folded,
                     coalesced_from=folded_from,
                 )
-            except run_service.LeaseLost:
-                log.warning("not claiming %s at %s: this node no longer holds the lease", job_id, when)
-                return
-            except Exception as exc:
-                log.exception("could not claim %s at %s", job_id, when, extra={"job_id": job_id})
-                self.claim_problem = f"claiming scheduled runs failed: {exc.__class__.__name__}: {exc}"[:500]
-                self._unclaimed.add(job_id)  # fired again by rewind() once the database answers
-                return
-            self.claim_problem = None
-            if claim is not None and claim.status.value == "queued" and not self.runner.submit(claim.run_id):
+            )
+        if len(self._due) >= claims.CLAIM_CHUNK:
+            self.flush()  # a burst (thousands due at 02:00:00): the first runs start while the rest are gathered
+
+    def flush(self) -> None:
+        """Claim every gathered time in one transaction (per chunk), then hand the queued runs to
+        the runner. A claim refused for a lost lease drops them all: this node no longer leads.
+        Any other refusal keeps the jobs for :meth:`rewind`, which fires their times again."""
+        due, self._due = self._due, []
+        if not due:
+            return
+        try:
+            claimed = claims.claim_many(self.runtime, due, node=self.node_id, epoch=self.runner.epoch)
+        except claims.LeaseLost:
+            log.warning("not claiming %d due time(s): this node no longer holds the lease", len(due))
+            return
+        except Exception as exc:
+            log.exception("could not claim %d due time(s)", len(due))
+            self.claim_problem = f"claiming scheduled runs failed: {exc.__class__.__name__}: {exc}"[:500]
+            self._unclaimed.update(r.job_id for r in due)  # fired again by rewind() once the database answers
+            return
+        self.claim_problem = None
+        for claim in claimed:
+            if (
+                claim is not None
+                and claim.status == RunStatus.QUEUED
+                and not self.runner.submit(claim.run_id)
+            ):
                 # Shutting down: leave it queued and unowned so the next start runs it within its grace.
                 run_service.release(self.runtime, claim.run_id)
 

@@ -1,9 +1,11 @@
-"""The runner: executes claimed runs in the thread pool and writes their outcome.
+"""The runner: executes claimed runs on its workers and records their lifecycle.
 
-The runner owns the lifecycle (queued → running → final); nothing is inferred
-from APScheduler's events. Built-in tasks run in a watched thread, code jobs in
-their own OS process (``executors.process``), and so do shell jobs (the launcher becomes
-their command).
+The runner owns the lifecycle (queued → running → final); nothing is inferred from APScheduler's
+events. Its writes go through the :class:`~whalefall.scheduler.ledger.Ledger`, which batches
+them. Built-in tasks run on the worker itself; code and shell jobs in their own OS process
+(``executors.process``). One watchdog thread looks after every run in flight: it flushes logs,
+ends runs past their timeout, asks the database once a second which runs were cancelled, and
+ends the runs of a node that lost its lease.
 """
 
 from __future__ import annotations
@@ -14,8 +16,7 @@ import shutil
 import threading
 import time
 import traceback
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +25,11 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from whalefall import clock
 from whalefall.errors import UnknownTask
-from whalefall.models import Job, JobKind, Run, RunStatus
+from whalefall.models import Job, JobKind, RunStatus
 from whalefall.runtime import Runtime
+from whalefall.scheduler.ledger import Ledger
 from whalefall.scheduler.runlog import RunLog, task_logger
+from whalefall.scheduler.workers import Workers
 from whalefall.services import dependencies
 from whalefall.services import jobs as job_service
 from whalefall.services import runs as run_service
@@ -34,6 +37,7 @@ from whalefall.tasks.registry import TaskContext
 
 log = logging.getLogger(__name__)
 CANCEL_POLL_SECONDS = 1.0
+WATCH_SECONDS = 0.25
 
 
 def fire(job_id: str, sig: str | None = None) -> None:
@@ -60,19 +64,39 @@ def render_value(value: Any) -> str | None:
         return repr(value)
 
 
+@dataclass
+class Watch:
+    """One run in flight, as the watchdog sees it."""
+
+    run_id: int
+    runlog: RunLog
+    deadline: float | None  # monotonic; None: the executor keeps its own (code jobs)
+    builtin: bool
+    thread: threading.Thread
+    started_at: Any = None
+    cancel: threading.Event = field(default_factory=threading.Event)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    limit: int | None = None  # the timeout, in seconds, for the message
+    stopped: Outcome | None = None  # why the watchdog ended it
+    done: bool = False  # the worker has its outcome
+
+
 class Runner:
     def __init__(self, runtime: Runtime, node_id: str, max_workers: int):
         self.runtime = runtime
         self.node_id = node_id
-        self.pool = ThreadPoolExecutor(max_workers, thread_name_prefix="whalefall-run")
+        self.ledger = Ledger(runtime, node_id, on_ended=self._after_ended)
+        self.pool = Workers(max_workers)
         self._accepting = True
         self._aborting = False
         self._lock = threading.Lock()
         self._inflight: set[int] = set()
         # Runs to end now because this node lost the lease (the node goes on, as a standby).
         self._abandoned: set[int] = set()
-        # Outcomes the database refused (it was unreachable): written by write_pending() later.
-        self._pending: dict[int, dict[str, Any]] = {}
+        self._watches: dict[int, Watch] = {}
+        self._closed = threading.Event()
+        self._watchdog = threading.Thread(target=self._watch_loop, name="whalefall-watchdog", daemon=True)
+        self._watchdog.start()
         # The lease epoch runs are started under, set by the scheduler service (``run_now``, for
         # ``whalefall run``, starts without one).
         self.epoch: int | None = None
@@ -83,14 +107,12 @@ class Runner:
             return len(self._inflight)
 
     def submit(self, run_id: int) -> bool:
-        """Hand a claimed run to the pool; False (run stays queued for the next start) when shutting down."""
+        """Hand a claimed run to the workers; False (run stays queued for the next start) when shutting down."""
         with self._lock:
             if not self._accepting:
                 return False
             self._inflight.add(run_id)
-        try:
-            self.pool.submit(self._execute, run_id)
-        except RuntimeError:  # pool already shut down
+        if not self.pool.submit(self._execute, run_id):
             with self._lock:
                 self._inflight.discard(run_id)
             return False
@@ -109,7 +131,12 @@ class Runner:
     def owned(self) -> set[int]:
         """Runs this process still answers for: executing, or with an outcome to write."""
         with self._lock:
-            return set(self._inflight) | set(self._pending)
+            inflight = set(self._inflight)
+        return inflight | self.ledger.unwritten()
+
+    def write_pending(self) -> int:
+        """Outcomes the database refused are written by the ledger when it answers; nothing to do here."""
+        return 0
 
     def _stopping(self, run_id: int) -> bool:
         return self._aborting or run_id in self._abandoned
@@ -119,46 +146,38 @@ class Runner:
             return "interrupted: this node lost the scheduler lease while it ran"
         return "interrupted: the scheduler stopped while it ran"
 
-    def write_pending(self) -> int:
-        """Write the outcomes the database refused before; how many were written now."""
-        with self._lock:
-            pending = list(self._pending.items())
-        written = 0
-        for run_id, outcome in pending:
-            try:
-                finished = run_service.finish(self.runtime, run_id, **outcome)
-            except SQLAlchemyError:
-                return written  # still unreachable: try again at the next step
-            with self._lock:
-                self._pending.pop(run_id, None)
-            written += 1
-            log.info(
-                "outcome of run %s written after the database came back", run_id, extra={"run_id": run_id}
-            )
-            if finished is not None and outcome["status"] == RunStatus.SUCCESS:
-                job_id = finished.job_id
-                dependencies.after_success(self.runtime, job_id)
-        return written
-
-    def _finish(self, run_id: int, status: RunStatus, **fields: Any) -> Run | None:
-        """Write a run's outcome; when the database refuses, keep it for :meth:`write_pending`."""
-        try:
-            return run_service.finish(self.runtime, run_id, status, **fields)
-        except SQLAlchemyError as exc:
-            log.warning(
-                "could not write the outcome of run %s (%s); kept until the database returns",
+    def _end(self, run_id: int, outcome: Outcome, runlog: RunLog | None, started_at: Any) -> None:
+        text, start = runlog.snapshot() if runlog is not None else (None, None)
+        self.ledger.end(
+            run_service.Ending(
                 run_id,
-                exc.__class__.__name__,
-                extra={"run_id": run_id},
+                outcome.status,
+                return_value=outcome.return_value,
+                error_message=outcome.error_message,
+                traceback=outcome.traceback,
+                log_text=text,
+                log_start=start,
+                started_at=started_at,
             )
-            with self._lock:
-                self._pending[run_id] = {"status": status, **fields}
-            return None
+        )
+
+    def _after_ended(self, ended: list[tuple[int, str, RunStatus]]) -> None:
+        succeeded = {job_id for _, job_id, status in ended if status == RunStatus.SUCCESS and job_id}
+        if succeeded:
+            dependencies.after_success(self.runtime, *succeeded)
 
     def shutdown(self, wait: bool = True) -> None:
+        """Take no more runs (queued ones still run). With ``wait``, wait for them, then :meth:`close`."""
         with self._lock:
             self._accepting = False
-        self.pool.shutdown(wait=wait, cancel_futures=False)
+        self.pool.shutdown(wait=wait)
+        if wait:
+            self.close()
+
+    def close(self) -> None:
+        """Stop the watchdog and write the outcomes still waiting: after the runs in flight ended."""
+        self._closed.set()
+        self.ledger.close()
 
     def run_now(self, run_id: int) -> None:
         """Execute a run in the calling thread (``whalefall run``)."""
@@ -173,16 +192,19 @@ class Runner:
             self._execute_guarded(run_id, fenced)
         except Exception:  # the run boundary: the one catch-all
             log.exception("runner failed on run %s", run_id, extra={"run_id": run_id})
-            self._finish(
-                run_id,
-                RunStatus.FAILED,
-                error_message="internal error in the runner; see the server log",
-                traceback=traceback.format_exc(),
+            self.ledger.end(
+                run_service.Ending(
+                    run_id,
+                    RunStatus.FAILED,
+                    error_message="internal error in the runner; see the server log",
+                    traceback=traceback.format_exc(),
+                )
             )
         finally:
             with self._lock:
                 self._inflight.discard(run_id)
                 self._abandoned.discard(run_id)
+                self._watches.pop(run_id, None)
 
     def _execute_guarded(self, run_id: int, fenced: bool) -> None:
         rt = self.runtime
@@ -190,16 +212,17 @@ class Runner:
         if fenced and epoch is None:
             run_service.release(rt, run_id)  # not leading (any more): the leader takes it
             return
-        if not run_service.start(rt, run_id, self.node_id, epoch=epoch if fenced else None):
-            return  # cancelled before it started, or the lease was lost
-        with rt.db.read() as session:
-            run = session.get(Run, run_id)
-            if run is None:
-                return  # deleted since it started (only by hand: cleanup keeps active runs)
-            job = session.get(Job, run.job_id)
-        if job is None:
-            self._finish(run_id, RunStatus.FAILED, error_message=f"job {run.job_id!r} was deleted")
+        try:
+            started = self.ledger.start(run_id, epoch if fenced else None)
+        except SQLAlchemyError as exc:
+            # Not started: the run stays queued and owned by this node; recovery frees it.
+            log.warning(
+                "could not start run %s (%s)", run_id, exc.__class__.__name__, extra={"run_id": run_id}
+            )
             return
+        if started is None:
+            return  # cancelled before it started, or the lease was lost
+        run, job = started
         tz = job_service.timezone_of(rt, job)
         runlog = RunLog(tz)
         fields = {
@@ -208,23 +231,29 @@ class Runner:
             "attempt": run.attempt,
             "trigger_source": run.trigger_source,
         }
-        log.info("run started: job %s run %s", job.id, run_id, extra=fields)
-        started = time.monotonic()
-        if job.kind in (JobKind.CODE, JobKind.SHELL):
-            outcome = self._run_code(run, job, runlog)
-        else:
-            outcome = self._run_builtin(run, job, runlog)
-        text, start = runlog.snapshot()
-        finished = self._finish(
+        log.debug("run started: job %s run %s", job.id, run_id, extra=fields)
+        clock_started = time.monotonic()
+        builtin = job.kind not in (JobKind.CODE, JobKind.SHELL)
+        watch = Watch(
             run_id,
-            outcome.status,
-            return_value=outcome.return_value,
-            error_message=outcome.error_message,
-            traceback=outcome.traceback,
-            log_text=text,
-            log_start=start,
+            runlog,
+            clock_started + job.timeout_seconds if builtin and job.timeout_seconds else None,
+            builtin,
+            threading.current_thread(),
+            run.started_at,
+            limit=job.timeout_seconds,
         )
-        duration = round(time.monotonic() - started, 3)
+        with self._lock:
+            self._watches[run_id] = watch
+        outcome = (
+            self._run_builtin(run, job, runlog, watch) if builtin else self._run_code(run, job, runlog, watch)
+        )
+        with watch.lock:
+            if watch.stopped is not None and builtin:
+                return  # the watchdog ended it already; what the task did after is dropped
+            watch.done = True
+        self._end(run_id, outcome, runlog, run.started_at)
+        duration = round(time.monotonic() - clock_started, 3)
         level = logging.INFO if outcome.status == RunStatus.SUCCESS else logging.WARNING
         log.log(
             level,
@@ -241,37 +270,62 @@ class Runner:
                 "error": outcome.error_message,
             },
         )
-        if finished is not None and outcome.status == RunStatus.SUCCESS:
-            dependencies.after_success(rt, job.id)
 
-    def _watch(
-        self,
-        run_id: int,
-        runlog: RunLog,
-        deadline: float | None,
-        done: threading.Event,
-        cancel: threading.Event,
-    ) -> RunStatus | None:
-        """Wait for ``done``, flushing the log; return TIMEOUT or CANCELLED if that came first."""
+    # -- the watchdog ------------------------------------------------------------
+
+    def _watch_loop(self) -> None:
         last_poll = 0.0
-        while not done.wait(0.25):
-            if self._stopping(run_id):
-                cancel.set()
-                return RunStatus.INTERRUPTED
-            if runlog.due():
-                text, start = runlog.snapshot()
-                run_service.save_log(self.runtime, run_id, text, start)
-            if deadline is not None and time.monotonic() > deadline:
-                cancel.set()
-                return RunStatus.TIMEOUT
-            if time.monotonic() - last_poll >= CANCEL_POLL_SECONDS:
-                last_poll = time.monotonic()
-                if run_service.cancel_requested(self.runtime, run_id):
-                    cancel.set()
-                    return RunStatus.CANCELLED
-        return None
+        while not self._closed.wait(WATCH_SECONDS):
+            try:
+                poll = time.monotonic() - last_poll >= CANCEL_POLL_SECONDS
+                if poll:
+                    last_poll = time.monotonic()
+                self.watch_once(poll_cancels=poll)
+            except Exception:  # the watchdog must never end silently
+                log.exception("watching the runs in flight failed")
 
-    def _run_builtin(self, run: Run, job: Job, runlog: RunLog) -> Outcome:
+    def watch_once(self, *, poll_cancels: bool = True) -> int:
+        """One look at every run in flight (see the module's docstring); how many it ended."""
+        with self._lock:
+            watches = [w for w in self._watches.values() if w.stopped is None and not w.done]
+        cancelled: set[int] = set()
+        if poll_cancels and watches:
+            try:
+                cancelled = run_service.cancels_requested(self.runtime, [w.run_id for w in watches])
+            except SQLAlchemyError:
+                cancelled = set()  # asked again at the next poll
+        now = time.monotonic()
+        ended = 0
+        for w in watches:
+            if self._stopping(w.run_id):
+                why = Outcome(RunStatus.INTERRUPTED, error_message=self._interrupted_because(w.run_id))
+            elif w.deadline is not None and now > w.deadline:
+                why = Outcome(RunStatus.TIMEOUT, error_message=f"timed out after {w.limit} s")
+            elif w.run_id in cancelled:
+                why = Outcome(RunStatus.CANCELLED, error_message="cancelled while running")
+            else:
+                if w.runlog.due():
+                    text, start = w.runlog.snapshot()
+                    self.ledger.save_log(w.run_id, text, start)
+                continue
+            with w.lock:
+                if w.done:
+                    continue
+                w.stopped = why
+                w.cancel.set()
+            ended += 1
+            if w.builtin:
+                # A thread cannot be killed: the run ends now, the task is asked to stop
+                # (ctx.cancel_requested()), and its worker is replaced until it does.
+                self._end(w.run_id, why, w.runlog, w.started_at)
+                with self._lock:
+                    self._inflight.discard(w.run_id)  # ended: a stop no longer waits for it
+                self.pool.detach(w.thread)
+        return ended
+
+    # -- the executors -------------------------------------------------------------
+
+    def _run_builtin(self, run: run_service.RunStart, job: Job, runlog: RunLog, watch: Watch) -> Outcome:
         try:
             fn = self.runtime.tasks.resolve(job.func_name or "")
         except UnknownTask as exc:
@@ -289,9 +343,6 @@ class Runner:
             kwargs = self.runtime.tasks.call_params(job.func_name or "", job.params)
         except ValidationError as exc:
             return Outcome(RunStatus.FAILED, error_message=f"params: {exc}")
-        cancel = threading.Event()
-        done = threading.Event()
-        box: dict[str, Any] = {}
         ctx = TaskContext(
             runtime=self.runtime,
             run_id=run.id,
@@ -299,34 +350,19 @@ class Runner:
             scheduled_time=run.scheduled_time,
             attempt=run.attempt,
             logger=task_logger(job.id, run.id, runlog),
-            cancel_requested=cancel.is_set,
+            cancel_requested=watch.cancel.is_set,
         )
+        try:
+            value = fn(ctx, **kwargs)
+        except BaseException as exc:  # noqa: BLE001 - everything the task raises is its failure
+            return Outcome(
+                RunStatus.FAILED,
+                error_message=f"{exc.__class__.__name__}: {exc}",
+                traceback=traceback.format_exc(),
+            )
+        return Outcome(RunStatus.SUCCESS, return_value=render_value(value))
 
-        def target() -> None:
-            try:
-                box["value"] = fn(ctx, **kwargs)
-            except BaseException as exc:  # noqa: BLE001 - everything the task raises is its failure
-                box["error"] = f"{exc.__class__.__name__}: {exc}"
-                box["traceback"] = traceback.format_exc()
-            finally:
-                done.set()
-
-        # A thread cannot be killed: on timeout or cancel the run ends now and
-        # the task is asked to stop (ctx.cancel_requested()); its result is dropped.
-        threading.Thread(target=target, name=f"whalefall-task-{run.id}", daemon=True).start()
-        deadline = time.monotonic() + job.timeout_seconds if job.timeout_seconds else None
-        stopped = self._watch(run.id, runlog, deadline, done, cancel)
-        if stopped == RunStatus.TIMEOUT:
-            return Outcome(stopped, error_message=f"timed out after {job.timeout_seconds} s")
-        if stopped == RunStatus.CANCELLED:
-            return Outcome(stopped, error_message="cancelled while running")
-        if stopped == RunStatus.INTERRUPTED:
-            return Outcome(stopped, error_message=self._interrupted_because(run.id))
-        if "error" in box:
-            return Outcome(RunStatus.FAILED, error_message=box["error"], traceback=box["traceback"])
-        return Outcome(RunStatus.SUCCESS, return_value=render_value(box.get("value")))
-
-    def _run_code(self, run: Run, job: Job, runlog: RunLog) -> Outcome:
+    def _run_code(self, run: run_service.RunStart, job: Job, runlog: RunLog, watch: Watch) -> Outcome:
         from whalefall.sandbox.isolation import SandboxUnavailable
         from whalefall.scheduler.executors.process import run_code
         from whalefall.services import job_credentials
@@ -345,19 +381,6 @@ class Runner:
             )
         workdir = settings.data_dir / "work" / f"run-{run.id}"
         timeout = job.timeout_seconds or settings.code_timeout_seconds
-        last_poll = [0.0]
-
-        def should_cancel() -> bool:
-            if self._stopping(run.id):
-                return True
-            if runlog.due():
-                text, start = runlog.snapshot()
-                run_service.save_log(self.runtime, run.id, text, start)
-            if time.monotonic() - last_poll[0] < CANCEL_POLL_SECONDS:
-                return False
-            last_poll[0] = time.monotonic()
-            return run_service.cancel_requested(self.runtime, run.id)
-
         try:
             instances = job_credentials.issue(self.runtime, job, run.id)
         except job_credentials.CredentialsUnavailable as exc:
@@ -392,7 +415,7 @@ class Runner:
                 instances=instances,
                 on_use=lambda name: job_credentials.record_use(self.runtime, job, run.id, name),
                 on_output=runlog.append,
-                should_cancel=should_cancel,
+                should_cancel=watch.cancel.is_set,
                 cancel_poll_seconds=0.25,
                 on_start=lambda pid: run_service.set_pid(self.runtime, run.id, pid),
                 command=command,
@@ -401,8 +424,8 @@ class Runner:
             )
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
-        if result.status == "cancelled" and self._stopping(run.id):
-            return Outcome(RunStatus.INTERRUPTED, error_message=self._interrupted_because(run.id))
+        if result.status == "cancelled" and watch.stopped is not None:
+            return watch.stopped  # interrupted (the lease was lost, shutdown) or cancelled
         return Outcome(
             RunStatus(result.status),
             return_value=result.return_value,

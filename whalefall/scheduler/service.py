@@ -90,6 +90,7 @@ class SchedulerService:
             deadline = time.monotonic() + 10
             while self.runner.inflight and time.monotonic() < deadline:
                 time.sleep(0.1)
+        self.runner.close()
         self.engine.stop()
         try:
             if self.leading:

@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import and_, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, load_only
 
 from whalefall import clock, notify
 from whalefall.domain.alertspec import GlobalPolicy, NotifyPolicy
@@ -183,10 +183,13 @@ def scan_finished(runtime: Runtime) -> int:
     now = clock.now()
     mark_at, mark_id = _mark(runtime, now)
     with runtime.db.read() as session:
+        # Only what judging needs: a thousand runs a second are read here, their logs are not.
+        light = select(Run).options(
+            load_only(Run.id, Run.job_id, Run.status, Run.partial, Run.finished_at, Run.error_message)
+        )
         fresh = list(
             session.scalars(
-                select(Run)
-                .where(
+                light.where(
                     or_(Run.finished_at > mark_at, and_(Run.finished_at == mark_at, Run.id > mark_id)),
                     Run.finished_at <= now,
                 )
@@ -204,15 +207,13 @@ def scan_finished(runtime: Runtime) -> int:
         window = and_(Run.finished_at > mark_at - SCAN_OVERLAP, Run.finished_at <= mark_at)
         late = list(
             session.scalars(
-                select(Run)
-                .where(window, or_(Run.status.in_(LATE_STATUSES), Run.partial.is_(True)))
-                .limit(SCAN_BATCH)
+                light.where(window, or_(Run.status.in_(LATE_STATUSES), Run.partial.is_(True))).limit(
+                    SCAN_BATCH
+                )
             )
         )
         if failing:
-            late += list(
-                session.scalars(select(Run).where(window, Run.job_id.in_(failing)).limit(SCAN_BATCH))
-            )
+            late += list(session.scalars(light.where(window, Run.job_id.in_(failing)).limit(SCAN_BATCH)))
     batch = list({run.id: run for run in sorted(late + fresh, key=lambda r: r.id)}.values())
     if batch:
         _judge(runtime, batch, now)
@@ -255,18 +256,33 @@ def _judge(runtime: Runtime, finished: list[Run], now: datetime) -> None:
         return
     base = global_policy(runtime)
     with runtime.db.begin() as session:
-        for run in todo:
-            _evaluate(runtime, session, run, base, now)
+        # Every job and alert state of the batch in two reads, not two per run.
+        ids = list({run.job_id for run in todo})
+        jobs = {job.id: job for job in session.scalars(select(Job).where(Job.id.in_(ids)))}
+        states = {
+            s.job_id: s for s in session.scalars(select(AlertJobState).where(AlertJobState.job_id.in_(ids)))
+        }
+        for run in session.scalars(select(Run).where(Run.id.in_([r.id for r in todo])).order_by(Run.id)):
+            _evaluate(runtime, session, run, base, now, jobs, states)
 
 
-def _evaluate(runtime: Runtime, session: Session, run: Run, base: GlobalPolicy, now: datetime) -> None:
-    job = session.get(Job, run.job_id)
+def _evaluate(
+    runtime: Runtime,
+    session: Session,
+    run: Run,
+    base: GlobalPolicy,
+    now: datetime,
+    jobs: dict[str, Job],
+    states: dict[str, AlertJobState],
+) -> None:
+    job = jobs.get(run.job_id)
     if job is None:
         return
-    job_state = session.get(AlertJobState, job.id)
+    job_state = states.get(job.id)
     if job_state is None:
         job_state = AlertJobState(job_id=job.id, consecutive_failures=0, failure_alerted=False, held_back=0)
         session.add(job_state)
+        states[job.id] = job_state
     if run.id <= (job_state.last_run_id or 0):
         return  # seen by an earlier scan
     job_state.last_run_id = run.id

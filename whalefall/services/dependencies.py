@@ -32,17 +32,22 @@ def ready(session: Session, job: Job) -> bool:
     return not active
 
 
-def after_success(runtime: Runtime, job_id: str) -> list[int]:
-    """Queue the downstream jobs that ``job_id``'s success made ready; returns their run ids."""
-    queued = []
-    with runtime.db.begin() as session:
-        candidates = session.scalars(
-            select(Job).where(
-                Job.trigger_type == TriggerType.DEPENDENCY.value, Job.state == JobState.ACTIVE.value
-            )
+def after_success(runtime: Runtime, *job_ids: str) -> list[int]:
+    """Queue the downstream jobs that the success of ``job_ids`` made ready; returns their run ids."""
+    queued: list[int] = []
+    succeeded = set(job_ids)
+    dependency_jobs = select(Job).where(
+        Job.trigger_type == TriggerType.DEPENDENCY.value, Job.state == JobState.ACTIVE.value
+    )
+    with runtime.db.read() as session:  # most successes have no downstream: one read, no write
+        depends = select(Job.depends_on).where(
+            Job.trigger_type == TriggerType.DEPENDENCY.value, Job.state == JobState.ACTIVE.value
         )
-        for job in candidates:
-            if job_id not in (job.depends_on or []) or not ready(session, job):
+        if not any(succeeded & set(upstreams or []) for upstreams in session.scalars(depends)):
+            return queued
+    with runtime.db.begin() as session:
+        for job in session.scalars(dependency_jobs):
+            if not succeeded & set(job.depends_on or []) or not ready(session, job):
                 continue
             try:
                 run = run_service.enqueue(runtime, job.id, source=TriggerSource.DEPENDENCY, session=session)
@@ -51,7 +56,7 @@ def after_success(runtime: Runtime, job_id: str) -> list[int]:
             log.info(
                 "dependency run of %s queued after %s succeeded",
                 job.id,
-                job_id,
+                ", ".join(sorted(succeeded & set(job.depends_on or []))),
                 extra={"job_id": job.id, "run_id": run.id},
             )
             queued.append(run.id)

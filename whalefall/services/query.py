@@ -45,12 +45,14 @@ def paginate(
     return list(rows), total
 
 
-def changed_rows(session: Session, statement: Update | Delete | Insert) -> int:
+def changed_rows(
+    session: Session, statement: Update | Delete | Insert, params: dict[str, Any] | None = None
+) -> int:
     """Execute a bulk UPDATE or DELETE (or an INSERT … SELECT); the number of rows it matched.
 
     The count is what makes a conditional UPDATE a safe transition ("require one changed row").
     """
-    result = session.execute(statement)
+    result = session.execute(statement, params)
     # Session.execute is typed as returning a Result; an UPDATE or DELETE yields its CursorResult.
     assert isinstance(result, CursorResult)
     return result.rowcount

@@ -1,168 +1,38 @@
-"""Runs: claimed before they execute, moved through their states by conditional UPDATEs.
+"""Runs: claimed before they execute (``services.claims``), moved through their states by
+conditional UPDATEs.
 
 queued → running → success | failed | timeout | cancelled, written here and
-nowhere else. A scheduled time is claimed once by the unique
-(job_id, scheduled_time): a second claim (a double fire, a takeover) fails and
-is harmless. Every transition is ``UPDATE … WHERE id = ? AND status = old``
+nowhere else. Every transition is ``UPDATE … WHERE id = ? AND status = old``
 and checks that one row changed, so it is safe across processes.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table, func, insert, literal, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Table, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from whalefall import clock, defaults
 from whalefall.errors import InvalidInput, JobNotFound, RunConflict, RunNotFound
-from whalefall.models import ACTIVE_STATUSES, Job, JobState, Run, RunStatus, TriggerSource
+from whalefall.models import (
+    Job,
+    Run,
+    RunStatus,
+    TriggerSource,
+)
 from whalefall.models.run import RETRYABLE_STATUSES
 from whalefall.runtime import Runtime
-from whalefall.services import audit, fencing, jobs, windows
+from whalefall.services import audit, claims, fencing, jobs
 from whalefall.services.audit import Actor
 from whalefall.services.query import changed_rows, paginate
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Claim:
-    """What a claim produced: a run to execute, or one recorded as skipped/missed."""
-
-    run_id: int
-    status: RunStatus
-
-
-def _active_count(session: Session, job_id: str, now: datetime) -> int:
-    return (
-        session.scalar(
-            select(func.count())
-            .select_from(Run)
-            .where(
-                Run.job_id == job_id,
-                Run.status.in_(ACTIVE_STATUSES),
-                or_(Run.not_before.is_(None), Run.not_before <= now),
-            )
-        )
-        or 0
-    )
-
-
-def upstream_failure(session: Session, job: Job) -> str | None:
-    """Why ``job`` must not run because an upstream's latest run failed, or None."""
-    for upstream in job.depends_on or []:
-        latest = session.scalars(
-            select(Run)
-            .where(
-                Run.job_id == upstream,
-                Run.status.notin_(ACTIVE_STATUSES),
-                Run.status != RunStatus.SKIPPED.value,
-            )
-            .order_by(Run.id.desc())
-            .limit(1)
-        ).first()
-        if latest is not None and latest.status in RETRYABLE_STATUSES:
-            return f"upstream job {upstream!r} {latest.status} (run #{latest.id})"
-    return None
-
-
-class LeaseLost(RuntimeError):
-    """A claim or start was refused: the node no longer holds the lease under the epoch it gave."""
-
-
-def lock_job(session: Session, job_id: str) -> Job | None:
-    """The job's row, locked until the transaction ends, so that counting its active runs and
-    adding one is atomic across threads and processes (``max_instances``).
-
-    PostgreSQL and MySQL lock the row (``SELECT … FOR UPDATE``). SQLite has one writer: a write
-    first makes the transaction take the database's write lock before it counts.
-    """
-    if session.get_bind().dialect.name == "sqlite":
-        session.execute(update(Job).where(Job.id == job_id).values(version=Job.version))
-        return session.get(Job, job_id, populate_existing=True)
-    return session.scalars(select(Job).where(Job.id == job_id).with_for_update()).first()
-
-
-def claim_scheduled(
-    runtime: Runtime,
-    job_id: str,
-    scheduled_time: datetime,
-    *,
-    source: TriggerSource,
-    node: str,
-    epoch: int | None = None,
-    next_run_time: datetime | None = None,
-    late_reason: str | None = None,
-    coalesced: int = 0,
-    coalesced_from: datetime | None = None,
-) -> Claim | None:
-    """Claim one scheduled time of a job. None when it was claimed already or the job is gone/paused.
-
-    Records ``missed`` when ``late_reason`` is given, ``skipped`` when max_instances is
-    reached, an upstream failed or a window holds it, else a ``queued`` run owned by ``node``.
-    ``coalesced`` fire times (from ``coalesced_from``) folded into this one are recorded on it.
-
-    With ``epoch`` the run is inserted only while ``node`` holds the lease under that epoch — in
-    the INSERT itself, so a stale leader's claim fails even before it notices — else
-    ``LeaseLost`` is raised.
-    """
-    now = clock.now()
-    holding = windows.holding_windows(runtime)  # before the lock: it may read the database
-    try:
-        with runtime.db.begin() as session:
-            job = lock_job(session, job_id)
-            if job is None or (job.state != JobState.ACTIVE and source == TriggerSource.SCHEDULE):
-                return None
-            if next_run_time is not None or source == TriggerSource.SCHEDULE:
-                jobs.set_next_run_time(job, next_run_time)
-            values: dict[str, Any] = {
-                "job_id": job_id,
-                "job_name": job.name,
-                "trigger_source": source.value,
-                "scheduled_time": scheduled_time,
-                "created_at": now,
-                "node": node,
-                "attempt": 1,
-                "log": "",
-                "log_start": 0,
-                "epoch": epoch,
-                "coalesced": coalesced,
-                "coalesced_from": coalesced_from,
-                "cancel_requested": False,
-                "partial": False,
-            }
-            reason = late_reason
-            if reason:
-                values["status"] = RunStatus.MISSED.value
-            else:
-                active = _active_count(session, job_id, now)
-                held = windows.first_covering(runtime, holding, job.id, job.category, scheduled_time)
-                if held is not None:
-                    reason = f"held by maintenance window {held.name!r}"
-                elif active >= job.max_instances:
-                    reason = f"max_instances ({job.max_instances}) reached: {active} run(s) still active"
-                else:
-                    reason = upstream_failure(session, job)
-                values["status"] = RunStatus.SKIPPED.value if reason else RunStatus.QUEUED.value
-            if reason:
-                values.update(error_message=reason, finished_at=now, node=None)
-            columns = Run.__table__.c
-            row = select(*[literal(value, columns[name].type) for name, value in values.items()])
-            if epoch is not None:
-                row = row.where(fencing.fence(session, node, epoch))
-            table = cast(Table, Run.__table__)
-            run_id = session.scalar(insert(table).from_select(list(values), row).returning(table.c.id))
-            if run_id is None:
-                raise LeaseLost(f"{node} no longer holds the scheduler lease (epoch {epoch})")
-            return Claim(run_id, RunStatus(values["status"]))
-    except IntegrityError:
-        return None  # someone claimed this scheduled time first
 
 
 def enqueue(
@@ -185,13 +55,13 @@ def enqueue(
 
     def _do(s: Session) -> Run:
         now = clock.now()
-        job = lock_job(s, job_id) if enforce_max_instances else s.get(Job, job_id)
+        job = claims.lock_job(s, job_id) if enforce_max_instances else s.get(Job, job_id)
         if job is None:
             raise JobNotFound(job_id)
         if actor is not None:  # a person's run now; retries and dependency runs have no actor
             jobs.require_may_act(job.kind, actor, "run", job_id)
         if enforce_max_instances:
-            active = _active_count(s, job_id, now)
+            active = claims.active_count(s, job_id, now)
             if active >= job.max_instances:
                 raise RunConflict(
                     f"job {job_id!r} is already running ({active} of max_instances {job.max_instances})",
@@ -279,11 +149,6 @@ def set_pid(runtime: Runtime, run_id: int, pid: int) -> None:
         session.execute(update(Run).where(Run.id == run_id).values(pid=pid))
 
 
-def save_log(runtime: Runtime, run_id: int, text: str, start: int) -> None:
-    with runtime.db.begin() as session:
-        session.execute(update(Run).where(Run.id == run_id).values(log=text, log_start=start))
-
-
 def cancel_requested(runtime: Runtime, run_id: int) -> bool:
     with runtime.db.read() as session:
         return bool(session.scalar(select(Run.cancel_requested).where(Run.id == run_id)))
@@ -328,6 +193,181 @@ def finish(
         _maybe_retry(runtime, session, run)
     runtime.changed()
     return run
+
+
+@dataclass(frozen=True)
+class Ending:
+    """A run's outcome, to write with others (:func:`record`)."""
+
+    run_id: int
+    status: RunStatus
+    return_value: str | None = None
+    error_message: str | None = None
+    traceback: str | None = None
+    log_text: str | None = None
+    log_start: int | None = None
+    started_at: datetime | None = None  # for the duration; read from the row when not given
+
+
+@dataclass
+class Recorded:
+    """What :func:`record` wrote: the runs it started (with their jobs) and the runs it ended."""
+
+    started: list[tuple[RunStart, Job]]
+    ended: list[tuple[int, str, RunStatus]]  # run id, job id, status
+
+
+_runs = cast(Table, Run.__table__)
+_END = (
+    _runs.update()
+    .where(_runs.c.id == bindparam("b_id"), _runs.c.status == RunStatus.RUNNING.value)
+    .values(
+        status=bindparam("b_status"),
+        finished_at=bindparam("b_at"),
+        error_message=bindparam("b_error"),
+        traceback=bindparam("b_traceback"),
+        return_value=bindparam("b_value"),
+        log=func.coalesce(bindparam("b_log"), _runs.c.log),
+        log_start=func.coalesce(bindparam("b_log_start"), _runs.c.log_start),
+        duration_seconds=bindparam("b_duration"),
+    )
+)
+_LOG = (
+    _runs.update()
+    .where(_runs.c.id == bindparam("b_id"), _runs.c.status == RunStatus.RUNNING.value)
+    .values(log=bindparam("b_log"), log_start=bindparam("b_log_start"))
+)
+
+
+def record(
+    runtime: Runtime,
+    node: str,
+    *,
+    starts: Sequence[int] = (),
+    endings: Sequence[Ending] = (),
+    logs: dict[int, tuple[str, int]] | None = None,
+    epoch: int | None = None,
+    jobs: dict[str, Job] | None = None,
+) -> Recorded:
+    """The runner's writes of a moment, in one transaction: logs of running runs, outcomes
+    (running → final, then a retry queued when the policy asks), and starts (queued → running,
+    fenced by ``epoch`` as :func:`start` is). Each transition is conditional on the status it
+    leaves, as everywhere: a run cancelled meanwhile is not started, one ended elsewhere is not
+    ended again. ``jobs`` is the caller's cache of job rows, kept fresh by their version. One commit for many runs is what lets the embedded SQLite keep up with a
+    thousand runs a second; the single-run functions below say the same for one run.
+    """
+    now = clock.now()
+    started: list[tuple[RunStart, Job]] = []
+    ended: list[tuple[int, str, RunStatus]] = []
+    with runtime.db.begin() as session:
+        if logs:
+            session.execute(
+                _LOG,
+                [{"b_id": run_id, "b_log": text, "b_log_start": at} for run_id, (text, at) in logs.items()],
+            )
+        if endings:
+            ended = _end_many(runtime, session, endings, now)
+        if starts:
+            started = _start_many(session, list(starts), node, epoch, now, jobs if jobs is not None else {})
+    if ended:
+        runtime.changed()
+    return Recorded(started, ended)
+
+
+@dataclass(frozen=True)
+class RunStart:
+    """What executing a run needs of its row, as its start left it."""
+
+    id: int
+    job_id: str
+    attempt: int
+    trigger_source: str
+    scheduled_time: datetime | None
+    started_at: datetime | None
+
+
+def _end_params(e: Ending, now: datetime, began: datetime | None) -> dict[str, Any]:
+    value = e.return_value
+    return {
+        "b_id": e.run_id,
+        "b_status": e.status.value,
+        "b_at": now,
+        "b_error": e.error_message,
+        "b_traceback": e.traceback,
+        "b_value": None if value is None else value[: defaults.RETURN_VALUE_MAX_CHARS],
+        "b_log": e.log_text,
+        "b_log_start": None if e.log_text is None else (e.log_start or 0),
+        "b_duration": round((now - began).total_seconds(), 3) if began is not None else None,
+    }
+
+
+def _end_many(
+    runtime: Runtime, session: Session, endings: Sequence[Ending], now: datetime
+) -> list[tuple[int, str, RunStatus]]:
+    """running → final for each, in one statement batch; the runs it ended (a run that was no
+    longer running is left alone). Retries are queued for failures the policy retries."""
+    ids = [e.run_id for e in endings]
+    unknown = [e.run_id for e in endings if e.started_at is None]
+    began = dict(session.execute(select(_runs.c.id, _runs.c.started_at).where(_runs.c.id.in_(unknown))).all())
+    session.execute(_END, [_end_params(e, now, e.started_at or began.get(e.run_id)) for e in endings])
+    # The rows this batch ended carry its finish time (a run ended elsewhere carries another).
+    rows = session.execute(
+        select(_runs.c.id, _runs.c.job_id, _runs.c.status).where(
+            _runs.c.id.in_(ids), _runs.c.finished_at == now
+        )
+    ).all()
+    wanted = {e.run_id: e.status.value for e in endings}
+    ended = [
+        (run_id, job_id, RunStatus(status)) for run_id, job_id, status in rows if wanted[run_id] == status
+    ]
+    for run_id, _, status in ended:
+        if status.value in RETRYABLE_STATUSES:
+            run = session.get(Run, run_id)
+            if run is not None:
+                _maybe_retry(runtime, session, run)
+    return ended
+
+
+def _start_many(
+    session: Session, starts: list[int], node: str, epoch: int | None, now: datetime, cache: dict[str, Job]
+) -> list[tuple[RunStart, Job]]:
+    """queued → running (fenced by ``epoch``); the runs started, with their jobs. A job's row is
+    read again only when it changed (its version) since ``cache`` last held it."""
+    conditions = [_runs.c.id.in_(starts), _runs.c.status == RunStatus.QUEUED.value]
+    if epoch is not None:
+        conditions.append(fencing.fence(session, node, epoch))
+    session.execute(
+        _runs.update().where(*conditions).values(status=RunStatus.RUNNING.value, started_at=now, node=node)
+    )
+    c = _runs.c
+    rows = session.execute(
+        select(c.id, c.job_id, c.attempt, c.trigger_source, c.scheduled_time, c.started_at, Job.version)
+        .outerjoin(Job, Job.id == c.job_id)
+        .where(c.id.in_(starts), c.status == RunStatus.RUNNING.value, c.node == node, c.started_at == now)
+    ).all()
+    versions = {row.job_id: row.version for row in rows if row.version is not None}
+    stale = [job_id for job_id, v in versions.items() if job_id not in cache or cache[job_id].version != v]
+    if stale:
+        cache.update({job.id: job for job in session.scalars(select(Job).where(Job.id.in_(stale)))})
+    started = []
+    for row in rows:
+        run = RunStart(
+            row.id, row.job_id, row.attempt, row.trigger_source, row.scheduled_time, row.started_at
+        )
+        if row.job_id in versions:
+            started.append((run, cache[row.job_id]))
+        else:  # its job was deleted between the claim and now
+            failed = Ending(row.id, RunStatus.FAILED, error_message=f"job {row.job_id!r} was deleted")
+            session.execute(_END, _end_params(failed, now, now))
+    return started
+
+
+def cancels_requested(runtime: Runtime, run_ids: list[int]) -> set[int]:
+    """Which of ``run_ids`` someone asked to cancel (one read for every watched run)."""
+    if not run_ids:
+        return set()
+    with runtime.db.read() as session:
+        return set(session.scalars(select(Run.id).where(Run.id.in_(run_ids), Run.cancel_requested.is_(True))))
 
 
 def _maybe_retry(runtime: Runtime, session: Session, run: Run) -> None:

@@ -1,0 +1,180 @@
+"""The ledger: the runner's writes, batched — one transaction for whatever is waiting.
+
+Workers ask to *start* a run and wait for the answer (a run must not execute before its start
+is committed: it may have been cancelled, or the lease lost). Outcomes and log flushes are
+handed over without waiting. One thread writes them all: whatever gathered while the previous
+transaction ran goes in the next (group commit), so a thousand runs a second cost a few
+hundred commits, not three thousand, and the embedded SQLite's one writer is never fought over.
+
+When the database refuses, waiting starts fail at once (their runs stay queued, for the next
+leader or this one), while outcomes and logs are kept and written when it answers again — the
+runs stay this process's to answer for meanwhile (:meth:`Ledger.unwritten`).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from whalefall.models import Job, RunStatus
+from whalefall.runtime import Runtime
+from whalefall.services import runs as run_service
+
+log = logging.getLogger(__name__)
+RETRY_SECONDS = 1.0
+
+Started = tuple[run_service.RunStart, Job] | None
+
+
+class Ledger:
+    def __init__(
+        self,
+        runtime: Runtime,
+        node_id: str,
+        on_ended: Callable[[list[tuple[int, str, RunStatus]]], None] | None = None,
+    ):
+        self.runtime = runtime
+        self.node_id = node_id
+        self._on_ended = on_ended
+        self._cond = threading.Condition()
+        self._starts: list[tuple[int, int | None, Future[Started]]] = []
+        self._endings: dict[int, run_service.Ending] = {}
+        self._logs: dict[int, tuple[str, int]] = {}
+        self._writing: set[int] = set()  # outcomes in the transaction under way
+        self._closing = False
+        self._failing_since: float | None = None
+        self._jobs: dict[str, Job] = {}  # job rows as last read, refreshed when their version moves
+        self._thread = threading.Thread(target=self._loop, name="whalefall-ledger", daemon=True)
+        self._thread.start()
+
+    # -- what the workers hand over ------------------------------------------------
+
+    def start(self, run_id: int, epoch: int | None) -> Started:
+        """queued → running, committed; the run and its job, or None when it must not run.
+        Raises the database's error when it refused."""
+        future: Future[Started] = Future()
+        with self._cond:
+            self._starts.append((run_id, epoch, future))
+            self._cond.notify()
+        return future.result()
+
+    def end(self, ending: run_service.Ending) -> None:
+        with self._cond:
+            self._endings[ending.run_id] = ending
+            self._logs.pop(ending.run_id, None)  # the outcome carries the whole log
+            self._cond.notify()
+
+    def save_log(self, run_id: int, text: str, start: int) -> None:
+        with self._cond:
+            if run_id not in self._endings:
+                self._logs[run_id] = (text, start)
+                self._cond.notify()
+
+    def unwritten(self) -> set[int]:
+        """Runs whose outcome is not written yet (this process still answers for them)."""
+        with self._cond:
+            return set(self._endings) | set(self._writing)
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Write what is waiting (for at most ``timeout`` seconds), then stop."""
+        with self._cond:
+            self._closing = True
+            self._cond.notify()
+        self._thread.join(timeout)
+
+    # -- the writer ------------------------------------------------------------------
+
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                while not (self._starts or self._endings or self._logs) and not self._closing:
+                    self._cond.wait()
+                if self._closing and not (self._starts or self._endings or self._logs):
+                    return
+                starts, self._starts = self._starts, []
+                endings, self._endings = self._endings, {}
+                logs, self._logs = self._logs, {}
+                self._writing = set(endings)
+            ok = self._write(starts, endings, logs)
+            with self._cond:
+                self._writing = set()
+                if not ok:
+                    # Keep what was refused, unless something newer came meanwhile.
+                    for run_id, ending in endings.items():
+                        self._endings.setdefault(run_id, ending)
+                    for run_id, text in logs.items():
+                        if run_id not in self._endings:
+                            self._logs.setdefault(run_id, text)
+                    if self._closing:
+                        return
+                    self._cond.wait(RETRY_SECONDS)
+
+    def _write(
+        self,
+        starts: list[tuple[int, int | None, Future[Started]]],
+        endings: dict[int, run_service.Ending],
+        logs: dict[int, tuple[str, int]],
+    ) -> bool:
+        by_epoch: dict[int | None, list[tuple[int, Future[Started]]]] = {}
+        for run_id, epoch, future in starts:
+            by_epoch.setdefault(epoch, []).append((run_id, future))
+        if not by_epoch:
+            by_epoch[None] = []
+        ended: list[tuple[int, str, RunStatus]] = []
+        first = True
+        for epoch, waiting in by_epoch.items():
+            try:
+                done = run_service.record(
+                    self.runtime,
+                    self.node_id,
+                    starts=[run_id for run_id, _ in waiting],
+                    endings=list(endings.values()) if first else [],
+                    logs=logs if first else None,
+                    epoch=epoch,
+                    jobs=self._jobs,
+                )
+            except Exception as exc:
+                if not isinstance(exc, SQLAlchemyError):  # a bug: fail the waiting starts, never hang them
+                    log.exception("the ledger could not write")
+                if not first:
+                    _fail(waiting, exc)
+                    continue
+                for rest in by_epoch.values():
+                    _fail(rest, exc)
+                if isinstance(exc, SQLAlchemyError):
+                    self._refused(exc, len(endings))
+                return False
+            first = False
+            started = {run.id: (run, job) for run, job in done.started}
+            for run_id, future in waiting:
+                future.set_result(started.get(run_id))
+            ended += done.ended
+        if self._failing_since is not None:
+            log.info("run outcomes are written again (the database answers)")
+            self._failing_since = None
+        if ended and self._on_ended is not None:
+            try:
+                self._on_ended(ended)
+            except Exception:  # what follows an outcome (dependencies) must not lose the next
+                log.exception("after writing %d outcome(s)", len(ended))
+        return True
+
+    def _refused(self, exc: SQLAlchemyError, count: int) -> None:
+        if self._failing_since is None:
+            self._failing_since = time.monotonic()
+            log.warning(
+                "could not write %d run outcome(s) (%s); kept until the database returns",
+                count,
+                exc.__class__.__name__,
+            )
+
+
+def _fail(waiting: list[tuple[int, Future[Started]]], exc: BaseException) -> None:
+    for _, future in waiting:
+        if not future.done():
+            future.set_exception(exc)

@@ -1,0 +1,289 @@
+"""Claims: a scheduled time becomes a run before anything executes — once.
+
+A claim inserts the run of a (job, scheduled time) under the unique key on those two, so a second
+claim (a double fire, a takeover) fails and is harmless. The scheduler claims every time one
+wake-up found due in one transaction per :data:`CLAIM_CHUNK`, fenced once by the lease's epoch,
+with ``max_instances`` counted under a lock on the jobs' rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Table, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from whalefall import clock
+from whalefall.models import (
+    ACTIVE_STATUSES,
+    Job,
+    JobState,
+    Lease,
+    MaintenanceWindow,
+    Run,
+    RunStatus,
+    TriggerSource,
+)
+from whalefall.models.run import RETRYABLE_STATUSES
+from whalefall.runtime import Runtime
+from whalefall.services import fencing, windows
+from whalefall.services.query import changed_rows
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What a claim produced: a run to execute, or one recorded as skipped/missed."""
+
+    run_id: int
+    status: RunStatus
+
+
+def active_count(session: Session, job_id: str, now: datetime) -> int:
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(Run)
+            .where(
+                Run.job_id == job_id,
+                Run.status.in_(ACTIVE_STATUSES),
+                or_(Run.not_before.is_(None), Run.not_before <= now),
+            )
+        )
+        or 0
+    )
+
+
+def upstream_failure(session: Session, job: Job) -> str | None:
+    """Why ``job`` must not run because an upstream's latest run failed, or None."""
+    for upstream in job.depends_on or []:
+        latest = session.scalars(
+            select(Run)
+            .where(
+                Run.job_id == upstream,
+                Run.status.notin_(ACTIVE_STATUSES),
+                Run.status != RunStatus.SKIPPED.value,
+            )
+            .order_by(Run.id.desc())
+            .limit(1)
+        ).first()
+        if latest is not None and latest.status in RETRYABLE_STATUSES:
+            return f"upstream job {upstream!r} {latest.status} (run #{latest.id})"
+    return None
+
+
+class LeaseLost(RuntimeError):
+    """A claim or start was refused: the node no longer holds the lease under the epoch it gave."""
+
+
+def lock_job(session: Session, job_id: str) -> Job | None:
+    """The job's row, locked until the transaction ends, so that counting its active runs and
+    adding one is atomic across threads and processes (``max_instances``).
+
+    PostgreSQL and MySQL lock the row (``SELECT … FOR UPDATE``). SQLite has one writer: a write
+    first makes the transaction take the database's write lock before it counts.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(update(Job).where(Job.id == job_id).values(version=Job.version))
+        return session.get(Job, job_id, populate_existing=True)
+    return session.scalars(select(Job).where(Job.id == job_id).with_for_update()).first()
+
+
+@dataclass(frozen=True)
+class ClaimRequest:
+    """One scheduled time to claim (see :func:`claim_many`)."""
+
+    job_id: str
+    scheduled_time: datetime
+    source: TriggerSource = TriggerSource.SCHEDULE
+    next_run_time: datetime | None = None
+    late_reason: str | None = None
+    coalesced: int = 0
+    coalesced_from: datetime | None = None
+
+
+CLAIM_CHUNK = 500  # requests per statement batch (SQLite's bound on parameters is far above this)
+
+
+def claim_scheduled(
+    runtime: Runtime,
+    job_id: str,
+    scheduled_time: datetime,
+    *,
+    source: TriggerSource,
+    node: str,
+    epoch: int | None = None,
+    next_run_time: datetime | None = None,
+    late_reason: str | None = None,
+    coalesced: int = 0,
+    coalesced_from: datetime | None = None,
+) -> Claim | None:
+    """Claim one scheduled time of a job: :func:`claim_many` with one request."""
+    request = ClaimRequest(
+        job_id, scheduled_time, source, next_run_time, late_reason, coalesced, coalesced_from
+    )
+    return claim_many(runtime, [request], node=node, epoch=epoch)[0]
+
+
+def claim_many(
+    runtime: Runtime, requests: list[ClaimRequest], *, node: str, epoch: int | None = None
+) -> list[Claim | None]:
+    """Claim scheduled times, in one transaction per :data:`CLAIM_CHUNK` requests; per request
+    the claim, or None when that time was claimed already or the job is gone/paused.
+
+    A request records ``missed`` when it gives a ``late_reason``, ``skipped`` when max_instances
+    is reached (counting the runs this batch adds), an upstream failed or a window holds it, else
+    a ``queued`` run owned by ``node``. ``coalesced`` fire times (from ``coalesced_from``) folded
+    into it are recorded on it. A job's stored next run time becomes the request's
+    ``next_run_time`` when one is given or the source is the schedule.
+
+    With ``epoch`` the batch is claimed only while ``node`` holds the lease under that epoch: the
+    lease row is checked once and held (shared) until the batch commits, so a takeover waits for
+    the batch or the batch fails whole with ``LeaseLost``. The jobs' rows are locked before their
+    active runs are counted, so ``max_instances`` holds across threads and processes.
+    """
+    claims: list[Claim | None] = []
+    holding = windows.holding_windows(runtime)  # before the locks: it may read the database
+    for i in range(0, len(requests), CLAIM_CHUNK):
+        chunk = requests[i : i + CLAIM_CHUNK]
+        try:
+            with runtime.db.begin() as session:
+                claims.extend(_claim_chunk(runtime, session, chunk, holding, node, epoch))
+        except IntegrityError:
+            # A time claimed between our look and our insert (only without a lease to serialise
+            # claimers): claim this chunk one by one, each losing alone.
+            if len(chunk) == 1:
+                claims.append(None)
+                continue
+            for request in chunk:
+                claims.extend(claim_many(runtime, [request], node=node, epoch=epoch))
+    return claims
+
+
+def _hold_lease(session: Session, node: str, epoch: int) -> bool:
+    """Check the fence once for a batch and keep the lease row from changing until it commits.
+
+    SQLite: a no-op UPDATE of the lease row, which also takes the database's write lock before
+    anything is counted. PostgreSQL/MySQL: ``SELECT … FOR SHARE`` of the row."""
+    where = [
+        Lease.name == fencing.LEASE_NAME,
+        Lease.holder == node,
+        Lease.epoch == epoch,
+        Lease.expires_at > fencing.db_now(session),
+    ]
+    if session.get_bind().dialect.name == "sqlite":
+        return changed_rows(session, update(Lease).where(*where).values(epoch=Lease.epoch)) == 1
+    return session.scalar(select(Lease.epoch).where(*where).with_for_update(read=True)) is not None
+
+
+def _lock_jobs(session: Session, job_ids: list[str]) -> dict[str, Job]:
+    """The jobs' rows, locked until the transaction ends (in id order, so two lockers never deadlock)."""
+    ordered = sorted(set(job_ids))
+    query = select(Job).where(Job.id.in_(ordered)).order_by(Job.id)
+    if session.get_bind().dialect.name == "sqlite":
+        # One writer: the first write takes the write lock (the lease's no-op UPDATE may have).
+        session.execute(update(Job).where(Job.id.in_(ordered)).values(version=Job.version))
+        return {job.id: job for job in session.scalars(query.execution_options(populate_existing=True))}
+    return {job.id: job for job in session.scalars(query.with_for_update())}
+
+
+def _claim_chunk(
+    runtime: Runtime,
+    session: Session,
+    chunk: list[ClaimRequest],
+    holding: list[MaintenanceWindow],
+    node: str,
+    epoch: int | None,
+) -> list[Claim | None]:
+    now = clock.now()
+    if epoch is not None and not _hold_lease(session, node, epoch):
+        raise LeaseLost(f"{node} no longer holds the scheduler lease (epoch {epoch})")
+    jobs_by_id = _lock_jobs(session, [r.job_id for r in chunk])
+    taken: set[tuple[str, datetime]] = set(
+        session.execute(  # type: ignore[arg-type]
+            select(Run.job_id, Run.scheduled_time).where(
+                Run.job_id.in_(list(jobs_by_id)),
+                Run.scheduled_time.in_(list({r.scheduled_time for r in chunk})),
+            )
+        ).all()
+    )
+    active = dict(
+        session.execute(
+            select(Run.job_id, func.count())
+            .where(
+                Run.job_id.in_(list(jobs_by_id)),
+                Run.status.in_(ACTIVE_STATUSES),
+                or_(Run.not_before.is_(None), Run.not_before <= now),
+            )
+            .group_by(Run.job_id)
+        ).all()
+    )
+    rows: list[dict[str, Any]] = []
+    placed: list[int | None] = []  # per request: its row's index in ``rows``
+    next_times: dict[str, datetime | None] = {}
+    for request in chunk:
+        job = jobs_by_id.get(request.job_id)
+        key = (request.job_id, request.scheduled_time)  # aware times hash by their instant
+        if (
+            job is None
+            or (job.state != JobState.ACTIVE and request.source == TriggerSource.SCHEDULE)
+            or key in taken
+        ):
+            placed.append(None)
+            continue
+        taken.add(key)
+        if request.next_run_time is not None or request.source == TriggerSource.SCHEDULE:
+            next_times[job.id] = request.next_run_time
+        values = _run_row(job, request, node, epoch, now)
+        reason = request.late_reason
+        if reason:
+            values["status"] = RunStatus.MISSED.value
+        else:
+            count = active.get(job.id, 0)
+            held = windows.first_covering(runtime, holding, job.id, job.category, request.scheduled_time)
+            if held is not None:
+                reason = f"held by maintenance window {held.name!r}"
+            elif count >= job.max_instances:
+                reason = f"max_instances ({job.max_instances}) reached: {count} run(s) still active"
+            elif job.depends_on:
+                reason = upstream_failure(session, job)
+            values["status"] = RunStatus.SKIPPED.value if reason else RunStatus.QUEUED.value
+            if not reason:
+                active[job.id] = count + 1
+        if reason:
+            values.update(error_message=reason, finished_at=now, node=None)
+        placed.append(len(rows))
+        rows.append(values)
+    ids: list[int] = []
+    if rows:
+        table = cast(Table, Run.__table__)
+        ids = list(session.scalars(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows))
+    if next_times:
+        session.execute(
+            update(Job), [{"id": job_id, "next_run_time": when} for job_id, when in next_times.items()]
+        )
+    return [None if at is None else Claim(ids[at], RunStatus(rows[at]["status"])) for at in placed]
+
+
+def _run_row(job: Job, request: ClaimRequest, node: str, epoch: int | None, now: datetime) -> dict[str, Any]:
+    return {
+        "job_id": job.id,
+        "job_name": job.name,
+        "trigger_source": request.source.value,
+        "scheduled_time": request.scheduled_time,
+        "created_at": now,
+        "node": node,
+        "attempt": 1,
+        "log": "",
+        "log_start": 0,
+        "epoch": epoch,
+        "coalesced": request.coalesced,
+        "coalesced_from": request.coalesced_from,
+        "cancel_requested": False,
+        "partial": False,
+        "status": RunStatus.QUEUED.value,
+        "error_message": None,
+        "finished_at": None,
+    }
