@@ -23,16 +23,7 @@ MAX_ROWS = 1000
 CHANGES_SHOWN = 100
 
 
-def size_text(value: int | None) -> str:
-    """Bytes in binary units, one decimal: ``1.5 GiB``; empty when unknown."""
-    if not isinstance(value, int | float):
-        return ""
-    size = float(value)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(size) < 1024 or unit == "TiB":
-            return f"{int(size)} B" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return ""  # pragma: no cover
+size_text = fleet_sizes.size_text
 
 
 def _privilege_lines(privileges: Any) -> list[str]:
@@ -84,7 +75,7 @@ def instances_page():
     tz = runtime().settings.timezone
     with runtime().db.read() as session:
         rows, total = instance_service.page(session, page=1, per_page=MAX_ROWS)
-        counts = instance_service.summaries(session, [r.id for r in rows])
+        counts = instance_service.summaries(session, [r.id for r in rows], tz)
         instances = [instance_service.to_dict(r, tz, counts=counts[r.id]) for r in rows]
     return render("console/instances.html", instances=instances, total=total, db_types=DB_TYPES)
 
@@ -96,7 +87,7 @@ def instance_page(instance_id: int):
     with runtime().db.read() as session:  # an unknown instance is the 404 page (whalefall.web.errors)
         row = instance_service.get(session, instance_id)
         instance = instance_service.to_dict(
-            row, tz, counts=instance_service.summaries(session, [row.id])[row.id]
+            row, tz, counts=instance_service.summaries(session, [row.id], tz)[row.id]
         )
         account_rows, account_total = fleet_accounts.page(session, instance_id, page=1, per_page=MAX_ROWS)
         accounts = [

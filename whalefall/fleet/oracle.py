@@ -13,7 +13,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from whalefall.fleet.base import Account, Adapter, DatabaseSize, parse_sizes, sorted_unique
+from whalefall.fleet.base import (
+    Account,
+    Adapter,
+    DatabaseSize,
+    Facts,
+    is_driver_error,
+    parse_sizes,
+    seconds,
+    sorted_unique,
+)
 
 USERS_SQL = """
 SELECT username, account_status, lock_date, expiry_date, default_tablespace, profile,
@@ -28,9 +37,20 @@ FROM dba_users ORDER BY username
 """
 ROLES_SQL = "SELECT grantee, granted_role, admin_option FROM dba_role_privs"
 SYS_PRIVS_SQL = "SELECT grantee, privilege, admin_option FROM dba_sys_privs"
-SIZES_SQL = (
-    "SELECT tablespace_name, SUM(bytes) FROM dba_data_files GROUP BY tablespace_name ORDER BY tablespace_name"
-)
+# Each tablespace's data files (dba_data_files.bytes: the files' size on disk) with the free
+# space inside them (dba_free_space), and the temporary tablespaces' temp files, which take
+# the disk as well.
+SIZES_SQL = """
+SELECT df.tablespace_name, SUM(df.bytes), NULL, NULL,
+       (SELECT SUM(fs.bytes) FROM dba_free_space fs WHERE fs.tablespace_name = df.tablespace_name)
+FROM dba_data_files df GROUP BY df.tablespace_name
+UNION ALL
+SELECT tf.tablespace_name, SUM(tf.bytes), NULL, NULL, NULL FROM dba_temp_files tf GROUP BY tf.tablespace_name
+ORDER BY 1
+"""
+UPTIME_SQL = "SELECT ROUND((SYSDATE - startup_time) * 86400) FROM v$instance"
+ROLE_SQL = "SELECT database_role FROM v$database"
+LAG_SQL = "SELECT value FROM v$dataguard_stats WHERE name = 'apply lag'"
 SUPER_ROLES = frozenset({"DBA"})
 SUPER_PRIVILEGES = frozenset({"SYSDBA", "SYSOPER"})
 
@@ -118,3 +138,29 @@ class OracleAdapter(Adapter):
 
     def database_sizes(self) -> list[DatabaseSize]:
         return parse_sizes(self.rows(SIZES_SQL))
+
+    def facts(self) -> Facts:
+        version = self.version()
+        uptime = role = lag = None
+        try:  # v$ views need SELECT_CATALOG_ROLE (or SELECT ANY DICTIONARY): without it, unknown
+            uptime = self.rows(UPTIME_SQL)[0][0]
+            role = self.rows(ROLE_SQL)[0][0]
+            if "STANDBY" in str(role).upper():
+                lag_rows = self.rows(LAG_SQL)
+                lag = lag_rows[0][0] if lag_rows else None
+        except Exception as exc:
+            if not is_driver_error(exc):
+                raise
+        return parse_facts(version, uptime, role, lag)
+
+
+def parse_facts(version: str, uptime: Any, database_role: Any, apply_lag: Any) -> Facts:
+    """``PRIMARY`` is a primary, ``PHYSICAL STANDBY``/``LOGICAL STANDBY``/``SNAPSHOT STANDBY`` a replica
+    with Data Guard's apply lag (``+00 00:00:05``) as its lag."""
+    role = None
+    if database_role is not None:
+        role = "replica" if "STANDBY" in str(database_role).upper() else "primary"
+    up = seconds(uptime)
+    return Facts(
+        version, None if up is None else int(up), role, seconds(apply_lag) if role == "replica" else None
+    )

@@ -13,7 +13,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from whalefall.fleet.base import Account, Adapter, DatabaseSize, parse_sizes, sorted_unique
+from whalefall.fleet.base import (
+    Account,
+    Adapter,
+    DatabaseSize,
+    Facts,
+    is_driver_error,
+    parse_sizes,
+    seconds,
+    sorted_unique,
+)
 
 LOGINS_SQL = """
 SELECT sp.name, sp.type_desc, sp.is_disabled, CAST(LOGINPROPERTY(sp.name, 'IsLocked') AS INT),
@@ -54,12 +63,26 @@ FROM {db}.sys.database_permissions pe
 JOIN {db}.sys.database_principals pr ON pr.principal_id = pe.grantee_principal_id
 WHERE pe.class = 0
 """
+# sys.master_files.size is each file's current size in 8 KiB pages: what it takes on disk. The
+# size counts the data (ROWS) and the log files — both fill the disk; the data files alone
+# are the data part. FILESTREAM/full-text containers report no meaningful size and are left out.
 SIZES_SQL = """
-SELECT d.name, SUM(CAST(mf.size AS BIGINT)) * 8192
+SELECT d.name, SUM(CAST(mf.size AS BIGINT)) * 8192,
+       SUM(CASE WHEN mf.type = 0 THEN CAST(mf.size AS BIGINT) ELSE 0 END) * 8192
 FROM sys.master_files mf JOIN sys.databases d ON d.database_id = mf.database_id
-WHERE mf.type = 0
+WHERE mf.type IN (0, 1)
 GROUP BY d.name
 ORDER BY d.name
+"""
+UPTIME_SQL = "SELECT DATEDIFF(SECOND, sqlserver_start_time, SYSDATETIME()) FROM sys.dm_os_sys_info"
+# An availability group replica's role, and on a secondary the largest lag of its databases
+# (secondary_lag_seconds, SQL Server 2016 and later). No row: not in an availability group.
+ROLE_SQL = """
+SELECT ars.role_desc,
+       (SELECT MAX(drs.secondary_lag_seconds) FROM sys.dm_hadr_database_replica_states drs
+        WHERE drs.is_local = 1)
+FROM sys.dm_hadr_availability_replica_states ars
+WHERE ars.is_local = 1
 """
 SUPER_ROLES = frozenset({"sysadmin"})
 SUPER_PERMISSIONS = frozenset({"CONTROL SERVER"})
@@ -209,3 +232,27 @@ class SQLServerAdapter(Adapter):
 
     def database_sizes(self) -> list[DatabaseSize]:
         return parse_sizes(self.rows(SIZES_SQL))
+
+    def facts(self) -> Facts:
+        version = self.version()
+        uptime = role_rows = None
+        try:
+            uptime = self.rows(UPTIME_SQL)[0][0]
+            role_rows = self.rows(ROLE_SQL)
+        except Exception as exc:
+            if not is_driver_error(exc):  # VIEW SERVER STATE is needed: without it, unknown
+                raise
+        return parse_facts(version, uptime, role_rows)
+
+
+def parse_facts(version: str, uptime: Any, role_rows: list[tuple] | None) -> Facts:
+    """Role from the local availability replica: PRIMARY, SECONDARY (a replica, with its lag);
+    no row is a server outside any availability group (primary); None: not allowed to see."""
+    role, lag = None, None
+    if role_rows is not None:
+        role = "primary"
+        for role_desc, secondary_lag in role_rows:
+            if str(role_desc or "").upper() == "SECONDARY":
+                role, lag = "replica", seconds(secondary_lag)
+    up = seconds(uptime)
+    return Facts(version, None if up is None else int(up), role, lag)
