@@ -14,7 +14,7 @@ from typing import Any
 
 from whalefall.auth.guard import page_login_required
 from whalefall.console import bp, render, runtime
-from whalefall.services import fleet_accounts, fleet_sizes
+from whalefall.services import fleet_accounts, fleet_forecast, fleet_sizes
 from whalefall.services import instances as instance_service
 
 DB_TYPES = ("mysql", "postgresql", "sqlserver", "oracle")
@@ -104,6 +104,14 @@ def instance_page(instance_id: int):
             session, instance_id, include_gone=True, page=1, per_page=MAX_ROWS
         )
         databases = [fleet_sizes.inventory_to_dict(d) for d in database_rows]
+        tables = [fleet_sizes.table_to_dict(r) for r in fleet_sizes.largest_tables(session, instance_id)]
+        forecast = fleet_forecast.instance_forecast(
+            session,
+            row,
+            fleet_sizes.business_date(runtime()),
+            warn_days=runtime().settings.capacity_alert_days,
+            databases=False,
+        )
     return render(
         "console/instance.html",
         instance=instance,
@@ -113,6 +121,8 @@ def instance_page(instance_id: int):
         change_total=change_total,
         databases=databases,
         database_total=database_total,
+        tables=tables,
+        forecast=forecast,
     )
 
 
@@ -122,4 +132,11 @@ def capacity_page():
     with runtime().db.read() as session:
         rows, _ = instance_service.page(session, page=1, per_page=MAX_ROWS)
         instances = [{"id": r.id, "name": r.name} for r in rows]
-    return render("console/capacity.html", instances=instances, periods=PERIODS)
+    settings = runtime().settings
+    return render(
+        "console/capacity.html",
+        instances=instances,
+        periods=PERIODS,
+        window_days=fleet_forecast.WINDOW_DAYS,
+        warn_days=settings.capacity_alert_days,
+    )
