@@ -24,7 +24,7 @@ from whalefall.fleet.base import seconds
 from whalefall.models import AlertDelivery
 from whalefall.models.fleet import DatabaseSize, Instance, InstanceSize, TableSize
 from whalefall.services import alert_channels, fleet_forecast, fleet_sizes
-from whalefall.tasks import collect_database_sizes
+from whalefall.tasks import collect_database_sizes, sync_accounts
 
 BASE = "/scheduler/api"
 MiB = 1024 * 1024
@@ -307,7 +307,7 @@ def test_a_disk_forecast_to_fill_soon_raises_the_capacity_alert_once_a_day(runti
 
 @pytest.mark.mariadb
 def test_the_api_sets_a_disk_capacity_and_shows_forecasts_tables_facts_and_failures(
-    client, bearer, runtime, mariadb
+    client, bearer, login, runtime, mariadb
 ):
     admin, viewer = bearer("admin"), bearer("viewer")
     made = client.post(
@@ -357,4 +357,9 @@ def test_the_api_sets_a_disk_capacity_and_shows_forecasts_tables_facts_and_failu
     by_name = {r["name"]: r for r in tested["data"]["results"]}
     assert by_name["maria"]["connected"] and by_name["maria"]["facts"]["uptime_seconds"] > 0
     assert not by_name["wrong-port"]["connected"] and tested["data"]["failed"] == 1
-    assert wrong["id"] != made["id"]
+
+    # The wrong port's page says its last account sync failed, not just "no accounts yet".
+    sync_accounts.run(context(runtime, job_id="sync"))
+    login(client, "viewer")
+    page = client.get(f"/scheduler/instances/{wrong['id']}").get_data(as_text=True)
+    assert "还没有同步到账户：上次同步失败了" in page and "上次账户同步失败" in page
