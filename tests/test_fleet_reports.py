@@ -344,6 +344,10 @@ def test_the_api_sets_a_disk_capacity_and_shows_forecasts_tables_facts_and_failu
         "data"
     ]
     assert forecast["warn_days"] == 30 and forecast["instances"][0]["disk_capacity_bytes"] == 10 * 2**30
+    dbs = client.get(f"{BASE}/instances/{made['id']}/databases", headers=viewer).get_json()["data"][
+        "databases"
+    ]
+    assert dbs and all(d["data_bytes"] is not None and d["free_bytes"] is not None for d in dbs)
     tables = client.get(f"{BASE}/instances/{made['id']}/tables?database=mysql", headers=viewer)
     assert tables.status_code == 200
     assert client.get(f"{BASE}/instances/99999/tables", headers=viewer).status_code == 404

@@ -188,6 +188,8 @@ def instance_account_changes(instance_id: int):
 @require(Role.VIEWER)
 def instance_databases(instance_id: int):
     q = query(DatabaseListQuery)
+    with runtime().db.read() as session:
+        parts = fleet_sizes.latest_parts(session, instance_id)
     return _instance_page(
         instance_id,
         "databases",
@@ -197,7 +199,7 @@ def instance_databases(instance_id: int):
             ),
             q,
         ),
-        fleet_sizes.inventory_to_dict,
+        lambda r: fleet_sizes.inventory_to_dict(r, parts),
     )
 
 

@@ -103,7 +103,8 @@ def instance_page(instance_id: int):
         database_rows, database_total = fleet_sizes.inventory_page(
             session, instance_id, include_gone=True, page=1, per_page=MAX_ROWS
         )
-        databases = [fleet_sizes.inventory_to_dict(d) for d in database_rows]
+        parts = fleet_sizes.latest_parts(session, instance_id)
+        databases = [fleet_sizes.inventory_to_dict(d, parts) for d in database_rows]
         tables = [fleet_sizes.table_to_dict(r) for r in fleet_sizes.largest_tables(session, instance_id)]
         forecast = fleet_forecast.instance_forecast(
             session,

@@ -12,7 +12,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from whalefall import clock
@@ -226,10 +226,29 @@ def inventory_page(
     )
 
 
-def inventory_to_dict(row: DatabaseInventory) -> dict[str, Any]:
+def latest_parts(session: Session, instance_id: int) -> dict[str, DatabaseSize]:
+    """Each database's size row of the instance's latest collection (its data, index, free split)."""
+    latest = (
+        select(func.max(DatabaseSize.collected_date))
+        .where(DatabaseSize.instance_id == instance_id)
+        .scalar_subquery()
+    )
+    rows = session.scalars(
+        select(DatabaseSize).where(
+            DatabaseSize.instance_id == instance_id, DatabaseSize.collected_date == latest
+        )
+    )
+    return {row.database_name: row for row in rows}
+
+
+def inventory_to_dict(row: DatabaseInventory, parts: dict[str, DatabaseSize] | None = None) -> dict[str, Any]:
+    part = (parts or {}).get(row.database_name)
     return {
         "name": row.database_name,
         "size_bytes": row.last_size_bytes,
+        "data_bytes": part.data_bytes if part else None,
+        "index_bytes": part.index_bytes if part else None,
+        "free_bytes": part.free_bytes if part else None,
         "first_seen": row.first_seen_date.isoformat(),
         "last_seen": row.last_seen_date.isoformat(),
         "is_gone": row.is_gone,
