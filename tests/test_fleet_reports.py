@@ -367,3 +367,29 @@ def test_the_api_sets_a_disk_capacity_and_shows_forecasts_tables_facts_and_failu
     login(client, "viewer")
     page = client.get(f"/scheduler/instances/{wrong['id']}").get_data(as_text=True)
     assert "还没有同步到账户：上次同步失败了" in page and "上次账户同步失败" in page
+
+
+def test_the_last_outcome_of_each_fleet_task_is_found_on_every_product_database(any_runtime):
+    from whalefall.errors import FleetTaskFailed
+    from whalefall.fleet.errors import FleetUnreachable
+    from whalefall.services import fleet_sessions, instances
+
+    rt = any_runtime
+    iid = fake_instance(rt, "flaky", None)
+    only = [i for i in fleet_sessions.load_instances(rt) if i.id == iid]
+
+    def ok(instance, session_id):
+        return fleet_sessions.Outcome()
+
+    def refused(instance, session_id):
+        raise FleetUnreachable("mysql 192.0.2.1:3306: connection refused")
+
+    fleet_sessions.run_per_instance(context(rt), "collect_database_sizes", only, ok)
+    with pytest.raises(FleetTaskFailed, match="失败 1 个"):  # every instance failed: the run fails
+        fleet_sessions.run_per_instance(context(rt), "collect_database_sizes", only, refused)
+    fleet_sessions.run_per_instance(context(rt), "sync_accounts", only, ok)
+    with rt.db.read() as session:
+        summary = instances.summaries(session, [iid], "Asia/Shanghai")[iid]
+    assert summary["failed_tasks"] == ["collect_database_sizes"]
+    assert summary["last_outcomes"]["collect_database_sizes"]["error"].endswith("connection refused")
+    assert summary["last_outcomes"]["sync_accounts"]["status"] == "success"
