@@ -207,6 +207,18 @@ def test_sqlserver_counts_data_and_log_files_and_oracle_its_free_space():
     assert (ts[0].size_bytes, ts[0].free_bytes, ts[1].free_bytes) == (5242880, 1048576, None)
 
 
+def test_sqlserver_and_oracle_largest_tables_from_recorded_rows():
+    mssql = sqlserver.build_tables("orders", [("dbo.lines", 10485760, 8388608, 1048576, 120000)])
+    assert [(t.database, t.name, t.total_bytes, t.index_bytes, t.rows) for t in mssql] == [
+        ("orders", "dbo.lines", 10485760, 1048576, 120000)
+    ]
+    ora = oracle.build_tables([("USERS", "APP.ORDERS", 5242880, 1000), ("USERS", "APP.NEW", 65536, None)])
+    assert [(t.database, t.name, t.total_bytes, t.rows) for t in ora] == [
+        ("USERS", "APP.ORDERS", 5242880, 1000),
+        ("USERS", "APP.NEW", 65536, None),
+    ]
+
+
 # --- growth, forecast and the capacity alert -----------------------------------------------------------
 
 TODAY = date(2026, 11, 30)

@@ -3,7 +3,9 @@
 Accounts are users with their status, profile and authentication, the roles
 granted to them directly and their system privileges; users Oracle maintains
 itself (``ORACLE_MAINTAINED = 'Y'``, 12c and later) are system accounts.
-Sizes are tablespaces: the sum of their data files. The instance's
+Sizes are tablespaces: the size of their data files (temp files for the
+temporary ones), with the free space inside; the largest tables are their
+segments (``dba_segments``). The instance's
 ``database`` field is the service name.
 
 Not yet exercised against a live server: tested on recorded result rows.
@@ -16,8 +18,10 @@ from typing import Any
 from whalefall.fleet.base import (
     Account,
     Adapter,
+    Capacity,
     DatabaseSize,
     Facts,
+    TableSize,
     is_driver_error,
     parse_sizes,
     seconds,
@@ -47,6 +51,20 @@ FROM dba_data_files df GROUP BY df.tablespace_name
 UNION ALL
 SELECT tf.tablespace_name, SUM(tf.bytes), NULL, NULL, NULL FROM dba_temp_files tf GROUP BY tf.tablespace_name
 ORDER BY 1
+"""
+# Each tablespace's largest tables: their segments (partitions summed), with the optimizer's row
+# count (a statistic, like MySQL's TABLE_ROWS). Indexes are segments of their own: not counted here.
+TABLES_SQL = """
+SELECT tablespace_name, name, total, num_rows FROM (
+  SELECT s.tablespace_name, s.owner || '.' || s.segment_name AS name, SUM(s.bytes) AS total,
+         MAX(t.num_rows) AS num_rows,
+         ROW_NUMBER() OVER (PARTITION BY s.tablespace_name ORDER BY SUM(s.bytes) DESC) AS rn
+  FROM dba_segments s
+  LEFT JOIN dba_tables t ON t.owner = s.owner AND t.table_name = s.segment_name
+  WHERE s.segment_type IN ('TABLE', 'TABLE PARTITION', 'TABLE SUBPARTITION')
+  GROUP BY s.tablespace_name, s.owner, s.segment_name
+) WHERE rn <= :top
+ORDER BY tablespace_name, total DESC
 """
 UPTIME_SQL = "SELECT ROUND((SYSDATE - startup_time) * 86400) FROM v$instance"
 ROLE_SQL = "SELECT database_role FROM v$database"
@@ -139,6 +157,12 @@ class OracleAdapter(Adapter):
     def database_sizes(self) -> list[DatabaseSize]:
         return parse_sizes(self.rows(SIZES_SQL))
 
+    def capacity(self, top_tables: int) -> Capacity:
+        capacity = Capacity(self.database_sizes())
+        if top_tables > 0:
+            capacity.tables = build_tables(self.rows(TABLES_SQL, (int(top_tables),)))
+        return capacity
+
     def facts(self) -> Facts:
         version = self.version()
         uptime = role = lag = None
@@ -152,6 +176,21 @@ class OracleAdapter(Adapter):
             if not is_driver_error(exc):
                 raise
         return parse_facts(version, uptime, role, lag)
+
+
+def build_tables(rows: list[tuple]) -> list[TableSize]:
+    """``(tablespace, owner.table, bytes, num_rows)`` rows as tables of their tablespace."""
+    return [
+        TableSize(
+            str(space),
+            str(name),
+            int(total or 0),
+            int(total or 0),
+            None,
+            None if count is None else int(count),
+        )
+        for space, name, total, count in rows
+    ]
 
 
 def parse_facts(version: str, uptime: Any, database_role: Any, apply_lag: Any) -> Facts:

@@ -3,8 +3,10 @@
 Accounts are server logins with their server roles and server permissions,
 and, per database, the database user mapped to each login with its database
 roles and permissions; database users with no login (contained or orphaned
-users) are accounts of their own, keyed ``database\\user``. Sizes are the data
-files (``type = 0``) of ``sys.master_files``.
+users) are accounts of their own, keyed ``database\\user``. Sizes are the space
+the data and log files take (``sys.master_files``, allocated pages), the data
+files alone being the data part; the largest tables come from each database's
+allocation units.
 
 Not yet exercised against a live server: tested on recorded result rows.
 """
@@ -16,8 +18,10 @@ from typing import Any
 from whalefall.fleet.base import (
     Account,
     Adapter,
+    Capacity,
     DatabaseSize,
     Facts,
+    TableSize,
     is_driver_error,
     parse_sizes,
     seconds,
@@ -73,6 +77,22 @@ FROM sys.master_files mf JOIN sys.databases d ON d.database_id = mf.database_id
 WHERE mf.type IN (0, 1)
 GROUP BY d.name
 ORDER BY d.name
+"""
+# Each table's allocated pages (total), the pages its heap or clustered index uses (data) and its
+# other indexes use (index), and its rows (counted once per partition, from the in-row data).
+TABLES_SQL = """
+SELECT TOP ({top}) s.name + '.' + t.name,
+       SUM(CAST(a.total_pages AS BIGINT)) * 8192,
+       SUM(CASE WHEN i.index_id IN (0, 1) THEN CAST(a.used_pages AS BIGINT) ELSE 0 END) * 8192,
+       SUM(CASE WHEN i.index_id > 1 THEN CAST(a.used_pages AS BIGINT) ELSE 0 END) * 8192,
+       SUM(CASE WHEN i.index_id IN (0, 1) AND a.type = 1 THEN p.rows ELSE 0 END)
+FROM {db}.sys.tables t
+JOIN {db}.sys.schemas s ON s.schema_id = t.schema_id
+JOIN {db}.sys.indexes i ON i.object_id = t.object_id
+JOIN {db}.sys.partitions p ON p.object_id = i.object_id AND p.index_id = i.index_id
+JOIN {db}.sys.allocation_units a ON a.container_id = p.partition_id
+GROUP BY s.name, t.name
+ORDER BY 2 DESC, 1
 """
 UPTIME_SQL = "SELECT DATEDIFF(SECOND, sqlserver_start_time, SYSDATETIME()) FROM sys.dm_os_sys_info"
 # An availability group replica's role, and on a secondary the largest lag of its databases
@@ -233,6 +253,21 @@ class SQLServerAdapter(Adapter):
     def database_sizes(self) -> list[DatabaseSize]:
         return parse_sizes(self.rows(SIZES_SQL))
 
+    def capacity(self, top_tables: int) -> Capacity:
+        """Sizes, and each accessible database's largest tables (three-part names, one query each)."""
+        capacity = Capacity(self.database_sizes())
+        if top_tables <= 0:
+            return capacity
+        for (db,) in self.rows(DATABASES_SQL):
+            sql = TABLES_SQL.format(top=int(top_tables), db=quote_name(db))
+            try:
+                capacity.tables.extend(build_tables(db, self.rows(sql)))
+            except Exception as exc:
+                if not is_driver_error(exc):
+                    raise
+                capacity.notes.append(f"{db}: tables not read: {self.describe_error(exc)[:200]}")
+        return capacity
+
     def facts(self) -> Facts:
         version = self.version()
         uptime = role_rows = None
@@ -243,6 +278,14 @@ class SQLServerAdapter(Adapter):
             if not is_driver_error(exc):  # VIEW SERVER STATE is needed: without it, unknown
                 raise
         return parse_facts(version, uptime, role_rows)
+
+
+def build_tables(database: str, rows: list[tuple]) -> list[TableSize]:
+    """``(schema.table, total, data, index, rows)`` rows as tables of ``database``."""
+    return [
+        TableSize(database, str(name), int(total or 0), int(data or 0), int(index or 0), int(count or 0))
+        for name, total, data, index, count in rows
+    ]
 
 
 def parse_facts(version: str, uptime: Any, role_rows: list[tuple] | None) -> Facts:
