@@ -11,6 +11,7 @@ import logging
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pytest
@@ -132,3 +133,25 @@ def mariadb_server() -> Iterator[Server]:
 @pytest.fixture(name="postgres")
 def postgres_server() -> Iterator[Server]:
     yield from _server("postgresql", POSTGRES)
+
+
+@contextmanager
+def mariadb_database(name: str, *statements: str) -> Iterator[sa.URL]:
+    """The local MariaDB with a database ``name`` of a test's own (made by ``statements``, run
+    after it is created), dropped afterwards; skips the test when the server is not there."""
+    url = sa.engine.make_url(SERVER_URLS["mariadb"])
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
+            conn.exec_driver_sql(f"CREATE DATABASE {name}")
+            for statement in statements:
+                conn.exec_driver_sql(statement)
+    except Exception as exc:  # noqa: BLE001  (any failure means: no server to point at)
+        unavailable(f"MariaDB is not reachable at {url.host}:{url.port}: {exc}")
+    try:
+        yield url
+    finally:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
+        engine.dispose()

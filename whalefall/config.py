@@ -80,6 +80,8 @@ class Settings(BaseSettings):
     fleet_statement_timeout_seconds: int = Field(defaults.FLEET_STATEMENT_TIMEOUT_SECONDS, ge=1, le=86400)
     fleet_exclude_system_accounts: bool = defaults.FLEET_EXCLUDE_SYSTEM_ACCOUNTS
     fleet_account_exclude: str = defaults.FLEET_ACCOUNT_EXCLUDE
+    fleet_top_tables: int = Field(defaults.FLEET_TOP_TABLES, ge=0, le=1000)
+    capacity_alert_days: int = Field(defaults.CAPACITY_ALERT_DAYS, ge=1, le=3650)
     partition_retention_months: int = Field(defaults.PARTITION_RETENTION_MONTHS, ge=1, le=120)
     partition_warning_size_mb: int = Field(defaults.PARTITION_WARNING_SIZE_MB, ge=1)
 

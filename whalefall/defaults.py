@@ -52,6 +52,8 @@ FLEET_EXCLUDE_SYSTEM_ACCOUNTS = (
     True  # skip the accounts each engine ships (mysql.sys, pg_*, ##MS_…##, Oracle-maintained)
 )
 FLEET_ACCOUNT_EXCLUDE = ""  # more accounts to skip: comma-separated globs, each optionally "engine:" prefixed
+FLEET_TOP_TABLES = 10  # the largest tables kept per database at each size collection (0: none)
+CAPACITY_ALERT_DAYS = 30  # an instance forecast to fill its disk sooner raises the `capacity` alert
 PARTITION_RETENTION_MONTHS = (
     12  # monthly size partitions older than this many months before the current are dropped
 )

@@ -19,8 +19,8 @@ from datetime import datetime
 import pytest
 import sqlalchemy as sa
 
-from tests.conftest import SERVER_URLS, unavailable
 from tests.e2e import test_console_browser as base
+from tests.fleet_support import mariadb_database
 from tests.proc import wait_until
 from whalefall.console.fleet import size_text
 
@@ -37,24 +37,12 @@ VERSION = re.compile(r"\d+\.\d+")
 @pytest.fixture
 def mariadb() -> Iterator[sa.URL]:
     """The local MariaDB, with a database of this test's own holding a little data."""
-    url = sa.engine.make_url(SERVER_URLS["mariadb"])
-    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
-    try:
-        with engine.begin() as conn:
-            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {DATABASE}")
-            conn.exec_driver_sql(f"CREATE DATABASE {DATABASE}")
-            conn.exec_driver_sql(f"CREATE TABLE {DATABASE}.t (id INT PRIMARY KEY, v VARCHAR(200))")
-            conn.exec_driver_sql(
-                f"INSERT INTO {DATABASE}.t VALUES (1, REPEAT('x', 200)), (2, REPEAT('y', 200))"
-            )
-    except Exception as exc:  # noqa: BLE001  (any failure means: no server to point at)
-        unavailable(f"MariaDB is not reachable at {url.host}:{url.port}: {exc}")
-    try:
+    with mariadb_database(
+        DATABASE,
+        f"CREATE TABLE {DATABASE}.t (id INT PRIMARY KEY, v VARCHAR(200))",
+        f"INSERT INTO {DATABASE}.t VALUES (1, REPEAT('x', 200)), (2, REPEAT('y', 200))",
+    ) as url:
         yield url
-    finally:
-        with engine.begin() as conn:
-            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {DATABASE}")
-        engine.dispose()
 
 
 def version_toast(page):

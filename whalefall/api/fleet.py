@@ -14,15 +14,24 @@ from whalefall.api.fleet_schemas import (
     AccountListQuery,
     CapacityQuery,
     DatabaseListQuery,
+    ForecastQuery,
     InstanceListQuery,
     SyncSessionQuery,
+    TableListQuery,
 )
 from whalefall.auth.guard import current_actor, require
 from whalefall.domain.instancespec import ConnectionCheck, InstanceCreate, InstancePatch
 from whalefall.errors import InvalidInput
 from whalefall.i18n.messages import say
 from whalefall.models import Role
-from whalefall.services import fleet_accounts, fleet_capacity, fleet_partitions, fleet_sessions, fleet_sizes
+from whalefall.services import (
+    fleet_accounts,
+    fleet_capacity,
+    fleet_forecast,
+    fleet_partitions,
+    fleet_sessions,
+    fleet_sizes,
+)
 from whalefall.services import instances as instance_service
 from whalefall.web.envelope import listing, ok
 from whalefall.web.queries import query
@@ -41,7 +50,7 @@ def _tz() -> str:
 def _instance_data(instance_id: int) -> dict:
     with runtime().db.read() as session:
         instance = instance_service.get(session, instance_id)
-        counts = instance_service.summaries(session, [instance_id])[instance_id]
+        counts = instance_service.summaries(session, [instance_id], _tz())[instance_id]
     return instance_service.to_dict(instance, _tz(), counts=counts)
 
 
@@ -59,7 +68,7 @@ def list_instances():
             page=q.page,
             per_page=q.per_page,
         )
-        counts = instance_service.summaries(session, [r.id for r in rows])
+        counts = instance_service.summaries(session, [r.id for r in rows], _tz())
     items = [instance_service.to_dict(r, _tz(), counts=counts[r.id]) for r in rows]
     return listing("instances", items, total, page=q.page, per_page=q.per_page)
 
@@ -77,6 +86,17 @@ def create_instance():
 def check_connection():
     data = parse(ConnectionCheck, json_body())
     return _tested(instance_service.check_connection(runtime(), data, current_actor()))
+
+
+@bp.post("/instances/test-all")
+@require(Role.OPERATOR)
+def test_all_instances():
+    results = fleet_sessions.test_all(runtime(), current_actor())
+    connected = sum(1 for r in results if r["connected"])
+    return ok(
+        {"results": results, "connected": connected, "failed": len(results) - connected},
+        say("instances_tested", connected=connected, failed=len(results) - connected),
+    )
 
 
 @bp.get("/instances/<id:instance_id>")
@@ -168,6 +188,8 @@ def instance_account_changes(instance_id: int):
 @require(Role.VIEWER)
 def instance_databases(instance_id: int):
     q = query(DatabaseListQuery)
+    with runtime().db.read() as session:
+        parts = fleet_sizes.latest_parts(session, instance_id)
     return _instance_page(
         instance_id,
         "databases",
@@ -177,8 +199,33 @@ def instance_databases(instance_id: int):
             ),
             q,
         ),
-        fleet_sizes.inventory_to_dict,
+        lambda r: fleet_sizes.inventory_to_dict(r, parts),
     )
+
+
+@bp.get("/instances/<id:instance_id>/tables")
+@require(Role.VIEWER)
+def instance_tables(instance_id: int):
+    q = query(TableListQuery)
+    with runtime().db.read() as session:
+        instance_service.get(session, instance_id)
+        rows = fleet_sizes.largest_tables(session, instance_id, database=q.database, limit=q.limit)
+    return ok({"tables": [fleet_sizes.table_to_dict(r) for r in rows]})
+
+
+@bp.get("/capacity/forecast")
+@require(Role.VIEWER)
+def capacity_forecast():
+    q = query(ForecastQuery)
+    rt = runtime()
+    warn = rt.settings.capacity_alert_days
+    with rt.db.read() as session:
+        if q.instance_id:
+            instance_service.get(session, q.instance_id)
+        forecasts = fleet_forecast.fleet_forecast(
+            session, fleet_sizes.business_date(rt), warn_days=warn, instance_id=q.instance_id
+        )
+    return ok({"warn_days": warn, "window_days": fleet_forecast.WINDOW_DAYS, "instances": forecasts})
 
 
 @bp.get("/capacity")

@@ -50,6 +50,17 @@ class CapacityQuery(Query):
     top: int = Field(10, ge=0, le=100, description="how many largest and fastest-growing databases")
 
 
+class TableListQuery(Query):
+    database: str | None = Field(None, max_length=255, description="one database; all when left out")
+    limit: int = Field(100, ge=1, le=1000, description="how many of the largest tables")
+
+
+class ForecastQuery(Query):
+    instance_id: RowId | None = Field(
+        None, description="one instance, with its databases' growth; all instances when left out"
+    )
+
+
 class SyncSessionQuery(Pagination):
     task: (
         Literal["sync_accounts", "collect_database_sizes", "calculate_database_size_aggregations"] | None

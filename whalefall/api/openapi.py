@@ -15,8 +15,10 @@ from whalefall.api.fleet_schemas import (
     AccountListQuery,
     CapacityQuery,
     DatabaseListQuery,
+    ForecastQuery,
     InstanceListQuery,
     SyncSessionQuery,
+    TableListQuery,
 )
 from whalefall.api.schemas import CodeCheck, CronPreview
 from whalefall.domain.base import MAX_BIGINT, MAX_INT
@@ -149,11 +151,35 @@ ROUTES: list[tuple[str, str, str | None, str, type[BaseModel] | None, type[BaseM
     ),
     (
         "get",
+        "/instances/{instance_id}/tables",
+        "viewer",
+        "The largest tables per database at the latest collection: rows, data, index, growth",
+        None,
+        TableListQuery,
+    ),
+    (
+        "post",
+        "/instances/test-all",
+        "operator",
+        "Test every active instance's connection and read its version, uptime and role",
+        None,
+        None,
+    ),
+    (
+        "get",
         "/capacity",
         "viewer",
         "Size series per instance or database, largest and fastest-growing databases",
         None,
         CapacityQuery,
+    ),
+    (
+        "get",
+        "/capacity/forecast",
+        "viewer",
+        "Growth per day, week and month and the days until the disk is full, per instance",
+        None,
+        ForecastQuery,
     ),
     ("get", "/sync-sessions", "viewer", "Sessions of the fleet tasks", None, SyncSessionQuery),
     ("get", "/sync-sessions/{session_id}", "viewer", "One session with its per-instance rows", None, None),

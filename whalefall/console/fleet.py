@@ -14,7 +14,7 @@ from typing import Any
 
 from whalefall.auth.guard import page_login_required
 from whalefall.console import bp, render, runtime
-from whalefall.services import fleet_accounts, fleet_sizes
+from whalefall.services import fleet_accounts, fleet_forecast, fleet_sizes
 from whalefall.services import instances as instance_service
 
 DB_TYPES = ("mysql", "postgresql", "sqlserver", "oracle")
@@ -23,16 +23,7 @@ MAX_ROWS = 1000
 CHANGES_SHOWN = 100
 
 
-def size_text(value: int | None) -> str:
-    """Bytes in binary units, one decimal: ``1.5 GiB``; empty when unknown."""
-    if not isinstance(value, int | float):
-        return ""
-    size = float(value)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(size) < 1024 or unit == "TiB":
-            return f"{int(size)} B" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return ""  # pragma: no cover
+size_text = fleet_sizes.size_text
 
 
 def _privilege_lines(privileges: Any) -> list[str]:
@@ -84,7 +75,7 @@ def instances_page():
     tz = runtime().settings.timezone
     with runtime().db.read() as session:
         rows, total = instance_service.page(session, page=1, per_page=MAX_ROWS)
-        counts = instance_service.summaries(session, [r.id for r in rows])
+        counts = instance_service.summaries(session, [r.id for r in rows], tz)
         instances = [instance_service.to_dict(r, tz, counts=counts[r.id]) for r in rows]
     return render("console/instances.html", instances=instances, total=total, db_types=DB_TYPES)
 
@@ -96,7 +87,7 @@ def instance_page(instance_id: int):
     with runtime().db.read() as session:  # an unknown instance is the 404 page (whalefall.web.errors)
         row = instance_service.get(session, instance_id)
         instance = instance_service.to_dict(
-            row, tz, counts=instance_service.summaries(session, [row.id])[row.id]
+            row, tz, counts=instance_service.summaries(session, [row.id], tz)[row.id]
         )
         account_rows, account_total = fleet_accounts.page(session, instance_id, page=1, per_page=MAX_ROWS)
         accounts = [
@@ -112,7 +103,16 @@ def instance_page(instance_id: int):
         database_rows, database_total = fleet_sizes.inventory_page(
             session, instance_id, include_gone=True, page=1, per_page=MAX_ROWS
         )
-        databases = [fleet_sizes.inventory_to_dict(d) for d in database_rows]
+        parts = fleet_sizes.latest_parts(session, instance_id)
+        databases = [fleet_sizes.inventory_to_dict(d, parts) for d in database_rows]
+        tables = [fleet_sizes.table_to_dict(r) for r in fleet_sizes.largest_tables(session, instance_id)]
+        forecast = fleet_forecast.instance_forecast(
+            session,
+            row,
+            fleet_sizes.business_date(runtime()),
+            warn_days=runtime().settings.capacity_alert_days,
+            databases=False,
+        )
     return render(
         "console/instance.html",
         instance=instance,
@@ -122,6 +122,8 @@ def instance_page(instance_id: int):
         change_total=change_total,
         databases=databases,
         database_total=database_total,
+        tables=tables,
+        forecast=forecast,
     )
 
 
@@ -131,4 +133,11 @@ def capacity_page():
     with runtime().db.read() as session:
         rows, _ = instance_service.page(session, page=1, per_page=MAX_ROWS)
         instances = [{"id": r.id, "name": r.name} for r in rows]
-    return render("console/capacity.html", instances=instances, periods=PERIODS)
+    settings = runtime().settings
+    return render(
+        "console/capacity.html",
+        instances=instances,
+        periods=PERIODS,
+        window_days=fleet_forecast.WINDOW_DAYS,
+        warn_days=settings.capacity_alert_days,
+    )

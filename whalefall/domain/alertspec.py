@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import Field, StringConstraints
 
@@ -26,9 +26,6 @@ class ChannelCreate(ChannelPatch):
 
 
 EventName = Literal[
-    "failure", "timeout", "missed", "interrupted", "skipped_upstream", "recovery", "partial", "long_running"
-]
-DEFAULT_EVENTS: list[EventName] = [
     "failure",
     "timeout",
     "missed",
@@ -36,7 +33,11 @@ DEFAULT_EVENTS: list[EventName] = [
     "skipped_upstream",
     "recovery",
     "partial",
+    "long_running",
+    "capacity",
 ]
+# Every event alerts by default but ``long_running``, which needs its threshold set.
+DEFAULT_EVENTS: list[EventName] = [e for e in get_args(EventName) if e != "long_running"]
 
 
 class NotifyPolicy(Strict):

@@ -35,6 +35,12 @@ class InstancePatch(Strict):
     tags: list[Tag] | None = Field(None, max_length=20)
     description: str | None = Field(None, max_length=2000)
     is_active: bool | None = None
+    disk_capacity_bytes: int | None = Field(
+        None,
+        ge=1,
+        le=2**62,
+        description="the disk the databases live on, for the days-until-full forecast; null clears it",
+    )
 
     @field_validator("name", "username")
     @classmethod

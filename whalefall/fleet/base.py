@@ -16,6 +16,8 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
+from decimal import Decimal
 from typing import Any, ClassVar
 
 from whalefall.fleet.errors import FleetUnreachable
@@ -61,6 +63,50 @@ class Account:
 class DatabaseSize:
     name: str
     size_bytes: int | None  # None: the database exists but this login may not measure it
+    # The split the engine reports (MySQL: its table statistics; None where it reports none).
+    data_bytes: int | None = None
+    index_bytes: int | None = None
+    free_bytes: int | None = None
+
+
+@dataclass(frozen=True)
+class TableSize:
+    """One table of a database: the space it takes (``total_bytes``), as the engine splits it."""
+
+    database: str
+    name: str
+    total_bytes: int
+    data_bytes: int | None = None
+    index_bytes: int | None = None
+    rows: int | None = None  # the engine's estimate (MySQL TABLE_ROWS, PostgreSQL reltuples)
+    engine: str | None = None
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What a server says about itself: version, time since start, replication role and lag."""
+
+    version: str
+    uptime_seconds: int | None = None
+    role: str | None = None  # "primary", "replica", or None when the login may not see it
+    replica_lag_seconds: float | None = None  # a replica's delay, where the engine reports it
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "uptime_seconds": self.uptime_seconds,
+            "role": self.role,
+            "replica_lag_seconds": self.replica_lag_seconds,
+        }
+
+
+@dataclass
+class Capacity:
+    """Database sizes and, per database, its largest tables."""
+
+    databases: list[DatabaseSize]
+    tables: list[TableSize] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what the collection could not measure, in words
 
 
 class Adapter(ABC):
@@ -143,6 +189,15 @@ class Adapter(ABC):
     def database_sizes(self) -> list[DatabaseSize]:
         """Each database's size in bytes, system databases included (the caller filters)."""
 
+    def capacity(self, top_tables: int) -> Capacity:
+        """Database sizes and the ``top_tables`` largest tables of each database (engines that
+        cannot list tables from one connection give none)."""
+        return Capacity(self.database_sizes())
+
+    def facts(self) -> Facts:
+        """Version, uptime and replication role; a fact this login may not read is None."""
+        return Facts(self.version())
+
 
 def is_driver_error(exc: BaseException) -> bool:
     """Raised by a database driver (or the network under it), not by our own code."""
@@ -150,11 +205,43 @@ def is_driver_error(exc: BaseException) -> bool:
 
 
 def parse_sizes(rows: Iterable[Sequence[Any]]) -> list[DatabaseSize]:
-    """``(name, bytes)`` rows as sizes; a NULL size (nothing allocated yet) is 0."""
+    """``(name, bytes[, data, index, free])`` rows as sizes; a NULL size (nothing allocated yet) is 0,
+    a NULL or missing part unknown."""
+
+    def part(row: Sequence[Any], i: int) -> int | None:
+        return None if len(row) <= i or row[i] is None else int(row[i])
+
     return [
-        DatabaseSize(name.decode() if isinstance(name, bytes) else str(name), int(size or 0))
-        for name, size in rows
+        DatabaseSize(
+            row[0].decode() if isinstance(row[0], bytes) else str(row[0]),
+            int(row[1] or 0),
+            part(row, 2),
+            part(row, 3),
+            part(row, 4),
+        )
+        for row in rows
     ]
+
+
+def seconds(value: Any) -> float | None:
+    """A lag or an uptime as seconds: numbers as they are, ``timedelta`` in seconds, Oracle's
+    interval text ``+00 00:00:05`` (days hours:minutes:seconds) parsed; None when unknown."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    if isinstance(value, int | float | Decimal):
+        return float(value)
+    text = str(value).strip()
+    sign = -1.0 if text.startswith("-") else 1.0
+    days, _, clock_part = text.lstrip("+-").partition(" ")
+    if not clock_part:
+        days, clock_part = "0", days
+    try:
+        h, m, s = clock_part.split(":")
+        return sign * (int(days) * 86400 + int(h) * 3600 + int(m) * 60 + float(s))
+    except ValueError:
+        return None
 
 
 def sorted_unique(values: Iterable[str]) -> list[str]:

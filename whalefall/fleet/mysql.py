@@ -2,17 +2,28 @@
 
 Accounts are ``'user'@'host'`` (and MariaDB roles), with privileges parsed
 from ``SHOW GRANTS`` — the server's own account of what each one may do —
-and flags from ``mysql.user`` and ``SHOW CREATE USER``. Sizes are data plus
-index length per schema from ``information_schema``.
+and flags from ``mysql.user`` and ``SHOW CREATE USER``.
+
+Sizes are the space on disk: an InnoDB table in its own tablespace counts
+its file (``ALLOCATED_SIZE``, else ``FILE_SIZE``, of
+``information_schema.INNODB_TABLESPACES`` on MySQL 8 or
+``INNODB_SYS_TABLESPACES`` on MariaDB and MySQL 5.7), which grows as rows are
+written — ``DATA_LENGTH`` of an InnoDB table is a statistic that lags until
+the table is analysed. Every other table (MyISAM, Aria, an InnoDB table in the
+system or a general tablespace) counts ``DATA_LENGTH + INDEX_LENGTH``. Those
+views need the ``PROCESS`` privilege; without it every table counts its
+statistics, and the collection says so.
 """
 
 from __future__ import annotations
 
+import re
 import ssl
 import threading
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from whalefall.fleet.base import Account, Adapter, DatabaseSize, parse_sizes, sorted_unique
+from whalefall.fleet.base import Account, Adapter, Capacity, DatabaseSize, Facts, TableSize, sorted_unique
 
 SYSTEM_USERS = frozenset({"mariadb.sys", "mysql.sys", "mysql.session", "mysql.infoschema"})
 # Columns of mysql.user worth keeping as attributes (never the password hash).
@@ -379,16 +390,141 @@ class MySQLAdapter(Adapter):
             raise
 
     def database_sizes(self) -> list[DatabaseSize]:
+        return self.capacity(0).databases
+
+    def capacity(self, top_tables: int) -> Capacity:
         import pymysql
 
         try:  # MySQL 8 caches table statistics for a day by default
             self.rows("SET SESSION information_schema_stats_expiry = 0")
         except pymysql.MySQLError:
             pass  # MariaDB and MySQL 5.7 have no such cache
-        rows = self.rows(
-            "SELECT s.SCHEMA_NAME, COALESCE(SUM(t.DATA_LENGTH + t.INDEX_LENGTH), 0) "
-            "FROM information_schema.SCHEMATA s "
-            "LEFT JOIN information_schema.TABLES t ON t.TABLE_SCHEMA = s.SCHEMA_NAME "
-            "GROUP BY s.SCHEMA_NAME"
+        schemas = [_plain(r[0]) for r in self.rows(SCHEMATA_SQL)]
+        tables = self.rows(TABLES_SQL)
+        spaces = self._tablespaces()
+        return build_capacity(schemas, tables, spaces, top_tables)
+
+    def _tablespaces(self) -> list[tuple] | None:
+        """``(NAME, FILE_SIZE, ALLOCATED_SIZE)`` of InnoDB's tablespaces, or None when not allowed."""
+        views = TABLESPACE_SQL if not self.is_mariadb else TABLESPACE_SQL[1:]
+        for sql in views:
+            try:
+                return self.rows(sql)
+            except Exception as exc:
+                # 1109 unknown table (the other server's view), 1227/1142 no PROCESS privilege
+                if getattr(exc, "args", (0,))[0] in (1109, 1146, 1227, 1142, 1044):
+                    continue
+                raise
+        return None
+
+    def facts(self) -> Facts:
+        version = self.version()
+        uptime = None
+        for _name, value in self.rows("SHOW GLOBAL STATUS LIKE 'Uptime'"):
+            uptime = int(value)
+        role, lag = None, None
+        for sql in ("SHOW REPLICA STATUS", "SHOW SLAVE STATUS"):
+            try:
+                role, lag = parse_replica_status(self.dict_rows(sql))
+                break
+            except Exception as exc:
+                # 1064 no such statement (older servers), 1227 not allowed (needs REPLICATION CLIENT)
+                if getattr(exc, "args", (0,))[0] in (1064, 1227, 1142):
+                    continue
+                raise
+        return Facts(version, uptime, role, lag)
+
+
+SCHEMATA_SQL = "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA"
+TABLES_SQL = (
+    "SELECT TABLE_SCHEMA, TABLE_NAME, ENGINE, TABLE_ROWS, DATA_LENGTH, INDEX_LENGTH, DATA_FREE "
+    "FROM information_schema.TABLES WHERE ENGINE IS NOT NULL"
+)
+TABLESPACE_SQL = (
+    "SELECT NAME, FILE_SIZE, ALLOCATED_SIZE FROM information_schema.INNODB_TABLESPACES",
+    "SELECT NAME, FILE_SIZE, ALLOCATED_SIZE FROM information_schema.INNODB_SYS_TABLESPACES",
+)
+_ENCODED = re.compile(r"@([0-9a-fA-F]{4})")
+_PARTITION = re.compile(r"#(p|sp)#.*$", re.IGNORECASE)
+
+
+def tablespace_table(name: str) -> tuple[str, str] | None:
+    """``db/t#P#p0`` → ``("db", "t")``: the table a file-per-table tablespace belongs to.
+
+    Names are in the server's file-name encoding: ``@002d`` is ``-`` and so on (the
+    four-hex-digit form; the short forms for accented letters are left as they are, and
+    such a table then counts its statistics). None for the system, undo and general ones.
+    """
+    if "/" not in name:
+        return None
+    schema, _, table = name.partition("/")
+    table = _PARTITION.sub("", table)
+
+    def decode(text: str) -> str:
+        return _ENCODED.sub(lambda m: chr(int(m.group(1), 16)), text)
+
+    return decode(schema), decode(table)
+
+
+def build_capacity(
+    schemas: Iterable[str],
+    tables: Iterable[Sequence[Any]],
+    spaces: Iterable[Sequence[Any]] | None,
+    top_tables: int,
+) -> Capacity:
+    """Sizes per schema and its largest tables, from ``information_schema`` rows.
+
+    ``tables``: ``(schema, table, engine, rows, data, index, free)``; ``spaces``:
+    ``(name, file_size, allocated_size)`` of InnoDB's tablespaces, or None when the login
+    may not read them (then every table counts its statistics).
+    """
+    on_disk: dict[tuple[str, str], int] = {}
+    for name, file_size, allocated in spaces or []:
+        owner = tablespace_table(_plain(name))
+        if owner is not None:
+            size = int(allocated or 0) or int(file_size or 0)
+            on_disk[owner] = on_disk.get(owner, 0) + size
+    totals: dict[str, list[int]] = {_plain(s): [0, 0, 0, 0] for s in schemas}
+    per_schema: dict[str, list[TableSize]] = {}
+    for schema, table, engine, rows, data, index, free in tables:
+        schema, table, engine = _plain(schema), _plain(table), _plain(engine or "")
+        data, index, free = int(data or 0), int(index or 0), int(free or 0)
+        total = data + index
+        if engine.lower() == "innodb" and (schema, table) in on_disk:
+            total = on_disk[(schema, table)]
+        figures = totals.setdefault(schema, [0, 0, 0, 0])
+        figures[0] += total
+        figures[1] += data
+        figures[2] += index
+        figures[3] += free
+        per_schema.setdefault(schema, []).append(
+            TableSize(schema, table, total, data, index, None if rows is None else int(rows), engine or None)
         )
-        return parse_sizes(rows)
+    databases = [
+        DatabaseSize(name, total, data, index, free) for name, (total, data, index, free) in totals.items()
+    ]
+    largest: list[TableSize] = []
+    if top_tables > 0:
+        for listed in per_schema.values():
+            largest.extend(sorted(listed, key=lambda t: (-t.total_bytes, t.name))[:top_tables])
+    capacity = Capacity(databases, largest)
+    if spaces is None:
+        capacity.notes.append("no PROCESS privilege: InnoDB tables count their statistics, not their files")
+    return capacity
+
+
+def parse_replica_status(rows: list[dict[str, Any]]) -> tuple[str, float | None]:
+    """The role and lag from ``SHOW REPLICA STATUS`` (or ``SHOW SLAVE STATUS``) rows.
+
+    No row: not a replica ("primary"). A row: "replica", with ``Seconds_Behind_Source``
+    (``_Master`` before MySQL 8.0.22 / on MariaDB) as the lag — NULL when replication is
+    stopped, the lag then unknown. With several sources (MariaDB), the largest lag.
+    """
+    if not rows:
+        return "primary", None
+    lags = []
+    for row in rows:
+        value = row.get("Seconds_Behind_Source", row.get("Seconds_Behind_Master"))
+        if value is not None and str(value) != "":
+            lags.append(float(value))
+    return "replica", max(lags) if lags else None

@@ -11,10 +11,20 @@ lets it measure every one).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from whalefall.fleet.base import Account, Adapter, DatabaseSize, sorted_unique
+from whalefall.fleet.base import (
+    Account,
+    Adapter,
+    Capacity,
+    DatabaseSize,
+    Facts,
+    TableSize,
+    seconds,
+    sorted_unique,
+)
 
 ROLES_SQL = """
 SELECT r.oid, r.rolname, r.rolsuper, r.rolinherit, r.rolcreaterole, r.rolcreatedb, r.rolcanlogin,
@@ -29,6 +39,25 @@ SELECT d.datname, a.grantee, a.privilege_type, a.is_grantable, d.datdba
 FROM pg_database d, LATERAL aclexplode(COALESCE(d.datacl, acldefault('d', d.datdba))) a
 WHERE NOT d.datistemplate
 ORDER BY d.datname
+"""
+
+# Each table with its TOAST and indexes: pg_total_relation_size is the files' size, like
+# pg_database_size; pg_relation_size of the main fork is the data, pg_indexes_size the indexes.
+TABLES_SQL = """
+SELECT n.nspname || '.' || c.relname, pg_total_relation_size(c.oid), pg_table_size(c.oid),
+       pg_indexes_size(c.oid), GREATEST(c.reltuples, 0)::bigint
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'm', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+  AND n.nspname NOT LIKE 'pg_toast%%'
+ORDER BY 2 DESC, 1 LIMIT %s
+"""
+FACTS_SQL = """
+SELECT pg_is_in_recovery(),
+       EXTRACT(EPOCH FROM now() - pg_postmaster_start_time())::bigint,
+       CASE WHEN pg_is_in_recovery() THEN
+         CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
+              ELSE EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()) END
+       END
 """
 
 SIZES_SQL = """
@@ -172,3 +201,46 @@ class PostgreSQLAdapter(Adapter):
         return [
             DatabaseSize(name, None if size is None else int(size)) for name, size in self.rows(SIZES_SQL)
         ]
+
+    def capacity(self, top_tables: int) -> Capacity:
+        """Sizes, and each measured database's largest tables (one short connection per database:
+        PostgreSQL lists the tables of the database it is connected to only)."""
+        databases = self.database_sizes()
+        capacity = Capacity(databases)
+        if top_tables <= 0:
+            return capacity
+        for db in databases:
+            if db.size_bytes is None:
+                continue
+            try:
+                with type(self)(replace(self.target, database=db.name)) as other:
+                    rows = other.rows(TABLES_SQL, (int(top_tables),))
+            except Exception as exc:  # noqa: BLE001 - one database's tables are not worth the others
+                capacity.notes.append(f"{db.name}: tables not read: {self.target.scrub(str(exc))[:200]}")
+                continue
+            capacity.tables.extend(build_tables(db.name, rows))
+        return capacity
+
+    def facts(self) -> Facts:
+        recovery, uptime, lag = self.rows(FACTS_SQL)[0]
+        return parse_facts(self.version(), recovery, uptime, lag)
+
+
+def build_tables(database: str, rows: list[tuple]) -> list[TableSize]:
+    """``(schema.table, total, table, indexes, estimated rows)`` rows as tables of ``database``."""
+    return [
+        TableSize(database, name, int(total or 0), int(data or 0), int(index or 0), int(count or 0))
+        for name, total, data, index, count in rows
+    ]
+
+
+def parse_facts(version: str, in_recovery: Any, uptime: Any, lag: Any) -> Facts:
+    """A server in recovery is a replica (a standby); its lag is the time since the last replayed
+    transaction, 0 when it has replayed all it received, unknown when it never replayed one."""
+    uptime_seconds = seconds(uptime)
+    return Facts(
+        version,
+        None if uptime_seconds is None else int(uptime_seconds),
+        "replica" if in_recovery else "primary",
+        seconds(lag) if in_recovery else None,
+    )

@@ -3,8 +3,10 @@
 Accounts are server logins with their server roles and server permissions,
 and, per database, the database user mapped to each login with its database
 roles and permissions; database users with no login (contained or orphaned
-users) are accounts of their own, keyed ``database\\user``. Sizes are the data
-files (``type = 0``) of ``sys.master_files``.
+users) are accounts of their own, keyed ``database\\user``. Sizes are the space
+the data and log files take (``sys.master_files``, allocated pages), the data
+files alone being the data part; the largest tables come from each database's
+allocation units.
 
 Not yet exercised against a live server: tested on recorded result rows.
 """
@@ -13,7 +15,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from whalefall.fleet.base import Account, Adapter, DatabaseSize, parse_sizes, sorted_unique
+from whalefall.fleet.base import (
+    Account,
+    Adapter,
+    Capacity,
+    DatabaseSize,
+    Facts,
+    TableSize,
+    is_driver_error,
+    parse_sizes,
+    seconds,
+    sorted_unique,
+)
 
 LOGINS_SQL = """
 SELECT sp.name, sp.type_desc, sp.is_disabled, CAST(LOGINPROPERTY(sp.name, 'IsLocked') AS INT),
@@ -54,12 +67,42 @@ FROM {db}.sys.database_permissions pe
 JOIN {db}.sys.database_principals pr ON pr.principal_id = pe.grantee_principal_id
 WHERE pe.class = 0
 """
+# sys.master_files.size is each file's current size in 8 KiB pages: what it takes on disk. The
+# size counts the data (ROWS) and the log files — both fill the disk; the data files alone
+# are the data part. FILESTREAM/full-text containers report no meaningful size and are left out.
 SIZES_SQL = """
-SELECT d.name, SUM(CAST(mf.size AS BIGINT)) * 8192
+SELECT d.name, SUM(CAST(mf.size AS BIGINT)) * 8192,
+       SUM(CASE WHEN mf.type = 0 THEN CAST(mf.size AS BIGINT) ELSE 0 END) * 8192
 FROM sys.master_files mf JOIN sys.databases d ON d.database_id = mf.database_id
-WHERE mf.type = 0
+WHERE mf.type IN (0, 1)
 GROUP BY d.name
 ORDER BY d.name
+"""
+# Each table's allocated pages (total), the pages its heap or clustered index uses (data) and its
+# other indexes use (index), and its rows (counted once per partition, from the in-row data).
+TABLES_SQL = """
+SELECT TOP ({top}) s.name + '.' + t.name,
+       SUM(CAST(a.total_pages AS BIGINT)) * 8192,
+       SUM(CASE WHEN i.index_id IN (0, 1) THEN CAST(a.used_pages AS BIGINT) ELSE 0 END) * 8192,
+       SUM(CASE WHEN i.index_id > 1 THEN CAST(a.used_pages AS BIGINT) ELSE 0 END) * 8192,
+       SUM(CASE WHEN i.index_id IN (0, 1) AND a.type = 1 THEN p.rows ELSE 0 END)
+FROM {db}.sys.tables t
+JOIN {db}.sys.schemas s ON s.schema_id = t.schema_id
+JOIN {db}.sys.indexes i ON i.object_id = t.object_id
+JOIN {db}.sys.partitions p ON p.object_id = i.object_id AND p.index_id = i.index_id
+JOIN {db}.sys.allocation_units a ON a.container_id = p.partition_id
+GROUP BY s.name, t.name
+ORDER BY 2 DESC, 1
+"""
+UPTIME_SQL = "SELECT DATEDIFF(SECOND, sqlserver_start_time, SYSDATETIME()) FROM sys.dm_os_sys_info"
+# An availability group replica's role, and on a secondary the largest lag of its databases
+# (secondary_lag_seconds, SQL Server 2016 and later). No row: not in an availability group.
+ROLE_SQL = """
+SELECT ars.role_desc,
+       (SELECT MAX(drs.secondary_lag_seconds) FROM sys.dm_hadr_database_replica_states drs
+        WHERE drs.is_local = 1)
+FROM sys.dm_hadr_availability_replica_states ars
+WHERE ars.is_local = 1
 """
 SUPER_ROLES = frozenset({"sysadmin"})
 SUPER_PERMISSIONS = frozenset({"CONTROL SERVER"})
@@ -209,3 +252,50 @@ class SQLServerAdapter(Adapter):
 
     def database_sizes(self) -> list[DatabaseSize]:
         return parse_sizes(self.rows(SIZES_SQL))
+
+    def capacity(self, top_tables: int) -> Capacity:
+        """Sizes, and each accessible database's largest tables (three-part names, one query each)."""
+        capacity = Capacity(self.database_sizes())
+        if top_tables <= 0:
+            return capacity
+        for (db,) in self.rows(DATABASES_SQL):
+            sql = TABLES_SQL.format(top=int(top_tables), db=quote_name(db))
+            try:
+                capacity.tables.extend(build_tables(db, self.rows(sql)))
+            except Exception as exc:
+                if not is_driver_error(exc):
+                    raise
+                capacity.notes.append(f"{db}: tables not read: {self.describe_error(exc)[:200]}")
+        return capacity
+
+    def facts(self) -> Facts:
+        version = self.version()
+        uptime = role_rows = None
+        try:
+            uptime = self.rows(UPTIME_SQL)[0][0]
+            role_rows = self.rows(ROLE_SQL)
+        except Exception as exc:
+            if not is_driver_error(exc):  # VIEW SERVER STATE is needed: without it, unknown
+                raise
+        return parse_facts(version, uptime, role_rows)
+
+
+def build_tables(database: str, rows: list[tuple]) -> list[TableSize]:
+    """``(schema.table, total, data, index, rows)`` rows as tables of ``database``."""
+    return [
+        TableSize(database, str(name), int(total or 0), int(data or 0), int(index or 0), int(count or 0))
+        for name, total, data, index, count in rows
+    ]
+
+
+def parse_facts(version: str, uptime: Any, role_rows: list[tuple] | None) -> Facts:
+    """Role from the local availability replica: PRIMARY, SECONDARY (a replica, with its lag);
+    no row is a server outside any availability group (primary); None: not allowed to see."""
+    role, lag = None, None
+    if role_rows is not None:
+        role = "primary"
+        for role_desc, secondary_lag in role_rows:
+            if str(role_desc or "").upper() == "SECONDARY":
+                role, lag = "replica", seconds(secondary_lag)
+    up = seconds(uptime)
+    return Facts(version, None if up is None else int(up), role, lag)

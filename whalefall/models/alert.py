@@ -20,6 +20,7 @@ class AlertEvent(StrEnum):
     RECOVERY = "recovery"
     PARTIAL = "partial"
     LONG_RUNNING = "long_running"
+    CAPACITY = "capacity"  # an instance's disk is forecast to fill within capacity_alert_days
     SCHEDULER_DOWN = "scheduler_down"
     SCHEDULER_BACK = "scheduler_back"
     TEST = "test"

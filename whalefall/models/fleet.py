@@ -98,6 +98,11 @@ class Instance(Base):
     last_contact_ok: Mapped[bool | None] = mapped_column(Boolean)
     last_contact_error: Mapped[str | None] = mapped_column(Text)
     server_version: Mapped[str | None] = mapped_column(String(255))
+    # What the server said of itself at the last collection or test: {"version", "uptime_seconds",
+    # "role", "replica_lag_seconds", "at"} (fleet.base.Facts).
+    server_facts: Mapped[dict[str, Any] | None] = mapped_column(JSONValue)
+    # The disk the instance's databases live on, given by the DBA: "days until full" needs it.
+    disk_capacity_bytes: Mapped[int | None] = mapped_column(BigInteger)
     created_by: Mapped[str | None] = mapped_column(String(64))
     updated_by: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -157,6 +162,34 @@ class DatabaseSize(Base):
     database_name: Mapped[str] = mapped_column(NameType, primary_key=True)
     collected_date: Mapped[date] = mapped_column(Date, primary_key=True)
     size_bytes: Mapped[int] = mapped_column(BigInteger)
+    # The engine's split where it reports one (MySQL: table statistics, which lag the files).
+    data_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    index_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    free_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    collected_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class TableSize(Base):
+    """One of the largest tables of a database at the latest collection, with the size it had at
+    the collection before (kept on the row, so the table holds one snapshot, not a history)."""
+
+    __tablename__ = "table_sizes"
+    __table_args__ = (
+        UniqueConstraint("instance_id", "database_name", "table_name", name="uq_table_sizes_key"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("instances.id", ondelete="CASCADE"))
+    database_name: Mapped[str] = mapped_column(NameType)
+    table_name: Mapped[str] = mapped_column(NameType)
+    engine: Mapped[str | None] = mapped_column(String(64))
+    row_estimate: Mapped[int | None] = mapped_column(BigInteger)
+    total_bytes: Mapped[int] = mapped_column(BigInteger)
+    data_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    index_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    collected_date: Mapped[date] = mapped_column(Date)
+    previous_total_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    previous_date: Mapped[date | None] = mapped_column(Date)
     collected_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
@@ -33,7 +33,7 @@ from whalefall.models import (
 )
 from whalefall.models.fleet import SyncSession, SyncSessionInstance
 from whalefall.runtime import Runtime
-from whalefall.services import alert_channels, alert_deliveries, audit, nodes, state, windows
+from whalefall.services import alert_channels, alert_deliveries, audit, fleet_sizes, nodes, state, windows
 from whalefall.services.audit import Actor
 from whalefall.services.query import changed_rows
 
@@ -336,28 +336,18 @@ def _raise(
     failed = _failed_instances(session, run.id) if event == AlertEvent.PARTIAL else []
     message = run_message(runtime, job, run, event, held_back, lang, failed_instances=failed)
     for target in targets:
-        key = f"run:{run.id}:{event.value}:{target.name}"
-        if session.scalar(select(AlertDelivery.id).where(AlertDelivery.dedupe_key == key)) is not None:
-            continue
-        session.add(
-            AlertDelivery(
-                dedupe_key=key,
-                event=event.value,
-                job_id=job.id,
-                run_id=run.id,
-                channel=target.name,
-                status=(DeliveryStatus.THROTTLED if throttled else DeliveryStatus.PENDING).value,
-                lang=lang,
-                title=message.title,
-                body=message.text,
-                body_markdown=message.markdown,
-                facts=json.dumps(message.facts, ensure_ascii=False),
-                held_back=held_back,
-                attempts=0,
-                created_at=now,
-                next_attempt_at=None if throttled else now,
-                finished_at=now if throttled else None,
-            )
+        _queue(
+            session,
+            f"run:{run.id}:{event.value}:{target.name}",
+            event,
+            target,
+            message,
+            lang,
+            now,
+            job_id=job.id,
+            run_id=run.id,
+            held_back=held_back,
+            throttled=throttled,
         )
     if throttled:
         job_state.held_back += 1
@@ -372,6 +362,46 @@ def _raise(
         AlertEvent.PARTIAL,
     ):
         job_state.failure_alerted = True
+
+
+def _queue(
+    session: Session,
+    key: str,
+    event: AlertEvent,
+    target: alert_channels.Target,
+    message: notify.Message,
+    lang: str,
+    now: datetime,
+    *,
+    job_id: str | None,
+    run_id: int | None,
+    held_back: int = 0,
+    throttled: bool = False,
+) -> bool:
+    """Add one delivery for the dispatcher (or held back, ``throttled``); False when ``key`` exists."""
+    if session.scalar(select(AlertDelivery.id).where(AlertDelivery.dedupe_key == key)) is not None:
+        return False
+    session.add(
+        AlertDelivery(
+            dedupe_key=key,
+            event=event.value,
+            job_id=job_id,
+            run_id=run_id,
+            channel=target.name,
+            status=(DeliveryStatus.THROTTLED if throttled else DeliveryStatus.PENDING).value,
+            lang=lang,
+            title=message.title,
+            body=message.text,
+            body_markdown=message.markdown,
+            facts=json.dumps(message.facts, ensure_ascii=False),
+            held_back=held_back,
+            attempts=0,
+            created_at=now,
+            next_attempt_at=None if throttled else now,
+            finished_at=now if throttled else None,
+        )
+    )
+    return True
 
 
 def _silence(
@@ -598,6 +628,80 @@ def run_message(
     return notify.Message(
         title=title, markdown=markdown, text=text, facts=facts, failure=event != AlertEvent.RECOVERY
     )
+
+
+# --- capacity -------------------------------------------------------------------------------------
+
+
+def queue_capacity(
+    runtime: Runtime,
+    forecast: dict[str, Any],
+    day: date,
+    *,
+    job_id: str | None = None,
+    run_id: int | None = None,
+) -> int:
+    """Queue the ``capacity`` alert of one instance (``fleet_forecast.instance_forecast``) to the
+    global policy's channels, once per instance and business day; how many deliveries were queued.
+
+    The size collection calls it when the forecast says the disk fills in fewer than
+    ``capacity_alert_days``; the policy's ``events`` may leave ``capacity`` out.
+    """
+    policy = global_policy(runtime)
+    if AlertEvent.CAPACITY.value not in policy.events:
+        return 0
+    targets = alert_channels.targets(runtime, policy.channels)
+    lang = runtime.settings.language
+    name, iid = forecast["instance_name"], forecast["instance_id"]
+    link = f"{runtime.settings.base_url}/scheduler/capacity?instance_id={iid}"
+    title = _say("capacity_title", lang, name=name)
+    lines = [
+        _say(
+            "capacity_body",
+            lang,
+            name=name,
+            days=forecast["days_until_full"],
+            date=forecast["full_date"] or "",
+            used=fleet_sizes.size_text(forecast["used_bytes"]),
+            capacity=fleet_sizes.size_text(forecast["disk_capacity_bytes"]),
+            per_day=fleet_sizes.size_text(forecast["growth_per_day_bytes"]),
+        )
+    ]
+    facts = {
+        "event": AlertEvent.CAPACITY.value,
+        "instance_id": str(iid),
+        "instance_name": name,
+        "days_until_full": str(forecast["days_until_full"]),
+        "full_date": forecast["full_date"] or "",
+        "used_bytes": str(forecast["used_bytes"]),
+        "disk_capacity_bytes": str(forecast["disk_capacity_bytes"]),
+        "growth_per_day_bytes": str(forecast["growth_per_day_bytes"]),
+        "link": link,
+    }
+    message = notify.Message(
+        title=title,
+        markdown="\n\n".join(lines) + f"\n\n[{_say('open_console', lang)}]({link})",
+        text="\n".join(lines) + f"\n{link}",
+        facts=facts,
+        failure=True,
+    )
+    now = clock.now()
+    with runtime.db.begin() as session:
+        queued = [
+            _queue(
+                session,
+                f"capacity:{iid}:{day.isoformat()}:{target.name}",
+                AlertEvent.CAPACITY,
+                target,
+                message,
+                lang,
+                now,
+                job_id=job_id,
+                run_id=run_id or None,
+            )
+            for target in targets
+        ]
+    return sum(queued)
 
 
 # --- the dead-man's switch -----------------------------------------------------------------------------

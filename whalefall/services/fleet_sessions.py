@@ -31,7 +31,7 @@ from whalefall import clock
 from whalefall.errors import FleetTaskFailed
 from whalefall.fleet import open_adapter
 from whalefall.fleet.base import Adapter
-from whalefall.fleet.errors import FleetUnreachable, SessionNotFound
+from whalefall.fleet.errors import FleetUnreachable, SecretUnreadable, SessionNotFound
 from whalefall.i18n import catalogue
 from whalefall.models.fleet import Instance, SessionStatus, SyncSession, SyncSessionInstance
 from whalefall.runtime import Runtime
@@ -53,21 +53,44 @@ class Outcome:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-def read_instance(runtime: Runtime, instance: Instance, read: Callable[[Adapter], T]) -> tuple[T, str]:
-    """Connect to ``instance``, run ``read(adapter)``, and remember how the contact went.
+def read_instance(
+    runtime: Runtime, instance: Instance, read: Callable[[Adapter], T], *, facts: bool = False
+) -> tuple[T, str]:
+    """Connect to ``instance``, run ``read(adapter)``, and remember how the contact went (with the
+    server's facts — version, uptime, role — when ``facts``).
 
     Returns what ``read`` returned and the server's version; raises
     :class:`FleetUnreachable` (in words) when the server cannot be reached or read.
     """
+    told = None
     try:
         with open_adapter(instance_service.target_for(runtime, instance)) as adapter:
             version = adapter.version()
             result = read(adapter)
+            if facts:
+                told = instance_service.read_facts(adapter)
     except FleetUnreachable as exc:
         instance_service.record_contact(runtime, instance.id, ok=False, error=exc.message)
         raise
-    instance_service.record_contact(runtime, instance.id, ok=True, version=version)
+    instance_service.record_contact(runtime, instance.id, ok=True, version=version, facts=told)
     return result, version
+
+
+def test_all(runtime: Runtime, actor: Any) -> list[dict[str, Any]]:
+    """Test every active instance's connection (and read its facts) in the fleet pool; each test
+    is recorded and audited as a single one is. One result per instance, by name."""
+    instances = load_instances(runtime)
+
+    def one(instance: Instance) -> dict[str, Any]:
+        try:
+            result = instance_service.test_connection(runtime, instance.id, actor)
+        except SecretUnreadable as exc:  # a password the current key cannot decrypt: this one only
+            result = {"connected": False, "error": str(exc), "version": None, "facts": None}
+        return {"instance_id": instance.id, "name": instance.name, **result}
+
+    workers = max(1, min(runtime.settings.fleet_max_connections, len(instances)))
+    results = map_in_daemon_threads(one, instances, workers, name="whalefall-test-all")
+    return sorted(results, key=lambda r: r["name"])
 
 
 def load_instances(runtime: Runtime, instance_ids: list[int] | None = None) -> list[Instance]:

@@ -12,27 +12,48 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from whalefall import clock
 from whalefall.fleet.base import DatabaseSize as MeasuredSize
-from whalefall.models.fleet import DatabaseInventory, DatabaseSize, InstanceSize
+from whalefall.fleet.base import TableSize as MeasuredTable
+from whalefall.models.fleet import DatabaseInventory, DatabaseSize, InstanceSize, TableSize
 from whalefall.runtime import Runtime
 from whalefall.services.query import contains, paginate
+
+
+def size_text(value: int | float | None) -> str:
+    """Bytes in binary units, one decimal: ``1.5 GiB``; empty when unknown."""
+    if not isinstance(value, int | float):
+        return ""
+    size = float(value)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(size) < 1024 or unit == "TiB":
+            return f"{int(size)} B" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return ""  # pragma: no cover
 
 
 def business_date(runtime: Runtime, when: datetime | None = None) -> date:
     return (when or clock.now()).astimezone(ZoneInfo(runtime.settings.timezone)).date()
 
 
-def store(runtime: Runtime, instance_id: int, sizes: list[MeasuredSize], day: date) -> dict[str, int]:
-    """Replace ``day``'s sizes of one instance and update its inventory, in one transaction.
+def store(
+    runtime: Runtime,
+    instance_id: int,
+    sizes: list[MeasuredSize],
+    day: date,
+    tables: list[MeasuredTable] | None = None,
+) -> dict[str, int]:
+    """Replace ``day``'s sizes of one instance, its largest tables, and update its inventory, in
+    one transaction.
 
     A database listed without a size (the login may not measure it) stays in the
     inventory — it is not gone — but has no size row and is not in the total.
     """
     now = clock.now()
+    parts = {s.name: s for s in sizes}
     listed = {s.name: s.size_bytes for s in sizes}
     by_name = {name: size for name, size in listed.items() if size is not None}
     counts = {
@@ -60,10 +81,15 @@ def store(runtime: Runtime, instance_id: int, sizes: list[MeasuredSize], day: da
                 database_name=name,
                 collected_date=day,
                 size_bytes=size,
+                data_bytes=parts[name].data_bytes,
+                index_bytes=parts[name].index_bytes,
+                free_bytes=parts[name].free_bytes,
                 collected_at=now,
             )
             for name, size in by_name.items()
         )
+        if tables is not None:
+            counts["tables"] = _store_tables(session, instance_id, tables, day, now)
         session.add(
             InstanceSize(
                 instance_id=instance_id,
@@ -107,6 +133,75 @@ def store(runtime: Runtime, instance_id: int, sizes: list[MeasuredSize], day: da
     return counts
 
 
+def _store_tables(
+    session: Session, instance_id: int, tables: list[MeasuredTable], day: date, now: datetime
+) -> int:
+    """Replace the instance's largest tables; each keeps the size it had at the collection before
+    (an earlier day: that day's; a re-run the same day: what the first run of the day kept)."""
+    before = {
+        (row.database_name, row.table_name): row
+        for row in session.scalars(select(TableSize).where(TableSize.instance_id == instance_id))
+    }
+    session.execute(delete(TableSize).where(TableSize.instance_id == instance_id))
+    session.flush()
+    for t in tables:
+        old = before.get((t.database, t.name))
+        previous_total, previous_date = None, None
+        if old is not None and old.collected_date < day:
+            previous_total, previous_date = old.total_bytes, old.collected_date
+        elif old is not None:
+            previous_total, previous_date = old.previous_total_bytes, old.previous_date
+        session.add(
+            TableSize(
+                instance_id=instance_id,
+                database_name=t.database,
+                table_name=t.name,
+                engine=t.engine,
+                row_estimate=t.rows,
+                total_bytes=t.total_bytes,
+                data_bytes=t.data_bytes,
+                index_bytes=t.index_bytes,
+                collected_date=day,
+                previous_total_bytes=previous_total,
+                previous_date=previous_date,
+                collected_at=now,
+            )
+        )
+    return len(tables)
+
+
+def largest_tables(
+    session: Session, instance_id: int, *, database: str | None = None, limit: int = 100
+) -> list[TableSize]:
+    query = select(TableSize).where(TableSize.instance_id == instance_id)
+    if database:
+        query = query.where(TableSize.database_name == database)
+    return list(
+        session.scalars(
+            query.order_by(TableSize.total_bytes.desc(), TableSize.database_name, TableSize.table_name).limit(
+                limit
+            )
+        )
+    )
+
+
+def table_to_dict(row: TableSize) -> dict[str, Any]:
+    growth = None if row.previous_total_bytes is None else row.total_bytes - row.previous_total_bytes
+    return {
+        "database": row.database_name,
+        "table": row.table_name,
+        "engine": row.engine,
+        "rows": row.row_estimate,
+        "total_bytes": row.total_bytes,
+        "data_bytes": row.data_bytes,
+        "index_bytes": row.index_bytes,
+        "collected_date": row.collected_date.isoformat(),
+        "previous_total_bytes": row.previous_total_bytes,
+        "previous_date": row.previous_date.isoformat() if row.previous_date else None,
+        "growth_bytes": growth,
+    }
+
+
 def inventory_page(
     session: Session,
     instance_id: int,
@@ -131,10 +226,29 @@ def inventory_page(
     )
 
 
-def inventory_to_dict(row: DatabaseInventory) -> dict[str, Any]:
+def latest_parts(session: Session, instance_id: int) -> dict[str, DatabaseSize]:
+    """Each database's size row of the instance's latest collection (its data, index, free split)."""
+    latest = (
+        select(func.max(DatabaseSize.collected_date))
+        .where(DatabaseSize.instance_id == instance_id)
+        .scalar_subquery()
+    )
+    rows = session.scalars(
+        select(DatabaseSize).where(
+            DatabaseSize.instance_id == instance_id, DatabaseSize.collected_date == latest
+        )
+    )
+    return {row.database_name: row for row in rows}
+
+
+def inventory_to_dict(row: DatabaseInventory, parts: dict[str, DatabaseSize] | None = None) -> dict[str, Any]:
+    part = (parts or {}).get(row.database_name)
     return {
         "name": row.database_name,
         "size_bytes": row.last_size_bytes,
+        "data_bytes": part.data_bytes if part else None,
+        "index_bytes": part.index_bytes if part else None,
+        "free_bytes": part.free_bytes if part else None,
         "first_seen": row.first_seen_date.isoformat(),
         "last_seen": row.last_seen_date.isoformat(),
         "is_gone": row.is_gone,

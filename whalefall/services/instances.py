@@ -8,6 +8,7 @@ returned, and never written to the audit log or a log line.
 from __future__ import annotations
 
 import time
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, func, or_, select
@@ -17,7 +18,7 @@ from whalefall import clock
 from whalefall.domain.instancespec import ConnectionCheck, InstanceCreate, InstancePatch
 from whalefall.errors import InvalidInput
 from whalefall.fleet import adapter_class, crypto, open_adapter
-from whalefall.fleet.base import Target
+from whalefall.fleet.base import Adapter, Facts, Target, is_driver_error
 from whalefall.fleet.errors import FleetUnreachable, InstanceConflict, InstanceNotFound
 from whalefall.models.fleet import (
     AccountChange,
@@ -27,13 +28,29 @@ from whalefall.models.fleet import (
     InstanceAccount,
     InstanceSize,
     SizeAggregation,
+    SyncSession,
+    SyncSessionInstance,
+    TableSize,
 )
 from whalefall.runtime import Runtime
 from whalefall.services import audit
 from whalefall.services.audit import Actor
 from whalefall.services.query import contains, has_tag, paginate
 
-FIELDS = ("name", "db_type", "host", "port", "database", "username", "tags", "description", "is_active")
+FIELDS = (
+    "name",
+    "db_type",
+    "host",
+    "port",
+    "database",
+    "username",
+    "tags",
+    "description",
+    "is_active",
+    "disk_capacity_bytes",
+)
+# The fleet tasks whose last outcome an instance shows (a failure says why, on its page and the list).
+REPORTED_TASKS = ("sync_accounts", "collect_database_sizes")
 # Where the stored password goes: changing one of these must come with the password again,
 # or an edit (or a test of unsaved settings) could send the stored password to another server.
 TARGET_FIELDS = ("db_type", "host", "port", "username")
@@ -111,6 +128,8 @@ def _apply(runtime: Runtime, instance: Instance, data: InstancePatch) -> None:
     for name in FIELDS:
         if name in given and getattr(data, name) is not None:
             setattr(instance, name, getattr(data, name))
+    if "disk_capacity_bytes" in given:  # null clears it
+        instance.disk_capacity_bytes = data.disk_capacity_bytes
     if "password" in given:
         instance.password_encrypted = crypto.encrypt(runtime, data.password) if data.password else None
     adapter = adapter_class(instance.db_type)
@@ -219,24 +238,44 @@ def delete_instance(runtime: Runtime, instance_id: int, actor: Actor) -> None:
         # Size tables carry no foreign key (partitioned on PostgreSQL): removed by hand.
         session.execute(delete(DatabaseSize).where(DatabaseSize.instance_id == instance_id))
         session.execute(delete(InstanceSize).where(InstanceSize.instance_id == instance_id))
-        for model in (AccountChange, InstanceAccount, DatabaseInventory, SizeAggregation):
+        for model in (AccountChange, InstanceAccount, DatabaseInventory, SizeAggregation, TableSize):
             session.execute(delete(model).where(model.instance_id == instance_id))
         session.delete(instance)
         audit.record(session, actor, "instance.delete", "instance", str(instance_id), _audit_view(instance))
 
 
 def record_contact(
-    runtime: Runtime, instance_id: int, *, ok: bool, version: str | None = None, error: str | None = None
+    runtime: Runtime,
+    instance_id: int,
+    *,
+    ok: bool,
+    version: str | None = None,
+    error: str | None = None,
+    facts: Facts | None = None,
 ) -> None:
-    """Remember how the last contact with an instance went (shown as its connection status)."""
+    """Remember how the last contact with an instance went (shown as its connection status), and
+    what the server said of itself (version, uptime, role) when it was asked."""
+    now = clock.now()
     with runtime.db.begin() as session:
         instance = session.get(Instance, instance_id)
         if instance is None:
             return
-        instance.last_contact_at, instance.last_contact_ok = clock.now(), ok
+        instance.last_contact_at, instance.last_contact_ok = now, ok
         instance.last_contact_error = None if ok else (error or "")[:CONTACT_ERROR_MAX_CHARS]
         if version:
             instance.server_version = version[:255]
+        if facts is not None:
+            instance.server_facts = {**facts.to_dict(), "at": clock.iso(now)}
+
+
+def read_facts(adapter: Adapter) -> Facts | None:
+    """The server's facts, or None when this login may not read them (the contact still counts)."""
+    try:
+        return adapter.facts()
+    except Exception as exc:
+        if is_driver_error(exc):
+            return None
+        raise
 
 
 def _try(target: Target) -> dict[str, Any]:
@@ -244,17 +283,20 @@ def _try(target: Target) -> dict[str, Any]:
     try:
         with open_adapter(target) as adapter:
             version = adapter.version()
+            facts = read_facts(adapter)
     except FleetUnreachable as exc:
         return {
             "connected": False,
             "error": exc.message,
             "version": None,
+            "facts": None,
             "elapsed_ms": round((time.monotonic() - started) * 1000),
         }
     return {
         "connected": True,
         "error": None,
         "version": version,
+        "facts": facts.to_dict() if facts else None,
         "elapsed_ms": round((time.monotonic() - started) * 1000),
     }
 
@@ -265,7 +307,12 @@ def test_connection(runtime: Runtime, instance_id: int, actor: Actor) -> dict[st
         instance = get(session, instance_id)
     result = _try(target_for(runtime, instance))
     record_contact(
-        runtime, instance_id, ok=result["connected"], version=result["version"], error=result["error"]
+        runtime,
+        instance_id,
+        ok=result["connected"],
+        version=result["version"],
+        error=result["error"],
+        facts=Facts(**result["facts"]) if result["facts"] else None,
     )
     with runtime.db.begin() as session:
         audit.record(
@@ -343,6 +390,7 @@ def to_dict(instance: Instance, timezone: str, *, counts: dict[str, Any] | None 
                 "error": instance.last_contact_error,
                 "version": instance.server_version,
             },
+            "facts": _facts_view(instance.server_facts, timezone),
             "created_by": instance.created_by,
             "updated_by": instance.updated_by,
             "created_at": clock.iso(instance.created_at),
@@ -354,10 +402,50 @@ def to_dict(instance: Instance, timezone: str, *, counts: dict[str, Any] | None 
     return data
 
 
-def summaries(session: Session, ids: list[int]) -> dict[int, dict[str, Any]]:
-    """Per instance: how many current accounts, and the latest total size."""
+def _facts_view(facts: dict[str, Any] | None, timezone: str) -> dict[str, Any] | None:
+    if not facts:
+        return None
+    at = facts.get("at")
+    return {
+        **facts,
+        "at": clock.local_text(datetime.fromisoformat(at), timezone) if at else None,
+        "at_iso": at,
+    }
+
+
+def last_outcomes(session: Session, ids: list[int], timezone: str) -> dict[int, dict[str, Any]]:
+    """Per instance, the last finished outcome of each fleet task in ``REPORTED_TASKS``:
+    ``{task: {"status", "error", "at", "session_id"}}`` (a task never run on it is left out)."""
+    last = (
+        select(func.max(SyncSessionInstance.id).label("id"))
+        .join(SyncSession, SyncSession.id == SyncSessionInstance.session_id)
+        .where(
+            SyncSessionInstance.instance_id.in_(ids),
+            SyncSession.task.in_(REPORTED_TASKS),
+            SyncSessionInstance.status.in_(("success", "failed")),
+        )
+        .group_by(SyncSessionInstance.instance_id, SyncSession.task)
+    )
+    out: dict[int, dict[str, Any]] = {i: {} for i in ids}
+    for row, task in session.execute(
+        select(SyncSessionInstance, SyncSession.task)
+        .join(SyncSession, SyncSession.id == SyncSessionInstance.session_id)
+        .where(SyncSessionInstance.id.in_(last))
+    ):
+        out[row.instance_id][task] = {
+            "status": row.status,
+            "error": row.error,
+            "at": clock.local_text(row.finished_at, timezone),
+            "session_id": row.session_id,
+        }
+    return out
+
+
+def summaries(session: Session, ids: list[int], timezone: str = "UTC") -> dict[int, dict[str, Any]]:
+    """Per instance: how many current accounts, the latest total size, and the fleet tasks' last outcomes."""
     if not ids:
         return {}
+    outcomes = last_outcomes(session, ids, timezone)
     accounts = dict(
         session.execute(
             select(InstanceAccount.instance_id, func.count())
@@ -387,6 +475,8 @@ def summaries(session: Session, ids: list[int]) -> dict[int, dict[str, Any]]:
             "total_size_bytes": sizes[i].total_bytes if i in sizes else None,
             "database_count": sizes[i].database_count if i in sizes else None,
             "size_date": sizes[i].collected_date.isoformat() if i in sizes else None,
+            "last_outcomes": outcomes[i],
+            "failed_tasks": sorted(t for t, o in outcomes[i].items() if o["status"] == "failed"),
         }
         for i in ids
     }

@@ -124,6 +124,56 @@
     table.closest("section").querySelector('[data-f="empty"]').classList.toggle("d-none", rows.length > 0);
   }
 
+  /** A change in bytes with its sign, or "none". */
+  function signed(bytes) {
+    if (bytes === null || bytes === undefined) return WF.t("none");
+    return (bytes > 0 ? "+" : bytes < 0 ? "−" : "") + size(Math.abs(bytes));
+  }
+
+  /** Growth and "days until full": one row per instance (closest to full first), and the chosen
+   *  instance's databases under it; fewer days than the setting shows red. */
+  function fillForecast(table, data) {
+    var body = table.tBodies[0];
+    body.replaceChildren();
+    var growth = function (g, period) { return g && g[period] ? signed(g[period].change_bytes) : WF.t("none"); };
+    data.instances.forEach(function (f) {
+      if (f.used_bytes === null) return;
+      var days;
+      if (f.days_until_full !== null) {
+        days = WF.el("span", { class: f.warning ? "text-danger fw-semibold" : "text-success", "data-f": "days_until_full",
+          "data-warning": f.warning ? "true" : "false" }, WF.t("days_value", { n: Number(f.days_until_full).toFixed(1), date: f.full_date }));
+      } else {
+        days = WF.el("span", { class: "text-body-secondary", "data-f": "days_until_full" },
+          f.disk_capacity_bytes ? WF.t("not_growing") : WF.t("no_capacity"));
+      }
+      var used = size(f.used_bytes) + (f.used_percent !== null ? " (" + f.used_percent + "%)" : "");
+      body.appendChild(WF.el("tr", { "data-instance-id": String(f.instance_id), class: f.warning ? "table-danger" : "" }, [
+        WF.el("td", { class: "text-break" }, WF.el("a", { href: "/scheduler/instances/" + encodeURIComponent(f.instance_id) },
+          f.instance_name)),
+        WF.el("td", {}, WF.t("all_databases")),
+        WF.el("td", { class: "text-nowrap" }, used),
+        WF.el("td", { class: "text-nowrap" }, f.disk_capacity_bytes ? size(f.disk_capacity_bytes) : WF.t("none")),
+        WF.el("td", { class: "text-nowrap" }, signed(f.growth_per_day_bytes)),
+        WF.el("td", { class: "text-nowrap d-none d-md-table-cell" }, growth(f.growth, "weekly")),
+        WF.el("td", { class: "text-nowrap d-none d-md-table-cell" }, growth(f.growth, "monthly")),
+        WF.el("td", { class: "text-nowrap" }, days),
+      ]));
+      (f.databases || []).forEach(function (d) {
+        body.appendChild(WF.el("tr", { "data-database": d.database }, [
+          WF.el("td", {}, ""),
+          WF.el("td", { class: "text-break" }, d.database),
+          WF.el("td", { class: "text-nowrap" }, size(d.used_bytes)),
+          WF.el("td", {}, ""),
+          WF.el("td", { class: "text-nowrap" }, signed(d.growth_per_day_bytes)),
+          WF.el("td", { class: "text-nowrap d-none d-md-table-cell" }, growth(d.growth, "weekly")),
+          WF.el("td", { class: "text-nowrap d-none d-md-table-cell" }, growth(d.growth, "monthly")),
+          WF.el("td", {}, ""),
+        ]));
+      });
+    });
+    table.closest("section").querySelector('[data-f="empty"]').classList.toggle("d-none", body.rows.length > 0);
+  }
+
   WF.ready(function () {
     var form = document.getElementById("capacity-form");
     var instance = document.getElementById("c-instance");
@@ -191,6 +241,8 @@
           data.period_start ? WF.t("latest_period", { date: data.period_start }) : "";
         fillRanking(document.getElementById("largest"), data.largest || []);
         fillRanking(document.getElementById("fastest"), data.fastest_growing || []);
+        var forecastQuery = instance.value ? "?instance_id=" + encodeURIComponent(instance.value) : "";
+        fillForecast(document.getElementById("forecast"), (await WF.api("GET", "/capacity/forecast" + forecastQuery)).data);
       } catch (error) {
         caption.textContent = error.message;
         WF.toast(error.message, "danger");

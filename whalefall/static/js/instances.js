@@ -17,6 +17,16 @@
       try { JSON.parse(dataNode.textContent).forEach(function (i) { data[i.id] = i; }); } catch (e) { data = {}; }
     }
     var path = function (id) { return "/instances/" + encodeURIComponent(id); };
+    var GIB = 1024 * 1024 * 1024;
+
+    // Test all: every active instance at once (the server's fleet pool), then the list again.
+    var testAll = document.getElementById("test-all");
+    if (testAll) {
+      testAll.addEventListener("click", async function () {
+        var tested = await WF.call("POST", "/instances/test-all", undefined, testAll);
+        if (tested) reloadWith(tested);
+      });
+    }
 
     function reloadWith(envelope) {
       WF.flashAfterReload(envelope.message, "success");
@@ -106,6 +116,7 @@
           field(name).value = value === null || value === undefined ? "" : String(value);
         });
         field("tags").value = (editing.tags || []).join(", ");
+        field("disk_capacity_bytes").value = editing.disk_capacity_bytes ? String(+(editing.disk_capacity_bytes / GIB).toFixed(3)) : "";
         field("is_active").checked = !!editing.is_active;
       }
       field("password").value = "";
@@ -123,6 +134,9 @@
         description: field("description").value, is_active: field("is_active").checked,
       };
       if (field("port").value.trim()) out.port = Number(field("port").value);
+      // GiB in the dialog, bytes in the API; empty clears it.
+      var disk = field("disk_capacity_bytes").value.trim();
+      out.disk_capacity_bytes = disk ? Math.round(Number(disk) * GIB) : null;
       // Blank: unchanged (edit) / none (new); the server refuses a blank one on a new host, port, engine or user.
       if (field("password").value) out.password = field("password").value;
       return out;
