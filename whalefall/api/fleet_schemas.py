@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
+from whalefall.domain.accountrisk import RiskKind, Severity
 from whalefall.domain.base import RowId
 from whalefall.domain.instancespec import DbTypeName
 from whalefall.web.queries import Pagination, Query
 
 PeriodName = Literal["daily", "weekly", "monthly", "quarterly"]
+ExportFormat = Literal["json", "csv"]
 
 
 class InstanceListQuery(Pagination):
@@ -28,6 +30,11 @@ class AccountListQuery(Pagination):
     superuser: bool | None = None
     locked: bool | None = None
     include_deleted: bool = False
+    format: ExportFormat = Field("json", description="csv: every matching account as a CSV file")
+
+    def filters(self) -> dict[str, Any]:
+        """The filters of ``services.fleet_accounts.page``."""
+        return self.model_dump(include={"q", "kind", "superuser", "locked", "include_deleted"})
 
 
 class AccountChangeQuery(Pagination):
@@ -48,6 +55,18 @@ class CapacityQuery(Query):
     start: date | None = Field(None, description="first period start (YYYY-MM-DD)")
     end: date | None = Field(None, description="last period start (YYYY-MM-DD)")
     top: int = Field(10, ge=0, le=100, description="how many largest and fastest-growing databases")
+    format: ExportFormat = Field("json", description="csv: the series as a CSV file, one row per point")
+
+
+class RiskQuery(Query):
+    kind: RiskKind | None = Field(None, description="one kind of risk")
+    severity: Severity | None = None
+    days: int = Field(7, ge=1, le=3650, description="what counts as recent: added or changed in these days")
+    format: ExportFormat = Field("json", description="csv: the report as a CSV file")
+
+
+class FleetRiskQuery(RiskQuery):
+    instance_id: RowId | None = Field(None, description="one instance; all when left out")
 
 
 class SyncSessionQuery(Pagination):
