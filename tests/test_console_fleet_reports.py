@@ -18,7 +18,7 @@ from whalefall.domain.jobspec import JobCreate
 from whalefall.errors import FleetTaskFailed
 from whalefall.fleet.base import Account
 from whalefall.models import TriggerSource
-from whalefall.services import fleet_accounts, instances, jobs, runs
+from whalefall.services import fleet_accounts, fleet_sessions, instances, jobs, runs
 from whalefall.tasks import sync_accounts
 
 XSS = "<b>x</b>"
@@ -128,6 +128,11 @@ def test_a_fleet_run_has_a_page_linked_from_its_run_and_from_the_instance(client
     row = re.search(rf'<tr data-instance-id="{iid}" data-status="failed">(.*?)</tr>', page, re.S).group(1)
     assert "unreachable" in row and "127.0.0.1:1" in row
     assert f'href="/scheduler/runs/{run.id}"' in page
+    with runtime.db.read() as session:  # the time as the API gives it, in the global zone, not shifted again
+        started = fleet_sessions.to_dict(
+            fleet_sessions.get(session, int(session_id))[0], runtime.settings.timezone
+        )
+    assert started["started_at"] in page and started["started_at"] in instance_page
     assert f'href="/scheduler/sync-sessions/{session_id}"' in html_of(signed_in, f"/scheduler/runs/{run.id}")
     listing = html_of(signed_in, "/scheduler/sync-sessions?status=failed")
     assert f'<tr data-session-id="{session_id}">' in listing
