@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 
@@ -21,7 +21,8 @@ from tests.fleet_support import (  # noqa: F401  (fixtures)
     register,
 )
 from whalefall import clock
-from whalefall.services import fleet_risks
+from whalefall.fleet.base import DatabaseSize
+from whalefall.services import fleet_capacity, fleet_risks, fleet_sizes
 from whalefall.tasks import sync_accounts
 
 BASE = "/scheduler/api"
@@ -157,3 +158,23 @@ def test_risk_filters_are_checked_and_an_unknown_instance_is_a_404(client, beare
     assert client.get(f"{BASE}/account-risks").status_code == 401
     empty = client.get(f"{BASE}/account-risks", headers=viewer).get_json()["data"]
     assert empty["risks"] == [] and empty["by_severity"] == {"high": 0, "medium": 0, "low": 0}
+
+
+def test_the_capacity_series_exports_as_csv_one_row_per_point(client, bearer, runtime):
+    iid = register(runtime, "=cmd|' /C calc'!A0", "mysql", MARIADB, host="db.example")
+    for day, size in ((date(2026, 3, 2), 1000), (date(2026, 3, 3), 1500)):
+        fleet_sizes.store(runtime, iid, [DatabaseSize("shop", size)], day)
+        fleet_capacity.aggregate(runtime, iid, day, ("daily",))
+    viewer = bearer("viewer")
+
+    rows = read_csv(client.get(f"{BASE}/capacity?format=csv&instance_id={iid}", headers=viewer))
+    assert [(r["period_start"], r["avg_bytes"], r["database"]) for r in rows] == [
+        ("2026-03-02", "1000", ""),
+        ("2026-03-03", "1500", ""),
+    ]
+    assert rows[0]["instance"] == "'=cmd|' /C calc'!A0"  # a spreadsheet reads it as text, not a formula
+    one = read_csv(client.get(f"{BASE}/capacity?format=csv&instance_id={iid}&database=shop", headers=viewer))
+    assert [r["database"] for r in one] == ["shop", "shop"] and one[1]["change_bytes"] == "500"
+    refused = client.get(f"{BASE}/capacity?format=csv&database=shop", headers=viewer)
+    assert refused.status_code == 400 and "instance_id" in refused.get_json()["errors"]
+    assert client.get(f"{BASE}/capacity?format=xlsx", headers=viewer).status_code == 400
