@@ -68,3 +68,8 @@ def test_recent_means_within_the_days_asked_for():
     ]
     assert kinds(last_changed_at=NOW - timedelta(days=6, hours=23)) == ["recently_changed"]
     assert kinds(last_changed_at=NOW - timedelta(days=7, seconds=1)) == []
+
+
+def test_a_sql_server_permission_held_with_grant_option_in_a_database_is_found():
+    entry = {"user": "app", "roles": ["db_owner"], "permissions": ["SELECT WITH GRANT OPTION"]}
+    assert kinds(db_type="sqlserver", privileges={"databases": {"shop": entry}}) == ["grant_option"]

@@ -93,7 +93,36 @@ def test_oracle_privileges_with_admin_option_and_roles_read_as_grants():
         'GRANT DBA TO "APP" WITH ADMIN OPTION',
         'GRANT CONNECT TO "APP"',
     ]
-    assert statements(AccountFacts("sqlserver", "sa", "sa", privileges={"server": ["CONTROL SERVER"]})) == []
+
+
+def test_sql_server_logins_read_as_grants_role_memberships_and_each_databases_user():
+    login = AccountFacts(
+        "sqlserver",
+        "app]x",
+        "app]x",
+        kind="login",
+        privileges={
+            "server": ["VIEW SERVER STATE WITH GRANT OPTION", "DENY ALTER ANY LOGIN"],
+            "databases": {"shop": {"user": "app", "roles": ["db_datareader"], "permissions": ["EXECUTE"]}},
+        },
+        roles=["sysadmin"],
+    )
+    assert statements(login) == [
+        "GRANT VIEW SERVER STATE TO [app]]x] WITH GRANT OPTION",
+        "DENY ALTER ANY LOGIN TO [app]]x]",
+        "ALTER SERVER ROLE [sysadmin] ADD MEMBER [app]]x]",
+        "USE [shop]; ALTER ROLE [db_datareader] ADD MEMBER [app]",
+        "USE [shop]; GRANT EXECUTE TO [app]",
+    ]
+    orphan = AccountFacts(
+        "sqlserver",
+        "shop\\ghost",
+        "ghost",
+        kind="database_user",
+        privileges={"databases": {"shop": {"user": "ghost", "roles": ["db_owner"], "permissions": []}}},
+        roles=["db_owner"],
+    )
+    assert statements(orphan) == ["USE [shop]; ALTER ROLE [db_owner] ADD MEMBER [ghost]"]
 
 
 def test_attributes_at_their_defaults_are_noise_and_changed_ones_are_kept():

@@ -96,6 +96,8 @@ def scoped_privileges(privileges: dict[str, Any]) -> list[tuple[str, str]]:
             pairs.extend(("*.*" if scope == "global" else scope, str(p)) for p in value)
         elif isinstance(value, dict):
             for name, inner in value.items():
+                if isinstance(inner, dict):  # SQL Server: a database's user, its roles and permissions
+                    inner = inner.get("permissions") or []
                 for p in inner if isinstance(inner, list) else [inner]:
                     pairs.append((str(name), str(p)))
     return pairs

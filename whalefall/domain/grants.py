@@ -2,9 +2,10 @@
 
 MySQL/MariaDB in ``SHOW GRANTS`` form (``GRANT SELECT, INSERT ON `db`.* TO 'u'@'h'``);
 PostgreSQL as ``ALTER ROLE … SUPERUSER …``, ``GRANT CONNECT ON DATABASE …`` and
-``GRANT role TO …``; Oracle as ``GRANT privilege TO user``. SQL Server's
-permissions have no one statement form here: :func:`statements` gives none and the
-console shows the structured form.
+``GRANT role TO …``; Oracle as ``GRANT privilege TO user``; SQL Server as
+``GRANT``/``DENY … TO [login]``, ``ALTER SERVER ROLE … ADD MEMBER`` and, per database,
+``USE [db]; ALTER ROLE … ADD MEMBER …``. Other engines give none: the console then shows the
+structured form.
 
 :func:`notable_attributes` drops the attributes left at their engine's default
 (``plugin: mysql_native_password``, ``max_statement_time: 0``, ``inherit: true`` …).
@@ -173,7 +174,45 @@ def oracle_statements(account: AccountFacts) -> list[str]:
     return out
 
 
+# --- SQL Server ------------------------------------------------------------------------------
+
+
+def mssql_name(name: str) -> str:
+    return "[" + name.replace("]", "]]") + "]"
+
+
+def _mssql_permission(permission: str, grantee: str) -> str:
+    """``CONTROL SERVER`` → ``GRANT CONTROL SERVER TO [x]``; ``DENY …`` and ``… WITH GRANT OPTION`` kept."""
+    if permission.startswith("DENY "):
+        return f"DENY {permission.removeprefix('DENY ')} TO {grantee}"
+    if permission.endswith(WITH_GRANT):
+        return f"GRANT {permission.removesuffix(WITH_GRANT)} TO {grantee}{WITH_GRANT}"
+    return f"GRANT {permission} TO {grantee}"
+
+
+def mssql_statements(account: AccountFacts) -> list[str]:
+    """A login's server permissions and roles, then each database's user: its roles and permissions."""
+    privileges = account.privileges or {}
+    out: list[str] = []
+    if account.kind != "database_user":
+        login = mssql_name(account.username)
+        out.extend(_mssql_permission(p, login) for p in privileges.get("server") or [])
+        out.extend(f"ALTER SERVER ROLE {mssql_name(r)} ADD MEMBER {login}" for r in account.roles or [])
+    for database, entry in (privileges.get("databases") or {}).items():
+        if not isinstance(entry, dict):
+            continue
+        use, user = f"USE {mssql_name(database)}; ", mssql_name(str(entry.get("user") or account.username))
+        out.extend(f"{use}ALTER ROLE {mssql_name(r)} ADD MEMBER {user}" for r in entry.get("roles") or [])
+        out.extend(use + _mssql_permission(p, user) for p in entry.get("permissions") or [])
+    return out
+
+
 def statements(account: AccountFacts) -> list[str]:
     """The account's privileges as statements of its engine; empty when the engine has no one form."""
-    render = {"mysql": mysql_statements, "postgresql": pg_statements, "oracle": oracle_statements}
+    render = {
+        "mysql": mysql_statements,
+        "postgresql": pg_statements,
+        "oracle": oracle_statements,
+        "sqlserver": mssql_statements,
+    }
     return render[account.db_type](account) if account.db_type in render else []
