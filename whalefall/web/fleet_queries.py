@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from whalefall.domain.accountrisk import RiskKind, Severity
+from whalefall.domain.accountrisk import DEFAULT_RECENT_DAYS, RiskKind, Severity
 from whalefall.domain.base import RowId
 from whalefall.domain.instancespec import DbTypeName
 from whalefall.web.queries import Pagination, Query
@@ -24,7 +24,12 @@ class InstanceListQuery(Pagination):
 class RiskQuery(Query):
     kind: RiskKind | None = Field(None, description="one kind of risk")
     severity: Severity | None = None
-    days: int = Field(7, ge=1, le=3650, description="what counts as recent: added or changed in these days")
+    days: int = Field(
+        DEFAULT_RECENT_DAYS,
+        ge=1,
+        le=3650,
+        description="what counts as recent: added or changed in these days",
+    )
     format: ExportFormat = Field("json", description="csv: the report as a CSV file")
 
 
