@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from whalefall.domain.accountrisk import AccountFacts, RiskKind, assess
+from whalefall.domain.accountrisk import AccountFacts, RiskKind, assess, with_granted_roles
 
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
 LONG_AGO = NOW - timedelta(days=400)
@@ -73,3 +73,19 @@ def test_recent_means_within_the_days_asked_for():
 def test_a_sql_server_permission_held_with_grant_option_in_a_database_is_found():
     entry = {"user": "app", "roles": ["db_owner"], "permissions": ["SELECT WITH GRANT OPTION"]}
     assert kinds(db_type="sqlserver", privileges={"databases": {"shop": entry}}) == ["grant_option"]
+
+
+def test_roles_granted_in_a_circle_are_each_added_once():
+    def role(key: str, roles: list[str], privileges: dict) -> AccountFacts:
+        return AccountFacts(
+            "mysql", key, key.split("@")[0].strip("'"), kind="role", privileges=privileges, roles=roles
+        )
+
+    accounts = {
+        "a": role("a", ["b@%"], {"databases": {"shop": ["SELECT"]}}),
+        "'b'@'%'": role("'b'@'%'", ["a"], {"databases": {"shop": ["ALL PRIVILEGES"]}}),
+    }
+    user = AccountFacts("mysql", "'u'@'%'", "u", "%", roles=["a"], privileges={"global": ["PROCESS"]})
+    seen = with_granted_roles(user, accounts)
+    assert seen.privileges == {"global": ["PROCESS"], "databases": {"shop": ["ALL PRIVILEGES", "SELECT"]}}
+    assert with_granted_roles(AccountFacts("mysql", "x", "x"), accounts).privileges == {}

@@ -65,6 +65,10 @@ def test_mariadb_accounts_with_wildcard_rights_all_privileges_or_no_password_are
         f"CREATE USER `{p}_nopw`@'localhost'",  # MariaDB allows an account without a password
         f"CREATE USER `{p}_old`@'localhost' IDENTIFIED BY 'Secret-pw-3' PASSWORD EXPIRE",
         f"CREATE USER `{p}_locked`@'localhost' IDENTIFIED BY 'Secret-pw-4' ACCOUNT LOCK",
+        f"CREATE ROLE `{p}_power`",
+        f"GRANT ALL PRIVILEGES ON `{db}`.* TO `{p}_power`",
+        f"CREATE USER `{p}_member`@'%' IDENTIFIED BY 'Secret-pw-5'",
+        f"GRANT `{p}_power` TO `{p}_member`@'%'",
     )
     iid = synced(runtime, "maria", "mysql", MARIADB)
     viewer = bearer("viewer")
@@ -75,13 +79,16 @@ def test_mariadb_accounts_with_wildcard_rights_all_privileges_or_no_password_are
     assert found[f"'{p}_nopw'@'localhost'"] == {"no_password", "recently_added"}
     assert found[f"'{p}_old'@'localhost'"] == {"password_expired", "recently_added"}
     assert found[f"'{p}_locked'@'localhost'"] == {"locked", "recently_added"}
+    # Rights held through a granted role count as the account's own.
+    assert found[f"'{p}_member'@'%'"] == {"all_privileges", "wildcard_host", "recently_added"}
 
     english = client.get(
         f"{BASE}/account-risks", query_string={"kind": "wildcard_host", "lang": "en"}, headers=viewer
     ).get_json()["data"]
     mine = [r for r in english["risks"] if r["username"].startswith(p)]
     assert [(r["account"], r["severity"], r["instance"]) for r in mine] == [
-        (f"'{p}_all'@'%'", "high", "maria")
+        (f"'{p}_all'@'%'", "high", "maria"),
+        (f"'{p}_member'@'%'", "high", "maria"),
     ]
     assert (
         mine[0]["text"].startswith("Wildcard host % with write or admin rights: ")
@@ -94,6 +101,9 @@ def test_mariadb_accounts_with_wildcard_rights_all_privileges_or_no_password_are
         (f"'{p}_all'@'%'", "all_privileges"),
         (f"'{p}_all'@'%'", "wildcard_host"),
         (f"'{p}_nopw'@'localhost'", "no_password"),
+        (f"'{p}_member'@'%'", "all_privileges"),
+        (f"'{p}_member'@'%'", "wildcard_host"),
+        (f"{p}_power", "all_privileges"),
     }
     assert all(r["description"] for r in rows)
 
@@ -123,6 +133,8 @@ def test_postgresql_superusers_bypassrls_replication_and_passwordless_roles_are_
         f"""CREATE ROLE "{p}_ok" LOGIN PASSWORD 'pw-Secret-4'""",
         f'CREATE DATABASE "{db}"',
         f'GRANT CREATE ON DATABASE "{db}" TO "{p}_ok" WITH GRANT OPTION',
+        f"""CREATE ROLE "{p}_member" LOGIN PASSWORD 'pw-Secret-5'""",
+        f'GRANT "{p}_su", "{p}_ok" TO "{p}_member"',
     )
     iid = synced(runtime, "pg", "postgresql", POSTGRES)
     viewer = bearer("viewer")
@@ -134,6 +146,8 @@ def test_postgresql_superusers_bypassrls_replication_and_passwordless_roles_are_
     assert found[f"{p}_nopw"] == {"no_password", "recently_added"}
     assert found[f"{p}_exp"] == {"password_expired", "recently_added"}
     assert found[f"{p}_ok"] == {"grant_option", "recently_added"}
+    # A member inherits database privileges, never SUPERUSER.
+    assert found[f"{p}_member"] == {"grant_option", "recently_added"}
 
     # A month on, nothing is recent any more; with ?days=60 it still is.
     later = clock.now() + timedelta(days=30)
@@ -142,7 +156,7 @@ def test_postgresql_superusers_bypassrls_replication_and_passwordless_roles_are_
         wide = fleet_risks.report(session, instance_id=iid, recent_days=60, now=later, kind="recently_added")
     assert not any(r["risk"] == "recently_added" for r in month_on)
     assert {r["account"] for r in wide if r["username"].startswith(p)} == {
-        f"{p}_{n}" for n in ("su", "rls", "rep", "nopw", "exp", "ok")
+        f"{p}_{n}" for n in ("su", "rls", "rep", "nopw", "exp", "ok", "member")
     }
 
     accounts = read_csv(client.get(f"{BASE}/instances/{iid}/accounts?format=csv&q={p}_su", headers=viewer))

@@ -7,7 +7,7 @@ fields its words need (the words themselves are the catalogue's ``risk_<kind>``)
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -101,6 +101,51 @@ def scoped_privileges(privileges: dict[str, Any]) -> list[tuple[str, str]]:
                 for p in inner if isinstance(inner, list) else [inner]:
                     pairs.append((str(name), str(p)))
     return pairs
+
+
+def role_key(db_type: str, name: str) -> str:
+    """The stored key of a granted role: MySQL 8's ``r@%`` is the account ``'r'@'%'``; others as named."""
+    if db_type == "mysql" and "@" in name:
+        user, _, host = name.rpartition("@")
+        return f"'{user}'@'{host}'"
+    return name
+
+
+def merged(*trees: dict[str, Any]) -> dict[str, Any]:
+    """Privilege trees added together: lists united per scope, and per name within a scope."""
+    out: dict[str, Any] = {}
+    for tree in trees:
+        for scope, value in (tree or {}).items():
+            if isinstance(value, list):
+                out[scope] = sorted(set(out.get(scope, [])) | {str(v) for v in value})
+            elif isinstance(value, dict):
+                inner = out.setdefault(scope, {})
+                for name, items in value.items():
+                    if isinstance(items, list) and isinstance(inner.get(name, []), list):
+                        inner[name] = sorted(set(inner.get(name, [])) | {str(v) for v in items})
+                    else:
+                        inner.setdefault(name, items)  # SQL Server's per-database entries: kept as they are
+    return out
+
+
+def with_granted_roles(facts: AccountFacts, accounts: dict[str, AccountFacts]) -> AccountFacts:
+    """``facts`` with the privileges of the roles granted to it, and theirs, added (``accounts`` by key).
+
+    Only privileges are inherited: PostgreSQL's SUPERUSER, BYPASSRLS and REPLICATION are not
+    (a member of a superuser role is no superuser), and neither are flags.
+    """
+    trees, seen, todo = [facts.privileges], {facts.key}, list(facts.roles or [])
+    while todo:
+        key = role_key(facts.db_type, todo.pop())
+        role = accounts.get(key)
+        if role is None or key in seen:
+            continue
+        seen.add(key)
+        trees.append(role.privileges)
+        todo.extend(role.roles or [])
+    if len(trees) == 1:
+        return facts
+    return replace(facts, privileges=merged(*trees))
 
 
 def _name(privilege: str) -> str:

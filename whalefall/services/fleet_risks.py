@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from whalefall import clock
-from whalefall.domain.accountrisk import SEVERITY_ORDER, assess
+from whalefall.domain.accountrisk import SEVERITY_ORDER, AccountFacts, assess, with_granted_roles
 from whalefall.i18n import catalogue
 from whalefall.models.fleet import Instance, InstanceAccount
 from whalefall.services.fleet_accounts import facts
@@ -42,9 +42,15 @@ def report(
     )
     if instance_id is not None:
         query = query.where(InstanceAccount.instance_id == instance_id)
+    rows = [(row, instance) for row, instance in session.execute(query)]
+    # Each instance's accounts by key, so an account is judged with the privileges of its roles.
+    by_instance: dict[int, dict[str, AccountFacts]] = {}
+    for row, instance in rows:
+        by_instance.setdefault(instance.id, {})[row.account_key] = facts(row, instance.db_type)
     found: list[dict[str, Any]] = []
-    for row, instance in session.execute(query):
-        for risk in assess(facts(row, instance.db_type), now, recent_days):
+    for row, instance in rows:
+        account = with_granted_roles(by_instance[instance.id][row.account_key], by_instance[instance.id])
+        for risk in assess(account, now, recent_days):
             if (kind and risk.kind != kind) or (severity and risk.severity != severity):
                 continue
             found.append(
