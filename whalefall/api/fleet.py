@@ -7,7 +7,7 @@ never come out.
 
 from __future__ import annotations
 
-from whalefall.api import bp, json_body, parse
+from whalefall.api import bp, fleet_reports, json_body, parse
 from whalefall.api.context import runtime
 from whalefall.api.fleet_schemas import (
     AccountChangeQuery,
@@ -141,21 +141,13 @@ def _instance_page(instance_id: int, key: str, fetch, render):
 @require(Role.VIEWER)
 def instance_accounts(instance_id: int):
     q = query(AccountListQuery)
+    if q.format == "csv":
+        return fleet_reports.accounts_csv(instance_id, q)
     return _instance_page(
         instance_id,
         "accounts",
         lambda session: (
-            *fleet_accounts.page(
-                session,
-                instance_id,
-                q=q.q,
-                kind=q.kind,
-                superuser=q.superuser,
-                locked=q.locked,
-                include_deleted=q.include_deleted,
-                page=q.page,
-                per_page=q.per_page,
-            ),
+            *fleet_accounts.page(session, instance_id, **q.filters(), page=q.page, per_page=q.per_page),
             q,
         ),
         lambda r: fleet_accounts.to_dict(r, _tz()),
@@ -236,6 +228,8 @@ def capacity():
         raise InvalidInput(
             "instance_id: required when `database` is given", field="instance_id", key="instance_for_database"
         )
+    if q.format == "csv":
+        return fleet_reports.capacity_csv(q)
     with runtime().db.read() as session:
         if q.instance_id:
             instance_service.get(session, q.instance_id)

@@ -3,22 +3,21 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
 from whalefall.domain.base import RowId
-from whalefall.domain.instancespec import DbTypeName
+from whalefall.web.fleet_queries import (  # noqa: F401  (the queries the console shares live in web)
+    ExportFormat,
+    FleetRiskQuery,
+    InstanceListQuery,
+    RiskQuery,
+    SyncSessionQuery,
+)
 from whalefall.web.queries import Pagination, Query
 
 PeriodName = Literal["daily", "weekly", "monthly", "quarterly"]
-
-
-class InstanceListQuery(Pagination):
-    q: str | None = Field(None, max_length=200, description="in name, host, description")
-    db_type: DbTypeName | None = None
-    is_active: bool | None = None
-    tag: str | None = Field(None, max_length=64)
 
 
 class AccountListQuery(Pagination):
@@ -28,6 +27,11 @@ class AccountListQuery(Pagination):
     superuser: bool | None = None
     locked: bool | None = None
     include_deleted: bool = False
+    format: ExportFormat = Field("json", description="csv: every matching account as a CSV file")
+
+    def filters(self) -> dict[str, Any]:
+        """The filters of ``services.fleet_accounts.page``."""
+        return self.model_dump(include={"q", "kind", "superuser", "locked", "include_deleted"})
 
 
 class AccountChangeQuery(Pagination):
@@ -48,6 +52,7 @@ class CapacityQuery(Query):
     start: date | None = Field(None, description="first period start (YYYY-MM-DD)")
     end: date | None = Field(None, description="last period start (YYYY-MM-DD)")
     top: int = Field(10, ge=0, le=100, description="how many largest and fastest-growing databases")
+    format: ExportFormat = Field("json", description="csv: the series as a CSV file, one row per point")
 
 
 class TableListQuery(Query):
@@ -60,10 +65,3 @@ class ForecastQuery(Query):
         None, description="one instance, with its databases' growth; all instances when left out"
     )
 
-
-class SyncSessionQuery(Pagination):
-    task: (
-        Literal["sync_accounts", "collect_database_sizes", "calculate_database_size_aggregations"] | None
-    ) = None
-    status: Literal["running", "success", "partial", "failed", "cancelled"] | None = None
-    instance_id: RowId | None = None

@@ -16,7 +16,9 @@ from whalefall.api.fleet_schemas import (
     CapacityQuery,
     DatabaseListQuery,
     ForecastQuery,
+    FleetRiskQuery,
     InstanceListQuery,
+    RiskQuery,
     SyncSessionQuery,
     TableListQuery,
 )
@@ -129,7 +131,7 @@ ROUTES: list[tuple[str, str, str | None, str, type[BaseModel] | None, type[BaseM
         "get",
         "/instances/{instance_id}/accounts",
         "viewer",
-        "Current accounts with privileges and flags",
+        "Current accounts with privileges and flags (?format=csv: every match as CSV, with GRANT statements)",
         None,
         AccountListQuery,
     ),
@@ -169,7 +171,8 @@ ROUTES: list[tuple[str, str, str | None, str, type[BaseModel] | None, type[BaseM
         "get",
         "/capacity",
         "viewer",
-        "Size series per instance or database, largest and fastest-growing databases",
+        "Size series per instance or database, largest and fastest-growing databases "
+        "(?format=csv: the series as CSV)",
         None,
         CapacityQuery,
     ),
@@ -180,6 +183,19 @@ ROUTES: list[tuple[str, str, str | None, str, type[BaseModel] | None, type[BaseM
         "Growth per day, week and month and the days until the disk is full, per instance",
         None,
         ForecastQuery,
+        "/instances/{instance_id}/risks",
+        "viewer",
+        "Account risk report of one instance: each risk's kind, severity and words (?format=csv)",
+        None,
+        RiskQuery,
+    ),
+    (
+        "get",
+        "/account-risks",
+        "viewer",
+        "Account risk report of the whole fleet (?instance_id= for one; ?format=csv)",
+        None,
+        FleetRiskQuery,
     ),
     ("get", "/sync-sessions", "viewer", "Sessions of the fleet tasks", None, SyncSessionQuery),
     ("get", "/sync-sessions/{session_id}", "viewer", "One session with its per-instance rows", None, None),
@@ -324,6 +340,8 @@ def document() -> dict[str, Any]:
                 ]
             },
         }
+        if query_model is not None and "format" in query_model.model_fields:  # ?format=csv
+            op["responses"]["200"]["content"]["text/csv"] = {"schema": {"type": "string"}}
         if role is None:
             op["security"] = []
         if body is not None:

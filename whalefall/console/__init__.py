@@ -124,7 +124,7 @@ def _security_headers(response):
 
 
 def init_app(app: Flask) -> None:
-    from whalefall.console import admin, alerts, api_docs, fleet, jobs, overview, runs  # noqa: F401  (register routes)
+    from whalefall.console import admin, alerts, api_docs, fleet, fleet_reports, jobs, overview, runs  # noqa: F401  (register routes)
 
     app.register_blueprint(bp)
     app.add_template_filter(local_time, "local_time")

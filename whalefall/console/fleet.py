@@ -14,13 +14,19 @@ from typing import Any
 
 from whalefall.auth.guard import page_login_required
 from whalefall.console import bp, render, runtime
-from whalefall.services import fleet_accounts, fleet_forecast, fleet_sizes
+from whalefall.domain import grants
+from whalefall.domain.accountrisk import DEFAULT_RECENT_DAYS
+from whalefall.models.fleet import InstanceAccount
+from whalefall.services import fleet_accounts, fleet_forecast, fleet_risks, fleet_sessions, fleet_sizes
 from whalefall.services import instances as instance_service
+from whalefall.web.fleet_queries import InstanceListQuery
+from whalefall.web.queries import query
 
 DB_TYPES = ("mysql", "postgresql", "sqlserver", "oracle")
 PERIODS = ("daily", "weekly", "monthly", "quarterly")
 MAX_ROWS = 1000
 CHANGES_SHOWN = 100
+HISTORY_SHOWN = 20
 
 
 size_text = fleet_sizes.size_text
@@ -28,6 +34,18 @@ size_text = fleet_sizes.size_text
 
 def _privilege_lines(privileges: Any) -> list[str]:
     return sorted(fleet_accounts.flatten(privileges)) if privileges else []
+
+
+def _account(row: InstanceAccount, db_type: str, tz: str) -> dict[str, Any]:
+    """An account for its table: GRANT statements, the structured lines, and only the attributes that
+    differ from the engine's defaults (``all_attributes`` keeps them all, for the structured view)."""
+    data = fleet_accounts.to_dict(row, tz)
+    return {
+        **data,
+        "privilege_lines": _privilege_lines(row.privileges),
+        "grants": grants.statements(fleet_accounts.facts(row, db_type)),
+        "notable_attributes": grants.notable_attributes(db_type, row.attributes),
+    }
 
 
 def _diff_lines(diff: dict[str, Any] | None) -> list[dict[str, str]]:
@@ -73,11 +91,24 @@ def _plain(value: Any) -> str:
 @page_login_required()
 def instances_page():
     tz = runtime().settings.timezone
+    f = query(InstanceListQuery)  # its paging is ignored: the page lists every match
     with runtime().db.read() as session:
-        rows, total = instance_service.page(session, page=1, per_page=MAX_ROWS)
+        rows, total = instance_service.page(
+            session, q=f.q, db_type=f.db_type, is_active=f.is_active, tag=f.tag, page=1, per_page=MAX_ROWS
+        )
         counts = instance_service.summaries(session, [r.id for r in rows], tz)
         instances = [instance_service.to_dict(r, tz, counts=counts[r.id]) for r in rows]
-    return render("console/instances.html", instances=instances, total=total, db_types=DB_TYPES)
+        tags = instance_service.all_tags(session)
+    filters = {"q": f.q or "", "db_type": f.db_type or "", "tag": f.tag or ""}
+    return render(
+        "console/instances.html",
+        instances=instances,
+        total=total,
+        db_types=DB_TYPES,
+        choices={"db_type": [(d, d) for d in DB_TYPES], "tag": [(tag, tag) for tag in tags]},
+        filters=filters,
+        filtered=any(filters.values()),
+    )
 
 
 @bp.get("/instances/<id:instance_id>")
@@ -90,10 +121,7 @@ def instance_page(instance_id: int):
             row, tz, counts=instance_service.summaries(session, [row.id], tz)[row.id]
         )
         account_rows, account_total = fleet_accounts.page(session, instance_id, page=1, per_page=MAX_ROWS)
-        accounts = [
-            {**fleet_accounts.to_dict(a, tz), "privilege_lines": _privilege_lines(a.privileges)}
-            for a in account_rows
-        ]
+        accounts = [_account(a, row.db_type, tz) for a in account_rows]
         change_rows, change_total = fleet_accounts.changes_page(
             session, instance_id, page=1, per_page=CHANGES_SHOWN
         )
@@ -113,6 +141,13 @@ def instance_page(instance_id: int):
             warn_days=runtime().settings.capacity_alert_days,
             databases=False,
         )
+        history = [
+            {**fleet_sessions.row_to_dict(part, tz), "task": sync.task}
+            for part, sync in fleet_sessions.history(session, instance_id, limit=HISTORY_SHOWN)
+        ]
+        risk_counts = fleet_risks.summary(
+            fleet_risks.report(session, instance_id=instance_id, recent_days=DEFAULT_RECENT_DAYS)
+        )
     return render(
         "console/instance.html",
         instance=instance,
@@ -124,6 +159,8 @@ def instance_page(instance_id: int):
         database_total=database_total,
         tables=tables,
         forecast=forecast,
+        history=history,
+        risk_counts=risk_counts,
     )
 
 

@@ -15,6 +15,7 @@ from whalefall import clock
 from whalefall.auth.guard import page_login_required
 from whalefall.console import bp, render, runtime
 from whalefall.models import Job
+from whalefall.services import fleet_sessions
 from whalefall.services import jobs as job_service
 from whalefall.services import runs as run_service
 from whalefall.web.queries import RunListQuery, query
@@ -73,6 +74,7 @@ def run_page(run_id: int):
     with rt.db.read() as session:  # an unknown run is the 404 page (whalefall.web.errors)
         run = run_service.to_dict(run_service.get(session, run_id), rt.settings.timezone, with_log=True)
         kind = session.scalar(select(Job.kind).where(Job.id == run["job_id"]))
+        sync_sessions = [{"id": s.id, "status": s.status} for s in fleet_sessions.for_run(session, run_id)]
     # The server's clock, so the page's elapsed timer is right on a browser whose clock is not.
     now = clock.iso(clock.now())
     return render(
@@ -82,4 +84,5 @@ def run_page(run_id: int):
         now=now,
         # Re-run and cancel of a job that runs code are the admin's (services.jobs.require_may_act).
         admin_only=job_service.admin_only(kind),
+        sync_sessions=sync_sessions,
     )

@@ -39,6 +39,18 @@ ATTRIBUTE_COLUMNS = (
     "password_lifetime",
 )
 SUPER_PRIVILEGES = frozenset({"ALL PRIVILEGES", "SUPER"})
+# Plugins that check a password: with an empty hash, anyone who knows the name gets in.
+# (unix_socket, gssapi, pam … ask something else; an empty string there is normal.)
+PASSWORD_PLUGINS = frozenset(
+    {"", "mysql_native_password", "caching_sha2_password", "sha256_password", "mysql_old_password"}
+)
+
+
+def password_empty(row: dict[str, Any]) -> bool:
+    """Whether a ``mysql.user`` row (column names in lower case) has a password plugin and no password."""
+    plugin = _plain(row.get("plugin") or "")
+    secret = row.get("authentication_string") or row.get("password") or ""
+    return str(plugin) in PASSWORD_PLUGINS and not _plain(secret)
 
 
 # --- SHOW GRANTS, parsed ------------------------------------------------------------------
@@ -211,6 +223,10 @@ def build_account(
         if name in columns and columns[name] not in (None, "")
     }
     attributes["password_expired"] = expired
+    if (
+        columns.get("password_empty") and not is_role
+    ):  # only when true: the accounts stored before it was read stay unchanged
+        attributes["password_empty"] = True
     key = user if is_role else f"'{user}'@'{host}'"
     return Account(
         key=key,
@@ -364,9 +380,9 @@ class MySQLAdapter(Adapter):
         granted_roles = self._mysql8_roles()
         accounts = []
         for row in rows:
-            columns = {
-                k.lower(): v for k, v in row.items() if k.lower() not in ("password", "authentication_string")
-            }
+            lower = {k.lower(): v for k, v in row.items()}
+            columns = {k: v for k, v in lower.items() if k not in ("password", "authentication_string")}
+            columns["password_empty"] = password_empty(lower)
             user, host = _plain(columns["user"]), _plain(columns["host"])
             is_role = str(columns.get("is_role", "N")).upper() == "Y"
             if is_role:

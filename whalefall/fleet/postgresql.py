@@ -59,6 +59,8 @@ SELECT pg_is_in_recovery(),
               ELSE EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()) END
        END
 """
+# Readable by superusers only (pg_roles masks the password): login roles with none at all.
+NO_PASSWORD_SQL = "SELECT rolname FROM pg_authid WHERE rolcanlogin AND rolpassword IS NULL"
 
 SIZES_SQL = """
 SELECT datname,
@@ -68,9 +70,13 @@ FROM pg_database WHERE NOT datistemplate AND datallowconn ORDER BY datname
 
 
 def build_accounts(
-    role_rows: list[tuple], acl_rows: list[tuple], now: datetime | None = None
+    role_rows: list[tuple],
+    acl_rows: list[tuple],
+    now: datetime | None = None,
+    without_password: frozenset[str] = frozenset(),
 ) -> list[Account]:
-    """Accounts from the rows of :data:`ROLES_SQL` and :data:`DATABASE_ACL_SQL`."""
+    """Accounts from the rows of :data:`ROLES_SQL` and :data:`DATABASE_ACL_SQL`; ``without_password``:
+    the login roles :data:`NO_PASSWORD_SQL` found (when the login may read it)."""
     now = now or datetime.now(UTC)
     names = {oid: name for oid, name, *_ in role_rows}
     grants: dict[str, dict[str, list[str]]] = {}
@@ -113,6 +119,8 @@ def build_accounts(
             "connection_limit": int(connlimit),
             "valid_until": None if valid_until is None else _aware(valid_until).isoformat(),
         }
+        if name in without_password:  # only when true: the accounts stored before it was read stay unchanged
+            attributes["password_empty"] = True
         privileges: dict[str, Any] = {}
         if grants.get(name):
             privileges["databases"] = {db: sorted_unique(p) for db, p in sorted(grants[name].items())}
@@ -195,7 +203,15 @@ class PostgreSQLAdapter(Adapter):
 
     def accounts(self) -> list[Account]:
         self.acl_rows = self.rows(DATABASE_ACL_SQL)
-        return build_accounts(self.rows(ROLES_SQL), self.acl_rows)
+        return build_accounts(self.rows(ROLES_SQL), self.acl_rows, without_password=self._without_password())
+
+    def _without_password(self) -> frozenset[str]:
+        import psycopg
+
+        try:
+            return frozenset(name for (name,) in self.rows(NO_PASSWORD_SQL))
+        except psycopg.errors.InsufficientPrivilege:
+            return frozenset()  # not a superuser: whether a password is set stays unknown
 
     def database_sizes(self) -> list[DatabaseSize]:
         return [

@@ -8,6 +8,7 @@ is kept, flagged removed; one that comes back is "added" again.
 from __future__ import annotations
 
 import fnmatch
+import json
 from datetime import datetime
 from typing import Any
 
@@ -15,6 +16,8 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from whalefall import clock
+from whalefall.domain import grants
+from whalefall.domain.accountrisk import AccountFacts
 from whalefall.fleet.base import Account
 from whalefall.models.fleet import AccountChange, ChangeType, InstanceAccount
 from whalefall.runtime import Runtime
@@ -250,3 +253,67 @@ def change_to_dict(row: AccountChange, timezone: str) -> dict[str, Any]:
         "session_id": row.session_id,
         "at": clock.local_text(row.at, timezone),
     }
+
+
+ACCOUNT_CSV_COLUMNS = (
+    "account",
+    "username",
+    "host",
+    "kind",
+    "is_superuser",
+    "is_locked",
+    "can_login",
+    "roles",
+    "grants",
+    "privileges",
+    "attributes",
+    "is_deleted",
+    "first_seen_at",
+    "last_seen_at",
+    "last_changed_at",
+)
+
+
+def facts(row: InstanceAccount, db_type: str) -> AccountFacts:
+    """The stored account as the pure domain reads it (risks, GRANT statements)."""
+    return AccountFacts(
+        db_type=db_type,
+        key=row.account_key,
+        username=row.username,
+        host=row.host or "",
+        kind=row.kind,
+        is_superuser=row.is_superuser,
+        is_locked=row.is_locked,
+        can_login=row.can_login,
+        attributes=row.attributes or {},
+        privileges=row.privileges or {},
+        roles=row.roles or [],
+        first_seen_at=row.first_seen_at,
+        last_changed_at=row.last_changed_at,
+    )
+
+
+def csv_rows(rows: list[InstanceAccount], db_type: str, timezone: str) -> list[list[Any]]:
+    """Accounts as CSV rows (header first): GRANT statements one per line, privileges as flat lines."""
+    out: list[list[Any]] = [list(ACCOUNT_CSV_COLUMNS)]
+    for row in rows:
+        out.append(
+            [
+                row.account_key,
+                row.username,
+                row.host,
+                row.kind,
+                row.is_superuser,
+                row.is_locked,
+                row.can_login,
+                ", ".join(row.roles or []),
+                "\n".join(grants.statements(facts(row, db_type))),
+                "\n".join(sorted(flatten(row.privileges))) if row.privileges else "",
+                json.dumps(row.attributes or {}, ensure_ascii=False, sort_keys=True),
+                row.is_deleted,
+                clock.local_text(row.first_seen_at, timezone),
+                clock.local_text(row.last_seen_at, timezone),
+                clock.local_text(row.last_changed_at, timezone),
+            ]
+        )
+    return out

@@ -220,3 +220,30 @@ def rankings(
             base.where(SizeAggregation.change_bytes > 0).order_by(SizeAggregation.change_bytes.desc())
         ),
     }
+
+
+SERIES_CSV_COLUMNS = (
+    "instance_id",
+    "instance",
+    "database",
+    "period_start",
+    "period_end",
+    "avg_bytes",
+    "max_bytes",
+    "min_bytes",
+    "sample_count",
+    "change_bytes",
+    "change_percent",
+)
+
+
+def csv_rows(series_list: list[dict[str, Any]]) -> list[list[Any]]:
+    """The series of :func:`series` as CSV rows (header first), one per point."""
+    out: list[list[Any]] = [list(SERIES_CSV_COLUMNS)]
+    for entry in series_list:
+        for p in entry["points"]:
+            out.append(
+                [entry["instance_id"], entry["instance_name"], entry["database"] or ""]
+                + [p[name] for name in SERIES_CSV_COLUMNS[3:]]
+            )
+    return out

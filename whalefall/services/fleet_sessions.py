@@ -301,6 +301,43 @@ def get(session: Session, session_id: int) -> tuple[SyncSession, list[SyncSessio
     return sync, rows
 
 
+def for_run(session: Session, run_id: int) -> list[SyncSession]:
+    """The sessions a run opened (one per fleet task run; none for other jobs)."""
+    return list(
+        session.scalars(select(SyncSession).where(SyncSession.run_id == run_id).order_by(SyncSession.id))
+    )
+
+
+def history(
+    session: Session, instance_id: int, *, limit: int = 20
+) -> list[tuple[SyncSessionInstance, SyncSession]]:
+    """An instance's part in the latest ``limit`` sessions, newest first, each with its session."""
+    query = (
+        select(SyncSessionInstance, SyncSession)
+        .join(SyncSession, SyncSession.id == SyncSessionInstance.session_id)
+        .where(SyncSessionInstance.instance_id == instance_id)
+        .order_by(SyncSessionInstance.id.desc())
+        .limit(limit)
+    )
+    return [(row, sync) for row, sync in session.execute(query)]
+
+
+def row_to_dict(row: SyncSessionInstance, timezone: str) -> dict[str, Any]:
+    """One instance's part in a session."""
+    return {
+        "session_id": row.session_id,
+        "instance_id": row.instance_id,
+        "instance_name": row.instance_name,
+        "status": row.status,
+        "counts": row.counts,
+        "error": row.error,
+        "details": row.details,
+        "started_at": clock.local_text(row.started_at, timezone),
+        "finished_at": clock.local_text(row.finished_at, timezone),
+        "duration_seconds": row.duration_seconds,
+    }
+
+
 def to_dict(
     sync: SyncSession, timezone: str, rows: list[SyncSessionInstance] | None = None
 ) -> dict[str, Any]:
@@ -318,18 +355,5 @@ def to_dict(
         "finished_at": clock.local_text(sync.finished_at, timezone),
     }
     if rows is not None:
-        data["instances"] = [
-            {
-                "instance_id": r.instance_id,
-                "instance_name": r.instance_name,
-                "status": r.status,
-                "counts": r.counts,
-                "error": r.error,
-                "details": r.details,
-                "started_at": clock.local_text(r.started_at, timezone),
-                "finished_at": clock.local_text(r.finished_at, timezone),
-                "duration_seconds": r.duration_seconds,
-            }
-            for r in rows
-        ]
+        data["instances"] = [row_to_dict(r, timezone) for r in rows]
     return data

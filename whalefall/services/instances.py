@@ -90,6 +90,11 @@ def page(
     return paginate(session, query, Instance.name, page=page, per_page=per_page)
 
 
+def all_tags(session: Session) -> list[str]:
+    """Every tag some instance has, sorted (for a filter's choices)."""
+    return sorted({tag for tags in session.scalars(select(Instance.tags)) for tag in tags or []})
+
+
 def active(session: Session, ids: list[int] | None = None) -> list[Instance]:
     query = select(Instance).where(Instance.is_active.is_(True))
     if ids:

@@ -219,6 +219,9 @@
       if (instance.value && database.value) query.set("database", database.value);
       var pageQuery = new URLSearchParams(query);
       pageQuery.delete("top");
+      var csv = new URLSearchParams(pageQuery);  // the same series, as a file
+      csv.set("format", "csv");
+      document.getElementById("capacity-csv").href = "/scheduler/api/capacity?" + csv.toString();
       history.replaceState(null, "", location.pathname + "?" + pageQuery.toString());
       // The language switch reloads this page: with this choice, not the one it was loaded with.
       var switchLang = document.getElementById("wf-lang");

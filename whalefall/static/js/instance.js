@@ -1,4 +1,5 @@
-/* One instance's page: test its connection (operators) and filter its accounts as you type.
+/* One instance's page: test its connection (operators), filter its accounts as you type, and switch
+ * their privileges between GRANT statements and the structured form.
  * Everything else on the page is rendered by the server. */
 (function () {
   "use strict";
@@ -24,6 +25,18 @@
         } finally {
           test.disabled = false;
         }
+      });
+    }
+
+    // Privileges as GRANT statements (the default) or as the stored structure with every attribute.
+    var raw = document.getElementById("privileges-raw");
+    if (raw) {
+      raw.addEventListener("change", function () {
+        document.querySelectorAll("#accounts [data-view]").forEach(function (list) {
+          var structured = list.dataset.view === "structured";
+          var hasGrants = !!list.parentNode.querySelector('[data-view="grants"]');
+          list.classList.toggle("d-none", hasGrants && structured !== raw.checked);
+        });
       });
     }
 

@@ -1,6 +1,6 @@
 /* The instances page: test a connection (operators), create / edit / delete (admins).
  * Every change is one call to the fleet API; the server-rendered list is then reloaded with
- * the API's message as a toast. A connection test shows the version or the driver's error
+ * the API's message as a toast. The dialog can test its unsaved fields first. A connection test shows the version or the driver's error
  * as a toast and in the row. The stored password is never sent to the page: the dialog's
  * password field starts empty, and left empty on edit keeps the stored one — unless the host,
  * port, engine or username changed, when it must be given again. */
@@ -141,6 +141,24 @@
       if (field("password").value) out.password = field("password").value;
       return out;
     }
+
+    /** Test the connection with what the dialog holds now, before saving (the stored password stands in
+     *  for a blank one on edit, as the server allows); the outcome is shown under the button. */
+    var check = document.getElementById("instance-check");
+    var checkResult = document.getElementById("instance-check-result");
+    check.addEventListener("click", async function () {
+      var fields = body();
+      if (editing) fields.instance_id = editing.id;
+      checkResult.replaceChildren();
+      var envelope = await WF.send(form, "POST", "/instances/test", fields, check);
+      if (!envelope) return;
+      var result = envelope.data || {};
+      checkResult.replaceChildren(
+        WF.el("span", { class: "badge " + (result.connected ? "text-bg-success" : "text-bg-danger"), "data-f": "check" },
+          WF.t(result.connected ? "connected" : "not_connected")),
+        " ", result.connected ? (result.version || "") : (result.error || ""));
+    });
+    dialog.addEventListener("hidden.bs.modal", function () { checkResult.replaceChildren(); });
 
     form.addEventListener("submit", async function (event) {
       event.preventDefault();
