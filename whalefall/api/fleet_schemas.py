@@ -64,4 +64,3 @@ class ForecastQuery(Query):
     instance_id: RowId | None = Field(
         None, description="one instance, with its databases' growth; all instances when left out"
     )
-
