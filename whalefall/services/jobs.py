@@ -240,9 +240,12 @@ def _apply_kind(runtime: Runtime, job: Job, patch: JobPatch, *, creating: bool) 
                 params={"function": function, "known": known},
             )
         job.kind, job.func_name, job.code, job.shell = JobKind.BUILTIN.value, function, None, None
+        if job.template != function:
+            job.template = None  # no longer what its template makes
     elif patch.code is not None:
         check_source(patch.code)
         job.kind, job.func_name, job.code, job.shell = JobKind.CODE.value, None, patch.code, None
+        job.template = None
     elif patch.command is not None or patch.script is not None:
         previous = dict(job.shell or {}) if job.kind == JobKind.SHELL else {}
         shell = {"working_dir": previous.get("working_dir"), "env": previous.get("env") or {}}
@@ -253,6 +256,7 @@ def _apply_kind(runtime: Runtime, job: Job, patch: JobPatch, *, creating: bool) 
             shell.update(mode="script")
             job.code = patch.script
         job.kind, job.func_name, job.shell = JobKind.SHELL.value, None, shell
+        job.template = None
     elif creating:
         raise InvalidInput(
             "a job needs `function` (a built-in task), `code`, `command` or `script`",
@@ -293,7 +297,7 @@ def checked_params(runtime: Runtime, function: str, params: dict[str, Any] | Non
     naming the field like any other of the body's.
     """
     try:
-        checked = runtime.tasks.check_params(function, params)
+        checked = runtime.tasks.check_params(function, params, {"data_dir": runtime.settings.data_dir})
     except ValidationError as exc:
         raise under("params", exc) from None
     return checked.model_dump(mode="json", exclude_unset=True)
@@ -440,15 +444,19 @@ def create(
     actor: Actor,
     *,
     is_default: bool = False,
+    template: str | None = None,
     session: Session | None = None,
 ) -> Job:
     """Create a job. Raises InvalidInput/InvalidTrigger/InvalidCode (400), Forbidden, JobConflict,
-    and pydantic's ``ValidationError`` (400) for ``params`` its task refuses."""
+    and pydantic's ``ValidationError`` (400) for ``params`` its task refuses.
+
+    ``template``: the template it is made from (``services.templates`` checks it first)."""
     now = clock.now()
     job = Job(
         id=data.id,
         **_defaults(runtime),
         is_default=is_default,
+        template=template,
         created_by=actor.name,
         updated_by=actor.name,
         created_at=now,
@@ -474,7 +482,8 @@ def _insert(runtime: Runtime, session: Session, job: Job, actor: Actor) -> None:
     _check_instances(session, job)
     session.add(job)
     _finish_change(runtime, session, job, "create")
-    audit.record(session, actor, "job.create", "job", job.id, {"name": job.name, "kind": job.kind})
+    detail = {"name": job.name, "kind": job.kind, **({"template": job.template} if job.template else {})}
+    audit.record(session, actor, "job.create", "job", job.id, detail)
 
 
 def update(
@@ -627,6 +636,7 @@ def to_dict(
         "category_label": category_label(job.category, lang),
         "kind": job.kind,
         "func_name": job.func_name if job.kind == JobKind.BUILTIN else None,
+        "template": job.template,
         "params": job.params,
         "trigger": triggers.trigger_text(spec, tz),
         "trigger_type": job.trigger_type,
