@@ -311,7 +311,12 @@ def under(prefix: str, exc: ValidationError) -> ValidationError:
     details: list[InitErrorDetails] = []
     for err in exc.errors():
         # pydantic's own types keep their name and limits; a validator's own becomes a custom error.
-        kind = err["type"] if err["type"] in _PYDANTIC_TYPES else PydanticCustomError(err["type"], err["msg"])
+        # (A custom error keeps its context too: the catalogue's words for it may name its values.)
+        kind = (
+            err["type"]
+            if err["type"] in _PYDANTIC_TYPES
+            else PydanticCustomError(err["type"], err["msg"], err.get("ctx"))
+        )
         detail: InitErrorDetails = {"type": kind, "loc": (prefix, *err["loc"]), "input": err["input"]}
         if "ctx" in err:
             detail["ctx"] = err["ctx"]

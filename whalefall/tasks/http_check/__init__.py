@@ -12,7 +12,7 @@ import urllib.error
 import urllib.request
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
 from whalefall.domain.base import Strict
@@ -28,8 +28,8 @@ class Params(Strict):
     method: Literal["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"] = "GET"
     expected_status: int = Field(200, ge=100, le=599, description="the status code that means healthy")
     timeout_seconds: int = Field(10, ge=1, le=300)
-    body_match: str | None = Field(None, max_length=10_000, description="text the body must contain")
     body_match_mode: Literal["substring", "regex"] = "substring"
+    body_match: str | None = Field(None, max_length=10_000, description="text the body must contain")
     request_body: str | None = Field(None, max_length=100_000, description="body sent with the request")
 
     @field_validator("url")
@@ -39,16 +39,17 @@ class Params(Strict):
             raise PydanticCustomError("http_url", "must be an http:// or https:// URL")
         return value
 
-    @model_validator(mode="after")
-    def _regex_compiles(self) -> Params:
-        if self.body_match and self.body_match_mode == "regex":
+    @field_validator("body_match")
+    @classmethod
+    def _regex_compiles(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value and info.data.get("body_match_mode") == "regex":
             try:
-                re.compile(self.body_match)
+                re.compile(value)
             except re.error as exc:
                 raise PydanticCustomError(
                     "regex", "not a regular expression: {error}", {"error": str(exc)}
                 ) from None
-        return self
+        return value
 
 
 def fetch(url: str, method: str, timeout: int, body: str | None) -> tuple[int, bytes]:
