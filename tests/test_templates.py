@@ -59,6 +59,20 @@ def test_missing_and_bad_parameters_are_a_400_naming_each(client, bearer):
     assert set(errors) == {"params.url", "params.expected_status", "params.method"}
 
 
+def test_a_refusal_says_what_was_wrong_in_the_users_language(client, bearer):
+    body = http_job(body_match="a{(", body_match_mode="regex")
+    answer = client.post(
+        "/scheduler/api/templates/http_check/jobs?lang=zh", json=body, headers=bearer("operator")
+    )
+    assert answer.status_code == 400
+    assert answer.get_json()["errors"]["params.body_match"].startswith("不是有效的正则表达式：")
+    body = {**http_job(), "id": "clean", "params": {"directory": "/etc/cron.d"}}
+    answer = client.post(
+        "/scheduler/api/templates/log_cleanup/jobs?lang=zh", json=body, headers=bearer("operator")
+    )
+    assert answer.get_json()["errors"] == {"params.directory": "/etc 是系统目录，不允许"}
+
+
 def test_a_template_decides_what_runs(client, bearer):
     body = {**http_job(), "code": "def execute_task():\n    pass\n"}
     answer = post(client, bearer("admin"), "http_check", body)
@@ -213,3 +227,34 @@ def test_http_check_fails_when_nothing_answers(runtime):
 
     with pytest.raises(TaskFailed, match="no answer"):
         check(runtime, url=f"http://127.0.0.1:{free_port()}/", timeout_seconds=2)
+
+
+# --- the console ---------------------------------------------------------------------------
+
+
+def test_the_template_page_lists_the_catalogue_and_offers_the_form_to_operators_only(client, login):
+    login(client, "viewer")
+    page = client.get("/scheduler/templates?lang=en").get_data(as_text=True)
+    assert "Database backup" in page and "HTTP check" in page
+    assert 'id="template-form"' not in page and 'data-action="use"' not in page
+    login(client, "operator")  # the same browser, signed in again as an operator
+    page = client.get("/scheduler/templates?template=sql_query").get_data(as_text=True)
+    assert 'id="template-form"' in page and 'data-chosen="sql_query"' in page
+
+
+def test_a_query_runs_page_links_its_csv(client, login, runtime):
+    from whalefall import clock
+    from whalefall.models import Run
+    from whalefall.services import run_results
+
+    with runtime.db.begin() as session:
+        run = Run(job_id="report", trigger_source="manual", status="success", created_at=clock.now())
+        session.add(run)
+        session.flush()
+        run_id = run.id
+    login(client, "viewer")
+    assert 'id="result-csv"' not in client.get(f"/scheduler/runs/{run_id}").get_data(as_text=True)
+    run_results.csv_path(runtime, run_id).write_text("a\n1\n")
+    page = client.get(f"/scheduler/runs/{run_id}").get_data(as_text=True)
+    assert f'href="/scheduler/api/runs/{run_id}/result.csv"' in page
+    assert client.get(f"/scheduler/api/runs/{run_id}/result.csv").get_data() == b"a\n1\n"

@@ -30,9 +30,12 @@ def csv_path(runtime: Runtime, run_id: int) -> Path:
     return folder / f"run-{int(run_id)}.csv"
 
 
+def has_csv(runtime: Runtime, run_id: int) -> bool:
+    return (directory(runtime) / f"run-{int(run_id)}.csv").is_file()
+
+
 def existing_csv(runtime: Runtime, run_id: int) -> Path:
     """Run ``run_id``'s CSV; raises :class:`ResultNotFound` when it kept none."""
-    path = directory(runtime) / f"run-{int(run_id)}.csv"
-    if not path.is_file():
+    if not has_csv(runtime, run_id):
         raise ResultNotFound(run_id)
-    return path
+    return directory(runtime) / f"run-{int(run_id)}.csv"
