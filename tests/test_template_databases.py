@@ -341,3 +341,11 @@ def test_a_query_job_made_from_its_template_runs_and_its_csv_downloads(runtime, 
     assert answer.get_data().decode("utf-8-sig").splitlines()[:2] == ["id,name", "1,alpha"]
     other = client.get(f"/scheduler/api/runs/{run.id + 1000}/result.csv", headers=bearer("viewer"))
     assert other.status_code == 404
+
+
+def test_a_cancelled_dump_is_killed_even_while_it_writes_nothing(tmp_path):
+    # A stand-in tool that hangs without output, as pg_dump does while it waits for a lock.
+    code, _ = database_backup.stream_dump(
+        ["sleep", "30"], database_backup.base_env(), tmp_path / "x.partial", lambda: True
+    )
+    assert code == -9

@@ -27,7 +27,7 @@ from whalefall.i18n import catalogue
 from whalefall.models import Job, JobChange, JobKind, JobState, Role, Run
 from whalefall.models.fleet import Instance
 from whalefall.runtime import Runtime
-from whalefall.services import alerts, audit
+from whalefall.services import alerts, audit, param_instances
 from whalefall.services.audit import Actor
 from whalefall.services.query import contains, paginate
 
@@ -379,6 +379,12 @@ def _check_instances(session: Session, job: Job) -> None:
         )
 
 
+def _check_param_instances(runtime: Runtime, session: Session, job: Job) -> None:
+    """The registered instances a built-in job's params name exist, of an engine its task takes."""
+    if job.kind == JobKind.BUILTIN and job.func_name in runtime.tasks:
+        param_instances.check(session, runtime.tasks.params_schema(job.func_name), job.params or {})
+
+
 def find_cycle(graph: dict[str, list[str]], start: str) -> list[str] | None:
     """A path start → … → start through ``graph``, or None."""
     stack: list[tuple[str, list[str]]] = [(start, [start])]
@@ -485,6 +491,7 @@ def _insert(runtime: Runtime, session: Session, job: Job, actor: Actor) -> None:
         )
     _check_dependencies(session, job)
     _check_instances(session, job)
+    _check_param_instances(runtime, session, job)
     session.add(job)
     _finish_change(runtime, session, job, "create")
     detail = {"name": job.name, "kind": job.kind, **({"template": job.template} if job.template else {})}
@@ -513,6 +520,8 @@ def _update(runtime: Runtime, session: Session, job_id: str, data: JobPatch, act
             _apply(runtime, job, data, actor, creating=False)
             _check_dependencies(session, job)
             _check_instances(session, job)
+            if "params" in data.model_fields_set or data.function or data.func_name:
+                _check_param_instances(runtime, session, job)
         job.updated_by, job.updated_at = actor.name, clock.now()
         job.broken_reason = None  # a user's fix clears the flag; the scheduler sets it again if still broken
         audit.record(session, actor, "job.update", "job", job.id, {"fields": fields, "before": before})

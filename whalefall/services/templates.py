@@ -2,8 +2,8 @@
 
 A template is a built-in task the registry marks as one; a job made from it is a ``builtin`` job
 of that task whose ``params`` are data the task's model checks — never text pasted into code or a
-shell line. The job remembers its template. A parameter whose schema says ``"format": "instance"``
-names a registered instance; it must exist and be of one of the engines ``x-db-types`` lists.
+shell line. The job remembers its template. Instances its params name are checked with every
+job's (``services.param_instances``).
 """
 
 from __future__ import annotations
@@ -11,15 +11,12 @@ from __future__ import annotations
 from typing import Any
 
 from whalefall.domain.templatespec import TemplateJobCreate
-from whalefall.errors import InvalidInput, TemplateNotFound
+from whalefall.errors import TemplateNotFound
 from whalefall.i18n import catalogue
 from whalefall.models import Job
-from whalefall.models.fleet import Instance
 from whalefall.runtime import Runtime
 from whalefall.services import jobs as job_service
 from whalefall.services.audit import Actor
-
-INSTANCE_FORMAT = "instance"
 
 
 def task_of(runtime: Runtime, template_id: str) -> str:
@@ -60,65 +57,14 @@ def listing(runtime: Runtime, lang: str) -> list[dict[str, Any]]:
     return [describe(runtime, template_id, lang) for template_id in runtime.tasks.templates()]
 
 
-def instance_fields(schema: dict[str, Any]) -> dict[str, list[str]]:
-    """The parameters naming a registered instance → the engines each accepts (empty: any)."""
-    return {
-        name: list(spec.get("x-db-types") or [])
-        for name, spec in schema.get("properties", {}).items()
-        if spec.get("format") == INSTANCE_FORMAT
-    }
-
-
-def _check_instances(runtime: Runtime, task: str, params: dict[str, Any]) -> None:
-    """Each instance a parameter names exists and is of an engine the template works with."""
-    fields = instance_fields(runtime.tasks.params_schema(task))
-    errors: dict[str, str] = {}
-    first: InvalidInput | None = None
-    with runtime.db.read() as session:
-        for name, engines in fields.items():
-            value = params.get(name)
-            if value is None:
-                continue
-            instance = session.get(Instance, int(value))
-            if instance is None:
-                problem = InvalidInput(
-                    f"params.{name}: no registered instance with id {value}",
-                    field=f"params.{name}",
-                    key="template_instance_unknown",
-                    params={"field": f"params.{name}", "id": value},
-                )
-            elif engines and instance.db_type not in engines:
-                allowed = ", ".join(engines)
-                problem = InvalidInput(
-                    f"params.{name}: instance {instance.name!r} is {instance.db_type}; "
-                    f"this template works with {allowed}",
-                    field=f"params.{name}",
-                    key="template_instance_engine",
-                    params={
-                        "field": f"params.{name}",
-                        "name": instance.name,
-                        "db_type": instance.db_type,
-                        "allowed": allowed,
-                    },
-                )
-            else:
-                continue
-            first = first or problem
-            errors.update(problem.errors)
-    if first is not None:
-        first.errors.update(errors)
-        raise first
-
-
 def create_job(runtime: Runtime, template_id: str, data: TemplateJobCreate, actor: Actor) -> Job:
     """A job from a template: its task, the params checked by the task's model, the template kept.
 
     Raises TemplateNotFound (404), pydantic's ``ValidationError`` naming each bad or missing
-    ``params.<field>`` (400), InvalidInput for an instance that is unknown or of another engine,
-    and whatever :func:`services.jobs.create` raises.
+    ``params.<field>`` (400), and whatever :func:`services.jobs.create` raises (InvalidInput
+    for an instance that is unknown or of another engine among them).
     """
     task = task_of(runtime, template_id)
     params = job_service.checked_params(runtime, task, data.params)
-    _check_instances(runtime, task, params)
     job_data = data.model_copy(update={"function": task, "params": params})
     return job_service.create(runtime, job_data, actor, template=template_id)

@@ -17,6 +17,7 @@ server's) and ``mariadb-client`` (mariadb-dump; ``mysqldump`` is used when it is
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import os
 import re
@@ -24,6 +25,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -48,6 +50,7 @@ TRAILERS = {"postgresql": b"-- PostgreSQL database dump complete", "mysql": b"--
 CHUNK = 1024 * 1024
 TAIL = 4096  # bytes of the dump's end kept to look for the trailer
 STAMP = "%Y%m%dT%H%M%SZ"
+CANCEL_POLL_SECONDS = 0.5
 
 
 class Params(Strict):
@@ -137,7 +140,11 @@ def command(tool: str, target: Target, secrets_dir: Path) -> tuple[list[str], di
 def stream_dump(
     argv: list[str], env: dict[str, str], into: Path, cancelled: Callable[[], bool]
 ) -> tuple[int, str]:
-    """Run the dump into ``into`` (gzip, 0600); (exit code, its stderr). Cancel kills its process group."""
+    """Run the dump into ``into`` (gzip, 0600); (exit code, its stderr).
+
+    A watcher kills the tool's process group once the run is cancelled or timed out, even while
+    the tool writes nothing (waiting for a lock, say); the read then ends.
+    """
     with tempfile.TemporaryFile() as errors:
         process = subprocess.Popen(
             argv,
@@ -148,17 +155,25 @@ def stream_dump(
             start_new_session=True,
         )
         assert process.stdout is not None
+        finished = threading.Event()
+
+        def watch() -> None:
+            while not finished.wait(CANCEL_POLL_SECONDS):
+                if cancelled():
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(process.pid, signal.SIGKILL)
+                    return
+
+        threading.Thread(target=watch, name="whalefall-backup-watch", daemon=True).start()
         fd = os.open(into, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
             with os.fdopen(fd, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as out:
                 while chunk := process.stdout.read(CHUNK):
                     out.write(chunk)
-                    if cancelled():
-                        os.killpg(process.pid, signal.SIGKILL)
-                        break
         finally:
             process.stdout.close()
             code = process.wait()
+            finished.set()
         errors.seek(0)
         return code, errors.read().decode("utf-8", "replace").strip()
 
