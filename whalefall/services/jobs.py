@@ -381,8 +381,9 @@ def _check_instances(session: Session, job: Job) -> None:
 
 def _check_param_instances(runtime: Runtime, session: Session, job: Job) -> None:
     """The registered instances a built-in job's params name exist, of an engine its task takes."""
-    if job.kind == JobKind.BUILTIN and job.func_name in runtime.tasks:
-        param_instances.check(session, runtime.tasks.params_schema(job.func_name), job.params or {})
+    function = job.func_name
+    if job.kind == JobKind.BUILTIN and function and function in runtime.tasks:
+        param_instances.check(session, runtime.tasks.params_schema(function), job.params or {})
 
 
 def find_cycle(graph: dict[str, list[str]], start: str) -> list[str] | None:
