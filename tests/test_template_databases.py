@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import json
 import os
 import subprocess
 import time
@@ -154,12 +155,23 @@ def test_a_postgresql_backup_restores_into_another_database_with_the_same_rows(
 
 
 @pytest.mark.mariadb
-def test_a_mariadb_backup_restores_into_another_database_with_the_same_rows(
+def test_a_nightly_mariadb_backup_job_from_its_template_restores_into_another_database(
     runtime, mariadb, maria_source, tmp_path
 ):
     instance_id, source = maria_source
     dumps = tmp_path / "dumps"
-    result = backup(runtime, "maria-nightly", instance_id, dumps)
+    body = {
+        "id": "maria-nightly",
+        "name": "nightly",
+        "trigger_type": "cron",
+        "cron_expression": "0 2 * * *",
+        "params": {"instance_id": instance_id, "directory": str(dumps), "keep_files": 7},
+    }
+    template_service.create_job(runtime, "database_backup", TemplateJobCreate.model_validate(body), ADMIN)
+    run = run_job(runtime, "maria-nightly")
+    assert run.status == "success", (run.error_message, run.log)
+    assert PASSWORD not in run.log and PASSWORD not in run.return_value
+    result = json.loads(run.return_value)  # the dump's size, path and duration, in the run
     assert result["tool"] in ("mariadb-dump", "mysqldump")
     dump = check_dump(result, dumps)
     assert b"-- Dump completed" in dump[-200:]
