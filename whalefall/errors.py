@@ -165,3 +165,11 @@ class FleetTaskFailed(TaskFailed):
 
 class PartitionsMissing(TaskFailed):
     """Partitions the size tables need are missing."""
+
+
+class TemplateNotFound(NotFound):
+    def __init__(self, template_id: str):
+        super().__init__(
+            f"no template named {template_id!r}", key="template_not_found", params={"id": template_id}
+        )
+        self.template_id = template_id

@@ -58,6 +58,16 @@ def parse(model: type[M], data: dict[str, Any]) -> M:
 
 
 def init_app(app: Flask) -> None:
-    from whalefall.api import admin, alerts, fleet, fleet_reports, jobs, openapi, runs, system  # noqa: F401  (register routes)
+    from whalefall.api import (  # noqa: F401  (register routes)
+        admin,
+        alerts,
+        fleet,
+        fleet_reports,
+        jobs,
+        openapi,
+        runs,
+        system,
+        templates,
+    )
 
     app.register_blueprint(bp)

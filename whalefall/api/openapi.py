@@ -26,6 +26,7 @@ from whalefall.api.schemas import CodeCheck, CronPreview
 from whalefall.domain.base import MAX_BIGINT, MAX_INT
 from whalefall.domain.instancespec import ConnectionCheck, InstanceCreate, InstancePatch
 from whalefall.domain.jobspec import JobCreate, JobPatch
+from whalefall.domain.templatespec import TemplateJobCreate
 from whalefall.web.queries import AuditQuery, JobListQuery, RunListQuery
 
 # Every act on a job whose kind is not builtin is an admin's (services.jobs.require_may_act).
@@ -62,6 +63,31 @@ ROUTES: list[tuple[str, str, str | None, str, type[BaseModel] | None, type[BaseM
     ("post", "/cron/preview", "viewer", "Describe a trigger and list its next run times", CronPreview, None),
     ("post", "/code/check", "operator", "Check a code job's source", CodeCheck, None),
     ("get", "/tasks", "viewer", "The built-in task catalogue", None, None),
+    (
+        "get",
+        "/templates",
+        "viewer",
+        "The template catalogue: each template's name, description and JSON Schema of its params",
+        None,
+        None,
+    ),
+    ("get", "/templates/{template_id}", "viewer", "One template of the catalogue", None, None),
+    (
+        "post",
+        "/templates/{template_id}/jobs",
+        "operator",
+        "Create a job from a template: the job's fields and `params` (checked by the template's schema)",
+        TemplateJobCreate,
+        None,
+    ),
+    (
+        "get",
+        "/runs/{run_id}/result.csv",
+        "viewer",
+        "A query run's whole result as CSV (`sql_query` template)",
+        None,
+        None,
+    ),
     ("get", "/health", None, "200 while a scheduler runs (healthy or warning), 503 otherwise", None, None),
     ("get", "/stats", "viewer", "Job counts, runs by status over 24 h, next executions", None, None),
     (
@@ -236,6 +262,14 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "params": {"run_days": 30},
     },
     "JobPatch": {"description": "keeps a month of runs", "params": {"run_days": 30}},
+    "TemplateJobCreate": {
+        "id": "site_up",
+        "name": "Site up",
+        "category": "monitoring",
+        "trigger_type": "interval",
+        "interval_minutes": 5,
+        "params": {"url": "http://127.0.0.1:9/health", "expected_status": 200},
+    },
     "CronPreview": {"trigger_type": "cron", "cron_expression": "0 2 * * 1-5", "count": 5},
     "CodeCheck": {"code": "def execute_task():\n    return 'ok'\n"},
     "UserCreate": {"username": "dba_on_call", "password": "a-long-passphrase-1", "role": "operator"},

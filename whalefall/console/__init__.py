@@ -6,8 +6,8 @@ every change a page offers is a call to the REST API from the page's script
 ``jobs`` (the cards and one job), ``runs`` (history and one run), ``admin`` (users,
 tokens, audit log), ``fleet`` (instances, accounts, capacity), ``overview`` (the landing page),
 ``alerts`` (alert channels and the global policy, the delivery history, maintenance windows),
-``api_docs`` (the API reference). Every word comes from the catalogue (``whalefall.i18n``), in both
-languages.
+``api_docs`` (the API reference), ``templates`` (new job from a template). Every word comes
+from the catalogue (``whalefall.i18n``), in both languages.
 
 Every HTML response carries a Content-Security-Policy without
 ``'unsafe-inline'`` for scripts: no inline script or event handler runs, so
@@ -124,7 +124,17 @@ def _security_headers(response):
 
 
 def init_app(app: Flask) -> None:
-    from whalefall.console import admin, alerts, api_docs, fleet, fleet_reports, jobs, overview, runs  # noqa: F401  (register routes)
+    from whalefall.console import (  # noqa: F401  (register routes)
+        admin,
+        alerts,
+        api_docs,
+        fleet,
+        fleet_reports,
+        jobs,
+        overview,
+        runs,
+        templates,
+    )
 
     app.register_blueprint(bp)
     app.add_template_filter(local_time, "local_time")

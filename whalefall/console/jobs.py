@@ -22,6 +22,7 @@ from whalefall.i18n import catalogue
 from whalefall.models import Job
 from whalefall.services import jobs as job_service
 from whalefall.services import runs as run_service
+from whalefall.services import templates as template_service
 from whalefall.services import windows as window_service
 from whalefall.web.queries import JobListQuery, query
 
@@ -170,6 +171,9 @@ def job_page(job_id: str):
         success_rate=round(100 * succeeded / len(finished)) if finished else None,
         chart=chart,
         params_text=json.dumps(data["params"] or {}, indent=2, ensure_ascii=False),
+        template_label=template_service.describe(rt, data["template"], lang)["name"]
+        if data["template"] in rt.tasks.templates()
+        else data["template"],
         categories=categories,
         default_timezone=rt.settings.timezone,
     )

@@ -15,7 +15,7 @@ from whalefall import clock
 from whalefall.auth.guard import page_login_required
 from whalefall.console import bp, render, runtime
 from whalefall.models import Job
-from whalefall.services import fleet_sessions
+from whalefall.services import fleet_sessions, run_results
 from whalefall.services import jobs as job_service
 from whalefall.services import runs as run_service
 from whalefall.web.queries import RunListQuery, query
@@ -85,4 +85,5 @@ def run_page(run_id: int):
         # Re-run and cancel of a job that runs code are the admin's (services.jobs.require_may_act).
         admin_only=job_service.admin_only(kind),
         sync_sessions=sync_sessions,
+        result_csv=run_results.has_csv(rt, run_id),
     )

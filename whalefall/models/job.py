@@ -52,6 +52,8 @@ class Job(Base):
     notify: Mapped[dict[str, Any]] = mapped_column(JSONValue, default=dict)
     # Registered instances (by name) a code or shell job gets credentials for at run time.
     uses_instances: Mapped[list[str] | None] = mapped_column(JSONValue, default=list)
+    # The template (SPEC §7) the job was made from; its task is ``func_name``. None otherwise.
+    template: Mapped[str | None] = mapped_column(String(64))
     # Kept current by the services and the active scheduler, so lists and
     # "next executions" are answered by one indexed query.
     next_run_time: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)

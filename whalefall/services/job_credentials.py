@@ -9,16 +9,19 @@ code job opens with ``connect(name)``, is an audit row naming the instance, the 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import select
 
 from whalefall.fleet import crypto
+from whalefall.fleet.base import Target
 from whalefall.fleet.errors import SecretUnreadable
 from whalefall.models import Job
 from whalefall.models.fleet import Instance
 from whalefall.runtime import Runtime
 from whalefall.services import audit
+from whalefall.services import instances as instance_service
 from whalefall.services.audit import Actor
 
 
@@ -63,6 +66,36 @@ def issue(runtime: Runtime, job: Job, run_id: int) -> dict[str, dict[str, Any]]:
                 {"instance": name, "job_id": job.id, "run_id": run_id},
             )
     return issued
+
+
+def target_for_task(
+    runtime: Runtime, job_id: str, run_id: int, instance_id: int, *, statement_timeout: int | None = None
+) -> Target:
+    """Where and how a built-in task of a template connects to registered instance ``instance_id``.
+
+    The password is decrypted here, for this run only; the hand-over is an audit row naming the
+    instance, the job and the run. Raises ``CredentialsUnavailable`` when the instance is gone or
+    its password cannot be decrypted.
+    """
+    with runtime.db.begin() as session:
+        instance = session.get(Instance, instance_id)
+        if instance is None:
+            raise CredentialsUnavailable(f"instance {instance_id} no longer exists")
+        try:
+            target = instance_service.target_for(runtime, instance)
+        except SecretUnreadable as exc:
+            raise CredentialsUnavailable(str(exc)) from None
+        audit.record(
+            session,
+            Actor(f"job:{job_id}"[:64], "admin"),
+            "instance.credentials_issued",
+            "instance",
+            str(instance.id),
+            {"instance": instance.name, "job_id": job_id, "run_id": run_id},
+        )
+    if statement_timeout is not None:
+        target = replace(target, statement_timeout=statement_timeout)
+    return target
 
 
 def record_use(runtime: Runtime, job: Job, run_id: int, name: str) -> None:

@@ -27,7 +27,7 @@ from whalefall.i18n import catalogue
 from whalefall.models import Job, JobChange, JobKind, JobState, Role, Run
 from whalefall.models.fleet import Instance
 from whalefall.runtime import Runtime
-from whalefall.services import alerts, audit
+from whalefall.services import alerts, audit, param_instances
 from whalefall.services.audit import Actor
 from whalefall.services.query import contains, paginate
 
@@ -240,9 +240,12 @@ def _apply_kind(runtime: Runtime, job: Job, patch: JobPatch, *, creating: bool) 
                 params={"function": function, "known": known},
             )
         job.kind, job.func_name, job.code, job.shell = JobKind.BUILTIN.value, function, None, None
+        if job.template != function:
+            job.template = None  # no longer what its template makes
     elif patch.code is not None:
         check_source(patch.code)
         job.kind, job.func_name, job.code, job.shell = JobKind.CODE.value, None, patch.code, None
+        job.template = None
     elif patch.command is not None or patch.script is not None:
         previous = dict(job.shell or {}) if job.kind == JobKind.SHELL else {}
         shell = {"working_dir": previous.get("working_dir"), "env": previous.get("env") or {}}
@@ -253,6 +256,7 @@ def _apply_kind(runtime: Runtime, job: Job, patch: JobPatch, *, creating: bool) 
             shell.update(mode="script")
             job.code = patch.script
         job.kind, job.func_name, job.shell = JobKind.SHELL.value, None, shell
+        job.template = None
     elif creating:
         raise InvalidInput(
             "a job needs `function` (a built-in task), `code`, `command` or `script`",
@@ -293,7 +297,7 @@ def checked_params(runtime: Runtime, function: str, params: dict[str, Any] | Non
     naming the field like any other of the body's.
     """
     try:
-        checked = runtime.tasks.check_params(function, params)
+        checked = runtime.tasks.check_params(function, params, {"data_dir": runtime.settings.data_dir})
     except ValidationError as exc:
         raise under("params", exc) from None
     return checked.model_dump(mode="json", exclude_unset=True)
@@ -307,7 +311,12 @@ def under(prefix: str, exc: ValidationError) -> ValidationError:
     details: list[InitErrorDetails] = []
     for err in exc.errors():
         # pydantic's own types keep their name and limits; a validator's own becomes a custom error.
-        kind = err["type"] if err["type"] in _PYDANTIC_TYPES else PydanticCustomError(err["type"], err["msg"])
+        # (A custom error keeps its context too: the catalogue's words for it may name its values.)
+        kind = (
+            err["type"]
+            if err["type"] in _PYDANTIC_TYPES
+            else PydanticCustomError(err["type"], err["msg"], err.get("ctx"))
+        )
         detail: InitErrorDetails = {"type": kind, "loc": (prefix, *err["loc"]), "input": err["input"]}
         if "ctx" in err:
             detail["ctx"] = err["ctx"]
@@ -368,6 +377,13 @@ def _check_instances(session: Session, job: Job) -> None:
             key="uses_instances_unknown",
             params={"names": names},
         )
+
+
+def _check_param_instances(runtime: Runtime, session: Session, job: Job) -> None:
+    """The registered instances a built-in job's params name exist, of an engine its task takes."""
+    function = job.func_name
+    if job.kind == JobKind.BUILTIN and function and function in runtime.tasks:
+        param_instances.check(session, runtime.tasks.params_schema(function), job.params or {})
 
 
 def find_cycle(graph: dict[str, list[str]], start: str) -> list[str] | None:
@@ -440,15 +456,19 @@ def create(
     actor: Actor,
     *,
     is_default: bool = False,
+    template: str | None = None,
     session: Session | None = None,
 ) -> Job:
     """Create a job. Raises InvalidInput/InvalidTrigger/InvalidCode (400), Forbidden, JobConflict,
-    and pydantic's ``ValidationError`` (400) for ``params`` its task refuses."""
+    and pydantic's ``ValidationError`` (400) for ``params`` its task refuses.
+
+    ``template``: the template it is made from (``services.templates`` checks it first)."""
     now = clock.now()
     job = Job(
         id=data.id,
         **_defaults(runtime),
         is_default=is_default,
+        template=template,
         created_by=actor.name,
         updated_by=actor.name,
         created_at=now,
@@ -472,9 +492,11 @@ def _insert(runtime: Runtime, session: Session, job: Job, actor: Actor) -> None:
         )
     _check_dependencies(session, job)
     _check_instances(session, job)
+    _check_param_instances(runtime, session, job)
     session.add(job)
     _finish_change(runtime, session, job, "create")
-    audit.record(session, actor, "job.create", "job", job.id, {"name": job.name, "kind": job.kind})
+    detail = {"name": job.name, "kind": job.kind, **({"template": job.template} if job.template else {})}
+    audit.record(session, actor, "job.create", "job", job.id, detail)
 
 
 def update(
@@ -499,6 +521,8 @@ def _update(runtime: Runtime, session: Session, job_id: str, data: JobPatch, act
             _apply(runtime, job, data, actor, creating=False)
             _check_dependencies(session, job)
             _check_instances(session, job)
+            if "params" in data.model_fields_set or data.function or data.func_name:
+                _check_param_instances(runtime, session, job)
         job.updated_by, job.updated_at = actor.name, clock.now()
         job.broken_reason = None  # a user's fix clears the flag; the scheduler sets it again if still broken
         audit.record(session, actor, "job.update", "job", job.id, {"fields": fields, "before": before})
@@ -627,6 +651,7 @@ def to_dict(
         "category_label": category_label(job.category, lang),
         "kind": job.kind,
         "func_name": job.func_name if job.kind == JobKind.BUILTIN else None,
+        "template": job.template,
         "params": job.params,
         "trigger": triggers.trigger_text(spec, tz),
         "trigger_type": job.trigger_type,

@@ -23,15 +23,19 @@ from whalefall.i18n import catalogue
 
 
 class TaskEntry(NamedTuple):
-    """Where a task's entry point and its parameter model live (``module:attribute``)."""
+    """Where a task's entry point and its parameter model live (``module:attribute``).
+
+    ``template``: the task is also a template of the catalogue (SPEC §7), under its own name.
+    """
 
     run: str
     params: str
+    template: bool = False
 
     @classmethod
-    def of(cls, module: str) -> TaskEntry:
+    def of(cls, module: str, *, template: bool = False) -> TaskEntry:
         """The usual layout: ``run`` and ``Params`` in the task's package."""
-        return cls(f"{module}:run", f"{module}:Params")
+        return cls(f"{module}:run", f"{module}:Params", template)
 
 
 BUILTIN_TASKS: dict[str, TaskEntry] = {
@@ -43,6 +47,11 @@ BUILTIN_TASKS: dict[str, TaskEntry] = {
         "whalefall.tasks.calculate_database_size_aggregations"
     ),
     "monitor_partition_health": TaskEntry.of("whalefall.tasks.monitor_partition_health"),
+    # Templates: a job made from one is a built-in job whose params are data (SPEC §7).
+    "database_backup": TaskEntry.of("whalefall.tasks.database_backup", template=True),
+    "log_cleanup": TaskEntry.of("whalefall.tasks.log_cleanup", template=True),
+    "sql_query": TaskEntry.of("whalefall.tasks.sql_query", template=True),
+    "http_check": TaskEntry.of("whalefall.tasks.http_check", template=True),
 }
 
 
@@ -75,6 +84,10 @@ class TaskRegistry:
     def names(self) -> list[str]:
         return sorted(self._table)
 
+    def templates(self) -> list[str]:
+        """The tasks that are templates, in the catalogue's order."""
+        return [name for name, entry in self._table.items() if entry.template]
+
     def __contains__(self, name: object) -> bool:
         return name in self._table
 
@@ -98,9 +111,14 @@ class TaskRegistry:
             raise TypeError(f"{self._entry(name).params} is not a pydantic model")
         return model
 
-    def check_params(self, name: str, params: dict[str, Any] | None) -> BaseModel:
-        """``params`` checked by the task's model; raises pydantic's ``ValidationError`` or :class:`UnknownTask`."""
-        return self.params_model(name).model_validate(params or {})
+    def check_params(
+        self, name: str, params: dict[str, Any] | None, context: dict[str, Any] | None = None
+    ) -> BaseModel:
+        """``params`` checked by the task's model; raises pydantic's ``ValidationError`` or :class:`UnknownTask`.
+
+        ``context`` reaches the model's validators (``data_dir``: the product's data directory).
+        """
+        return self.params_model(name).model_validate(params or {}, context=context)
 
     def call_params(self, name: str, params: dict[str, Any] | None) -> dict[str, Any]:
         """The keyword arguments a run passes to the task: ``params`` checked, with the model's defaults."""

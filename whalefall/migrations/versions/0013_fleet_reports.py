@@ -13,7 +13,7 @@ from sqlalchemy.dialects import mysql
 import whalefall.models.base
 
 revision = "0013"
-down_revision = "0008"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 

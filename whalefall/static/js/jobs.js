@@ -85,6 +85,7 @@
       setText(card, "category", job.category_label);
       field(card, "category").classList.toggle("d-none", !job.category);
       setText(card, "kind", job.kind === "builtin" ? job.func_name : WF.t("kind_" + job.kind));
+      card.querySelector('[data-f="template"]').classList.toggle("d-none", !job.template);
       var badge = field(card, "state");
       var state = displayState(job);
       badge.className = "badge wf-state wf-state-" + state;

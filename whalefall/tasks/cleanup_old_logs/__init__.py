@@ -49,6 +49,8 @@ def run(ctx: TaskContext, log_days: int | None = None, run_days: int | None = No
     log_days = log_days or settings.log_retention_days
     run_days = run_days or settings.run_retention_days
     files = remove_old_files(settings.data_dir / "logs", log_days)
+    # A query run's CSV (services.run_results) goes with the run history.
+    files += remove_old_files(settings.data_dir / "results", run_days, "run-*.csv")
     ctx.logger.info("removed %d log file(s) older than %d days", len(files), log_days)
 
     cutoff = clock.now() - timedelta(days=run_days)
