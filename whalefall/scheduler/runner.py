@@ -211,6 +211,7 @@ class Runner:
         log.info("run started: job %s run %s", job.id, run_id, extra=fields)
         started = time.monotonic()
         if job.kind in (JobKind.CODE, JobKind.SHELL):
+            run_service.record_code_version(rt, run_id, job.code_version)
             outcome = self._run_code(run, job, runlog)
         else:
             outcome = self._run_builtin(run, job, runlog)

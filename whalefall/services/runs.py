@@ -274,6 +274,12 @@ def start(
         return started == 1
 
 
+def record_code_version(runtime: Runtime, run_id: int, number: int | None) -> None:
+    """The version of its job's source a started run executes (read with the source it runs)."""
+    with runtime.db.begin() as session:
+        session.execute(update(Run).where(Run.id == run_id).values(code_version=number))
+
+
 def set_pid(runtime: Runtime, run_id: int, pid: int) -> None:
     with runtime.db.begin() as session:
         session.execute(update(Run).where(Run.id == run_id).values(pid=pid))
@@ -463,6 +469,7 @@ def to_dict(run: Run, timezone: str, *, with_log: bool = False, offset: int | No
         "scheduled_at": clock.iso(run.scheduled_time),
         # Fire times coalesced into this run (not counting its own), and the first of them.
         "coalesced": run.coalesced or 0,
+        "code_version": run.code_version,
         "coalesced_from": clock.iso(run.coalesced_from),
         "created_at": clock.iso(run.created_at),
         "started_at": clock.iso(run.started_at),
