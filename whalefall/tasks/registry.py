@@ -43,6 +43,7 @@ BUILTIN_TASKS: dict[str, TaskEntry] = {
         "whalefall.tasks.calculate_database_size_aggregations"
     ),
     "monitor_partition_health": TaskEntry.of("whalefall.tasks.monitor_partition_health"),
+    "backup_whalefall": TaskEntry.of("whalefall.tasks.backup_whalefall"),
 }
 
 
