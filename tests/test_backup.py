@@ -5,6 +5,7 @@ old backups removed by an explicit clock; a running scheduler never has its data
 from __future__ import annotations
 
 import io
+import json
 import tarfile
 import threading
 from datetime import UTC, datetime, timedelta
@@ -14,6 +15,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
+from tests.test_job_credentials import run_job
 from tests.test_scheduler import ADMIN
 from whalefall.cli import cli
 from whalefall.domain.instancespec import InstanceCreate
@@ -23,7 +25,7 @@ from whalefall.fleet import crypto
 from whalefall.migrate import upgrade
 from whalefall.models import Base, Job, JobChange, Lease, TriggerSource
 from whalefall.runtime import Runtime
-from whalefall.services import backup, instances, nodes, restore
+from whalefall.services import backup, defaults, instances, nodes, restore
 from whalefall.services import jobs as job_service
 from whalefall.services import runs as run_service
 
@@ -256,3 +258,16 @@ def test_a_server_database_is_backed_up_with_its_dump_tool_and_restored_row_for_
         assert session.get(Job, "after") is None
         assert session.scalars(select(JobChange).where(JobChange.job_id == "after")).all() == []
         assert session.get(Lease, "scheduler") is None or session.get(Lease, "scheduler").holder is None
+
+
+def test_the_default_backup_job_runs_and_reports_the_file_and_its_size(runtime):
+    defaults.seed(runtime)
+    with runtime.db.read() as session:
+        seeded = session.get(Job, "backup_whalefall")
+        assert seeded.state == "active" and seeded.trigger_params["hour"] == "2"
+    run = run_job(runtime, "backup_whalefall")
+    assert run.status == "success", run.error_message
+    result = json.loads(run.return_value)
+    path = Path(result["path"])
+    assert path.parent == runtime.settings.data_dir / "backups" and path.stat().st_size == result["bytes"]
+    assert backup.read_manifest(path)["database_kind"] == "sqlite"

@@ -144,7 +144,8 @@ def dump(runtime: Runtime, dest: Path) -> None:
     url = runtime.db.engine.url
     kind = database_kind(url)
     if kind == "sqlite":
-        source = sqlite3.connect(f"file:{url.database}?mode=ro", uri=True)
+        # Not ``mode=ro``: a read-only connection cannot open a WAL database whose -shm is missing.
+        source = sqlite3.connect(url.database or "", timeout=30)
         target = sqlite3.connect(dest)
         try:
             with target:
