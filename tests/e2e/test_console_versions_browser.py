@@ -20,7 +20,7 @@ V2 = "def execute_task():\n    return 2\n"
 NOTE = "<b>bold</b> move to two"
 
 
-def test_an_admin_reads_a_versions_diff_and_restores_it_after_confirming(visit, server):
+def test_an_admin_edits_with_a_note_reads_the_diff_and_restores_after_confirming(visit, server):
     from playwright.sync_api import expect
 
     api = server["api"]
@@ -35,11 +35,17 @@ def test_an_admin_reads_a_versions_diff_and_restores_it_after_confirming(visit, 
             "code": V1,
         },
     )
-    api.ok("PUT", "/jobs/versioned", {"code": V2, "version_note": NOTE})
 
     v = visit(viewport={"width": 1366, "height": 900})
     page = v.page
     v.sign_in("admin", landing="/scheduler/jobs/versioned")
+    # The change is made in the job dialog, with a note about it.
+    page.click("#job-actions [data-action=edit]")
+    expect(page.locator("#job-dialog")).to_be_visible()
+    base.type_code(page, ["def execute_task():", "return 2"])
+    page.fill("#f-version_note", NOTE)
+    page.click("#job-save")
+    expect(page.locator("#job-dialog")).to_be_hidden()
     rows = page.locator("#version-list [data-version]")
     expect(rows).to_have_count(2)
     newest = page.locator('#version-list [data-version="2"]')
