@@ -514,6 +514,8 @@ def _update(
         version = job_versions.record(session, job, actor, data.version_note, restored_from=restored_from)
         if version is not None:
             detail["code_version"] = version.number
+            if restored_from is not None:
+                detail["restored_from"] = restored_from
         audit.record(session, actor, "job.update", "job", job.id, detail)
     state = requested_state(data)
     changed_state = state is not None and _change_state(session, job, state, actor)
