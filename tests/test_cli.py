@@ -27,6 +27,7 @@ DEFAULTS = {
     "collect_database_sizes",
     "calculate_database_size_aggregations",
     "monitor_partition_health",
+    "backup_whalefall",
 }
 RAISING_CODE = "def execute_task():\n    raise ValueError('the disk is on fire')\n"
 CODE = "import json\n\n\ndef execute_task():\n    print('步骤 1')\n    return {'rows': 3}\n"

@@ -19,6 +19,7 @@ SHIPPED = {
     "collect_database_sizes",
     "calculate_database_size_aggregations",
     "monitor_partition_health",
+    "backup_whalefall",
 }
 
 

@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     base_url: str = defaults.BASE_URL
     run_retention_days: int = Field(defaults.RUN_RETENTION_DAYS, ge=1)
     log_retention_days: int = Field(defaults.LOG_RETENTION_DAYS, ge=1)
+    # Where `whalefall backup` writes (default: <data dir>/backups) and how long backups are kept.
+    backup_dir: Path | None = None
+    backup_retention_days: int = Field(defaults.BACKUP_RETENTION_DAYS, ge=1, le=36_500)
     code_timeout_seconds: int = Field(defaults.CODE_TIMEOUT_SECONDS, ge=1)
     code_memory_limit_mb: int = Field(defaults.CODE_MEMORY_LIMIT_MB, ge=32)
     code_cpu_seconds: int = Field(defaults.CODE_CPU_SECONDS, ge=1)

@@ -24,6 +24,7 @@ SANDBOX_GID = 65534  # the group of every run's uid (nogroup)
 
 RUN_RETENTION_DAYS = 30
 LOG_RETENTION_DAYS = 30
+BACKUP_RETENTION_DAYS = 30  # `whalefall backup` and the backup_whalefall job remove backups older than this
 RUN_LOG_MAX_CHARS = 1024 * 1024  # the tail of a run's log that is kept
 RETURN_VALUE_MAX_CHARS = 64 * 1024
 

@@ -75,6 +75,15 @@ class RunNotFound(NotFound):
         self.run_id = run_id
 
 
+class VersionNotFound(NotFound):
+    def __init__(self, job_id: str, number: object):
+        super().__init__(
+            f"job {job_id!r} has no version {number}",
+            key="version_not_found",
+            params={"id": job_id, "number": number},
+        )
+
+
 class UserNotFound(NotFound):
     def __init__(self, name: object):
         super().__init__(f"user {name!r} does not exist", key="user_not_found", params={"name": name})
@@ -97,6 +106,10 @@ class RunConflict(Conflict):
 
 class Forbidden(WhalefallError, PermissionError):
     status = 403
+
+
+class BackupRefused(WhalefallError):
+    """A backup cannot be taken, read or restored; the message says why and what to do."""
 
 
 class ConfigError(WhalefallError):

@@ -68,6 +68,7 @@ def init_app(app: Flask) -> None:
         runs,
         system,
         templates,
+        versions,
     )
 
     app.register_blueprint(bp)

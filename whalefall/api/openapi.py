@@ -22,12 +22,12 @@ from whalefall.api.fleet_schemas import (
     SyncSessionQuery,
     TableListQuery,
 )
-from whalefall.api.schemas import CodeCheck, CronPreview
+from whalefall.api.schemas import CodeCheck, CronPreview, VersionRestore
 from whalefall.domain.base import MAX_BIGINT, MAX_INT
 from whalefall.domain.instancespec import ConnectionCheck, InstanceCreate, InstancePatch
 from whalefall.domain.jobspec import JobCreate, JobPatch
 from whalefall.domain.templatespec import TemplateJobCreate
-from whalefall.web.queries import AuditQuery, JobListQuery, RunListQuery
+from whalefall.web.queries import AuditQuery, JobListQuery, RunListQuery, VersionDiffQuery
 
 # Every act on a job whose kind is not builtin is an admin's (services.jobs.require_may_act).
 CODE_ADMIN = "operator (admin for code and shell jobs: every kind but builtin)"
@@ -57,6 +57,31 @@ ROUTES: list[tuple[str, str, str | None, str, type[BaseModel] | None, type[BaseM
     ("post", "/jobs/{job_id}/resume", CODE_ADMIN, "Resume a job", None, None),
     ("post", "/jobs/{job_id}/run", CODE_ADMIN, "Start a run now, asynchronously; returns run_id", None, None),
     ("get", "/jobs/{job_id}/runs", "viewer", "A job's runs, newest first", None, RunListQuery),
+    (
+        "get",
+        "/jobs/{job_id}/versions",
+        "viewer",
+        "Every version of a code or shell job's source, newest first (who, when, note)",
+        None,
+        None,
+    ),
+    ("get", "/jobs/{job_id}/versions/{number}", "viewer", "One version with its source", None, None),
+    (
+        "get",
+        "/jobs/{job_id}/versions/diff",
+        "viewer",
+        "A unified diff between two versions (default: the current one and the one before)",
+        None,
+        VersionDiffQuery,
+    ),
+    (
+        "post",
+        "/jobs/{job_id}/versions/{number}/restore",
+        "admin",
+        "Make a version the current source again (itself a new version)",
+        VersionRestore,
+        None,
+    ),
     ("get", "/runs", "viewer", "All runs, newest first", None, RunListQuery),
     ("get", "/runs/{run_id}", "viewer", "One run with its log (?offset= to follow)", None, None),
     ("post", "/runs/{run_id}/cancel", CODE_ADMIN, "Cancel a queued or running run", None, None),
@@ -246,6 +271,7 @@ INTEGER_PARAMETERS = {
     "{token_id}": MAX_INT,
     "{channel_id}": MAX_INT,
     "{window_id}": MAX_INT,
+    "{number}": MAX_INT,
 }
 
 # A body that works, per schema: for readers of the document, and for generated tests, which
@@ -332,6 +358,7 @@ def _parameters(path: str, model: type[BaseModel] | None) -> list[dict[str, Any]
     ]
     if model is not None:
         for name, field in model.model_fields.items():
+            name = field.alias or name  # ``from`` is a keyword in Python: the field is ``from_``
             params.append(
                 {
                     "name": name,

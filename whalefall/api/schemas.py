@@ -19,3 +19,7 @@ class CronPreview(TriggerFields):
 
 class CodeCheck(Strict):
     code: str
+
+
+class VersionRestore(Strict):
+    note: str | None = Field(None, max_length=500, description="why; kept with the new version")

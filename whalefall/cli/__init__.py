@@ -284,10 +284,11 @@ def run_once(job_id: str) -> None:
 
 
 def _register() -> None:
-    from whalefall.cli import jobs, users
+    from whalefall.cli import backup, jobs, users
 
     users.register(cli)
     jobs.register(cli)
+    backup.register(cli)
 
 
 _register()

@@ -20,6 +20,7 @@ from whalefall.auth.guard import page_login_required
 from whalefall.console import bp, language, render, runtime
 from whalefall.i18n import catalogue
 from whalefall.models import Job
+from whalefall.services import job_versions
 from whalefall.services import jobs as job_service
 from whalefall.services import runs as run_service
 from whalefall.services import templates as template_service
@@ -141,6 +142,9 @@ def job_page(job_id: str):
         rows, total = run_service.page(session, job_id=job_id, per_page=RECENT_RUNS)
         graph = session.execute(select(Job.id, Job.name, Job.depends_on).order_by(Job.id)).all()
         categories = sorted(c for c in session.scalars(select(Job.category).distinct()) if c)
+        versions = [
+            job_versions.to_dict(v, current=job.code_version) for v in job_versions.listing(session, job_id)
+        ]
     tz = job_service.timezone_of(rt, job)
     runs = [run_service.to_dict(r, tz) for r in rows]
     names = {row.id: row.name for row in graph}
@@ -176,4 +180,5 @@ def job_page(job_id: str):
         else data["template"],
         categories=categories,
         default_timezone=rt.settings.timezone,
+        versions=versions,
     )

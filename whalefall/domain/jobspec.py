@@ -116,6 +116,11 @@ class JobPatch(TriggerFields):
     retry_delay_seconds: int | None = Field(None, ge=0, le=86400)
     depends_on: list[JobId] | None = Field(None, max_length=50)
     notify: NotifyPolicy | None = Field(None, description="the job's alert policy over the global one")
+    version_note: str | None = Field(
+        None,
+        max_length=500,
+        description="why the source of a code or shell job changed; kept with the new version",
+    )
     uses_instances: list[InstanceName] | None = Field(
         None,
         max_length=20,

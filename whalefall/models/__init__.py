@@ -15,6 +15,7 @@ from whalefall.models.job import Job, JobKind, JobState
 from whalefall.models.run import ACTIVE_STATUSES, Run, RunStatus, TriggerSource
 from whalefall.models.system import JobChange, Lease, Node, SeededDefault, StateEntry
 from whalefall.models.user import ApiToken, LoginAttempt, Role, User
+from whalefall.models.version import JobVersion
 
 __all__ = [
     "AlertChannel",
@@ -30,6 +31,7 @@ __all__ = [
     "JobChange",
     "JobKind",
     "JobState",
+    "JobVersion",
     "Lease",
     "LoginAttempt",
     "MaintenanceWindow",

@@ -63,6 +63,8 @@ class Job(Base):
     broken_reason: Mapped[str | None] = mapped_column(Text)
     # Bumped from job_changes on every change; the scheduler follows it.
     version: Mapped[int] = mapped_column(BigInteger, default=0)
+    # The number of the code or shell job's current source in ``job_versions`` (None for built-ins).
+    code_version: Mapped[int | None] = mapped_column(Integer)
     created_by: Mapped[str | None] = mapped_column(String(64))
     updated_by: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -85,3 +85,5 @@ class Run(Base):
     # Fire times folded into this run by ``coalesce`` (not counting its own), and the first of them.
     coalesced: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     coalesced_from: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The version of a code or shell job's source this run executed (``job_versions.number``).
+    code_version: Mapped[int | None] = mapped_column(Integer)

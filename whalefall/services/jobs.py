@@ -27,7 +27,7 @@ from whalefall.i18n import catalogue
 from whalefall.models import Job, JobChange, JobKind, JobState, Role, Run
 from whalefall.models.fleet import Instance
 from whalefall.runtime import Runtime
-from whalefall.services import alerts, audit, param_instances
+from whalefall.services import alerts, audit, job_versions, param_instances
 from whalefall.services.audit import Actor
 from whalefall.services.query import contains, paginate
 
@@ -477,15 +477,15 @@ def create(
     _apply(runtime, job, data, actor, creating=True)
     job.state = (requested_state(data) or JobState.ACTIVE).value
     if session is not None:
-        _insert(runtime, session, job, actor)
+        _insert(runtime, session, job, actor, data.version_note)
         return job
     with runtime.db.begin() as session:
-        _insert(runtime, session, job, actor)
+        _insert(runtime, session, job, actor, data.version_note)
     runtime.changed()
     return job
 
 
-def _insert(runtime: Runtime, session: Session, job: Job, actor: Actor) -> None:
+def _insert(runtime: Runtime, session: Session, job: Job, actor: Actor, note: str | None = None) -> None:
     if session.get(Job, job.id) is not None:
         raise JobConflict(
             f"a job with id {job.id!r} already exists", field="id", key="job_id_taken", params={"id": job.id}
@@ -494,6 +494,7 @@ def _insert(runtime: Runtime, session: Session, job: Job, actor: Actor) -> None:
     _check_instances(session, job)
     _check_param_instances(runtime, session, job)
     session.add(job)
+    job_versions.record(session, job, actor, note)
     _finish_change(runtime, session, job, "create")
     detail = {"name": job.name, "kind": job.kind, **({"template": job.template} if job.template else {})}
     audit.record(session, actor, "job.create", "job", job.id, detail)
@@ -511,10 +512,18 @@ def update(
     return job
 
 
-def _update(runtime: Runtime, session: Session, job_id: str, data: JobPatch, actor: Actor) -> Job:
+def _update(
+    runtime: Runtime,
+    session: Session,
+    job_id: str,
+    data: JobPatch,
+    actor: Actor,
+    *,
+    restored_from: int | None = None,
+) -> Job:
     job = get(session, job_id)
     require_may_act(job.kind, actor, "update", job_id)
-    fields = sorted(data.model_fields_set - STATE_FIELDS)
+    fields = sorted(data.model_fields_set - STATE_FIELDS - {"version_note"})
     if fields:
         before = {k: getattr(job, k) for k in ("trigger_type", "trigger_params", "func_name")}
         with session.no_autoflush:
@@ -525,11 +534,39 @@ def _update(runtime: Runtime, session: Session, job_id: str, data: JobPatch, act
                 _check_param_instances(runtime, session, job)
         job.updated_by, job.updated_at = actor.name, clock.now()
         job.broken_reason = None  # a user's fix clears the flag; the scheduler sets it again if still broken
-        audit.record(session, actor, "job.update", "job", job.id, {"fields": fields, "before": before})
+        detail: dict[str, Any] = {"fields": fields, "before": before}
+        version = job_versions.record(session, job, actor, data.version_note, restored_from=restored_from)
+        if version is not None:
+            detail["code_version"] = version.number
+            if restored_from is not None:
+                detail["restored_from"] = restored_from
+        audit.record(session, actor, "job.update", "job", job.id, detail)
     state = requested_state(data)
     changed_state = state is not None and _change_state(session, job, state, actor)
     if fields or changed_state:
         _finish_change(runtime, session, job, "update" if fields else job.state)
+    return job
+
+
+def restore_version(runtime: Runtime, job_id: str, number: int, actor: Actor, note: str | None = None) -> Job:
+    """Make version ``number`` of a code or shell job's source its current one again.
+
+    A change like any other (an admin's, audited, in the feed), so it is itself a new version
+    recording which one it restored. Raises JobNotFound, VersionNotFound and Forbidden.
+    """
+    with runtime.db.begin() as session:
+        version = job_versions.get(session, job_id, number)
+        shell = version.shell or {}
+        patch: dict[str, Any] = {"version_note": note}
+        if version.kind == JobKind.CODE:
+            patch["code"] = version.code or ""
+        else:
+            patch["command" if shell.get("mode") == "argv" else "script"] = (
+                list(shell.get("argv") or []) if shell.get("mode") == "argv" else version.code or ""
+            )
+            patch.update(working_dir=shell.get("working_dir"), env=dict(shell.get("env") or {}))
+        job = _update(runtime, session, job_id, JobPatch.model_validate(patch), actor, restored_from=number)
+    runtime.changed()
     return job
 
 
@@ -539,6 +576,7 @@ def delete(runtime: Runtime, job_id: str, actor: Actor) -> None:
         job = get(session, job_id)
         require_may_act(job.kind, actor, "delete", job_id)
         session.delete(job)
+        job_versions.forget(session, job_id)
         _changed(session, job_id, "delete")
         audit.record(session, actor, "job.delete", "job", job_id, {"name": job.name})
     runtime.changed()
@@ -673,6 +711,7 @@ def to_dict(
         "is_default": job.is_default,
         "broken_reason": job.broken_reason,
         "version": job.version,
+        "code_version": job.code_version,
         "created_by": job.created_by,
         "updated_by": job.updated_by,
         "created_at": clock.iso(job.created_at),

@@ -22,6 +22,7 @@ from whalefall import clock, defaults
 from whalefall.errors import InvalidInput, JobNotFound, RunConflict, RunNotFound
 from whalefall.models import (
     Job,
+    JobKind,
     Run,
     RunStatus,
     TriggerSource,
@@ -232,6 +233,9 @@ _END = (
         duration_seconds=bindparam("b_duration"),
     )
 )
+_CODE_VERSION = (
+    _runs.update().where(_runs.c.id == bindparam("b_id")).values(code_version=bindparam("b_version"))
+)
 _LOG = (
     _runs.update()
     .where(_runs.c.id == bindparam("b_id"), _runs.c.status == RunStatus.RUNNING.value)
@@ -350,15 +354,22 @@ def _start_many(
     if stale:
         cache.update({job.id: job for job in session.scalars(select(Job).where(Job.id.in_(stale)))})
     started = []
+    code_versions = []
     for row in rows:
         run = RunStart(
             row.id, row.job_id, row.attempt, row.trigger_source, row.scheduled_time, row.started_at
         )
         if row.job_id in versions:
-            started.append((run, cache[row.job_id]))
+            job = cache[row.job_id]
+            started.append((run, job))
+            if job.kind in (JobKind.CODE, JobKind.SHELL):
+                # The version of the source it runs, read with that source, in the start's transaction.
+                code_versions.append({"b_id": row.id, "b_version": job.code_version})
         else:  # its job was deleted between the claim and now
             failed = Ending(row.id, RunStatus.FAILED, error_message=f"job {row.job_id!r} was deleted")
             session.execute(_END, _end_params(failed, now, now))
+    if code_versions:
+        session.execute(_CODE_VERSION, code_versions)
     return started
 
 
@@ -503,6 +514,7 @@ def to_dict(run: Run, timezone: str, *, with_log: bool = False, offset: int | No
         "scheduled_at": clock.iso(run.scheduled_time),
         # Fire times coalesced into this run (not counting its own), and the first of them.
         "coalesced": run.coalesced or 0,
+        "code_version": run.code_version,
         "coalesced_from": clock.iso(run.coalesced_from),
         "created_at": clock.iso(run.created_at),
         "started_at": clock.iso(run.started_at),

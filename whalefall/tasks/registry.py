@@ -52,6 +52,7 @@ BUILTIN_TASKS: dict[str, TaskEntry] = {
     "log_cleanup": TaskEntry.of("whalefall.tasks.log_cleanup", template=True),
     "sql_query": TaskEntry.of("whalefall.tasks.sql_query", template=True),
     "http_check": TaskEntry.of("whalefall.tasks.http_check", template=True),
+    "backup_whalefall": TaskEntry.of("whalefall.tasks.backup_whalefall"),
 }
 
 

@@ -72,6 +72,14 @@ class RunListQuery(Pagination):
     until: str | None = Field(None, description="ISO 8601; runs created before")
 
 
+class VersionDiffQuery(Query):
+    """Which two versions of a job's source to compare: ``from`` (default: the one before ``to``)
+    and ``to`` (default: the current one)."""
+
+    from_: int | None = Field(None, alias="from", ge=1, le=MAX_INT)
+    to: int | None = Field(None, ge=1, le=MAX_INT)
+
+
 class RunLogQuery(Query):
     offset: int | None = Field(None, ge=0, le=MAX_INT)
 

@@ -2,7 +2,7 @@
 disk capacity (SPEC §14)
 
 Revision ID: 0013
-Revises: 0008
+Revises: 0012
 Create Date: 2026-12-07
 """
 
@@ -13,7 +13,7 @@ from sqlalchemy.dialects import mysql
 import whalefall.models.base
 
 revision = "0013"
-down_revision = "0011"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 

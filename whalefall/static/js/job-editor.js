@@ -380,6 +380,7 @@
     }
 
     function fill(job) {
+      if (els.version_note) els.version_note.value = "";  // a note is about one change: never carried over
       els.id.value = job.id;
       els.name.value = job.name;
       els.description.value = job.description || "";
@@ -489,6 +490,8 @@
         if (value) body[name] = value;
         else if (name === "timeout_seconds") body[name] = null;
       });
+      var note = els.version_note ? els.version_note.value.trim() : "";  // admins only
+      if (kind() !== "builtin" && note) body.version_note = note;
       if (kind() !== "builtin") {
         body.uses_instances = Array.from(instanceSelect.selectedOptions).map(function (o) { return o.value; });
       }

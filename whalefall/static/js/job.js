@@ -1,7 +1,9 @@
 /* One job's page: its code or shell script in a read-only CodeMirror (for every role), the durations of its
  * last runs as an ECharts bar chart (a bar per run, coloured by status; a click opens the run),
  * and — for operators — the actions, sent to the API: run now, pause, resume, edit, copy
- * (the create dialog filled with this definition) and delete. The page is the server's; after
+ * (the create dialog filled with this definition) and delete. A code or shell job's versions:
+ * what each change did as a unified diff (a line per element, coloured by class, filled with
+ * textContent), and — for admins — restore after a confirmation. The page is the server's; after
  * a change it is loaded again, with the API's message kept for a toast. */
 (function () {
   "use strict";
@@ -108,6 +110,52 @@
       } finally {
         button.disabled = false;
       }
+    }
+
+    var DIFF_CLASS = { "+": "wf-diff-add", "-": "wf-diff-del", "@": "wf-diff-hunk" };
+
+    function showDiff(number, text) {
+      var box = document.getElementById("version-diff");
+      var pre = document.getElementById("version-diff-text");
+      document.getElementById("version-diff-title").textContent =
+        WF.t("version_diff_title", { from: number - 1, to: number });
+      pre.replaceChildren();
+      text.split("\n").forEach(function (line, index, lines) {
+        if (index === lines.length - 1 && line === "") return;
+        var file = line.startsWith("+++ ") || line.startsWith("--- ");
+        var kind = file ? "wf-diff-file" : DIFF_CLASS[line.charAt(0)] || "wf-diff-same";
+        pre.appendChild(WF.el("span", { class: "wf-diff-line " + kind }, line));
+      });
+      if (!text) pre.appendChild(WF.el("span", { class: "wf-diff-line wf-diff-same" }, WF.t("version_no_changes")));
+      box.hidden = false;
+    }
+
+    async function versionAct(button) {
+      var number = Number(button.closest("[data-version]").dataset.version);
+      var versionPath = path + "/versions/" + number;
+      button.disabled = true;
+      try {
+        if (button.dataset.versionAction === "diff") {
+          var diff = await WF.api("GET", path + "/versions/diff?from=" + (number - 1) + "&to=" + number);
+          showDiff(number, diff.data.diff);
+        } else {
+          var question = WF.t("version_restore_confirm", { n: number, id: id });
+          if (!(await WF.confirm(WF.t("version_restore_title"), question, WF.t("version_restore")))) return;
+          reload((await WF.api("POST", versionPath + "/restore", {})).message);
+        }
+      } catch (error) {
+        WF.toast(error.message, "danger");
+      } finally {
+        button.disabled = false;
+      }
+    }
+
+    var versionList = document.getElementById("version-list");
+    if (versionList) {
+      versionList.addEventListener("click", function (event) {
+        var button = event.target.closest("button[data-version-action]");
+        if (button) versionAct(button);
+      });
     }
 
     var actions = document.getElementById("job-actions");
