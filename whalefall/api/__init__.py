@@ -58,6 +58,6 @@ def parse(model: type[M], data: dict[str, Any]) -> M:
 
 
 def init_app(app: Flask) -> None:
-    from whalefall.api import admin, alerts, fleet, jobs, openapi, runs, system  # noqa: F401  (register routes)
+    from whalefall.api import admin, alerts, fleet, groups, jobs, openapi, runs, system, transfer  # noqa: F401  (register routes)
 
     app.register_blueprint(bp)

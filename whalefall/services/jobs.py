@@ -22,7 +22,7 @@ from whalefall import clock
 from whalefall.domain import triggers
 from whalefall.domain.codecheck import check_source
 from whalefall.domain.jobspec import JobCreate, JobPatch
-from whalefall.errors import Forbidden, InvalidInput, JobConflict, JobNotFound
+from whalefall.errors import Forbidden, InvalidInput, JobConflict, JobHasDependents, JobNotFound
 from whalefall.i18n import catalogue
 from whalefall.models import Job, JobChange, JobKind, JobState, Role, Run
 from whalefall.models.fleet import Instance
@@ -77,6 +77,16 @@ def last_runs(session: Session, job_ids: list[str]) -> dict[str, Run]:
         return {}
     newest = (select(func.max(Run.id)).where(Run.job_id.in_(job_ids)).group_by(Run.job_id)).scalar_subquery()
     return {run.job_id: run for run in session.scalars(select(Run).where(Run.id.in_(newest)))}
+
+
+def dependents(session: Session, job_id: str, *, active_only: bool = False) -> list[str]:
+    """The ids of the jobs whose ``depends_on`` names ``job_id`` (only the active ones if asked)."""
+    query = select(Job.id, Job.depends_on, Job.state).order_by(Job.id)
+    return [
+        row.id
+        for row in session.execute(query)
+        if job_id in (row.depends_on or []) and (not active_only or row.state == JobState.ACTIVE.value)
+    ]
 
 
 def spec_of(job: Job) -> triggers.TriggerSpec:
@@ -478,18 +488,27 @@ def _insert(runtime: Runtime, session: Session, job: Job, actor: Actor) -> None:
 
 
 def update(
-    runtime: Runtime, job_id: str, data: JobPatch, actor: Actor, *, session: Session | None = None
+    runtime: Runtime,
+    job_id: str,
+    data: JobPatch,
+    actor: Actor,
+    *,
+    session: Session | None = None,
+    force: bool = False,
 ) -> Job:
-    """Change the fields given. Raises JobNotFound, Forbidden and the 400s of :func:`create`."""
+    """Change the fields given. Raises JobNotFound, Forbidden, the 400s of :func:`create`, and
+    JobHasDependents when the body pauses a job active jobs depend on (unless ``force``)."""
     if session is not None:
-        return _update(runtime, session, job_id, data, actor)
+        return _update(runtime, session, job_id, data, actor, force=force)
     with runtime.db.begin() as session:
-        job = _update(runtime, session, job_id, data, actor)
+        job = _update(runtime, session, job_id, data, actor, force=force)
     runtime.changed()
     return job
 
 
-def _update(runtime: Runtime, session: Session, job_id: str, data: JobPatch, actor: Actor) -> Job:
+def _update(
+    runtime: Runtime, session: Session, job_id: str, data: JobPatch, actor: Actor, *, force: bool
+) -> Job:
     job = get(session, job_id)
     require_may_act(job.kind, actor, "update", job_id)
     fields = sorted(data.model_fields_set - STATE_FIELDS)
@@ -503,6 +522,8 @@ def _update(runtime: Runtime, session: Session, job_id: str, data: JobPatch, act
         job.broken_reason = None  # a user's fix clears the flag; the scheduler sets it again if still broken
         audit.record(session, actor, "job.update", "job", job.id, {"fields": fields, "before": before})
     state = requested_state(data)
+    if state == JobState.PAUSED and job.state != state.value and not force:
+        guard_pause(session, job_id)
     changed_state = state is not None and _change_state(session, job, state, actor)
     if fields or changed_state:
         _finish_change(runtime, session, job, "update" if fields else job.state)
@@ -510,21 +531,33 @@ def _update(runtime: Runtime, session: Session, job_id: str, data: JobPatch, act
 
 
 def delete(runtime: Runtime, job_id: str, actor: Actor) -> None:
-    """Delete a job; its runs are kept as history."""
+    """Delete a job; its runs are kept as history.
+
+    Raises JobHasDependents (409) while other jobs depend on it: there is no ``force`` here, since
+    their ``depends_on`` would name a job that no longer exists; change or delete them first (or
+    in the same bulk delete, which deletes the downstream jobs first).
+    """
     with runtime.db.begin() as session:
         job = get(session, job_id)
         require_may_act(job.kind, actor, "delete", job_id)
+        downstream = dependents(session, job_id)
+        if downstream:
+            raise JobHasDependents(job_id, "delete", downstream)
         session.delete(job)
         _changed(session, job_id, "delete")
         audit.record(session, actor, "job.delete", "job", job_id, {"name": job.name})
     runtime.changed()
 
 
-def set_state(runtime: Runtime, job_id: str, state: JobState, actor: Actor) -> Job:
-    """Pause or resume a job by id (the API's, the console's and the CLI's pause and resume)."""
+def set_state(runtime: Runtime, job_id: str, state: JobState, actor: Actor, *, force: bool = False) -> Job:
+    """Pause or resume a job by id (the API's, the console's, the CLI's and the groups' pause and
+    resume). Pausing a job that active jobs depend on raises JobHasDependents (409) naming them,
+    unless ``force``."""
     with runtime.db.begin() as session:
         job = get(session, job_id)
         require_may_act(job.kind, actor, "pause" if state == JobState.PAUSED else "resume", job_id)
+        if state == JobState.PAUSED and job.state != state.value and not force:
+            guard_pause(session, job_id)
         if _change_state(session, job, state, actor):
             _finish_change(runtime, session, job, state.value)
     runtime.changed()
@@ -545,8 +578,15 @@ def _change_state(session: Session, job: Job, state: JobState, actor: Actor) -> 
     return True
 
 
-def pause(runtime: Runtime, job_id: str, actor: Actor) -> Job:
-    return set_state(runtime, job_id, JobState.PAUSED, actor)
+def guard_pause(session: Session, job_id: str) -> None:
+    """Raise JobHasDependents when active jobs depend on ``job_id``: pausing it would hold them."""
+    downstream = dependents(session, job_id, active_only=True)
+    if downstream:
+        raise JobHasDependents(job_id, "pause", downstream)
+
+
+def pause(runtime: Runtime, job_id: str, actor: Actor, *, force: bool = False) -> Job:
+    return set_state(runtime, job_id, JobState.PAUSED, actor, force=force)
 
 
 def resume(runtime: Runtime, job_id: str, actor: Actor) -> Job:
