@@ -135,9 +135,8 @@ class Runner:
             log.info(
                 "outcome of run %s written after the database came back", run_id, extra={"run_id": run_id}
             )
-            if finished is not None and outcome["status"] == RunStatus.SUCCESS:
-                job_id = finished.job_id
-                dependencies.after_success(self.runtime, job_id)
+            if finished is not None:
+                self._downstream(finished)
         return written
 
     def _finish(self, run_id: int, status: RunStatus, **fields: Any) -> Run | None:
@@ -241,8 +240,16 @@ class Runner:
                 "error": outcome.error_message,
             },
         )
-        if finished is not None and outcome.status == RunStatus.SUCCESS:
-            dependencies.after_success(rt, job.id)
+        if finished is not None:
+            self._downstream(finished)
+
+    def _downstream(self, finished: Run) -> None:
+        """What a finished run means for the jobs that depend on it: a success may start them,
+        a failure for good records them skipped."""
+        if finished.status == RunStatus.SUCCESS.value:
+            dependencies.after_success(self.runtime, finished.job_id)
+        else:
+            dependencies.after_failure(self.runtime, finished.id)
 
     def _watch(
         self,

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from whalefall.domain.triggers import TriggerType
 from whalefall.errors import RunConflict
 from whalefall.models import ACTIVE_STATUSES, Job, JobState, Run, RunStatus, TriggerSource
+from whalefall.models.run import RETRYABLE_STATUSES
 from whalefall.runtime import Runtime
 from whalefall.services import runs as run_service
 
@@ -32,17 +33,22 @@ def ready(session: Session, job: Job) -> bool:
     return not active
 
 
+def downstream_of(session: Session, job_id: str) -> list[Job]:
+    """The active dependency-triggered jobs that name ``job_id`` in their ``depends_on``."""
+    candidates = session.scalars(
+        select(Job).where(
+            Job.trigger_type == TriggerType.DEPENDENCY.value, Job.state == JobState.ACTIVE.value
+        )
+    )
+    return [job for job in candidates if job_id in (job.depends_on or [])]
+
+
 def after_success(runtime: Runtime, job_id: str) -> list[int]:
     """Queue the downstream jobs that ``job_id``'s success made ready; returns their run ids."""
     queued = []
     with runtime.db.begin() as session:
-        candidates = session.scalars(
-            select(Job).where(
-                Job.trigger_type == TriggerType.DEPENDENCY.value, Job.state == JobState.ACTIVE.value
-            )
-        )
-        for job in candidates:
-            if job_id not in (job.depends_on or []) or not ready(session, job):
+        for job in downstream_of(session, job_id):
+            if not ready(session, job):
                 continue
             try:
                 run = run_service.enqueue(runtime, job.id, source=TriggerSource.DEPENDENCY, session=session)
@@ -58,3 +64,30 @@ def after_success(runtime: Runtime, job_id: str) -> list[int]:
     if queued:
         runtime.changed()
     return queued
+
+
+def after_failure(runtime: Runtime, run_id: int) -> list[int]:
+    """Record a ``skipped`` run, saying why, for each active dependency-triggered job downstream of
+    a run that failed for good (no retry follows); returns their run ids. Each is an alert event
+    (``skipped_upstream``), as a scheduled job skipped for its failed upstream is."""
+    skipped = []
+    with runtime.db.begin() as session:
+        run = session.get(Run, run_id)
+        job = session.get(Job, run.job_id) if run is not None else None
+        if run is None or job is None or run.status not in RETRYABLE_STATUSES:
+            return []
+        if run.attempt <= job.max_retries:
+            return []  # a retry follows
+        reason = run_service.upstream_reason(job.id, run)
+        for downstream in downstream_of(session, job.id):
+            recorded = run_service.record_skipped(
+                session, downstream, reason, source=TriggerSource.DEPENDENCY
+            )
+            log.info(
+                "dependency run of %s skipped: %s",
+                downstream.id,
+                reason,
+                extra={"job_id": downstream.id, "run_id": recorded.id},
+            )
+            skipped.append(recorded.id)
+    return skipped

@@ -54,6 +54,11 @@ def _active_count(session: Session, job_id: str, now: datetime) -> int:
     )
 
 
+def upstream_reason(upstream: str, run: Run) -> str:
+    """Why a downstream job did not run; alerts know the event by its first word, ``upstream``."""
+    return f"upstream job {upstream!r} {run.status} (run #{run.id})"
+
+
 def upstream_failure(session: Session, job: Job) -> str | None:
     """Why ``job`` must not run because an upstream's latest run failed, or None."""
     for upstream in job.depends_on or []:
@@ -68,7 +73,7 @@ def upstream_failure(session: Session, job: Job) -> str | None:
             .limit(1)
         ).first()
         if latest is not None and latest.status in RETRYABLE_STATUSES:
-            return f"upstream job {upstream!r} {latest.status} (run #{latest.id})"
+            return upstream_reason(upstream, latest)
     return None
 
 
@@ -198,22 +203,17 @@ def enqueue(
                     key="run_max_instances",
                     params={"id": job_id, "active": active, "max": job.max_instances},
                 )
-        run = Run(
-            job_id=job_id,
-            job_name=job.name,
-            trigger_source=source.value,
-            status=RunStatus.QUEUED.value,
-            created_at=now,
+        run = _add_run(
+            s,
+            job,
+            source,
+            RunStatus.QUEUED,
             not_before=not_before,
             attempt=attempt,
             retry_of=retry_of,
             triggered_by=actor.name if actor else None,
-            log="",
-            log_start=0,
             node=node,
         )
-        s.add(run)
-        s.flush()
         if actor is not None:
             audit.record(s, actor, "job.run", "job", job_id, {"run_id": run.id})
         return run
@@ -223,6 +223,29 @@ def enqueue(
     with runtime.db.begin() as s:
         run = _do(s)
     runtime.changed()
+    return run
+
+
+def record_skipped(session: Session, job: Job, reason: str, *, source: TriggerSource) -> Run:
+    """A run that did not happen, with why (``skipped``, finished at once; the alerts read it)."""
+    return _add_run(session, job, source, RunStatus.SKIPPED, finished_at=clock.now(), error_message=reason)
+
+
+def _add_run(session: Session, job: Job, source: TriggerSource, status: RunStatus, **fields: Any) -> Run:
+    """A new run of ``job`` (created now, no log yet), flushed so it has its id."""
+    values: dict[str, Any] = {"attempt": 1, **fields}
+    run = Run(
+        job_id=job.id,
+        job_name=job.name,
+        trigger_source=source.value,
+        status=status.value,
+        created_at=clock.now(),
+        log="",
+        log_start=0,
+        **values,
+    )
+    session.add(run)
+    session.flush()
     return run
 
 
