@@ -219,3 +219,25 @@ def test_the_pause_endpoint_answers_409_naming_the_dependents_unless_forced(runt
 
     forced = client.post("/scheduler/api/jobs/up/pause", json={"force": True}, headers=operator)
     assert forced.status_code == 200 and forced.json["data"]["state"] == "paused"
+
+
+def test_the_cli_pauses_a_category_and_names_what_it_skipped(runtime, monkeypatch):
+    from click.testing import CliRunner
+
+    from whalefall.cli import cli
+
+    make_job(runtime, "up")
+    make_job(runtime, "other")
+    make_job(runtime, "down", category="monitoring", depends_on=["up"])
+    monkeypatch.setenv("WHALEFALL_DATA_DIR", str(runtime.settings.data_dir))
+    monkeypatch.setenv("WHALEFALL_SECRET_KEY", "test-secret")
+    monkeypatch.setenv("WHALEFALL_LANGUAGE", "en")
+
+    result = CliRunner().invoke(cli, ["jobs", "pause", "--category", "sync"])
+
+    assert result.exit_code == 0, result.output
+    assert "other" in result.stdout and "1 job(s) done, 1 skipped" in result.stdout
+    assert "up: cannot pause job up: down depend(s) on it" in result.stderr
+    assert states(runtime) == {"up": "active", "other": "paused", "down": "active"}
+    refused = CliRunner().invoke(cli, ["jobs", "resume", "other", "--category", "sync"])
+    assert refused.exit_code == 2

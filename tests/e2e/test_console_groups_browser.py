@@ -111,3 +111,8 @@ def test_group_pause_bulk_delete_and_an_import_checked_before_it_is_applied(visi
     page.click("#job-save")
     expect(page.locator("#job-dialog")).to_be_hidden()
     assert api.ok("GET", "/jobs/grp_new")["depends_on"] == ["grp_up"]
+
+    # Pausing a job others depend on asks first, naming them, then pauses anyway.
+    v.card("grp_up").locator("[data-action=pause]").click()
+    confirm(page, expect, "grp_down")
+    expect(v.card("grp_up")).to_have_attribute("data-state", "paused")

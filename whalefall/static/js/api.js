@@ -210,6 +210,18 @@
     sessionStorage.setItem(FLASH_KEY, JSON.stringify({ message: message, kind: kind || "success" }));
   };
 
+  /** Pause the job at `path` (/jobs/<id>); when active jobs depend on it (409 naming them),
+   *  ask, then pause anyway. Resolves to the envelope, or null (refused or not confirmed). */
+  WF.pauseJob = async function (path) {
+    try {
+      return await WF.api("POST", path + "/pause");
+    } catch (error) {
+      if (error.status !== 409) throw error;
+      if (!(await WF.confirm(WF.t("pause_anyway_title"), error.message, WF.t("pause_anyway")))) return null;
+      return WF.api("POST", path + "/pause", { force: true });
+    }
+  };
+
   /** Ask in the layout's confirmation dialog; resolves to true when confirmed. items
    *  (optional): lines listed under the question (the jobs a bulk delete removes). */
   WF.confirm = function (title, question, label, items) {

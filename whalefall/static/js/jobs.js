@@ -203,15 +203,13 @@
       await refresh();
     }
 
-    /** Pause; when active jobs depend on it (409 naming them), ask, then pause anyway. */
     async function pauseJob(path, button) {
       button.disabled = true;
       try {
-        WF.toast((await WF.api("POST", path + "/pause")).message, "success");
+        var envelope = await WF.pauseJob(path);
+        if (envelope) WF.toast(envelope.message, "success");
       } catch (error) {
-        if (error.status !== 409) { WF.toast(error.message, "danger"); return; }
-        if (!(await WF.confirm(WF.t("pause_anyway_title"), error.message, WF.t("pause_anyway")))) return;
-        await WF.call("POST", path + "/pause", { force: true });
+        WF.toast(error.message, "danger");
       } finally {
         button.disabled = false;
       }
