@@ -241,3 +241,9 @@ def test_the_cli_pauses_a_category_and_names_what_it_skipped(runtime, monkeypatc
     assert states(runtime) == {"up": "active", "other": "paused", "down": "active"}
     refused = CliRunner().invoke(cli, ["jobs", "resume", "other", "--category", "sync"])
     assert refused.exit_code == 2
+
+
+def test_a_category_with_a_slash_is_a_group_too(runtime, client, operator):
+    make_job(runtime, "a", category="db/mysql")
+    response = client.post("/scheduler/api/groups/db%2Fmysql/pause", headers=operator)
+    assert response.status_code == 200 and response.json["data"]["changed"] == ["a"]

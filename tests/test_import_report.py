@@ -140,6 +140,11 @@ def test_an_import_through_the_api_refuses_bad_yaml_and_bad_jobs_naming_them(run
     )
     assert refused.status_code == 400 and "script" in refused.json["message"]
     assert snapshot(runtime)[0] == {}
+    checked = client.post(
+        "/scheduler/api/import/jobs", json={"jobs": fine, "dry_run": True}, headers=bearer("operator")
+    )
+    assert checked.json["data"]["created"] == ["fine"] and checked.json["data"]["applied"] is False
+    assert snapshot(runtime)[0] == {}
     assert client.get("/scheduler/api/export/jobs", headers=bearer("viewer")).status_code == 403
 
 

@@ -18,7 +18,7 @@ def _answer(outcome: groups.Outcome, **extra: object):
     return ok(data, say("group_summary", changed=len(outcome.changed), skipped=len(outcome.skipped)))
 
 
-@bp.post("/groups/<category>/<any(pause, resume, run):action>")
+@bp.post("/groups/<path:category>/<any(pause, resume, run):action>")  # a category may hold "/"
 @require(Role.OPERATOR)
 def group_action(category: str, action: str):
     """Every job of ``category``; 404 when no job has it."""

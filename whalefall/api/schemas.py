@@ -41,3 +41,4 @@ class ImportBody(Strict):
     jobs: list[dict[str, Any]] = Field(
         max_length=10_000, description="jobs as `GET /export/jobs` writes them (create or update by id)"
     )
+    dry_run: bool = Field(False, description="report what it would create and change; keep nothing")

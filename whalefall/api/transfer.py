@@ -43,8 +43,9 @@ def export_jobs():
     )
 
 
-def _entries() -> Any:
-    """The uploaded jobs: a YAML body (``Content-Type: application/yaml``) or JSON ``{"jobs": [...]}``."""
+def _entries() -> tuple[Any, bool]:
+    """The uploaded jobs, and whether the body asks for a dry run: a YAML body
+    (``Content-Type: application/yaml``) or JSON ``{"jobs": [...], "dry_run": false}``."""
     if request.mimetype in YAML_TYPES:
         try:
             data = yaml.safe_load(request.get_data(as_text=True)) or {}
@@ -55,8 +56,9 @@ def _entries() -> Any:
                 key="import_not_yaml",
                 params={"error": str(exc)},
             ) from None
-        return data.get("jobs") if isinstance(data, dict) else data
-    return parse(ImportBody, json_body()).jobs
+        return (data.get("jobs") if isinstance(data, dict) else data), False
+    body = parse(ImportBody, json_body())
+    return body.jobs, body.dry_run
 
 
 @bp.post("/import/jobs")
@@ -67,8 +69,9 @@ def import_jobs():
     Operators may import built-in jobs; a file with code or shell jobs needs an admin (403 from
     the same rule as a single create or change).
     """
-    dry_run = query(ImportQuery).dry_run
-    report = transfer.import_jobs(runtime(), _entries(), current_actor(), dry_run=dry_run)
+    entries, asked = _entries()
+    dry_run = asked or query(ImportQuery).dry_run
+    report = transfer.import_jobs(runtime(), entries, current_actor(), dry_run=dry_run)
     counts = {
         "created": len(report.created),
         "changed": len(report.changed),
