@@ -146,6 +146,9 @@ def test_pausing_or_deleting_a_job_others_depend_on_names_them(any_runtime):
 
     job_service.pause(rt, "up", Actor.system(), force=True)
     assert states(rt)["up"] == "paused"
+    with rt.db.read() as session:
+        row = session.scalars(select(AuditEntry).where(AuditEntry.action == "job.pause")).one()
+    assert row.detail == {"forced_past": ["down"]}
 
 
 # --- the API -------------------------------------------------------------------------------------

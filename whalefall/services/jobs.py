@@ -522,9 +522,7 @@ def _update(
         job.broken_reason = None  # a user's fix clears the flag; the scheduler sets it again if still broken
         audit.record(session, actor, "job.update", "job", job.id, {"fields": fields, "before": before})
     state = requested_state(data)
-    if state == JobState.PAUSED and job.state != state.value and not force:
-        guard_pause(session, job_id)
-    changed_state = state is not None and _change_state(session, job, state, actor)
+    changed_state = state is not None and _change_state(session, job, state, actor, force=force)
     if fields or changed_state:
         _finish_change(runtime, session, job, "update" if fields else job.state)
     return job
@@ -556,33 +554,32 @@ def set_state(runtime: Runtime, job_id: str, state: JobState, actor: Actor, *, f
     with runtime.db.begin() as session:
         job = get(session, job_id)
         require_may_act(job.kind, actor, "pause" if state == JobState.PAUSED else "resume", job_id)
-        if state == JobState.PAUSED and job.state != state.value and not force:
-            guard_pause(session, job_id)
-        if _change_state(session, job, state, actor):
+        if _change_state(session, job, state, actor, force=force):
             _finish_change(runtime, session, job, state.value)
     runtime.changed()
     return job
 
 
-def _change_state(session: Session, job: Job, state: JobState, actor: Actor) -> bool:
+def _change_state(session: Session, job: Job, state: JobState, actor: Actor, *, force: bool = False) -> bool:
     """The one place a job is paused or resumed, with its ``job.pause``/``job.resume`` audit row.
 
-    False when the job already was in ``state``: nothing is written.
+    False when the job already was in ``state``: nothing is written. Pausing a job that active
+    jobs depend on raises JobHasDependents naming them, unless ``force`` (the audit row then
+    names them as ``forced_past``).
     """
     if job.state == state.value:
         return False
+    detail = None
+    if state == JobState.PAUSED:
+        downstream = dependents(session, job.id, active_only=True)
+        if downstream and not force:
+            raise JobHasDependents(job.id, "pause", downstream)
+        detail = {"forced_past": downstream} if downstream else None
     job.state = state.value
     job.updated_by, job.updated_at = actor.name, clock.now()
     action = "job.pause" if state == JobState.PAUSED else "job.resume"
-    audit.record(session, actor, action, "job", job.id)
+    audit.record(session, actor, action, "job", job.id, detail)
     return True
-
-
-def guard_pause(session: Session, job_id: str) -> None:
-    """Raise JobHasDependents when active jobs depend on ``job_id``: pausing it would hold them."""
-    downstream = dependents(session, job_id, active_only=True)
-    if downstream:
-        raise JobHasDependents(job_id, "pause", downstream)
 
 
 def pause(runtime: Runtime, job_id: str, actor: Actor, *, force: bool = False) -> Job:
