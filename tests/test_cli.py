@@ -209,7 +209,8 @@ def test_export_then_import_into_a_fresh_data_dir_reproduces_every_job(use_data_
     use_data_dir("target")
     ok("db", "upgrade")
     result = ok("jobs", "import", str(dump))
-    assert f"created 4, updated {len(DEFAULTS)}" in result.stdout
+    assert "~ heartbeat: trigger_params" in result.stdout  # the source changed its interval
+    assert f"已创建 4 个，已更改 1 个，未变 {len(DEFAULTS) - 1} 个" in result.stdout
     again = tmp_path / "again.yaml"
     ok("jobs", "export", str(again))
     assert exported(again) == entries
@@ -229,7 +230,7 @@ def test_importing_a_file_twice_updates_instead_of_duplicating(rt, tmp_path):
     create(rt, id="mine", name="Mine", function="heartbeat", trigger_type="interval", interval_minutes=5)
     dump = tmp_path / "jobs.yaml"
     ok("jobs", "export", str(dump))
-    assert f"created 0, updated {len(DEFAULTS) + 1}" in ok("jobs", "import", str(dump)).stdout
+    assert f"已创建 0 个，已更改 0 个，未变 {len(DEFAULTS) + 1} 个" in ok("jobs", "import", str(dump)).stdout
     assert set(all_jobs(rt)) == DEFAULTS | {"mine"}
 
 

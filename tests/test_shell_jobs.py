@@ -164,8 +164,8 @@ def test_shell_jobs_are_exported_and_imported_with_their_command(runtime):
     assert "code" not in by_id["rotate"] and "function" not in by_id["rotate"]
 
     renamed = [{**e, "id": e["id"] + "-copy"} for e in exported]
-    created, _ = transfer.import_jobs(runtime, renamed, ADMIN)
-    assert sorted(created) == ["disk-usage-copy", "rotate-copy"]
+    report = transfer.import_jobs(runtime, renamed, ADMIN)
+    assert sorted(report.created) == ["disk-usage-copy", "rotate-copy"]
     with runtime.db.read() as session:
         copy = job_service.to_dict(runtime, job_service.get(session, "disk-usage-copy"), with_code=True)
         script = job_service.to_dict(runtime, job_service.get(session, "rotate-copy"), with_code=True)

@@ -104,6 +104,21 @@ class RunConflict(Conflict):
     pass
 
 
+class JobHasDependents(Conflict):
+    """A job others depend on cannot be paused (without ``force``) or deleted; names them."""
+
+    def __init__(self, job_id: str, action: str, dependents: list[str]):
+        ids = ", ".join(dependents)
+        super().__init__(
+            f"cannot {action} job {job_id!r}: {ids} depend(s) on it",
+            field="force" if action == "pause" else None,
+            key=f"job_{action}_has_dependents",
+            params={"id": job_id, "ids": ids},
+        )
+        self.job_id = job_id
+        self.dependents = list(dependents)
+
+
 class Forbidden(WhalefallError, PermissionError):
     status = 403
 

@@ -63,11 +63,13 @@ def init_app(app: Flask) -> None:
         alerts,
         fleet,
         fleet_reports,
+        groups,
         jobs,
         openapi,
         runs,
         system,
         templates,
+        transfer,
         versions,
     )
 

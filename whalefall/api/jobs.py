@@ -6,6 +6,7 @@ from flask import request
 
 from whalefall.api import bp, json_body, parse
 from whalefall.api.context import runtime
+from whalefall.api.schemas import ForceFlag
 from whalefall.auth.guard import current_actor, require
 from whalefall.domain.jobspec import JobCreate, JobPatch
 from whalefall.i18n import current_language
@@ -14,7 +15,7 @@ from whalefall.models import Role
 from whalefall.services import jobs as job_service
 from whalefall.services import runs as run_service
 from whalefall.web.envelope import listing, ok
-from whalefall.web.queries import JobListQuery, RunListQuery, query
+from whalefall.web.queries import ForceQuery, JobListQuery, RunListQuery, query
 
 
 @bp.get("/jobs")
@@ -63,7 +64,7 @@ def show_job(job_id: str):
 def update_job(job_id: str):
     data = parse(JobPatch, json_body())
     rt = runtime()
-    job = job_service.update(rt, job_id, data, current_actor())
+    job = job_service.update(rt, job_id, data, current_actor(), force=query(ForceQuery).force)
     return ok(
         job_service.to_dict(rt, job, lang=current_language(), with_code=True), say("job_updated", id=job_id)
     )
@@ -76,11 +77,17 @@ def delete_job(job_id: str):
     return ok({"id": job_id}, say("job_deleted", id=job_id))
 
 
+def forced() -> bool:
+    """``force`` from the body or the query string."""
+    return parse(ForceFlag, json_body()).force or query(ForceQuery).force
+
+
 @bp.post("/jobs/<job_id>/pause")
 @require(Role.OPERATOR)
 def pause_job(job_id: str):
+    """409 naming the active jobs that depend on it, unless ``force``."""
     rt = runtime()
-    job = job_service.pause(rt, job_id, current_actor())
+    job = job_service.pause(rt, job_id, current_actor(), force=forced())
     return ok(job_service.to_dict(rt, job, lang=current_language()), say("job_paused", id=job_id))
 
 

@@ -22,12 +22,27 @@ from whalefall.api.fleet_schemas import (
     SyncSessionQuery,
     TableListQuery,
 )
-from whalefall.api.schemas import CodeCheck, CronPreview, VersionRestore
+from whalefall.api.schemas import (
+    BulkAction,
+    CodeCheck,
+    CronPreview,
+    ForceFlag,
+    GroupAction,
+    ImportBody,
+    VersionRestore,
+)
 from whalefall.domain.base import MAX_BIGINT, MAX_INT
 from whalefall.domain.instancespec import ConnectionCheck, InstanceCreate, InstancePatch
 from whalefall.domain.jobspec import JobCreate, JobPatch
 from whalefall.domain.templatespec import TemplateJobCreate
-from whalefall.web.queries import AuditQuery, JobListQuery, RunListQuery, VersionDiffQuery
+from whalefall.web.queries import (
+    AuditQuery,
+    ForceQuery,
+    ImportQuery,
+    JobListQuery,
+    RunListQuery,
+    VersionDiffQuery,
+)
 
 # Every act on a job whose kind is not builtin is an admin's (services.jobs.require_may_act).
 CODE_ADMIN = "operator (admin for code and shell jobs: every kind but builtin)"
@@ -53,7 +68,14 @@ ROUTES: list[tuple[str, str, str | None, str, type[BaseModel] | None, type[BaseM
     ),
     ("put", "/jobs/{job_id}", CODE_ADMIN, "Change the fields given", JobPatch, None),
     ("delete", "/jobs/{job_id}", CODE_ADMIN, "Delete a job (its runs are kept)", None, None),
-    ("post", "/jobs/{job_id}/pause", CODE_ADMIN, "Pause a job", None, None),
+    (
+        "post",
+        "/jobs/{job_id}/pause",
+        CODE_ADMIN,
+        "Pause a job; 409 naming the active jobs that depend on it, unless `force`",
+        ForceFlag,
+        ForceQuery,
+    ),
     ("post", "/jobs/{job_id}/resume", CODE_ADMIN, "Resume a job", None, None),
     ("post", "/jobs/{job_id}/run", CODE_ADMIN, "Start a run now, asynchronously; returns run_id", None, None),
     ("get", "/jobs/{job_id}/runs", "viewer", "A job's runs, newest first", None, RunListQuery),
@@ -85,6 +107,34 @@ ROUTES: list[tuple[str, str, str | None, str, type[BaseModel] | None, type[BaseM
     ("get", "/runs", "viewer", "All runs, newest first", None, RunListQuery),
     ("get", "/runs/{run_id}", "viewer", "One run with its log (?offset= to follow)", None, None),
     ("post", "/runs/{run_id}/cancel", CODE_ADMIN, "Cancel a queued or running run", None, None),
+    (
+        "post",
+        "/groups/{category}/{action}",
+        CODE_ADMIN,
+        "`pause`, `resume` or `run` every job of a category, each as its single action would; "
+        "answers what changed and what was skipped and why",
+        GroupAction,
+        None,
+    ),
+    (
+        "post",
+        "/bulk/{action}",
+        CODE_ADMIN,
+        "pause, resume, run or delete the jobs of `ids`, each as its single action would; "
+        "answers what changed and what was skipped and why",
+        BulkAction,
+        None,
+    ),
+    ("get", "/export/jobs", "operator", "Every job (code included) as a YAML download", None, None),
+    (
+        "post",
+        "/import/jobs",
+        CODE_ADMIN,
+        "Create or update jobs from an export (JSON, or YAML as application/yaml), all or nothing; "
+        "answers what it created, changed and left unchanged (`dry_run`: keeps nothing)",
+        ImportBody,
+        ImportQuery,
+    ),
     ("post", "/cron/preview", "viewer", "Describe a trigger and list its next run times", CronPreview, None),
     ("post", "/code/check", "operator", "Check a code job's source", CodeCheck, None),
     ("get", "/tasks", "viewer", "The built-in task catalogue", None, None),
@@ -298,6 +348,20 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     },
     "CronPreview": {"trigger_type": "cron", "cron_expression": "0 2 * * 1-5", "count": 5},
     "CodeCheck": {"code": "def execute_task():\n    return 'ok'\n"},
+    "GroupAction": {"force": False},
+    "BulkAction": {"ids": ["nightly_cleanup"], "force": False},
+    "ForceFlag": {"force": True},
+    "ImportBody": {
+        "jobs": [
+            {
+                "id": "nightly_cleanup",
+                "name": "Nightly cleanup",
+                "function": "heartbeat",
+                "trigger_type": "interval",
+                "interval_minutes": 5,
+            }
+        ]
+    },
     "UserCreate": {"username": "dba_on_call", "password": "a-long-passphrase-1", "role": "operator"},
     "UserPatch": {"role": "viewer"},
     "TokenCreate": {"username": "admin", "label": "backup script"},

@@ -53,7 +53,7 @@ def export(file: str | None) -> None:
 @click.option(
     "--crontab", "is_crontab", is_flag=True, help="FILE is a crontab: make a shell job of each line"
 )
-@click.option("--dry-run", is_flag=True, help="with --crontab: show what would be created, change nothing")
+@click.option("--dry-run", is_flag=True, help="show what would be created and changed; change nothing")
 @click.option("--category", default="crontab", show_default=True, help="with --crontab: the jobs' category")
 @click.option("--prefix", default="", help="with --crontab: put this before every job id")
 @click.option(
@@ -94,8 +94,66 @@ def import_(
     except yaml.YAMLError as exc:
         raise InvalidInput(f"{file} is not valid YAML: {exc}") from None
     entries = data.get("jobs") if isinstance(data, dict) else data
-    created, updated = transfer.import_jobs(load_runtime(), entries, Actor.cli())
-    click.echo(f"created {len(created)}, updated {len(updated)}")
+    runtime = load_runtime()
+    report = transfer.import_jobs(runtime, entries, Actor.cli(), dry_run=dry_run)
+    word = cli_words(runtime.settings.language)
+    for job_id in report.created:
+        click.echo(f"+ {job_id}")
+    for change in report.changed:
+        click.echo(f"~ {change['id']}: {', '.join(change['fields'])}")
+    counts = {
+        "created": len(report.created),
+        "changed": len(report.changed),
+        "unchanged": len(report.unchanged),
+    }
+    click.echo(word("import_dry_run" if dry_run else "import_done", **counts))
+
+
+def cli_words(configured: str):
+    """``word(key, **params)``: the ``cli`` catalogue in the terminal's language."""
+    from whalefall.i18n import catalogue
+
+    lang = terminal_language(configured)
+
+    def word(key: str, **params: object) -> str:
+        return catalogue.text("cli", key, lang).format(**params)
+
+    return word
+
+
+def _group_command(action: str):
+    @click.argument("job_ids", nargs=-1)
+    @click.option("--category", help="every job of this category (its group)")
+    @click.option("--force", is_flag=True, help="pause even jobs that active jobs depend on")
+    def command(job_ids: tuple[str, ...], category: str | None, force: bool) -> None:
+        from whalefall.cli import load_runtime
+        from whalefall.i18n.messages import say_error
+        from whalefall.services import groups
+        from whalefall.services.audit import Actor
+
+        runtime = load_runtime()
+        word = cli_words(runtime.settings.language)
+        if bool(job_ids) == bool(category):
+            raise click.UsageError(word("group_ids_or_category"))
+        lang = terminal_language(runtime.settings.language)
+        kind = groups.Action(action)
+        if category:
+            outcome = groups.act_on_category(runtime, category, kind, Actor.cli(), force=force)
+        else:
+            outcome = groups.act_on_jobs(runtime, list(job_ids), kind, Actor.cli(), force=force)
+        for job_id in outcome.changed:
+            run = outcome.runs.get(job_id)
+            click.echo(f"{job_id}" + (f" run #{run}" if run else ""))
+        for skip in outcome.skipped:
+            click.echo(f"{skip.id}: {say_error(skip.key, skip.params, lang)}", err=True)
+        click.echo(word("group_done", changed=len(outcome.changed), skipped=len(outcome.skipped)))
+
+    command.__doc__ = f"{action.capitalize()} the jobs given, or every job of a --category."
+    return command
+
+
+for _action in ("pause", "resume", "run"):
+    jobs.command(_action)(_group_command(_action))
 
 
 @jobs.command("reset-defaults")
@@ -136,15 +194,12 @@ def _import_crontab(
 
     from whalefall.cli import load_runtime
     from whalefall.domain import crontab
-    from whalefall.i18n import catalogue
     from whalefall.services import transfer
     from whalefall.services.audit import Actor
 
     runtime = load_runtime()
     lang = terminal_language(runtime.settings.language)
-
-    def word(key: str, **params: object) -> str:
-        return catalogue.text("cli", key, lang).format(**params)
+    word = cli_words(runtime.settings.language)
 
     if not re.fullmatch(r"[A-Za-z0-9_.-]{0,40}", prefix):
         raise click.UsageError(word("crontab_bad_prefix", prefix=prefix))

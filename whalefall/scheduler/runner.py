@@ -26,6 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from whalefall import clock
 from whalefall.errors import UnknownTask
 from whalefall.models import Job, JobKind, RunStatus
+from whalefall.models.run import RETRYABLE_STATUSES
 from whalefall.runtime import Runtime
 from whalefall.scheduler.ledger import Ledger
 from whalefall.scheduler.runlog import RunLog, task_logger
@@ -134,10 +135,6 @@ class Runner:
             inflight = set(self._inflight)
         return inflight | self.ledger.unwritten()
 
-    def write_pending(self) -> int:
-        """Outcomes the database refused are written by the ledger when it answers; nothing to do here."""
-        return 0
-
     def _stopping(self, run_id: int) -> bool:
         return self._aborting or run_id in self._abandoned
 
@@ -162,9 +159,14 @@ class Runner:
         )
 
     def _after_ended(self, ended: list[tuple[int, str, RunStatus]]) -> None:
+        """What finished runs mean for the jobs that depend on theirs: a success may start them,
+        a failure for good records them skipped."""
         succeeded = {job_id for _, job_id, status in ended if status == RunStatus.SUCCESS and job_id}
         if succeeded:
             dependencies.after_success(self.runtime, *succeeded)
+        for run_id, job_id, status in ended:
+            if status.value in RETRYABLE_STATUSES and job_id:
+                dependencies.after_failure(self.runtime, run_id, job_id)
 
     def shutdown(self, wait: bool = True) -> None:
         """Take no more runs (queued ones still run). With ``wait``, wait for them, then :meth:`close`."""

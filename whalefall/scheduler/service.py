@@ -135,8 +135,8 @@ class SchedulerService:
         1–2 run on the lease keeper's own thread when the service runs threaded (see
         :meth:`keep_lease_once`); here when a test drives the steps.
         3. as leader: restart a dead engine, apply job changes made anywhere,
-           dispatch queued runs, recover runs of dead nodes and of this one that nothing here
-           executes (every 10 s), and write the outcomes the database refused earlier.
+           dispatch queued runs, and recover runs of dead nodes and of this one that nothing here
+           executes or still has an outcome for (every 10 s).
 
         Returns True when it did work (the loop then goes round again at once).
         """
@@ -164,7 +164,6 @@ class SchedulerService:
             did = True
         if self._due("recover", RECOVER_SECONDS):
             did |= nodes.recover(rt, self.node_id, running_here=self.runner.owned()) > 0
-        did |= self.runner.write_pending() > 0
         self._publish_health()
         return did
 

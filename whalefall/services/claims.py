@@ -56,6 +56,11 @@ def active_count(session: Session, job_id: str, now: datetime) -> int:
     )
 
 
+def upstream_reason(upstream: str, run: Run) -> str:
+    """Why a downstream job did not run; alerts know the event by its first word, ``upstream``."""
+    return f"upstream job {upstream!r} {run.status} (run #{run.id})"
+
+
 def upstream_failure(session: Session, job: Job) -> str | None:
     """Why ``job`` must not run because an upstream's latest run failed, or None."""
     for upstream in job.depends_on or []:
@@ -70,7 +75,7 @@ def upstream_failure(session: Session, job: Job) -> str | None:
             .limit(1)
         ).first()
         if latest is not None and latest.status in RETRYABLE_STATUSES:
-            return f"upstream job {upstream!r} {latest.status} (run #{latest.id})"
+            return upstream_reason(upstream, latest)
     return None
 
 

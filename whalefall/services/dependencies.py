@@ -10,7 +10,9 @@ from sqlalchemy.orm import Session
 from whalefall.domain.triggers import TriggerType
 from whalefall.errors import RunConflict
 from whalefall.models import ACTIVE_STATUSES, Job, JobState, Run, RunStatus, TriggerSource
+from whalefall.models.run import RETRYABLE_STATUSES
 from whalefall.runtime import Runtime
+from whalefall.services import claims
 from whalefall.services import runs as run_service
 
 log = logging.getLogger(__name__)
@@ -32,22 +34,36 @@ def ready(session: Session, job: Job) -> bool:
     return not active
 
 
+def downstream_of(session: Session, job_id: str) -> list[Job]:
+    """The active dependency-triggered jobs that name ``job_id`` in their ``depends_on``."""
+    candidates = session.scalars(
+        select(Job).where(
+            Job.trigger_type == TriggerType.DEPENDENCY.value, Job.state == JobState.ACTIVE.value
+        )
+    )
+    return [job for job in candidates if job_id in (job.depends_on or [])]
+
+
+def _any_downstream(runtime: Runtime, job_ids: set[str]) -> bool:
+    """Does an active dependency-triggered job name one of ``job_ids``? One read: most runs'
+    jobs have no downstream, and a thousand runs a second should not cost a write each."""
+    with runtime.db.read() as session:
+        depends = select(Job.depends_on).where(
+            Job.trigger_type == TriggerType.DEPENDENCY.value, Job.state == JobState.ACTIVE.value
+        )
+        return any(job_ids & set(upstreams or []) for upstreams in session.scalars(depends))
+
+
 def after_success(runtime: Runtime, *job_ids: str) -> list[int]:
     """Queue the downstream jobs that the success of ``job_ids`` made ready; returns their run ids."""
     queued: list[int] = []
     succeeded = set(job_ids)
-    dependency_jobs = select(Job).where(
-        Job.trigger_type == TriggerType.DEPENDENCY.value, Job.state == JobState.ACTIVE.value
-    )
-    with runtime.db.read() as session:  # most successes have no downstream: one read, no write
-        depends = select(Job.depends_on).where(
-            Job.trigger_type == TriggerType.DEPENDENCY.value, Job.state == JobState.ACTIVE.value
-        )
-        if not any(succeeded & set(upstreams or []) for upstreams in session.scalars(depends)):
-            return queued
+    if not _any_downstream(runtime, succeeded):
+        return queued
     with runtime.db.begin() as session:
-        for job in session.scalars(dependency_jobs):
-            if not succeeded & set(job.depends_on or []) or not ready(session, job):
+        ready_jobs = {job.id: job for job_id in sorted(succeeded) for job in downstream_of(session, job_id)}
+        for job in ready_jobs.values():
+            if not ready(session, job):
                 continue
             try:
                 run = run_service.enqueue(runtime, job.id, source=TriggerSource.DEPENDENCY, session=session)
@@ -63,3 +79,32 @@ def after_success(runtime: Runtime, *job_ids: str) -> list[int]:
     if queued:
         runtime.changed()
     return queued
+
+
+def after_failure(runtime: Runtime, run_id: int, job_id: str | None = None) -> list[int]:
+    """Record a ``skipped`` run, saying why, for each active dependency-triggered job downstream of
+    a run that failed for good (no retry follows); returns their run ids. Each is an alert event
+    (``skipped_upstream``), as a scheduled job skipped for its failed upstream is."""
+    skipped: list[int] = []
+    if job_id is not None and not _any_downstream(runtime, {job_id}):  # the run's job, when known
+        return skipped
+    with runtime.db.begin() as session:
+        run = session.get(Run, run_id)
+        job = session.get(Job, run.job_id) if run is not None else None
+        if run is None or job is None or run.status not in RETRYABLE_STATUSES:
+            return []
+        if run.attempt <= job.max_retries:
+            return []  # a retry follows
+        reason = claims.upstream_reason(job.id, run)
+        for downstream in downstream_of(session, job.id):
+            recorded = run_service.record_skipped(
+                session, downstream, reason, source=TriggerSource.DEPENDENCY
+            )
+            log.info(
+                "dependency run of %s skipped: %s",
+                downstream.id,
+                reason,
+                extra={"job_id": downstream.id, "run_id": recorded.id},
+            )
+            skipped.append(recorded.id)
+    return skipped

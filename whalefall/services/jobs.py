@@ -22,7 +22,7 @@ from whalefall import clock
 from whalefall.domain import triggers
 from whalefall.domain.codecheck import check_source
 from whalefall.domain.jobspec import JobCreate, JobPatch
-from whalefall.errors import Forbidden, InvalidInput, JobConflict, JobNotFound
+from whalefall.errors import Forbidden, InvalidInput, JobConflict, JobHasDependents, JobNotFound
 from whalefall.i18n import catalogue
 from whalefall.models import Job, JobChange, JobKind, JobState, Role, Run
 from whalefall.models.fleet import Instance
@@ -77,6 +77,16 @@ def last_runs(session: Session, job_ids: list[str]) -> dict[str, Run]:
         return {}
     newest = (select(func.max(Run.id)).where(Run.job_id.in_(job_ids)).group_by(Run.job_id)).scalar_subquery()
     return {run.job_id: run for run in session.scalars(select(Run).where(Run.id.in_(newest)))}
+
+
+def dependents(session: Session, job_id: str, *, active_only: bool = False) -> list[str]:
+    """The ids of the jobs whose ``depends_on`` names ``job_id`` (only the active ones if asked)."""
+    query = select(Job.id, Job.depends_on, Job.state).order_by(Job.id)
+    return [
+        row.id
+        for row in session.execute(query)
+        if job_id in (row.depends_on or []) and (not active_only or row.state == JobState.ACTIVE.value)
+    ]
 
 
 def spec_of(job: Job) -> triggers.TriggerSpec:
@@ -501,13 +511,20 @@ def _insert(runtime: Runtime, session: Session, job: Job, actor: Actor, note: st
 
 
 def update(
-    runtime: Runtime, job_id: str, data: JobPatch, actor: Actor, *, session: Session | None = None
+    runtime: Runtime,
+    job_id: str,
+    data: JobPatch,
+    actor: Actor,
+    *,
+    session: Session | None = None,
+    force: bool = False,
 ) -> Job:
-    """Change the fields given. Raises JobNotFound, Forbidden and the 400s of :func:`create`."""
+    """Change the fields given. Raises JobNotFound, Forbidden, the 400s of :func:`create`, and
+    JobHasDependents when the body pauses a job active jobs depend on (unless ``force``)."""
     if session is not None:
-        return _update(runtime, session, job_id, data, actor)
+        return _update(runtime, session, job_id, data, actor, force=force)
     with runtime.db.begin() as session:
-        job = _update(runtime, session, job_id, data, actor)
+        job = _update(runtime, session, job_id, data, actor, force=force)
     runtime.changed()
     return job
 
@@ -519,6 +536,7 @@ def _update(
     data: JobPatch,
     actor: Actor,
     *,
+    force: bool = False,
     restored_from: int | None = None,
 ) -> Job:
     job = get(session, job_id)
@@ -542,7 +560,7 @@ def _update(
                 detail["restored_from"] = restored_from
         audit.record(session, actor, "job.update", "job", job.id, detail)
     state = requested_state(data)
-    changed_state = state is not None and _change_state(session, job, state, actor)
+    changed_state = state is not None and _change_state(session, job, state, actor, force=force)
     if fields or changed_state:
         _finish_change(runtime, session, job, "update" if fields else job.state)
     return job
@@ -571,10 +589,18 @@ def restore_version(runtime: Runtime, job_id: str, number: int, actor: Actor, no
 
 
 def delete(runtime: Runtime, job_id: str, actor: Actor) -> None:
-    """Delete a job; its runs are kept as history."""
+    """Delete a job; its runs are kept as history.
+
+    Raises JobHasDependents (409) while other jobs depend on it: there is no ``force`` here, since
+    their ``depends_on`` would name a job that no longer exists; change or delete them first (or
+    in the same bulk delete, which deletes the downstream jobs first).
+    """
     with runtime.db.begin() as session:
         job = get(session, job_id)
         require_may_act(job.kind, actor, "delete", job_id)
+        downstream = dependents(session, job_id)
+        if downstream:
+            raise JobHasDependents(job_id, "delete", downstream)
         session.delete(job)
         job_versions.forget(session, job_id)
         _changed(session, job_id, "delete")
@@ -582,33 +608,43 @@ def delete(runtime: Runtime, job_id: str, actor: Actor) -> None:
     runtime.changed()
 
 
-def set_state(runtime: Runtime, job_id: str, state: JobState, actor: Actor) -> Job:
-    """Pause or resume a job by id (the API's, the console's and the CLI's pause and resume)."""
+def set_state(runtime: Runtime, job_id: str, state: JobState, actor: Actor, *, force: bool = False) -> Job:
+    """Pause or resume a job by id (the API's, the console's, the CLI's and the groups' pause and
+    resume). Pausing a job that active jobs depend on raises JobHasDependents (409) naming them,
+    unless ``force``."""
     with runtime.db.begin() as session:
         job = get(session, job_id)
         require_may_act(job.kind, actor, "pause" if state == JobState.PAUSED else "resume", job_id)
-        if _change_state(session, job, state, actor):
+        if _change_state(session, job, state, actor, force=force):
             _finish_change(runtime, session, job, state.value)
     runtime.changed()
     return job
 
 
-def _change_state(session: Session, job: Job, state: JobState, actor: Actor) -> bool:
+def _change_state(session: Session, job: Job, state: JobState, actor: Actor, *, force: bool = False) -> bool:
     """The one place a job is paused or resumed, with its ``job.pause``/``job.resume`` audit row.
 
-    False when the job already was in ``state``: nothing is written.
+    False when the job already was in ``state``: nothing is written. Pausing a job that active
+    jobs depend on raises JobHasDependents naming them, unless ``force`` (the audit row then
+    names them as ``forced_past``).
     """
     if job.state == state.value:
         return False
+    detail = None
+    if state == JobState.PAUSED:
+        downstream = dependents(session, job.id, active_only=True)
+        if downstream and not force:
+            raise JobHasDependents(job.id, "pause", downstream)
+        detail = {"forced_past": downstream} if downstream else None
     job.state = state.value
     job.updated_by, job.updated_at = actor.name, clock.now()
     action = "job.pause" if state == JobState.PAUSED else "job.resume"
-    audit.record(session, actor, action, "job", job.id)
+    audit.record(session, actor, action, "job", job.id, detail)
     return True
 
 
-def pause(runtime: Runtime, job_id: str, actor: Actor) -> Job:
-    return set_state(runtime, job_id, JobState.PAUSED, actor)
+def pause(runtime: Runtime, job_id: str, actor: Actor, *, force: bool = False) -> Job:
+    return set_state(runtime, job_id, JobState.PAUSED, actor, force=force)
 
 
 def resume(runtime: Runtime, job_id: str, actor: Actor) -> Job:

@@ -69,22 +69,17 @@ def enqueue(
                     key="run_max_instances",
                     params={"id": job_id, "active": active, "max": job.max_instances},
                 )
-        run = Run(
-            job_id=job_id,
-            job_name=job.name,
-            trigger_source=source.value,
-            status=RunStatus.QUEUED.value,
-            created_at=now,
+        run = _add_run(
+            s,
+            job,
+            source,
+            RunStatus.QUEUED,
             not_before=not_before,
             attempt=attempt,
             retry_of=retry_of,
             triggered_by=actor.name if actor else None,
-            log="",
-            log_start=0,
             node=node,
         )
-        s.add(run)
-        s.flush()
         if actor is not None:
             audit.record(s, actor, "job.run", "job", job_id, {"run_id": run.id})
         return run
@@ -94,6 +89,29 @@ def enqueue(
     with runtime.db.begin() as s:
         run = _do(s)
     runtime.changed()
+    return run
+
+
+def record_skipped(session: Session, job: Job, reason: str, *, source: TriggerSource) -> Run:
+    """A run that did not happen, with why (``skipped``, finished at once; the alerts read it)."""
+    return _add_run(session, job, source, RunStatus.SKIPPED, finished_at=clock.now(), error_message=reason)
+
+
+def _add_run(session: Session, job: Job, source: TriggerSource, status: RunStatus, **fields: Any) -> Run:
+    """A new run of ``job`` (created now, no log yet), flushed so it has its id."""
+    values: dict[str, Any] = {"attempt": 1, **fields}
+    run = Run(
+        job_id=job.id,
+        job_name=job.name,
+        trigger_source=source.value,
+        status=status.value,
+        created_at=clock.now(),
+        log="",
+        log_start=0,
+        **values,
+    )
+    session.add(run)
+    session.flush()
     return run
 
 

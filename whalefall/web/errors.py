@@ -67,8 +67,11 @@ def _domain_error(exc: WhalefallError) -> Any:
     message = say_error(exc.key, exc.params) if exc.key else exc.message
     # A field error that repeats the message follows its translation.
     errors = {field: (message if text == exc.message else text) for field, text in exc.errors.items()}
-    line = getattr(exc, "line", None)
-    return _respond(exc.status, message, errors, **({"line": line} if line else {}))
+    extra: dict[str, Any] = {}
+    for name in ("line", "dependents"):  # a code error's line; the jobs a 409 names
+        if getattr(exc, name, None):
+            extra[name] = getattr(exc, name)
+    return _respond(exc.status, message, errors, **extra)
 
 
 _HTTP_MESSAGES = {404: "no_endpoint", 405: "method", 413: "too_large"}

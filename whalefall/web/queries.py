@@ -98,3 +98,15 @@ class DeliveryQuery(Pagination):
     channel: str | None = Field(None, max_length=64)
     status: DeliveryStatus | None = None
     since: str | None = Field(None, description="ISO 8601; deliveries created at or after")
+
+
+class ForceQuery(Query):
+    """``?force=1``: the same as ``"force": true`` in the body (pause despite dependent jobs)."""
+
+    force: bool = False
+
+
+class ImportQuery(Query):
+    """``?dry_run=1``: report what an import would create, change and leave, and keep nothing."""
+
+    dry_run: bool = False

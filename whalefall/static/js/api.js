@@ -99,14 +99,15 @@
   }
 
   /** Call the API: resolves to the envelope ({success, data, message}), rejects with an
-   *  ApiError carrying the envelope's message, HTTP status and per-field errors. */
-  WF.api = async function (method, path, body) {
+   *  ApiError carrying the envelope's message, HTTP status and per-field errors. The body is
+   *  sent as JSON, or as it is (a text) with the content type `type` when that is given. */
+  WF.api = async function (method, path, body, type) {
     var headers = { Accept: "application/json" };
     var init = { method: method, headers: headers, credentials: "same-origin", cache: "no-store" };
     if (method !== "GET" && method !== "HEAD") headers["X-CSRFToken"] = csrfToken();
     if (body !== undefined) {
-      headers["Content-Type"] = "application/json";
-      init.body = JSON.stringify(body);
+      headers["Content-Type"] = type || "application/json";
+      init.body = type ? body : JSON.stringify(body);
     }
     var response;
     try {
@@ -131,11 +132,11 @@
   };
 
   /** WF.api plus a toast for the result either way; resolves to the envelope, or null on
-   *  failure. `button` (optional) is disabled while the request runs. */
-  WF.call = async function (method, path, body, button) {
+   *  failure. `button` (optional) is disabled while the request runs; `type` as in WF.api. */
+  WF.call = async function (method, path, body, button, type) {
     if (button) button.disabled = true;
     try {
-      var envelope = await WF.api(method, path, body);
+      var envelope = await WF.api(method, path, body, type);
       WF.toast(envelope.message, "success");
       return envelope;
     } catch (error) {
@@ -209,8 +210,21 @@
     sessionStorage.setItem(FLASH_KEY, JSON.stringify({ message: message, kind: kind || "success" }));
   };
 
-  /** Ask in the layout's confirmation dialog; resolves to true when confirmed. */
-  WF.confirm = function (title, question, label) {
+  /** Pause the job at `path` (/jobs/<id>); when active jobs depend on it (409 naming them),
+   *  ask, then pause anyway. Resolves to the envelope, or null (refused or not confirmed). */
+  WF.pauseJob = async function (path) {
+    try {
+      return await WF.api("POST", path + "/pause");
+    } catch (error) {
+      if (error.status !== 409) throw error;
+      if (!(await WF.confirm(WF.t("pause_anyway_title"), error.message, WF.t("pause_anyway")))) return null;
+      return WF.api("POST", path + "/pause", { force: true });
+    }
+  };
+
+  /** Ask in the layout's confirmation dialog; resolves to true when confirmed. items
+   *  (optional): lines listed under the question (the jobs a bulk delete removes). */
+  WF.confirm = function (title, question, label, items) {
     return new Promise(function (resolve) {
       var box = document.getElementById("wf-confirm");
       var ok = box.querySelector('[data-f="ok"]');
@@ -218,6 +232,9 @@
       var answer = false;
       box.querySelector('[data-f="title"]').textContent = title;
       box.querySelector('[data-f="question"]').textContent = question;
+      var list = box.querySelector('[data-f="items"]');
+      list.replaceChildren(...(items || []).map(function (item) { return WF.el("li", {}, item); }));
+      list.classList.toggle("d-none", !(items && items.length));
       ok.textContent = label || WF.t("confirm");
       function yes() { answer = true; modal.hide(); }
       // Focus starts on Cancel: Enter on a freshly opened confirmation must not delete anything.

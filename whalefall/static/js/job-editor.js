@@ -318,6 +318,27 @@
         return WF.el("option", { value: name, translate: "no", selected: chosen.indexOf(name) >= 0 }, name);
       }));
     }
+    // The jobs a job may depend on: every job but itself (loaded each time the dialog opens,
+    // as jobs come and go), listed by name and id.
+    var dependsSelect = els.depends_on;
+    var knownJobs = [];
+    async function loadJobs() {
+      try {
+        knownJobs = (await WF.api("GET", "/jobs?per_page=200")).data.jobs.map(function (j) { return { id: j.id, name: j.name }; });
+      } catch (error) {
+        knownJobs = [];  // the dialog still opens with the job's own upstreams
+      }
+    }
+    function dependsOptions(chosen, self) {
+      var jobs = knownJobs.filter(function (j) { return j.id !== self; });
+      chosen.forEach(function (id) {
+        if (!jobs.some(function (j) { return j.id === id; })) jobs.push({ id: id, name: id });
+      });
+      dependsSelect.replaceChildren(...jobs.map(function (j) {
+        var label = j.name === j.id ? j.id : j.name + " (" + j.id + ")";
+        return WF.el("option", { value: j.id, selected: chosen.indexOf(j.id) >= 0 }, label);
+      }));
+    }
     function fillNotify(notify) {
       notify = notify || {};
       els["notify.enabled"].checked = notify.enabled !== false;
@@ -402,7 +423,7 @@
       els.start_date.value = localInput(p.start_date);
       els.end_date.value = localInput(p.end_date);
       els.jitter.value = p.jitter || "";
-      els.depends_on.value = (job.depends_on || []).join(", ");
+      dependsOptions(job.depends_on || [], editing);
       instanceOptions(job.uses_instances || []);
       els.timezone.value = job.timezone === WF.config.timezone ? "" : job.timezone;
       POLICIES.forEach(function (name) { els[name].value = job[name] === null ? "" : job[name]; });
@@ -444,8 +465,10 @@
         await loadTasks();
         await loadChannels();
         await loadInstances();
+        await loadJobs();
         fillNotify({});
         instanceOptions([]);
+        dependsOptions([], null);
         if (jobId) fill((await WF.api("GET", "/jobs/" + encodeURIComponent(jobId))).data);
         if (copyOf) {
           var original = (await WF.api("GET", "/jobs/" + encodeURIComponent(copyOf))).data;
@@ -481,7 +504,7 @@
     function payload() {
       var body = Object.assign(triggerPayload(), {
         name: els.name.value, description: els.description.value, category: els.category.value.trim(),
-        depends_on: els.depends_on.value.split(/[\s,]+/).filter(Boolean), timezone: els.timezone.value.trim(),
+        depends_on: Array.from(dependsSelect.selectedOptions).map(function (o) { return o.value; }), timezone: els.timezone.value.trim(),
         coalesce: els.coalesce.checked, notify: notifyPayload(),
       });
       if (!editing) body.id = els.id.value.trim();

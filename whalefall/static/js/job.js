@@ -102,6 +102,9 @@
         } else if (action === "delete") {
           WF.flashAfterReload((await WF.api("DELETE", path)).message);
           window.location.assign("/scheduler/");
+        } else if (action === "pause") {
+          var paused = await WF.pauseJob(path);  // asks first when other jobs depend on it
+          if (paused) reload(paused.message);
         } else {
           reload((await WF.api("POST", path + "/" + action)).message);
         }

@@ -123,6 +123,7 @@
         return col;
       });
       existing.forEach(function (col) { col.remove(); });
+      if (bulkBar) showPicked();  // a picked job that is gone is no longer picked
       // Move only what is out of place, so a focused button keeps its focus.
       order.forEach(function (col, index) {
         if (grid.children[index] !== col) grid.insertBefore(col, grid.children[index] || null);
@@ -195,11 +196,106 @@
         } finally {
           button.disabled = false;
         }
+      } else if (action === "pause") {
+        await pauseJob(path, button);
       } else if (await WF.call("POST", path + "/" + action, undefined, button) === null) {
         return;
       }
       await refresh();
     }
+
+    async function pauseJob(path, button) {
+      button.disabled = true;
+      try {
+        var envelope = await WF.pauseJob(path);
+        if (envelope) WF.toast(envelope.message, "success");
+      } catch (error) {
+        WF.toast(error.message, "danger");
+      } finally {
+        button.disabled = false;
+      }
+    }
+
+    // --- bulk actions on the cards picked, group actions on the category filtered on ----------
+    var bulkBar = document.getElementById("bulk-bar");
+    var groupBar = document.getElementById("group-bar");
+    function picked() {
+      return Array.from(grid.querySelectorAll(".wf-pick:checked")).map(function (box) {
+        return box.closest(".wf-job");
+      });
+    }
+    function showPicked() {
+      if (!bulkBar) return;
+      var count = picked().length;
+      bulkBar.classList.toggle("d-none", count === 0);
+      bulkBar.querySelector('[data-f="count"]').textContent = WF.t("bulk_selected", { n: count });
+    }
+    function showGroup() {
+      if (!groupBar) return;
+      var category = filters.elements.category.value;
+      groupBar.classList.toggle("d-none", !category);
+      groupBar.querySelector('[data-f="group"]').textContent = category;
+    }
+    /** A group's or a selection's answer: the summary, and each job skipped with why. */
+    function summarise(envelope) {
+      var skipped = envelope.data.skipped || [];
+      WF.toast(envelope.message, skipped.length ? "info" : "success");
+      skipped.forEach(function (skip) { WF.toast(skip.message, "danger"); });
+    }
+    async function bulk(button) {
+      var action = button.dataset.bulkAction;
+      var cards = picked();
+      if (action === "clear" || !cards.length) {
+        cards.forEach(function (card) { field(card, "pick").checked = false; });
+        showPicked();
+        return;
+      }
+      var ids = cards.map(function (card) { return card.dataset.jobId; });
+      if (action === "delete") {
+        var names = cards.map(function (card) { return field(card, "name").textContent + " (" + card.dataset.jobId + ")"; });
+        var question = WF.t("bulk_delete_confirm", { n: ids.length });
+        if (!(await WF.confirm(WF.t("bulk_delete_title"), question, WF.t("delete"), names))) return;
+      }
+      button.disabled = true;
+      try {
+        summarise(await WF.api("POST", "/bulk/" + action, { ids: ids }));
+      } finally {
+        button.disabled = false;
+      }
+      await refresh();
+      showPicked();
+    }
+    async function group(button) {
+      var action = button.dataset.groupAction;
+      var category = filters.elements.category.value;
+      if (!category) return;
+      var question = WF.t("group_" + action + "_confirm", { name: category });
+      if (!(await WF.confirm(WF.t("group_" + action), question, WF.t("group_" + action)))) return;
+      button.disabled = true;
+      try {
+        summarise(await WF.api("POST", "/groups/" + encodeURIComponent(category) + "/" + action));
+      } finally {
+        button.disabled = false;
+      }
+      await refresh();
+    }
+    if (bulkBar) {
+      bulkBar.addEventListener("click", function (event) {
+        var button = event.target.closest("button[data-bulk-action]");
+        if (button) bulk(button).catch(function (error) { WF.toast(error.message, "danger"); });
+      });
+      grid.addEventListener("change", function (event) { if (event.target.matches(".wf-pick")) showPicked(); });
+    }
+    if (groupBar) {
+      groupBar.addEventListener("click", function (event) {
+        var button = event.target.closest("button[data-group-action]");
+        if (button) group(button).catch(function (error) { WF.toast(error.message, "danger"); });
+      });
+      filters.elements.category.addEventListener("change", showGroup);
+    }
+    document.addEventListener("wf:jobs-changed", function () {
+      refresh().catch(function (error) { WF.toast(error.message, "danger"); });
+    });
 
     grid.addEventListener("click", function (event) {
       var button = event.target.closest("button[data-action]");
