@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -227,3 +227,29 @@ def test_a_burst_due_on_one_second_is_recorded_whole(runtime):
         assert {r.scheduled_time for r in rows} == {due} and not any(r.coalesced for r in rows)
     finally:
         service.stop(wait_seconds=5)
+
+
+# --- the API's times ------------------------------------------------------------------------
+
+
+def test_a_start_date_keeps_its_fraction_of_a_second_through_the_api(runtime, client, bearer):
+    """Jobs can be spread inside a second: the fraction survives saving, scheduling and the run."""
+    admin = bearer("admin")
+    body = {
+        "id": "spread",
+        "name": "spread",
+        "function": "heartbeat",
+        "trigger_type": "interval",
+        "interval_seconds": 1,
+        "start_date": "2026-01-01T00:00:00.250+08:00",
+    }
+    created = client.post("/scheduler/api/jobs", json=body, headers=admin)
+    assert created.status_code == 200, created.json
+    job = client.get("/scheduler/api/jobs/spread", headers=admin).json["data"]
+    assert job["trigger_params"]["start_date"].startswith("2026-01-01T00:00:00.250")
+    next_at = datetime.fromisoformat(job["next_run_at"])
+    assert next_at.utcoffset() is not None and next_at.microsecond == 250_000
+    [claim] = claims.claim_many(runtime, [request("spread", next_at)], node="n1")
+    run = client.get(f"/scheduler/api/runs/{claim.run_id}", headers=admin).json["data"]
+    assert datetime.fromisoformat(run["scheduled_at"]) == next_at
+    assert run["scheduled_at"].endswith("+00:00") and ".250" in run["scheduled_at"]
