@@ -29,7 +29,7 @@ test: $(DEV_STAMP)
 	$(BIN)/ruff format --check --quiet whalefall tests $(wildcard bench)
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 3 --dist loadfile
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check whalefall tests $(wildcard bench)
@@ -39,6 +39,8 @@ lint: $(DEV_STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/scale.py
+	$(BIN)/python bench/throughput.py
+	$(BIN)/python bench/burst.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -354,16 +354,7 @@ def _check_dependencies(session: Session, job: Job) -> None:
             key="depends_on_self",
             params={"id": job.id},
         )
-    existing = set(session.scalars(select(Job.id).where(Job.id.in_(job.depends_on))))
-    missing = [d for d in job.depends_on if d not in existing]
-    if missing:
-        ids = ", ".join(missing)
-        raise InvalidInput(
-            f"unknown job(s) in depends_on: {ids}",
-            field="depends_on",
-            key="depends_on_unknown",
-            params={"ids": ids},
-        )
+    _require_known(session, Job.id, job.depends_on, "job(s)", field="depends_on", param="ids")
     graph = {jid: list(deps or []) for jid, deps in session.execute(select(Job.id, Job.depends_on))}
     graph[job.id] = list(job.depends_on)
     cycle = find_cycle(graph, job.id)
@@ -377,15 +368,23 @@ def _check_dependencies(session: Session, job: Job) -> None:
 def _check_instances(session: Session, job: Job) -> None:
     if not job.uses_instances:
         return
-    known = set(session.scalars(select(Instance.name).where(Instance.name.in_(job.uses_instances))))
-    missing = [name for name in job.uses_instances if name not in known]
+    _require_known(
+        session, Instance.name, job.uses_instances, "instance(s)", field="uses_instances", param="names"
+    )
+
+
+def _require_known(
+    session: Session, column: Any, names: list[str], what: str, *, field: str, param: str
+) -> None:
+    """Every one of ``names`` is a value of ``column``; else a 400 naming the unknown ones."""
+    known = set(session.scalars(select(column).where(column.in_(names))))
+    missing = ", ".join(name for name in names if name not in known)
     if missing:
-        names = ", ".join(missing)
         raise InvalidInput(
-            f"unknown instance(s) in uses_instances: {names}",
-            field="uses_instances",
-            key="uses_instances_unknown",
-            params={"names": names},
+            f"unknown {what} in {field}: {missing}",
+            field=field,
+            key=f"{field}_unknown",
+            params={param: missing},
         )
 
 

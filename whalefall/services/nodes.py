@@ -13,7 +13,9 @@ import os
 import signal
 import socket
 import uuid
-from datetime import timedelta
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -233,80 +235,73 @@ def dead_nodes(runtime: Runtime, self_id: str) -> dict[str, Node]:
 
 
 def recover(runtime: Runtime, self_id: str, running_here: set[int] | None = None) -> int:
-    """Called by the leader. Mark running runs of dead nodes ``interrupted`` (retried by policy)
-    and free their queued ones; free queued runs left with a live node that does not lead (it
-    lost the lease before starting them); and, given ``running_here`` (what this process still
-    executes or has an outcome for), treat this node's own runs that nothing here answers for like
-    a dead node's (a start or finish the database refused).
+    """Called by the leader:
+
+    1. this node's own runs that nothing here answers for (``running_here``: what this process
+       still executes or has an outcome for) — a start or finish the database refused — are
+       treated like a dead node's;
+    2. queued runs left with a live node that does not lead (it lost the lease before starting
+       them) are freed for the leader;
+    3. a dead node's running runs end ``interrupted`` (retried by policy; its process group is
+       killed when it ran on this machine) and its queued ones are freed, or recorded ``missed``
+       once their grace has passed.
 
     Returns how many runs were touched.
     """
     dead = dead_nodes(runtime, self_id)
     now = clock.now()
-    settled = now - timedelta(seconds=ORPHAN_AFTER_SECONDS)
+    columns = (Run.id, Run.node, Run.status, Run.pid, Run.scheduled_time, Run.job_id)
+    active = Run.status.in_((RunStatus.RUNNING.value, RunStatus.QUEUED.value))
     with runtime.db.read() as session:
         known = set(session.scalars(select(Node.id)))
-        orphans = list(
-            session.execute(
-                select(Run.id, Run.node, Run.status, Run.pid, Run.scheduled_time, Run.job_id).where(
-                    Run.status.in_((RunStatus.RUNNING.value, RunStatus.QUEUED.value)),
-                    Run.node.isnot(None),
-                    Run.node != self_id,
-                )
-            )
+        others = list(
+            session.execute(select(*columns).where(active, Run.node.isnot(None), Run.node != self_id))
         )
+        own = []
         if running_here is not None:
-            own = [
-                row
-                for row in session.execute(
-                    select(Run.id, Run.node, Run.status, Run.pid, Run.scheduled_time, Run.job_id).where(
-                        Run.status.in_((RunStatus.RUNNING.value, RunStatus.QUEUED.value)),
-                        Run.node == self_id,
-                        Run.created_at < settled,
-                    )
-                )
-                if row.id not in running_here
-            ]
-        else:
-            own = []
-        graces = {jid: grace for jid, grace in session.execute(select(Job.id, Job.misfire_grace_time))}
-    for run_id, _node, status, _pid, _scheduled, job_id in own:
+            settled = now - timedelta(seconds=ORPHAN_AFTER_SECONDS)
+            mine = select(*columns).where(active, Run.node == self_id, Run.created_at < settled)
+            own = [row for row in session.execute(mine) if row.id not in running_here]
+        graces = dict(session.execute(select(Job.id, Job.misfire_grace_time)).all())
+    alive = {node for node in known if node not in dead}
+    touched = _recover_own(runtime, own)
+    touched += _free_standbys(runtime, [row for row in others if row.node in alive])
+    touched += _recover_dead(runtime, [row for row in others if row.node not in alive], dead, graces, now)
+    return touched
+
+
+def _recover_own(runtime: Runtime, rows: list[Any]) -> int:
+    for run_id, _node, status, _pid, _scheduled, job_id in rows:
         if status == RunStatus.QUEUED.value:
             run_service.release(runtime, run_id)
-        elif (
-            run_service.finish(
-                runtime,
-                run_id,
-                RunStatus.INTERRUPTED,
-                error_message="interrupted: nothing on this node was running it any more "
-                "(its start or outcome could not be written)",
-            )
-            is not None
-        ):
-            log.warning("run %s of job %s on this node was orphaned: interrupted", run_id, job_id)
-    touched = len(own)
-    for run_id, node, status, _pid, _scheduled, _job_id in orphans:
-        if status == RunStatus.QUEUED.value and node in known and node not in dead:
-            run_service.release(runtime, run_id)  # a live standby's: it will not start it
-            touched += 1
-    orphans = [row for row in orphans if not (row.node in known and row.node not in dead)]
-    for run_id, node, status, pid, scheduled, job_id in orphans:
-        if node in known and node not in dead:
             continue
+        why = "interrupted: nothing on this node was running it any more (its start or outcome could not be written)"
+        if run_service.finish(runtime, run_id, RunStatus.INTERRUPTED, error_message=why) is not None:
+            log.warning("run %s of job %s on this node was orphaned: interrupted", run_id, job_id)
+    return len(rows)
+
+
+def _free_standbys(runtime: Runtime, rows: list[Any]) -> int:
+    """Queued runs of a live node that does not lead: it will not start them."""
+    freed = 0
+    for run_id, _node, status, *_ in rows:
+        if status == RunStatus.QUEUED.value:
+            run_service.release(runtime, run_id)
+            freed += 1
+    return freed
+
+
+def _recover_dead(
+    runtime: Runtime, rows: list[Any], dead: dict[str, Node], graces: Mapping[str, int | None], now: datetime
+) -> int:
+    touched = 0
+    for run_id, node, status, pid, scheduled, job_id in rows:
         owner = dead.get(node) if node else None
         if status == RunStatus.RUNNING.value:
             if pid and owner is not None and is_local(owner.id):
                 _kill_group(pid)
-            where = f"node {node}" if node else "its node"
-            if (
-                run_service.finish(
-                    runtime,
-                    run_id,
-                    RunStatus.INTERRUPTED,
-                    error_message=f"interrupted: the process running it ({where}) died",
-                )
-                is not None
-            ):
+            why = f"interrupted: the process running it ({f'node {node}' if node else 'its node'}) died"
+            if run_service.finish(runtime, run_id, RunStatus.INTERRUPTED, error_message=why) is not None:
                 log.warning(
                     "run %s of job %s interrupted: %s died",
                     run_id,
@@ -315,23 +310,17 @@ def recover(runtime: Runtime, self_id: str, running_here: set[int] | None = None
                     extra={"run_id": run_id, "job_id": job_id},
                 )
                 touched += 1
-        else:
-            grace = graces.get(job_id, 0)
-            if scheduled is not None and (now - scheduled).total_seconds() > grace:
-                if (
-                    run_service.finish(
-                        runtime,
-                        run_id,
-                        RunStatus.MISSED,
-                        from_status=RunStatus.QUEUED,
-                        error_message=f"missed: queued on {node}, which died before running it",
-                    )
-                    is not None
-                ):
-                    touched += 1
-            else:
-                run_service.release(runtime, run_id)
-                touched += 1
+            continue
+        grace = graces.get(job_id) or 0
+        if scheduled is None or (now - scheduled).total_seconds() <= grace:
+            run_service.release(runtime, run_id)
+            touched += 1
+            continue
+        why = f"missed: queued on {node}, which died before running it"
+        ended = run_service.finish(
+            runtime, run_id, RunStatus.MISSED, from_status=RunStatus.QUEUED, error_message=why
+        )
+        touched += ended is not None
     return touched
 
 
