@@ -35,6 +35,7 @@ import sqlalchemy as sa  # noqa: E402
 
 from bench.throughput import percentile  # noqa: E402
 from tests.proc import Processes, environment, free_port, wait_until  # noqa: E402
+from whalefall import defaults  # noqa: E402
 
 
 def _with_runtime(env: dict[str, str], fn) -> None:  # type: ignore[no-untyped-def]
@@ -68,7 +69,9 @@ def _create(runtime, ids_and_specs) -> None:  # type: ignore[no-untyped-def]
 
 
 def whalefall_burst(args: argparse.Namespace, tmp: Path) -> dict[str, float]:
-    env = environment(tmp / "burst", WHALEFALL_EXECUTOR_MAX_WORKERS=str(args.workers))
+    env = environment(
+        tmp / "burst", **({"WHALEFALL_EXECUTOR_MAX_WORKERS": str(args.workers)} if args.workers else {})
+    )
     (tmp / "burst").mkdir()
     lead = args.jobs * 0.015 + 12  # creating the jobs (generously), then the scheduler's start
     at = datetime.fromtimestamp(int(time.time() + lead), UTC)
@@ -172,7 +175,7 @@ def cold_start(args: argparse.Namespace, tmp: Path) -> dict[str, float]:
     env = environment(
         tmp / "cold",
         WHALEFALL_PORT=str(port),
-        WHALEFALL_EXECUTOR_MAX_WORKERS=str(args.workers),
+        **({"WHALEFALL_EXECUTOR_MAX_WORKERS": str(args.workers)} if args.workers else {}),
     )
     (tmp / "cold").mkdir()
     start = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=30)
@@ -205,7 +208,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=5000)
     parser.add_argument("--cold-jobs", type=int, default=10_000)
-    parser.add_argument("--workers", type=int, default=20, help="WHALEFALL_EXECUTOR_MAX_WORKERS")
+    parser.add_argument(
+        "--workers", type=int, default=None, help="WHALEFALL_EXECUTOR_MAX_WORKERS (default: the product's)"
+    )
     parser.add_argument("--no-peer", action="store_true")
     parser.add_argument("--no-cold", action="store_true")
     args = parser.parse_args()
@@ -214,7 +219,7 @@ def main() -> None:
         tmp = Path(tmp_name)
         ours = whalefall_burst(args, tmp)
         print(
-            f"Burst of {args.jobs} jobs due on one second — Whalefall ({args.workers} workers): "
+            f"Burst of {args.jobs} jobs due on one second — Whalefall ({args.workers or defaults.EXECUTOR_MAX_WORKERS} workers): "
             f"{ours['success']} of {ours['recorded']} recorded runs succeeded; last started "
             f"{ours['last_start_ms']:.0f} ms after the second (p50 {ours['p50']:.0f} ms, p99 {ours['p99']:.0f} ms); "
             f"not success {ours['not_success']}, coalesced {ours['coalesced']}"

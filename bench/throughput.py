@@ -38,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 import sqlalchemy as sa  # noqa: E402
 
 from tests.proc import Processes, environment, wait_until  # noqa: E402
+from whalefall import defaults  # noqa: E402
 
 WARM_UP = 4.0  # seconds of scheduled time not counted, after the first fire
 
@@ -108,7 +109,7 @@ def whalefall(args: argparse.Namespace, tmp: Path) -> dict[str, float]:
         with sa.create_engine(admin, isolation_level="AUTOCOMMIT").connect() as conn:
             conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
         url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    extra = {"WHALEFALL_EXECUTOR_MAX_WORKERS": str(args.workers)}
+    extra = {"WHALEFALL_EXECUTOR_MAX_WORKERS": str(args.workers)} if args.workers else {}
     if url:
         extra["WHALEFALL_DATABASE_URL"] = url
     env = environment(tmp / "wf", **extra)
@@ -245,7 +246,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--spread", action="store_true", help="spread the jobs' start across the second")
     parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
-    parser.add_argument("--workers", type=int, default=5, help="WHALEFALL_EXECUTOR_MAX_WORKERS")
+    parser.add_argument(
+        "--workers", type=int, default=None, help="WHALEFALL_EXECUTOR_MAX_WORKERS (default: the product's)"
+    )
     parser.add_argument("--no-peer", action="store_true")
     args = parser.parse_args()
     shape = "spread across the second" if args.spread else "all due on the same whole second"
@@ -257,7 +260,7 @@ def main() -> None:
         tmp = Path(tmp_name)
         ours = whalefall(args, tmp)
         print(
-            f"Whalefall ({args.database}, {args.workers} workers): {ours['fires_per_s']:.0f} fires/s of "
+            f"Whalefall ({args.database}, {args.workers or defaults.EXECUTOR_MAX_WORKERS} workers): {ours['fires_per_s']:.0f} fires/s of "
             f"{ours['wanted']} wanted; start lateness p50 {ours['p50']:.1f} ms, p99 {ours['p99']:.1f} ms, "
             f"max {ours['max']:.1f} ms; not success {ours['not_success']}, coalesced {ours['coalesced']}, "
             f"unaccounted {ours['lost']}; first fire {ours['first_fire_s']:.1f} s after start; "

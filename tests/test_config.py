@@ -38,7 +38,7 @@ def config_file(tmp_path: Path, text: str) -> str:
 def test_defaults_apply_when_nothing_is_configured(env):
     settings = load_settings()
     assert settings.timezone == "Asia/Shanghai"
-    assert settings.executor_max_workers == 5
+    assert settings.executor_max_workers == 20
     assert settings.data_dir == Path("./userdata")
     assert settings.enable_scheduler is True
     assert settings.database_url is None and settings.secret_key is None
@@ -102,7 +102,7 @@ def test_a_yaml_file_sets_settings_and_the_environment_beats_it(env, tmp_path):
 
 def test_an_empty_yaml_file_changes_nothing(env, tmp_path):
     env(WHALEFALL_CONFIG=config_file(tmp_path, ""))
-    assert load_settings().executor_max_workers == 5
+    assert load_settings().executor_max_workers == 20
 
 
 def test_the_secret_key_is_read_from_a_file(env, tmp_path):

@@ -27,6 +27,8 @@ from whalefall.services import runs as run_service
 
 log = logging.getLogger(__name__)
 RETRY_SECONDS = 1.0
+LINGER_SECONDS = 0.002
+BUSY_BATCH = 8
 
 Started = tuple[run_service.RunStart, Job] | None
 
@@ -47,6 +49,7 @@ class Ledger:
         self._logs: dict[int, tuple[str, int]] = {}
         self._writing: set[int] = set()  # outcomes in the transaction under way
         self._closing = False
+        self._busy = False
         self._failing_since: float | None = None
         self._jobs: dict[str, Job] = {}  # job rows as last read, refreshed when their version moves
         self._thread = threading.Thread(target=self._loop, name="whalefall-ledger", daemon=True)
@@ -96,10 +99,16 @@ class Ledger:
                     self._cond.wait()
                 if self._closing and not (self._starts or self._endings or self._logs):
                     return
+                if self._busy:
+                    # Under load, a moment's wait gathers a bigger batch: fewer commits per run.
+                    until = time.monotonic() + LINGER_SECONDS
+                    while not self._closing and (left := until - time.monotonic()) > 0:
+                        self._cond.wait(left)
                 starts, self._starts = self._starts, []
                 endings, self._endings = self._endings, {}
                 logs, self._logs = self._logs, {}
                 self._writing = set(endings)
+            self._busy = len(starts) + len(endings) >= BUSY_BATCH
             ok = self._write(starts, endings, logs)
             with self._cond:
                 self._writing = set()

@@ -86,6 +86,7 @@ class Runner:
     def __init__(self, runtime: Runtime, node_id: str, max_workers: int):
         self.runtime = runtime
         self.node_id = node_id
+        self._upstreams: frozenset[str] | None = None  # jobs others depend on (see forget_dependencies)
         self.ledger = Ledger(runtime, node_id, on_ended=self._after_ended)
         self.pool = Workers(max_workers)
         self._accepting = True
@@ -158,14 +159,22 @@ class Runner:
             )
         )
 
+    def forget_dependencies(self) -> None:
+        """Jobs changed: read again which jobs others depend on, at the next outcome."""
+        self._upstreams = None
+
     def _after_ended(self, ended: list[tuple[int, str, RunStatus]]) -> None:
         """What finished runs mean for the jobs that depend on theirs: a success may start them,
         a failure for good records them skipped."""
-        succeeded = {job_id for _, job_id, status in ended if status == RunStatus.SUCCESS and job_id}
+        upstreams = self._upstreams
+        if upstreams is None:
+            upstreams = self._upstreams = dependencies.upstreams(self.runtime)
+        ended = [(run_id, job_id, status) for run_id, job_id, status in ended if job_id in upstreams]
+        succeeded = {job_id for _, job_id, status in ended if status == RunStatus.SUCCESS}
         if succeeded:
             dependencies.after_success(self.runtime, *succeeded)
         for run_id, job_id, status in ended:
-            if status.value in RETRYABLE_STATUSES and job_id:
+            if status.value in RETRYABLE_STATUSES:
                 dependencies.after_failure(self.runtime, run_id, job_id)
 
     def shutdown(self, wait: bool = True) -> None:

@@ -264,6 +264,7 @@ class SchedulerService:
             return False
         for job_id in dict.fromkeys(jid for _cid, jid in fresh):
             self.engine.apply(job_id)
+        self.runner.forget_dependencies()
         for cid, _jid in fresh:
             self._seen.append(cid)
             self._last_change = max(self._last_change, cid)

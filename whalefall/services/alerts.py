@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import and_, or_, select, update
-from sqlalchemy.orm import Session, load_only
+from sqlalchemy.orm import Session
 
 from whalefall import clock, notify
 from whalefall.domain.alertspec import GlobalPolicy, NotifyPolicy
@@ -184,11 +184,9 @@ def scan_finished(runtime: Runtime) -> int:
     mark_at, mark_id = _mark(runtime, now)
     with runtime.db.read() as session:
         # Only what judging needs: a thousand runs a second are read here, their logs are not.
-        light = select(Run).options(
-            load_only(Run.id, Run.job_id, Run.status, Run.partial, Run.finished_at, Run.error_message)
-        )
+        light = select(Run.id, Run.job_id, Run.status, Run.partial, Run.finished_at, Run.error_message)
         fresh = list(
-            session.scalars(
+            session.execute(
                 light.where(
                     or_(Run.finished_at > mark_at, and_(Run.finished_at == mark_at, Run.id > mark_id)),
                     Run.finished_at <= now,
@@ -206,14 +204,14 @@ def scan_finished(runtime: Runtime) -> int:
         )
         window = and_(Run.finished_at > mark_at - SCAN_OVERLAP, Run.finished_at <= mark_at)
         late = list(
-            session.scalars(
+            session.execute(
                 light.where(window, or_(Run.status.in_(LATE_STATUSES), Run.partial.is_(True))).limit(
                     SCAN_BATCH
                 )
             )
         )
         if failing:
-            late += list(session.scalars(light.where(window, Run.job_id.in_(failing)).limit(SCAN_BATCH)))
+            late += list(session.execute(light.where(window, Run.job_id.in_(failing)).limit(SCAN_BATCH)))
     batch = list({run.id: run for run in sorted(late + fresh, key=lambda r: r.id)}.values())
     if batch:
         _judge(runtime, batch, now)
@@ -233,12 +231,12 @@ def _mark(runtime: Runtime, now: datetime) -> tuple[datetime, int]:
     return datetime.fromisoformat(mark["at"]), int(mark["id"])
 
 
-def _may_alert(run: Run) -> bool:
+def _may_alert(run: Any) -> bool:
     """Could this run raise an event, whatever its job says? (A plain success cannot.)"""
     return run.status in FAILURE_EVENTS or run.status == RunStatus.SKIPPED.value or run.partial
 
 
-def _judge(runtime: Runtime, finished: list[Run], now: datetime) -> None:
+def _judge(runtime: Runtime, finished: list[Any], now: datetime) -> None:
     """Judge a batch of finished runs in one transaction, and none at all when there is nothing to judge.
 
     A plain success matters only to a job that is failing (its counter, its recovery), so

@@ -44,14 +44,18 @@ def downstream_of(session: Session, job_id: str) -> list[Job]:
     return [job for job in candidates if job_id in (job.depends_on or [])]
 
 
-def _any_downstream(runtime: Runtime, job_ids: set[str]) -> bool:
-    """Does an active dependency-triggered job name one of ``job_ids``? One read: most runs'
-    jobs have no downstream, and a thousand runs a second should not cost a write each."""
+def upstreams(runtime: Runtime) -> frozenset[str]:
+    """Every job an active dependency-triggered job waits on. Most jobs have no downstream: a
+    runner reads this once (again after job changes) rather than a thousand times a second."""
     with runtime.db.read() as session:
         depends = select(Job.depends_on).where(
             Job.trigger_type == TriggerType.DEPENDENCY.value, Job.state == JobState.ACTIVE.value
         )
-        return any(job_ids & set(upstreams or []) for upstreams in session.scalars(depends))
+        return frozenset(job_id for names in session.scalars(depends) for job_id in names or [])
+
+
+def _any_downstream(runtime: Runtime, job_ids: set[str]) -> bool:
+    return bool(job_ids & upstreams(runtime))
 
 
 def after_success(runtime: Runtime, *job_ids: str) -> list[int]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, exists, literal, literal_column
+from sqlalchemy import ColumnElement, bindparam, exists, literal, literal_column
 from sqlalchemy.orm import Session
 
 from whalefall import clock
@@ -45,3 +45,27 @@ def fence(session: Session, node_id: str, epoch: int) -> ColumnElement[bool]:
         Lease.epoch == epoch,
         Lease.expires_at > db_now(session),
     )
+
+
+def fence_template(dialect: str) -> ColumnElement[bool]:
+    """:func:`fence` with its values as bind parameters — ``f_node``, ``f_epoch`` and, on SQLite,
+    ``f_now`` (:func:`fence_params`) — for a statement built once and run many times."""
+    if dialect == "postgresql":
+        now: ColumnElement[datetime] = literal_column("(now() AT TIME ZONE 'UTC')", UTCDateTime())
+    elif dialect in ("mysql", "mariadb"):
+        now = literal_column("UTC_TIMESTAMP(6)", UTCDateTime())
+    else:
+        now = bindparam("f_now", type_=UTCDateTime())
+    return exists().where(
+        Lease.name == LEASE_NAME,
+        Lease.holder == bindparam("f_node"),
+        Lease.epoch == bindparam("f_epoch"),
+        Lease.expires_at > now,
+    )
+
+
+def fence_params(dialect: str, node_id: str, epoch: int) -> dict[str, object]:
+    params: dict[str, object] = {"f_node": node_id, "f_epoch": epoch}
+    if dialect not in ("postgresql", "mysql", "mariadb"):
+        params["f_now"] = clock.now()
+    return params

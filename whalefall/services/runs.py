@@ -8,6 +8,7 @@ and checks that one row changed, so it is safe across processes.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -251,6 +252,9 @@ _END = (
         duration_seconds=bindparam("b_duration"),
     )
 )
+_ENDED = select(_runs.c.id, _runs.c.job_id, _runs.c.status).where(
+    _runs.c.id.in_(bindparam("b_ids", expanding=True)), _runs.c.finished_at == bindparam("b_now")
+)
 _CODE_VERSION = (
     _runs.update().where(_runs.c.id == bindparam("b_id")).values(code_version=bindparam("b_version"))
 )
@@ -330,14 +334,14 @@ def _end_many(
     longer running is left alone). Retries are queued for failures the policy retries."""
     ids = [e.run_id for e in endings]
     unknown = [e.run_id for e in endings if e.started_at is None]
-    began = dict(session.execute(select(_runs.c.id, _runs.c.started_at).where(_runs.c.id.in_(unknown))).all())
+    began: dict[int, datetime] = {}
+    if unknown:
+        began = dict(
+            session.execute(select(_runs.c.id, _runs.c.started_at).where(_runs.c.id.in_(unknown))).all()
+        )
     session.execute(_END, [_end_params(e, now, e.started_at or began.get(e.run_id)) for e in endings])
     # The rows this batch ended carry its finish time (a run ended elsewhere carries another).
-    rows = session.execute(
-        select(_runs.c.id, _runs.c.job_id, _runs.c.status).where(
-            _runs.c.id.in_(ids), _runs.c.finished_at == now
-        )
-    ).all()
+    rows = session.execute(_ENDED, {"b_ids": ids, "b_now": now}).all()
     wanted = {e.run_id: e.status.value for e in endings}
     ended = [
         (run_id, job_id, RunStatus(status)) for run_id, job_id, status in rows if wanted[run_id] == status
@@ -350,23 +354,45 @@ def _end_many(
     return ended
 
 
+@functools.cache
+def _start_statements(dialect: str, fenced: bool) -> tuple[Any, Any]:
+    """queued → running for a list of runs (fenced or not), and the read of those it started:
+    built once per dialect, as a thousand runs a second start through them."""
+    c = _runs.c
+    ids: Any = bindparam("b_ids", expanding=True)
+    where: list[Any] = [c.id.in_(ids), c.status == RunStatus.QUEUED.value]
+    if fenced:
+        where.append(fencing.fence_template(dialect))
+    start = (
+        _runs.update()
+        .where(*where)
+        .values(status=RunStatus.RUNNING.value, started_at=bindparam("b_now"), node=bindparam("b_node"))
+    )
+    started = (
+        select(c.id, c.job_id, c.attempt, c.trigger_source, c.scheduled_time, c.started_at, Job.version)
+        .outerjoin(Job, Job.id == c.job_id)
+        .where(
+            c.id.in_(ids),
+            c.status == RunStatus.RUNNING.value,
+            c.node == bindparam("b_node"),
+            c.started_at == bindparam("b_now"),
+        )
+    )
+    return start, started
+
+
 def _start_many(
     session: Session, starts: list[int], node: str, epoch: int | None, now: datetime, cache: dict[str, Job]
 ) -> list[tuple[RunStart, Job]]:
     """queued → running (fenced by ``epoch``); the runs started, with their jobs. A job's row is
     read again only when it changed (its version) since ``cache`` last held it."""
-    conditions = [_runs.c.id.in_(starts), _runs.c.status == RunStatus.QUEUED.value]
+    dialect = session.get_bind().dialect.name
+    start, started_rows = _start_statements(dialect, epoch is not None)
+    params: dict[str, Any] = {"b_ids": starts, "b_now": now, "b_node": node}
     if epoch is not None:
-        conditions.append(fencing.fence(session, node, epoch))
-    session.execute(
-        _runs.update().where(*conditions).values(status=RunStatus.RUNNING.value, started_at=now, node=node)
-    )
-    c = _runs.c
-    rows = session.execute(
-        select(c.id, c.job_id, c.attempt, c.trigger_source, c.scheduled_time, c.started_at, Job.version)
-        .outerjoin(Job, Job.id == c.job_id)
-        .where(c.id.in_(starts), c.status == RunStatus.RUNNING.value, c.node == node, c.started_at == now)
-    ).all()
+        params.update(fencing.fence_params(dialect, node, epoch))
+    session.execute(start, params)
+    rows = session.execute(started_rows, {"b_ids": starts, "b_now": now, "b_node": node}).all()
     versions = {row.job_id: row.version for row in rows if row.version is not None}
     stale = [job_id for job_id, v in versions.items() if job_id not in cache or cache[job_id].version != v]
     if stale:
