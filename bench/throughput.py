@@ -1,7 +1,7 @@
 """Fires per second and start lateness: Whalefall beside raw APScheduler, in one run.
 
 Usage: .venv/bin/python bench/throughput.py [--jobs 1000] [--seconds 20] [--spread]
-           [--database sqlite|postgresql] [--no-peer] [--workers 5]
+           [--database sqlite|postgresql] [--no-peer] [--workers N]
 
 ``--jobs`` ``heartbeat`` interval jobs every second, created through the jobs service into a fresh
 database (the embedded SQLite by default, a scratch database on the local PostgreSQL with

@@ -7,7 +7,9 @@ TIMEZONE = "Asia/Shanghai"
 BASE_URL = "http://127.0.0.1:5000"  # where alerts link to (WHALEFALL_BASE_URL)
 LANGUAGE: Final = "zh"  # the default language: a folder of whalefall/translations/ (zh, en, …)
 
-EXECUTOR_MAX_WORKERS = 20  # runs at once per scheduler: threads waiting on databases are cheap, and starts batch by them
+EXECUTOR_MAX_WORKERS = (
+    20  # runs at once per scheduler: threads waiting on databases are cheap, and starts batch by them
+)
 MISFIRE_GRACE_SECONDS = 300
 COALESCE = True
 MAX_INSTANCES = 1

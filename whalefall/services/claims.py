@@ -8,6 +8,7 @@ with ``max_instances`` counted under a lock on the jobs' rows.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -168,38 +169,75 @@ def claim_many(
     return claims
 
 
-def _hold_lease(session: Session, node: str, epoch: int) -> bool:
-    """Check the fence once for a batch and keep the lease row from changing until it commits.
+@functools.cache
+def _statements(dialect: str) -> dict[str, Any]:
+    """The claim's statements, built once per dialect (a claim runs at every wake-up; building
+    its SQL each time cost more than running it)."""
+    ids: Any = bindparam("b_ids", expanding=True)
+    lease = cast(Table, Lease.__table__)
+    runs = cast(Table, Run.__table__)
+    c, r = _jobs.c, runs.c
+    jobs = (
+        select(c.id, c.name, c.state, c.max_instances, c.category, c.depends_on)
+        .where(c.id.in_(ids))
+        .order_by(c.id)
+    )
+    hold: Any
+    if dialect == "sqlite":
+        # One writer: a no-op UPDATE of the lease row takes the database's write lock before
+        # anything is counted, and checks the fence; the jobs' no-op UPDATE takes it when no lease
+        # is checked.
+        hold = lease.update().where(*_lease_row(dialect)).values(epoch=lease.c.epoch)
+        lock = _jobs.update().where(c.id.in_(ids)).values(version=c.version)
+    else:
+        hold = select(lease.c.epoch).where(*_lease_row(dialect)).with_for_update(read=True)
+        lock = None
+        jobs = jobs.with_for_update()
+    return {
+        "hold": hold,
+        "lock": lock,
+        "jobs": jobs,
+        "taken": select(r.job_id, r.scheduled_time).where(
+            r.job_id.in_(ids), r.scheduled_time.in_(bindparam("b_times", expanding=True))
+        ),
+        "active": select(r.job_id, func.count())
+        .where(
+            r.job_id.in_(ids),
+            r.status.in_(ACTIVE_STATUSES),
+            or_(r.not_before.is_(None), r.not_before <= bindparam("b_now")),
+        )
+        .group_by(r.job_id),
+        "insert": insert(runs).returning(r.id, sort_by_parameter_order=True),
+    }
 
-    SQLite: a no-op UPDATE of the lease row, which also takes the database's write lock before
-    anything is counted. PostgreSQL/MySQL: ``SELECT … FOR SHARE`` of the row."""
-    where = [
-        Lease.name == fencing.LEASE_NAME,
-        Lease.holder == node,
-        Lease.epoch == epoch,
-        Lease.expires_at > fencing.db_now(session),
+
+def _lease_row(dialect: str) -> list[Any]:
+    """The lease row held by ``f_node`` under ``f_epoch`` and not expired (``f_now`` on SQLite)."""
+    lease = cast(Table, Lease.__table__)
+    return [
+        lease.c.name == fencing.LEASE_NAME,
+        lease.c.holder == bindparam("f_node"),
+        lease.c.epoch == bindparam("f_epoch"),
+        lease.c.expires_at > fencing.now_template(dialect),
     ]
-    if session.get_bind().dialect.name == "sqlite":
-        return changed_rows(session, update(Lease).where(*where).values(epoch=Lease.epoch)) == 1
-    return session.scalar(select(Lease.epoch).where(*where).with_for_update(read=True)) is not None
 
 
-def _lock_jobs(session: Session, job_ids: list[str]) -> dict[str, Any]:
+def _hold_lease(session: Session, sql: dict[str, Any], dialect: str, node: str, epoch: int) -> bool:
+    """Check the fence once for a batch and keep the lease row from changing until it commits:
+    on SQLite a no-op UPDATE of the row (which takes the write lock), elsewhere ``SELECT … FOR SHARE``."""
+    params = fencing.fence_params(dialect, node, epoch)
+    if dialect == "sqlite":
+        return changed_rows(session, sql["hold"], params) == 1
+    return session.execute(sql["hold"], params).first() is not None
+
+
+def _lock_jobs(session: Session, sql: dict[str, Any], job_ids: list[str]) -> dict[str, Any]:
     """What claiming needs of the jobs' rows, locked until the transaction ends (in id order, so two
     lockers never deadlock). Plain rows, not ORM objects: a burst claims thousands."""
     ordered = sorted(set(job_ids))
-    c = _jobs.c
-    query = (
-        select(c.id, c.name, c.state, c.max_instances, c.category, c.depends_on)
-        .where(c.id.in_(ordered))
-        .order_by(c.id)
-    )
-    if session.get_bind().dialect.name == "sqlite":
-        # One writer: the first write takes the write lock (the lease's no-op UPDATE may have).
-        session.execute(update(Job).where(Job.id.in_(ordered)).values(version=Job.version))
-    else:
-        query = query.with_for_update()
-    return {row.id: row for row in session.execute(query)}
+    if sql["lock"] is not None:
+        session.execute(sql["lock"], {"b_ids": ordered})
+    return {row.id: row for row in session.execute(sql["jobs"], {"b_ids": ordered})}
 
 
 def _claim_chunk(
@@ -211,28 +249,17 @@ def _claim_chunk(
     epoch: int | None,
 ) -> list[Claim | None]:
     now = clock.now()
-    if epoch is not None and not _hold_lease(session, node, epoch):
+    dialect = session.get_bind().dialect.name
+    sql = _statements(dialect)
+    if epoch is not None and not _hold_lease(session, sql, dialect, node, epoch):
         raise LeaseLost(f"{node} no longer holds the scheduler lease (epoch {epoch})")
-    jobs_by_id = _lock_jobs(session, [r.job_id for r in chunk])
-    taken: set[tuple[str, datetime]] = set(
-        session.execute(  # type: ignore[arg-type]
-            select(Run.job_id, Run.scheduled_time).where(
-                Run.job_id.in_(list(jobs_by_id)),
-                Run.scheduled_time.in_(list({r.scheduled_time for r in chunk})),
-            )
-        ).all()
-    )
-    active = dict(
-        session.execute(
-            select(Run.job_id, func.count())
-            .where(
-                Run.job_id.in_(list(jobs_by_id)),
-                Run.status.in_(ACTIVE_STATUSES),
-                or_(Run.not_before.is_(None), Run.not_before <= now),
-            )
-            .group_by(Run.job_id)
-        ).all()
-    )
+    jobs_by_id = _lock_jobs(session, sql, [r.job_id for r in chunk])
+    found = list(jobs_by_id)
+    times = list({r.scheduled_time for r in chunk})
+    taken: set[tuple[str, datetime]] = {
+        (job_id, when) for job_id, when in session.execute(sql["taken"], {"b_ids": found, "b_times": times})
+    }
+    active = dict(session.execute(sql["active"], {"b_ids": found, "b_now": now}).all())
     rows: list[dict[str, Any]] = []
     placed: list[int | None] = []  # per request: its row's index in ``rows``
     next_times: dict[str, datetime | None] = {}
@@ -271,8 +298,7 @@ def _claim_chunk(
         rows.append(values)
     ids: list[int] = []
     if rows:
-        table = cast(Table, Run.__table__)
-        ids = list(session.scalars(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows))
+        ids = list(session.scalars(sql["insert"], rows))
     if next_times:
         session.execute(
             _NEXT_RUN_TIME, [{"b_id": job_id, "b_next": when} for job_id, when in next_times.items()]

@@ -47,20 +47,24 @@ def fence(session: Session, node_id: str, epoch: int) -> ColumnElement[bool]:
     )
 
 
+def now_template(dialect: str) -> ColumnElement[datetime]:
+    """Now on the database server's clock in a statement built once: SQL on PostgreSQL and MySQL,
+    the bind parameter ``f_now`` on SQLite (:func:`fence_params` gives it)."""
+    if dialect == "postgresql":
+        return literal_column("(now() AT TIME ZONE 'UTC')", UTCDateTime())
+    if dialect in ("mysql", "mariadb"):
+        return literal_column("UTC_TIMESTAMP(6)", UTCDateTime())
+    return bindparam("f_now", type_=UTCDateTime())
+
+
 def fence_template(dialect: str) -> ColumnElement[bool]:
     """:func:`fence` with its values as bind parameters — ``f_node``, ``f_epoch`` and, on SQLite,
     ``f_now`` (:func:`fence_params`) — for a statement built once and run many times."""
-    if dialect == "postgresql":
-        now: ColumnElement[datetime] = literal_column("(now() AT TIME ZONE 'UTC')", UTCDateTime())
-    elif dialect in ("mysql", "mariadb"):
-        now = literal_column("UTC_TIMESTAMP(6)", UTCDateTime())
-    else:
-        now = bindparam("f_now", type_=UTCDateTime())
     return exists().where(
         Lease.name == LEASE_NAME,
         Lease.holder == bindparam("f_node"),
         Lease.epoch == bindparam("f_epoch"),
-        Lease.expires_at > now,
+        Lease.expires_at > now_template(dialect),
     )
 
 
