@@ -213,30 +213,36 @@ def main() -> None:
     )
     parser.add_argument("--no-peer", action="store_true")
     parser.add_argument("--no-cold", action="store_true")
+    parser.add_argument("--no-burst", action="store_true")
     args = parser.parse_args()
     print(f"{os.cpu_count()} CPUs; Python {sys.version.split()[0]}; embedded SQLite")
     with tempfile.TemporaryDirectory(prefix="wf-burst-") as tmp_name:
         tmp = Path(tmp_name)
-        ours = whalefall_burst(args, tmp)
-        print(
-            f"Burst of {args.jobs} jobs due on one second — Whalefall ({args.workers or defaults.EXECUTOR_MAX_WORKERS} workers): "
-            f"{ours['success']} of {ours['recorded']} recorded runs succeeded; last started "
-            f"{ours['last_start_ms']:.0f} ms after the second (p50 {ours['p50']:.0f} ms, p99 {ours['p99']:.0f} ms); "
-            f"not success {ours['not_success']}, coalesced {ours['coalesced']}"
-        )
-        if not args.no_peer:
-            peer = apscheduler_burst(args, tmp)
-            print(
-                f"Burst of {args.jobs} — APScheduler 3 + SQLAlchemyJobStore(SQLite), 20 threads, default grace: "
-                f"ran {peer['ran']}, dropped as misfired {peer['missed']}; last started "
-                f"{peer['last_start_ms']:.0f} ms after the second (p50 {peer['p50']:.0f} ms, p99 {peer['p99']:.0f} ms)"
-            )
+        if not args.no_burst:
+            report_burst(args, tmp)
         if not args.no_cold:
             cold = cold_start(args, tmp)
             print(
                 f"Cold start of `whalefall serve` with {args.cold_jobs} jobs (first ever start): first fire "
                 f"{cold['first_fire_s']:.2f} s after the process started; idle RSS {cold['rss_mb']:.0f} MB"
             )
+
+
+def report_burst(args: argparse.Namespace, tmp: Path) -> None:
+    ours = whalefall_burst(args, tmp)
+    print(
+        f"Burst of {args.jobs} jobs due on one second — Whalefall ({args.workers or defaults.EXECUTOR_MAX_WORKERS} workers): "
+        f"{ours['success']} of {ours['recorded']} recorded runs succeeded; last started "
+        f"{ours['last_start_ms']:.0f} ms after the second (p50 {ours['p50']:.0f} ms, p99 {ours['p99']:.0f} ms); "
+        f"not success {ours['not_success']}, coalesced {ours['coalesced']}"
+    )
+    if not args.no_peer:
+        peer = apscheduler_burst(args, tmp)
+        print(
+            f"Burst of {args.jobs} — APScheduler 3 + SQLAlchemyJobStore(SQLite), 20 threads, default grace: "
+            f"ran {peer['ran']}, dropped as misfired {peer['missed']}; last started "
+            f"{peer['last_start_ms']:.0f} ms after the second (p50 {peer['p50']:.0f} ms, p99 {peer['p99']:.0f} ms)"
+        )
 
 
 if __name__ == "__main__":

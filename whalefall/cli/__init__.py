@@ -176,13 +176,19 @@ def serve(host: str | None, port: int | None) -> None:
         click.echo(f"(also written to {runtime.settings.data_dir / 'initial_admin_password'}, mode 0600)")
         click.echo("=" * 60)
     stop = StopRequested().install()
-    server = _start_http(runtime, host or runtime.settings.host, port or runtime.settings.port)
-    watchdog = Watchdog(runtime)
-    watchdog.start()
+    # The scheduler first: it fires while the console is still being built (that takes a second).
     scheduler = None
     if runtime.settings.enable_scheduler:
         scheduler = SchedulerService(runtime, role="serve")
         scheduler.start()
+    try:
+        server = _start_http(runtime, host or runtime.settings.host, port or runtime.settings.port)
+    except BaseException:
+        if scheduler is not None:
+            scheduler.stop()
+        raise
+    watchdog = Watchdog(runtime)
+    watchdog.start()
     try:
         stop.wait()
     finally:

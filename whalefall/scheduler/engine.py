@@ -17,7 +17,9 @@ import json
 import logging
 import math
 import threading
+import time
 from datetime import datetime, timedelta
+from typing import Any
 
 from apscheduler.executors.base import BaseExecutor
 from apscheduler.job import Job as APJob
@@ -40,6 +42,20 @@ from whalefall.services import runs as run_service
 
 log = logging.getLogger(__name__)
 FIRE_REF = "whalefall.scheduler.runner:fire"
+# What scheduling reads of a job (a row of these stands in for the job in _reconcile).
+SCHEDULE_COLUMNS = (
+    Job.id,
+    Job.state,
+    Job.kind,
+    Job.func_name,
+    Job.trigger_type,
+    Job.trigger_params,
+    Job.timezone,
+    Job.misfire_grace_time,
+    Job.coalesce,
+    Job.broken_reason,
+    Job.next_run_time,
+)
 MAX_CATCH_UP_FIRES = 1000  # bound on fires enumerated inside one grace window
 
 
@@ -58,10 +74,15 @@ class GuardedScheduler(BackgroundScheduler):
     def _process_jobs(self) -> float | None:
         if self.state != STATE_RUNNING:
             return None
+        began = time.monotonic()
         wait_seconds: float | None = super()._process_jobs()  # untyped base: seconds until the next due job
         if self.engine is not None:
             self.engine.flush()  # claim, in one transaction, every time this wake-up found due
-        return wait_seconds
+        if wait_seconds is None:
+            return None
+        # The base measures the wait from when it looked at the clock, before the claims: without
+        # this the next wake-up came that much late (a few ms, every time).
+        return max(0.0, wait_seconds - (time.monotonic() - began))
 
 
 class RunnerExecutor(BaseExecutor):
@@ -86,7 +107,7 @@ def _differs(a: datetime | None, b: datetime | None) -> bool:
     return abs((a - b).total_seconds()) >= 1e-3
 
 
-def signature(job: Job, timezone: str) -> str:
+def signature(job: Any, timezone: str) -> str:
     """What the stored schedule was built from; a change means reschedule."""
     data = [job.trigger_type, job.trigger_params, timezone, job.misfire_grace_time, job.coalesce]
     # A crontab firing on either day field was stored as an AND schedule before: rebuild it once.
@@ -155,7 +176,9 @@ class Engine:
         assert self.aps is not None
         stored = {j.id: j for j in self.aps.get_jobs()}
         with self.runtime.db.read() as session:
-            jobs = list(session.scalars(select(Job)))
+            # Plain rows of what scheduling reads (not ORM objects with code and params): ten
+            # thousand jobs load in a fraction of the time and memory.
+            jobs: list[Any] = list(session.execute(select(*SCHEDULE_COLUMNS)))
             fired = set(
                 session.scalars(
                     select(Run.job_id)
@@ -196,7 +219,7 @@ class Engine:
         if _differs(job.next_run_time, next_run_time):
             job_service.record_next_run_times(self.runtime, {job_id: next_run_time})
 
-    def _reconcile(self, job: Job, stored: APJob | None, fired: bool) -> datetime | None:
+    def _reconcile(self, job: Any, stored: APJob | None, fired: bool) -> datetime | None:
         """Add, replace or remove ``job``'s stored schedule; return its next run time (None: not scheduled)."""
         if job.state != JobState.ACTIVE or job.trigger_type == triggers.TriggerType.DEPENDENCY or fired:
             if stored:
@@ -227,23 +250,55 @@ class Engine:
         # Starting to lead, a job keeps the time its last claim left in ``jobs`` when that time
         # is due (the catch-up takes it from there) — the times after it were never claimed.
         # A time still to come is recomputed: the trigger may mean something else by now.
-        extra = {}
+        if trigger is None:  # pragma: no cover - only dependency jobs have none, and they are not scheduled
+            return None
         if resume_at is not None and resume_at <= clock.now():
-            extra["next_run_time"] = resume_at
-        added = self.aps.add_job(
-            FIRE_REF,
-            trigger=trigger,
-            args=[job.id],
-            kwargs={"sig": sig},
-            id=job.id,
-            name=job.id,
-            misfire_grace_time=job.misfire_grace_time,
-            coalesce=job.coalesce,
-            replace_existing=True,
-            **extra,
-        )
-        next_run_time: datetime | None = added.next_run_time
+            next_run_time: datetime | None = resume_at
+        else:
+            next_run_time = trigger.get_next_fire_time(None, clock.now())
+        self._store(job, trigger, sig, next_run_time, replace=stored is not None)
         return next_run_time
+
+    def _store(
+        self, job: Any, trigger: Any, sig: str, next_run_time: datetime | None, *, replace: bool
+    ) -> None:
+        """Put ``job``'s schedule in APScheduler's memory store.
+
+        Built from APScheduler's own pickled form (``Job.__setstate__``, version 1) rather than
+        through ``add_job``, which validates the callable, fills defaults, takes the store lock and
+        sends an event for every job — at ten thousand jobs most of a leader's start. Every job
+        here is the same generic reference (``runner:fire``) with the job's id and the signature.
+        """
+        assert self.aps is not None
+        apjob = APJob.__new__(APJob)
+        apjob.__setstate__(
+            {
+                "version": 1,
+                "id": job.id,
+                "func": FIRE_REF,
+                "trigger": trigger,
+                "executor": "default",
+                "args": (job.id,),
+                "kwargs": {"sig": sig},
+                "name": job.id,
+                "misfire_grace_time": job.misfire_grace_time,
+                "coalesce": job.coalesce,
+                "max_instances": 1_000_000,
+                "next_run_time": next_run_time,
+            }
+        )
+        apjob._scheduler = self.aps
+        apjob._jobstore_alias = "default"
+        store = self.aps._lookup_jobstore("default")
+        with self.aps._jobstores_lock:
+            if replace:
+                try:
+                    store.remove_job(job.id)
+                except JobLookupError:
+                    pass
+            store.add_job(apjob)
+        if self.aps.running:
+            self.aps.wakeup()
 
     def rewind(self) -> int:
         """Fire again the times whose claim the database refused: each such job's next run time

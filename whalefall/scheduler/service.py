@@ -7,6 +7,8 @@ says whether it did work, so a test can drive it without threads or sleeps.
 
 from __future__ import annotations
 
+import ctypes
+import gc
 import logging
 import threading
 import time
@@ -237,6 +239,12 @@ class SchedulerService:
         self.leading = True
         with self.runtime.db.read() as session:
             newest = session.scalar(select(JobChange.id).order_by(JobChange.id.desc()).limit(1)) or 0
+            # The engine is about to read every job: the changes so far are in what it reads, so
+            # those of the look-back window are seen already (else the first step applies them again).
+            recent = session.scalars(
+                select(JobChange.id).where(JobChange.id > newest - CHANGE_OVERLAP).order_by(JobChange.id)
+            )
+            self._seen.extend(recent)
         self._last_change = newest
         nodes.recover(self.runtime, self.node_id, running_here=self.runner.owned())
         self._timers["recover"] = time.monotonic()
@@ -247,6 +255,7 @@ class SchedulerService:
                 self.engine.stop()
                 return
         state.put(self.runtime, state.ENGINE_READY, self.node_id)  # health: this leader can fire now
+        _release_freed_memory()
 
     def _apply_changes(self) -> bool:
         with self.runtime.db.read() as session:
@@ -283,3 +292,13 @@ class SchedulerService:
         if problem != self._published:
             state.put(self.runtime, "scheduler_problem", problem)
             self._published = problem
+
+
+def _release_freed_memory() -> None:
+    """Give back to the system what building the schedule allocated and freed (every job's row was
+    read once): the allocator keeps freed memory otherwise, and an idle server should look idle."""
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: nothing to trim this way
+        pass

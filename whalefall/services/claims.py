@@ -231,11 +231,13 @@ def _hold_lease(session: Session, sql: dict[str, Any], dialect: str, node: str, 
     return session.execute(sql["hold"], params).first() is not None
 
 
-def _lock_jobs(session: Session, sql: dict[str, Any], job_ids: list[str]) -> dict[str, Any]:
+def _lock_jobs(
+    session: Session, sql: dict[str, Any], job_ids: list[str], *, write_locked: bool = False
+) -> dict[str, Any]:
     """What claiming needs of the jobs' rows, locked until the transaction ends (in id order, so two
     lockers never deadlock). Plain rows, not ORM objects: a burst claims thousands."""
     ordered = sorted(set(job_ids))
-    if sql["lock"] is not None:
+    if sql["lock"] is not None and not write_locked:
         session.execute(sql["lock"], {"b_ids": ordered})
     return {row.id: row for row in session.execute(sql["jobs"], {"b_ids": ordered})}
 
@@ -253,12 +255,18 @@ def _claim_chunk(
     sql = _statements(dialect)
     if epoch is not None and not _hold_lease(session, sql, dialect, node, epoch):
         raise LeaseLost(f"{node} no longer holds the scheduler lease (epoch {epoch})")
-    jobs_by_id = _lock_jobs(session, sql, [r.job_id for r in chunk])
+    # On SQLite the lease's UPDATE has taken the write lock already; without a lease to check, the
+    # jobs' no-op UPDATE takes it.
+    jobs_by_id = _lock_jobs(session, sql, [r.job_id for r in chunk], write_locked=epoch is not None)
     found = list(jobs_by_id)
     times = list({r.scheduled_time for r in chunk})
-    taken: set[tuple[str, datetime]] = {
-        (job_id, when) for job_id, when in session.execute(sql["taken"], {"b_ids": found, "b_times": times})
-    }
+    # A time claimed already is skipped; for one time alone the unique key says so (IntegrityError).
+    taken: set[tuple[str, datetime]] = set()
+    if len(chunk) > 1:
+        taken = {
+            (job_id, when)
+            for job_id, when in session.execute(sql["taken"], {"b_ids": found, "b_times": times})
+        }
     active = dict(session.execute(sql["active"], {"b_ids": found, "b_now": now}).all())
     rows: list[dict[str, Any]] = []
     placed: list[int | None] = []  # per request: its row's index in ``rows``
