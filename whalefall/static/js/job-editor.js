@@ -393,6 +393,12 @@
       els.coalesce.checked = true;
       fillNotify({});
       describeTask();
+      // The last job's preview must not stand for this one while it loads (and a late answer
+      // to the last one's request is ignored).
+      previewSeq++;
+      previewDescription.textContent = "";
+      previewError.textContent = "";
+      previewTimes.replaceChildren();
     }
 
     function check(name, value) {
