@@ -29,7 +29,7 @@ test: $(DEV_STAMP)
 	$(BIN)/ruff format --check --quiet whalefall tests $(wildcard bench)
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -q -n 3 --dist loadfile
+	$(BIN)/python -m pytest -q -n 3 --dist loadgroup
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check whalefall tests $(wildcard bench)

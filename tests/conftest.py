@@ -227,3 +227,12 @@ def bearer(runtime, users):
         return {"Authorization": f"Bearer {plaintext}"}
 
     return headers
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """For ``pytest -n N --dist loadgroup`` (``make test``): a file's tests stay together (they
+    share module fixtures, like ``--dist loadfile``), and the browser tests share one worker, so
+    that one Chromium and one server run at a time while the other workers take the rest."""
+    for item in items:
+        path = item.nodeid.split("::")[0]
+        item.add_marker(pytest.mark.xdist_group("browser" if "/e2e/" in path else path))
