@@ -170,8 +170,7 @@ def set_pid(runtime: Runtime, run_id: int, pid: int) -> None:
 
 
 def cancel_requested(runtime: Runtime, run_id: int) -> bool:
-    with runtime.db.read() as session:
-        return bool(session.scalar(select(Run.cancel_requested).where(Run.id == run_id)))
+    return run_id in cancels_requested(runtime, [run_id])
 
 
 def finish(
