@@ -66,6 +66,17 @@ class Server:
         for statement in statements:
             self.rows(statement)
 
+    def scoped(self) -> sa.URL:
+        """A login that sees only this test's databases (``<prefix>_*``), so what other tests
+        create on the shared server meanwhile does not change its totals."""
+        user, password = f"{self.prefix}_scoped", "scoped-pw-1"
+        self.run(
+            f"CREATE USER `{user}`@'%' IDENTIFIED BY '{password}'",
+            f"GRANT SELECT, SHOW VIEW ON `{self.prefix}\\_%`.* TO `{user}`@'%'",
+            f"GRANT PROCESS ON *.* TO `{user}`@'%'",
+        )
+        return self.url.set(username=user, password=password, database=None)
+
     def on(self, database: str) -> Server:
         """The same server, connected to ``database``."""
         url = self.url.set(database=database)

@@ -284,7 +284,7 @@ def test_a_disk_forecast_to_fill_soon_raises_the_capacity_alert_once_a_day(runti
         f"CREATE TABLE `{p}_full`.t (id INT, pad VARCHAR(1000)) ENGINE=Aria",
         f"INSERT INTO `{p}_full`.t SELECT seq, REPEAT('f', 1000) FROM seq_1_to_1000",
     )
-    iid = register(runtime, "maria", "mysql", MARIADB)
+    iid = register(runtime, "maria", "mysql", mariadb.scoped())
     # Yesterday and the day before, as written here; today's size comes from the real server.
     today = fleet_sizes.business_date(runtime, DAY2)
     with runtime.db.begin() as session:
@@ -311,6 +311,11 @@ def test_a_disk_forecast_to_fill_soon_raises_the_capacity_alert_once_a_day(runti
     with runtime.db.read() as session:
         sent = session.scalars(select(AlertDelivery).where(AlertDelivery.event == "capacity")).all()
     assert len(sent) == 1 and sent[0].channel == "ops" and sent[0].status == "pending"
+    with runtime.db.read() as session:
+        names = set(
+            session.scalars(select(DatabaseSize.database_name).where(DatabaseSize.instance_id == iid))
+        )
+    assert names == {f"{p}_full"}  # only its own: what other tests do meanwhile is not counted
     assert "maria" in sent[0].title and "10.0" in sent[0].body and used > 1_000_000
 
 

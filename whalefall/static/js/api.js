@@ -222,6 +222,38 @@
     }
   };
 
+  // Bootstrap ignores hide() while a dialog is still opening (its fade-in): a click that fast
+  // (a quick user, a test) would leave the dialog open. Every dialog is closed through
+  // WF.hideModal, which waits for the opening to finish.
+  // Bootstrap also moves the focus to the dialog itself once it has opened, and a dialog's own
+  // "shown" handler may focus its first field: a user (or a test) already typing in a field
+  // during the fade-in would see the rest of the typing land elsewhere. The field typed in
+  // keeps the focus.
+  var typedIn = new WeakMap();
+  document.addEventListener("show.bs.modal", function (event) {
+    if (event.defaultPrevented) return;
+    event.target.dataset.wfOpening = "1";
+    typedIn.delete(event.target);
+  });
+  document.addEventListener("focusin", function (event) {
+    var box = event.target.closest && event.target.closest(".modal[data-wf-opening]");
+    if (box && event.target !== box) typedIn.set(box, event.target);
+  });
+  // On the document, so after the dialog's own handlers (the event bubbles up to here).
+  document.addEventListener("shown.bs.modal", function (event) {
+    var box = event.target, field = typedIn.get(box);
+    delete box.dataset.wfOpening;
+    typedIn.delete(box);
+    if (field && box.contains(field) && document.activeElement !== field) field.focus();
+  });
+
+  /** Close the dialog element ``box`` now, or as soon as it has finished opening. */
+  WF.hideModal = function (box) {
+    var modal = bootstrap.Modal.getOrCreateInstance(box);
+    if (box.dataset.wfOpening) box.addEventListener("shown.bs.modal", function () { modal.hide(); }, { once: true });
+    else modal.hide();
+  };
+
   /** Ask in the layout's confirmation dialog; resolves to true when confirmed. items
    *  (optional): lines listed under the question (the jobs a bulk delete removes). */
   WF.confirm = function (title, question, label, items) {
@@ -236,7 +268,7 @@
       list.replaceChildren(...(items || []).map(function (item) { return WF.el("li", {}, item); }));
       list.classList.toggle("d-none", !(items && items.length));
       ok.textContent = label || WF.t("confirm");
-      function yes() { answer = true; modal.hide(); }
+      function yes() { answer = true; WF.hideModal(box); }
       // Focus starts on Cancel: Enter on a freshly opened confirmation must not delete anything.
       function focus() { box.querySelector(".modal-footer [data-bs-dismiss]").focus(); }
       ok.addEventListener("click", yes);

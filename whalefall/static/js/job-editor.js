@@ -461,7 +461,10 @@
       return "";
     }
 
+    // A second open while the first is still loading wins: the first neither fills nor shows.
+    var openSeq = 0;
     async function open(jobId, saved, copyOf) {
+      var seq = ++openSeq;
       onSaved = saved;
       editing = jobId;
       reset();
@@ -472,18 +475,21 @@
         await loadChannels();
         await loadInstances();
         await loadJobs();
+        var job = jobId ? (await WF.api("GET", "/jobs/" + encodeURIComponent(jobId))).data : null;
+        var original = copyOf ? (await WF.api("GET", "/jobs/" + encodeURIComponent(copyOf))).data : null;
+        var copyId = original ? await freeId(original.id) : null;
+        if (seq !== openSeq) return;
         fillNotify({});
         instanceOptions([]);
         dependsOptions([], null);
-        if (jobId) fill((await WF.api("GET", "/jobs/" + encodeURIComponent(jobId))).data);
-        if (copyOf) {
-          var original = (await WF.api("GET", "/jobs/" + encodeURIComponent(copyOf))).data;
+        if (job) fill(job);
+        if (original) {
           fill(original);
-          els.id.value = await freeId(original.id);
+          els.id.value = copyId;
           els.name.value = WF.t("copy_name", { name: original.name }).slice(0, 200);
         }
       } catch (error) {
-        WF.toast(error.message, "danger");
+        if (seq === openSeq) WF.toast(error.message, "danger");
         return;
       }
       showPanels();
@@ -491,16 +497,8 @@
       preview();
     }
     function copy(jobId, saved) { return open(null, saved, jobId); }
-    // Bootstrap ignores hide() while the dialog is still opening: a save that answers that
-    // fast closes it once it has opened.
-    var opened = false;
-    function close() {
-      if (opened) modal.hide();
-      else dialog.addEventListener("shown.bs.modal", function () { modal.hide(); }, { once: true });
-    }
-    dialog.addEventListener("hidden.bs.modal", function () { opened = false; });
+    function close() { WF.hideModal(dialog); }
     dialog.addEventListener("shown.bs.modal", function () {
-      opened = true;
       if (editor) editor.refresh();
       if (shellEditor) shellEditor.refresh();
       (editing ? els.name : els.id).focus();

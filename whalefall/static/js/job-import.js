@@ -55,7 +55,7 @@
       if (text === null) return;
       var envelope = await WF.call("POST", "/import/jobs", text, apply, "application/yaml");
       if (envelope === null) return;
-      modal.hide();
+      WF.hideModal(box);
       document.dispatchEvent(new CustomEvent("wf:jobs-changed"));
     });
   });
