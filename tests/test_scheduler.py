@@ -396,6 +396,26 @@ def test_heartbeat_job_keeps_health_green(runtime, scheduler):
     assert status == 200 and body["status"] == "healthy" and body["last_heartbeat"]
 
 
+def test_a_heartbeat_in_one_database_does_not_hold_back_the_next_ones_in_another(tmp_path):
+    """The once-a-second write is per database: two runtimes in one process both get their beat."""
+    import logging
+
+    from tests.conftest import make_runtime
+    from whalefall.services import state
+    from whalefall.tasks import heartbeat
+    from whalefall.tasks.registry import TaskContext
+
+    first, second = make_runtime(tmp_path / "a"), make_runtime(tmp_path / "b")
+    try:
+        for rt in (first, second):
+            heartbeat.run(TaskContext(rt, 1, "beat", None, 1, logging.getLogger("test")))
+        assert state.get(first, heartbeat.KEY) is not None
+        assert state.get(second, heartbeat.KEY) is not None
+    finally:
+        first.close()
+        second.close()
+
+
 def test_health_is_503_without_a_scheduler(runtime):
     status, body = health(runtime)
     assert status == 503 and body["scheduler"]["running"] is False

@@ -1,14 +1,15 @@
 """``heartbeat``: record that the scheduler is alive; the cheapest job there is.
 
-The record is the time of the latest heartbeat, written at most once a second per process:
-health reads it in seconds, and a thousand heartbeat jobs a second (the throughput benchmark)
-need not queue a thousand writes of the same row behind the runs they are recorded in.
+The record is the time of the latest heartbeat, written at most once a second per runtime (its
+database): health reads it in seconds, and a thousand heartbeat jobs a second (the throughput
+benchmark) need not queue a thousand writes of the same row behind the runs they are recorded in.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+import weakref
 
 from whalefall import clock
 from whalefall.domain.base import Strict
@@ -17,7 +18,7 @@ from whalefall.tasks.registry import TaskContext
 
 KEY = "heartbeat"
 EVERY_SECONDS = 1.0
-_written = {"at": -EVERY_SECONDS}
+_written: weakref.WeakKeyDictionary[object, float] = weakref.WeakKeyDictionary()  # runtime → monotonic
 _lock = threading.Lock()
 
 
@@ -28,9 +29,10 @@ class Params(Strict):
 def run(ctx: TaskContext) -> str:
     now = clock.now().isoformat()
     with _lock:
-        due = time.monotonic() - _written["at"] >= EVERY_SECONDS
+        at = time.monotonic()
+        due = at - _written.get(ctx.runtime, -EVERY_SECONDS) >= EVERY_SECONDS
         if due:
-            _written["at"] = time.monotonic()
+            _written[ctx.runtime] = at
     if due:
         state.put(ctx.runtime, KEY, now)
     return now
