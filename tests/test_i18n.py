@@ -545,3 +545,67 @@ def test_health_says_its_problems_in_the_callers_language(client):
     en = client.get("/scheduler/api/health?lang=en")
     assert zh.status_code == 503 and zh.json["data"]["message"] == "没有正在运行的调度器"
     assert en.json["data"]["message"] == "no scheduler is running"
+
+
+REASON_SAMPLES = {
+    "limit": 1,
+    "count": 2,
+    "window": "db upgrade",
+    "upstream": "nightly",
+    "status": "failed",
+    "run": 7,
+    "late": "412",
+    "grace": 300,
+    "due": "2026-12-07T02:00:00+08:00",
+    "more": 3,
+    "node": "db-01:1234",
+    "job": "nightly",
+    "user": "admin",
+    "seconds": 60,
+    "task": "nope",
+    "error": "boom: it broke",
+}
+
+
+def test_every_reason_a_run_is_given_reads_back_in_the_readers_language():
+    from whalefall.i18n import reasons
+
+    keys = catalogue.keys("reason")
+    assert {"max_instances", "held_by_window", "missed_late", "interrupted_stopped"} <= keys
+    for key in keys:
+        stored = reasons.english(key, **REASON_SAMPLES)
+        assert reasons.say(stored, "en") == stored
+        shown = reasons.say(stored, "zh")
+        params = {**REASON_SAMPLES, "status": "失败"}
+        assert shown == catalogue.text("reason", key, "zh").format(**params), key
+        assert HAN.search(shown), key
+    # A task's own words are not the product's: shown as written.
+    assert reasons.say("timed out after lunch, maybe", "zh") == "timed out after lunch, maybe"
+    assert reasons.say(None, "zh") is None
+
+
+def test_a_run_skipped_by_the_scheduler_says_why_in_the_users_language(client, bearer, runtime):
+    from datetime import UTC, datetime, timedelta
+
+    from whalefall.models import TriggerSource
+    from whalefall.services import claims
+
+    operator = bearer("operator")
+    assert (
+        client.post("/scheduler/api/jobs", json={**JOB, "max_instances": 1}, headers=operator).status_code
+        == 200
+    )
+    first = datetime(2026, 12, 7, 2, 0, tzinfo=UTC)
+    claims.claim_scheduled(runtime, "nightly", first, source=TriggerSource.SCHEDULE, node="n1")
+    skipped = claims.claim_scheduled(
+        runtime, "nightly", first + timedelta(minutes=1), source=TriggerSource.SCHEDULE, node="n1"
+    )
+    path = f"/scheduler/api/runs/{skipped.run_id}"
+    zh = client.get(path, headers=operator).json["data"]["error_message"]
+    en = client.get(f"{path}?lang=en", headers=operator).json["data"]["error_message"]
+    assert en == "max_instances (1) reached: 1 run(s) still active"  # as stored, for scripts and logs
+    assert zh == "已达到最大并发（1）：仍有 1 个运行未结束"
+    listed = client.get("/scheduler/api/runs?job_id=nightly", headers=operator).json["data"]["runs"]
+    assert zh in [r["error_message"] for r in listed]
+    page = client.get("/scheduler/runs", headers=operator)
+    assert zh in page.get_data(as_text=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from whalefall.api import bp
 from whalefall.api.context import runtime
 from whalefall.auth.guard import current_actor, require
+from whalefall.i18n import current_language
 from whalefall.i18n.messages import say
 from whalefall.models import Role
 from whalefall.services import runs as run_service
@@ -24,7 +25,7 @@ def runs_page(q: RunListQuery, *, job_id: str | None, timezone: str):
             page=q.page,
             per_page=q.per_page,
         )
-    runs = [run_service.to_dict(r, timezone) for r in rows]
+    runs = [run_service.to_dict(r, timezone, lang=current_language()) for r in rows]
     return listing("runs", runs, total, page=q.page, per_page=q.per_page)
 
 
@@ -42,7 +43,11 @@ def show_run(run_id: int):
     rt = runtime()
     with rt.db.read() as session:
         run = run_service.get(session, run_id)
-    return ok(run_service.to_dict(run, rt.settings.timezone, with_log=True, offset=q.offset))
+    return ok(
+        run_service.to_dict(
+            run, rt.settings.timezone, with_log=True, offset=q.offset, lang=current_language()
+        )
+    )
 
 
 @bp.post("/runs/<bigid:run_id>/cancel")
@@ -51,4 +56,4 @@ def cancel_run(run_id: int):
     rt = runtime()
     run = run_service.cancel(rt, run_id, current_actor())
     message = say("run_cancelled" if run.status == "cancelled" else "run_cancel_requested", run=run_id)
-    return ok(run_service.to_dict(run, rt.settings.timezone), message)
+    return ok(run_service.to_dict(run, rt.settings.timezone, lang=current_language()), message)

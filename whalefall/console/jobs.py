@@ -146,7 +146,7 @@ def job_page(job_id: str):
             job_versions.to_dict(v, current=job.code_version) for v in job_versions.listing(session, job_id)
         ]
     tz = job_service.timezone_of(rt, job)
-    runs = [run_service.to_dict(r, tz) for r in rows]
+    runs = [run_service.to_dict(r, tz, lang=lang) for r in rows]
     names = {row.id: row.name for row in graph}
     upstream = [{"id": up, "name": names.get(up)} for up in job.depends_on or []]
     downstream = [{"id": row.id, "name": row.name} for row in graph if job_id in (row.depends_on or [])]

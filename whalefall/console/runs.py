@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from whalefall import clock
 from whalefall.auth.guard import page_login_required
-from whalefall.console import bp, render, runtime
+from whalefall.console import bp, language, render, runtime
 from whalefall.models import Job
 from whalefall.services import fleet_sessions, run_results
 from whalefall.services import jobs as job_service
@@ -40,7 +40,7 @@ def runs_page():
             session, job_id=job_id, status=status, since=since, until=until, page=page, per_page=PER_PAGE
         )
         job_ids = list(session.scalars(select(Job.id).order_by(Job.id)))
-    runs = [run_service.to_dict(r, tz) for r in rows]
+    runs = [run_service.to_dict(r, tz, lang=language()) for r in rows]
     # The same filters in the API's form, for the refresh script.
     api_query = {
         "job_id": job_id,
@@ -72,7 +72,9 @@ def runs_page():
 def run_page(run_id: int):
     rt = runtime()
     with rt.db.read() as session:  # an unknown run is the 404 page (whalefall.web.errors)
-        run = run_service.to_dict(run_service.get(session, run_id), rt.settings.timezone, with_log=True)
+        run = run_service.to_dict(
+            run_service.get(session, run_id), rt.settings.timezone, with_log=True, lang=language()
+        )
         kind = session.scalar(select(Job.kind).where(Job.id == run["job_id"]))
         sync_sessions = [{"id": s.id, "status": s.status} for s in fleet_sessions.for_run(session, run_id)]
     # The server's clock, so the page's elapsed timer is right on a browser whose clock is not.

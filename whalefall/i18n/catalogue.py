@@ -7,7 +7,9 @@ key with named ``{fields}`` (``job_created`` → 「任务 {id} 已创建」); i
 - ``api``: what the server says (API messages, errors, error pages' texts);
 - ``page``: the pages outside the console (sign-in, error pages);
 - ``console``: the console's words, shared with its scripts as one JSON table;
-- ``task``: the built-in tasks' descriptions.
+- ``task``: the built-in tasks' descriptions;
+- ``reason``: the product's reasons on a run, stored in English, shown in the reader's
+  language (:mod:`whalefall.i18n.reasons`).
 
 Adding a language is adding a file: the languages are the folders present.
 A word missing in one language falls back to the default language's, then to

@@ -33,6 +33,7 @@ from sqlalchemy import select
 from whalefall import clock
 from whalefall.domain import triggers
 from whalefall.errors import InvalidTrigger
+from whalefall.i18n import reasons
 from whalefall.models import Job, JobKind, JobState, Run, RunStatus, TriggerSource
 from whalefall.runtime import Runtime
 from whalefall.scheduler.runner import Runner
@@ -372,9 +373,11 @@ class Engine:
             if first_missed < window_start:
                 # One record for every time before the grace window: the first, and how many more.
                 more = count_fires(apjob.trigger, first_missed, window_start) - 1
-                reason = (
-                    f"missed: due at {first_missed.isoformat()} while no scheduler was running "
-                    f"(beyond misfire_grace_time {apjob.misfire_grace_time} s)"
+                reason = reasons.english(
+                    "missed_down_more" if more > 0 else "missed_down",
+                    due=first_missed.isoformat(),
+                    grace=apjob.misfire_grace_time,
+                    more=more,
                 )
                 if more > 0:
                     reason += f"; {more} later fire time(s) before the grace window missed with it"
@@ -437,7 +440,7 @@ class Engine:
             late = (now - when).total_seconds()
             reason = None
             if grace is not None and late > grace:
-                reason = f"missed: started {late:.0f} s late, beyond misfire_grace_time {grace} s"
+                reason = reasons.english("missed_late", late=f"{late:.0f}", grace=grace)
             self._due.append(
                 claims.ClaimRequest(
                     job_id,

@@ -25,6 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from whalefall import clock
 from whalefall.errors import UnknownTask
+from whalefall.i18n import reasons
 from whalefall.models import Job, JobKind, RunStatus
 from whalefall.models.run import RETRYABLE_STATUSES
 from whalefall.runtime import Runtime
@@ -141,8 +142,8 @@ class Runner:
 
     def _interrupted_because(self, run_id: int) -> str:
         if run_id in self._abandoned and not self._aborting:
-            return "interrupted: this node lost the scheduler lease while it ran"
-        return "interrupted: the scheduler stopped while it ran"
+            return reasons.english("interrupted_lease_lost")
+        return reasons.english("interrupted_stopped")
 
     def _end(self, run_id: int, outcome: Outcome, runlog: RunLog | None, started_at: Any) -> None:
         text, start = runlog.snapshot() if runlog is not None else (None, None)
@@ -207,7 +208,7 @@ class Runner:
                 run_service.Ending(
                     run_id,
                     RunStatus.FAILED,
-                    error_message="internal error in the runner; see the server log",
+                    error_message=reasons.english("runner_error"),
                     traceback=traceback.format_exc(),
                 )
             )
@@ -311,9 +312,9 @@ class Runner:
             if self._stopping(w.run_id):
                 why = Outcome(RunStatus.INTERRUPTED, error_message=self._interrupted_because(w.run_id))
             elif w.deadline is not None and now > w.deadline:
-                why = Outcome(RunStatus.TIMEOUT, error_message=f"timed out after {w.limit} s")
+                why = Outcome(RunStatus.TIMEOUT, error_message=reasons.english("timed_out", seconds=w.limit))
             elif w.run_id in cancelled:
-                why = Outcome(RunStatus.CANCELLED, error_message="cancelled while running")
+                why = Outcome(RunStatus.CANCELLED, error_message=reasons.english("cancelled_running"))
             else:
                 if w.runlog.due():
                     text, start = w.runlog.snapshot()
@@ -345,7 +346,7 @@ class Runner:
         except Exception as exc:  # noqa: BLE001 - an import error in the task's own module
             return Outcome(
                 RunStatus.FAILED,
-                error_message=f"cannot load task {job.func_name!r}: {exc}",
+                error_message=reasons.english("cannot_load_task", task=job.func_name, error=exc),
                 traceback=traceback.format_exc(),
             )
         try:
@@ -353,7 +354,7 @@ class Runner:
             # here: a job stored before its task's model changed fails with the field named).
             kwargs = self.runtime.tasks.call_params(job.func_name or "", job.params)
         except ValidationError as exc:
-            return Outcome(RunStatus.FAILED, error_message=f"params: {exc}")
+            return Outcome(RunStatus.FAILED, error_message=reasons.english("bad_params", error=exc))
         ctx = TaskContext(
             runtime=self.runtime,
             run_id=run.id,
@@ -383,19 +384,13 @@ class Runner:
         try:
             sandbox.check()
         except SandboxUnavailable as exc:
-            return Outcome(
-                RunStatus.FAILED,
-                error_message=(
-                    f"refused: code and shell jobs run only in the sandbox, which cannot be set up "
-                    f"here: {exc}. An admin may set WHALEFALL_SANDBOX=none to run them without isolation."
-                ),
-            )
+            return Outcome(RunStatus.FAILED, error_message=reasons.english("sandbox_refused", error=exc))
         workdir = settings.data_dir / "work" / f"run-{run.id}"
         timeout = job.timeout_seconds or settings.code_timeout_seconds
         try:
             instances = job_credentials.issue(self.runtime, job, run.id)
         except job_credentials.CredentialsUnavailable as exc:
-            return Outcome(RunStatus.FAILED, error_message=f"cannot hand over credentials: {exc}")
+            return Outcome(RunStatus.FAILED, error_message=reasons.english("no_credentials", error=exc))
         context = {
             "instances": list(instances),
             "run_id": run.id,

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from whalefall import clock, notify
 from whalefall.domain.alertspec import GlobalPolicy, NotifyPolicy
 from whalefall.errors import InvalidInput
-from whalefall.i18n import catalogue
+from whalefall.i18n import catalogue, reasons
 from whalefall.models import (
     AlertChannel,
     AlertDelivery,
@@ -602,7 +602,7 @@ def run_message(
         lines.append(
             _say("line_failed_instances", lang, n=len(failed_instances), names=", ".join(failed_instances))
         )
-    error = "\n".join((run.error_message or "").strip().splitlines()[:ERROR_LINES])
+    error = "\n".join((reasons.say(run.error_message, lang) or "").strip().splitlines()[:ERROR_LINES])
     if held_back:
         lines.append(_say("line_held_back", lang, n=held_back))
     text = "\n".join(lines) + (f"\n{_say('line_error', lang)}\n{error}" if error else "") + f"\n{link}"

@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from whalefall import clock
+from whalefall.i18n import reasons
 from whalefall.models import (
     ACTIVE_STATUSES,
     Job,
@@ -59,7 +60,7 @@ def active_count(session: Session, job_id: str, now: datetime) -> int:
 
 def upstream_reason(upstream: str, run: Run) -> str:
     """Why a downstream job did not run; alerts know the event by its first word, ``upstream``."""
-    return f"upstream job {upstream!r} {run.status} (run #{run.id})"
+    return reasons.english("upstream_failed", upstream=upstream, status=run.status, run=run.id)
 
 
 def upstream_failure(session: Session, job: Any) -> str | None:
@@ -292,9 +293,9 @@ def _claim_chunk(
             count = active.get(job.id, 0)
             held = windows.first_covering(runtime, holding, job.id, job.category, request.scheduled_time)
             if held is not None:
-                reason = f"held by maintenance window {held.name!r}"
+                reason = reasons.english("held_by_window", window=held.name)
             elif count >= job.max_instances:
-                reason = f"max_instances ({job.max_instances}) reached: {count} run(s) still active"
+                reason = reasons.english("max_instances", limit=job.max_instances, count=count)
             elif job.depends_on:
                 reason = upstream_failure(session, job)
             values["status"] = RunStatus.SKIPPED.value if reason else RunStatus.QUEUED.value

@@ -21,6 +21,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from whalefall import clock
+from whalefall.i18n import reasons
 from whalefall.models import Job, Lease, Node, Run, RunStatus
 from whalefall.runtime import Runtime
 from whalefall.services import runs as run_service
@@ -275,7 +276,7 @@ def _recover_own(runtime: Runtime, rows: list[Any]) -> int:
         if status == RunStatus.QUEUED.value:
             run_service.release(runtime, run_id)
             continue
-        why = "interrupted: nothing on this node was running it any more (its start or outcome could not be written)"
+        why = reasons.english("interrupted_orphaned")
         if run_service.finish(runtime, run_id, RunStatus.INTERRUPTED, error_message=why) is not None:
             log.warning("run %s of job %s on this node was orphaned: interrupted", run_id, job_id)
     return len(rows)
@@ -300,7 +301,11 @@ def _recover_dead(
         if status == RunStatus.RUNNING.value:
             if pid and owner is not None and is_local(owner.id):
                 _kill_group(pid)
-            why = f"interrupted: the process running it ({f'node {node}' if node else 'its node'}) died"
+            why = (
+                reasons.english("interrupted_node_died", node=node)
+                if node
+                else reasons.english("interrupted_died")
+            )
             if run_service.finish(runtime, run_id, RunStatus.INTERRUPTED, error_message=why) is not None:
                 log.warning(
                     "run %s of job %s interrupted: %s died",
@@ -316,7 +321,7 @@ def _recover_dead(
             run_service.release(runtime, run_id)
             touched += 1
             continue
-        why = f"missed: queued on {node}, which died before running it"
+        why = reasons.english("missed_node_died", node=node)
         ended = run_service.finish(
             runtime, run_id, RunStatus.MISSED, from_status=RunStatus.QUEUED, error_message=why
         )

@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from whalefall import clock
+from whalefall.i18n import reasons
 from whalefall.models import AlertDelivery, Job, JobState, Run, RunStatus
 from whalefall.runtime import Runtime
 from whalefall.services import health, windows
@@ -139,7 +140,10 @@ def overview(runtime: Runtime, now: datetime | None = None, lang: str | None = N
         },
         "success_by_day": daily_success(week, today, zone),
         "running": [_run(r, tz) for r in going],
-        "recent_failures": [{**_run(r, tz), "error": _first_line(r.error_message)} for r in failures],
+        "recent_failures": [
+            {**_run(r, tz), "error": _first_line(reasons.say(r.error_message, lang or reasons.WRITTEN_IN))}
+            for r in failures
+        ],
         "next_runs": [
             {"job_id": jid, "name": name, "next_run_time": _when(when, jtz or tz), "timezone": jtz or tz}
             for jid, name, when, jtz in upcoming

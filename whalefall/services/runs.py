@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from whalefall import clock, defaults
 from whalefall.errors import InvalidInput, JobNotFound, RunConflict, RunNotFound
+from whalefall.i18n import reasons
 from whalefall.models import (
     Job,
     JobKind,
@@ -409,7 +410,9 @@ def _start_many(
                 # The version of the source it runs, read with that source, in the start's transaction.
                 code_versions.append({"b_id": row.id, "b_version": job.code_version})
         else:  # its job was deleted between the claim and now
-            failed = Ending(row.id, RunStatus.FAILED, error_message=f"job {row.job_id!r} was deleted")
+            failed = Ending(
+                row.id, RunStatus.FAILED, error_message=reasons.english("job_deleted", job=row.job_id)
+            )
             session.execute(_END, _end_params(failed, now, now))
     if code_versions:
         session.execute(_CODE_VERSION, code_versions)
@@ -469,7 +472,7 @@ def cancel(runtime: Runtime, run_id: int, actor: Actor) -> Run:
             .values(
                 status=RunStatus.CANCELLED.value,
                 finished_at=clock.now(),
-                error_message=f"cancelled by {actor.name} before it started",
+                error_message=reasons.english("cancelled_before_start", user=actor.name),
             ),
         )
         if cancelled != 1:
@@ -546,7 +549,15 @@ def page(
     return paginate(session, select(Run).where(*conditions), Run.id.desc(), page=page, per_page=per_page)
 
 
-def to_dict(run: Run, timezone: str, *, with_log: bool = False, offset: int | None = None) -> dict[str, Any]:
+def to_dict(
+    run: Run,
+    timezone: str,
+    *,
+    with_log: bool = False,
+    offset: int | None = None,
+    lang: str = reasons.WRITTEN_IN,
+) -> dict[str, Any]:
+    """A run as the API and the console show it; the product's reasons in ``lang``."""
     data: dict[str, Any] = {
         "id": run.id,
         "run_id": run.id,
@@ -567,7 +578,7 @@ def to_dict(run: Run, timezone: str, *, with_log: bool = False, offset: int | No
         "attempt": run.attempt,
         "retry_of": run.retry_of,
         "return_value": run.return_value,
-        "error_message": run.error_message,
+        "error_message": reasons.say(run.error_message, lang),
         "node": run.node,
         "triggered_by": run.triggered_by,
         "cancel_requested": run.cancel_requested,
