@@ -29,6 +29,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -176,6 +177,9 @@ def whalefall(args: argparse.Namespace, tmp: Path) -> dict[str, float]:
         "p99": percentile(late, 99),
         "max": max(late) if late else float("nan"),
         "not_success": len(rows) - ok,
+        "by_status": ", ".join(
+            f"{s} {n}" for s, n in sorted(Counter(status for status, *_ in rows).items()) if s != "success"
+        ),
         "coalesced": sum(int(c or 0) for *_, c in rows),
         "lost": args.jobs * args.seconds - len(rows) - sum(int(c or 0) for *_, c in rows),
         "first_fire_s": first_fire,
@@ -262,7 +266,8 @@ def main() -> None:
         print(
             f"Whalefall ({args.database}, {args.workers or defaults.EXECUTOR_MAX_WORKERS} workers): {ours['fires_per_s']:.0f} fires/s of "
             f"{ours['wanted']} wanted; start lateness p50 {ours['p50']:.1f} ms, p99 {ours['p99']:.1f} ms, "
-            f"max {ours['max']:.1f} ms; not success {ours['not_success']}, coalesced {ours['coalesced']}, "
+            f"max {ours['max']:.1f} ms; not success {ours['not_success']}"
+            f"{' (' + ours['by_status'] + ')' if ours['by_status'] else ''}, coalesced {ours['coalesced']}, "
             f"unaccounted {ours['lost']}; first fire {ours['first_fire_s']:.1f} s after start; "
             f"{ours['cpu_ms_per_fire']:.2f} ms of CPU per fire"
         )

@@ -149,6 +149,49 @@ def test_record_ends_a_run_once_and_queues_the_retry_its_policy_asks(any_runtime
     assert len(retries) == 1 and retries[0].status == RunStatus.QUEUED.value
 
 
+def test_a_claim_carries_its_builtin_job_and_a_start_with_it_reads_no_more(any_runtime):
+    make_job(any_runtime, "a", params={}, timeout_seconds=7, timezone="UTC", max_instances=5)
+    code = "def execute_task():\n    return 1\n"
+    make_job(any_runtime, "c", function=None, code=code, max_instances=5)
+    first, second, coded = claims.claim_many(
+        any_runtime, [request("a"), request("a", T0 + timedelta(seconds=1)), request("c")], node="n1"
+    )
+    assert first.job == claims.RunJob("a", "builtin", "heartbeat", {}, 7, "UTC")
+    assert coded.job is None  # a code job's start reads its whole row (its source)
+    # Started with the claim's job: the same run as the start that reads the job gives.
+    known = {first.run_id: first.job}
+    done = run_service.record(any_runtime, "n1", starts=[first.run_id], known=known)
+    [(run, job)] = done.started
+    assert job == first.job and (run.id, run.job_id, run.attempt) == (first.run_id, "a", 1)
+    assert run.started_at is not None and run.scheduled_time == T0
+    read = run_service.record(any_runtime, "n1", starts=[second.run_id, coded.run_id], jobs={})
+    assert [(job.id, job.timeout_seconds, job.full is None) for _, job in read.started] == [
+        ("a", 7, True),
+        ("c", None, False),
+    ]
+    # A known job does not start a run that must not start (here: cancelled meanwhile).
+    third = claims.claim_many(any_runtime, [request("a", T0 + timedelta(seconds=2))], node="n1")[0]
+    run_service.cancel(any_runtime, third.run_id, ADMIN)
+    again = run_service.record(any_runtime, "n1", starts=[third.run_id], known={third.run_id: third.job})
+    assert again.started == []
+
+
+def test_an_outcome_wakes_the_scheduler_only_when_it_queued_a_retry(any_runtime):
+    make_job(any_runtime, "flaky", max_retries=1, retry_delay_seconds=1, max_instances=5)
+    woken = []
+    any_runtime.subscribe(lambda: woken.append(1))
+    ok_run, bad_run = (
+        queued_run(any_runtime, "flaky"),
+        queued_run(any_runtime, "flaky", T0 + timedelta(seconds=1)),
+    )
+    run_service.record(any_runtime, "n1", starts=[ok_run, bad_run])
+    woken.clear()
+    run_service.record(any_runtime, "n1", endings=[run_service.Ending(ok_run, RunStatus.SUCCESS)])
+    assert woken == []
+    run_service.record(any_runtime, "n1", endings=[run_service.Ending(bad_run, RunStatus.FAILED)])
+    assert woken == [1]
+
+
 def test_record_fenced_by_a_lost_lease_starts_nothing(any_runtime):
     make_job(any_runtime, "a")
     epoch = nodes.take(any_runtime, "leader")

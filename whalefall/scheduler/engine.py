@@ -379,8 +379,6 @@ class Engine:
                     grace=apjob.misfire_grace_time,
                     more=more,
                 )
-                if more > 0:
-                    reason += f"; {more} later fire time(s) before the grace window missed with it"
                 self._due.append(
                     claims.ClaimRequest(
                         job_id,
@@ -477,7 +475,7 @@ class Engine:
             if (
                 claim is not None
                 and claim.status == RunStatus.QUEUED
-                and not self.runner.submit(claim.run_id)
+                and not self.runner.submit(claim.run_id, claim.job)
             ):
                 # Shutting down: leave it queued and unowned so the next start runs it within its grace.
                 run_service.release(self.runtime, claim.run_id)

@@ -35,6 +35,7 @@ from whalefall.scheduler.workers import Workers
 from whalefall.services import dependencies
 from whalefall.services import jobs as job_service
 from whalefall.services import runs as run_service
+from whalefall.services.claims import RunJob
 from whalefall.tasks.registry import TaskContext
 
 log = logging.getLogger(__name__)
@@ -109,13 +110,14 @@ class Runner:
         with self._lock:
             return len(self._inflight)
 
-    def submit(self, run_id: int) -> bool:
-        """Hand a claimed run to the workers; False (run stays queued for the next start) when shutting down."""
+    def submit(self, run_id: int, job: RunJob | None = None) -> bool:
+        """Hand a claimed run to the workers (with its built-in job as the claim read it, if it
+        did); False (run stays queued for the next start) when shutting down."""
         with self._lock:
             if not self._accepting:
                 return False
             self._inflight.add(run_id)
-        if not self.pool.submit(self._execute, run_id):
+        if not self.pool.submit(self._execute, run_id, True, job):
             with self._lock:
                 self._inflight.discard(run_id)
             return False
@@ -199,9 +201,9 @@ class Runner:
 
     # -- one run ---------------------------------------------------------------
 
-    def _execute(self, run_id: int, fenced: bool = True) -> None:
+    def _execute(self, run_id: int, fenced: bool = True, job: RunJob | None = None) -> None:
         try:
-            self._execute_guarded(run_id, fenced)
+            self._execute_guarded(run_id, fenced, job)
         except Exception:  # the run boundary: the one catch-all
             log.exception("runner failed on run %s", run_id, extra={"run_id": run_id})
             self.ledger.end(
@@ -218,14 +220,14 @@ class Runner:
                 self._abandoned.discard(run_id)
                 self._watches.pop(run_id, None)
 
-    def _execute_guarded(self, run_id: int, fenced: bool) -> None:
+    def _execute_guarded(self, run_id: int, fenced: bool, claimed_job: RunJob | None) -> None:
         rt = self.runtime
         epoch = self.epoch
         if fenced and epoch is None:
             run_service.release(rt, run_id)  # not leading (any more): the leader takes it
             return
         try:
-            started = self.ledger.start(run_id, epoch if fenced else None)
+            started = self.ledger.start(run_id, epoch if fenced else None, claimed_job)
         except SQLAlchemyError as exc:
             # Not started: the run stays queued and owned by this node; recovery frees it.
             log.warning(
@@ -257,9 +259,11 @@ class Runner:
         )
         with self._lock:
             self._watches[run_id] = watch
-        outcome = (
-            self._run_builtin(run, job, runlog, watch) if builtin else self._run_code(run, job, runlog, watch)
-        )
+        if builtin:
+            outcome = self._run_builtin(run, job, runlog, watch)
+        else:
+            assert job.full is not None  # the start reads a code or shell job's whole row
+            outcome = self._run_code(run, job.full, runlog, watch)
         with watch.lock:
             if watch.stopped is not None and builtin:
                 return  # the watchdog ended it already; what the task did after is dropped
@@ -337,7 +341,7 @@ class Runner:
 
     # -- the executors -------------------------------------------------------------
 
-    def _run_builtin(self, run: run_service.RunStart, job: Job, runlog: RunLog, watch: Watch) -> Outcome:
+    def _run_builtin(self, run: run_service.RunStart, job: RunJob, runlog: RunLog, watch: Watch) -> Outcome:
         try:
             fn = self.runtime.tasks.resolve(job.func_name or "")
         except UnknownTask as exc:

@@ -22,6 +22,7 @@ from whalefall.i18n import reasons
 from whalefall.models import (
     ACTIVE_STATUSES,
     Job,
+    JobKind,
     JobState,
     Lease,
     MaintenanceWindow,
@@ -36,11 +37,29 @@ from whalefall.services.query import changed_rows
 
 
 @dataclass(frozen=True)
+class RunJob:
+    """What executing a run reads of its job, read by its claim or its start. A built-in task
+    needs only these (a burst of five thousand jobs is not five thousand whole rows to load); a
+    code or shell job also carries its whole row in ``full`` (its source, command, credentials)."""
+
+    id: str
+    kind: str
+    func_name: str | None
+    params: dict[str, Any]
+    timeout_seconds: int | None
+    timezone: str | None
+    full: Job | None = None
+
+
+@dataclass(frozen=True)
 class Claim:
-    """What a claim produced: a run to execute, or one recorded as skipped/missed."""
+    """What a claim produced: a run to execute, or one recorded as skipped/missed. ``job`` is
+    the run's built-in job as the claim read it under its lock (None for code and shell jobs,
+    whose start reads their whole row): a run that starts at once starts with it."""
 
     run_id: int
     status: RunStatus
+    job: RunJob | None = None
 
 
 def active_count(session: Session, job_id: str, now: datetime) -> int:
@@ -179,7 +198,20 @@ def _statements(dialect: str) -> dict[str, Any]:
     runs = cast(Table, Run.__table__)
     c, r = _jobs.c, runs.c
     jobs = (
-        select(c.id, c.name, c.state, c.max_instances, c.category, c.depends_on)
+        select(
+            c.id,
+            c.name,
+            c.state,
+            c.max_instances,
+            c.category,
+            c.depends_on,
+            # what a built-in run reads of its job (RunJob): a run that starts at once needs no more
+            c.kind,
+            c.func_name,
+            c.params,
+            c.timeout_seconds,
+            c.timezone,
+        )
         .where(c.id.in_(ids))
         .order_by(c.id)
     )
@@ -312,7 +344,20 @@ def _claim_chunk(
         session.execute(
             _NEXT_RUN_TIME, [{"b_id": job_id, "b_next": when} for job_id, when in next_times.items()]
         )
-    return [None if at is None else Claim(ids[at], RunStatus(rows[at]["status"])) for at in placed]
+    claimed: list[Claim | None] = []
+    for request, at in zip(chunk, placed, strict=True):
+        if at is None:
+            claimed.append(None)
+            continue
+        status = RunStatus(rows[at]["status"])
+        job = jobs_by_id[request.job_id]
+        builtin = status == RunStatus.QUEUED and job.kind == JobKind.BUILTIN
+        claimed.append(Claim(ids[at], status, _run_job(job) if builtin else None))
+    return claimed
+
+
+def _run_job(row: Any) -> RunJob:
+    return RunJob(row.id, row.kind, row.func_name, row.params or {}, row.timeout_seconds, row.timezone)
 
 
 _jobs = cast(Table, Job.__table__)

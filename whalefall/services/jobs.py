@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, get_args
+from typing import Any, Protocol, get_args
 
 import sqlalchemy as sa
 from pydantic import ValidationError
@@ -93,7 +93,13 @@ def spec_of(job: Job) -> triggers.TriggerSpec:
     return triggers.TriggerSpec(type=job.trigger_type, params=job.trigger_params)
 
 
-def timezone_of(runtime: Runtime, job: Job) -> str:
+class _Zoned(Protocol):
+    @property
+    def timezone(self) -> str | None: ...
+
+
+def timezone_of(runtime: Runtime, job: _Zoned) -> str:
+    """The zone a job's times are read in: its own, else the global one."""
     return job.timezone or runtime.settings.timezone
 
 

@@ -233,11 +233,12 @@ class Ending:
 class Recorded:
     """What :func:`record` wrote: the runs it started (with their jobs) and the runs it ended."""
 
-    started: list[tuple[RunStart, Job]]
+    started: list[tuple[RunStart, claims.RunJob]]
     ended: list[tuple[int, str, RunStatus]]  # run id, job id, status
 
 
 _runs = cast(Table, Run.__table__)
+_job_table = cast(Table, Job.__table__)
 _END = (
     _runs.update()
     .where(_runs.c.id == bindparam("b_id"), _runs.c.status == RunStatus.RUNNING.value)
@@ -274,17 +275,20 @@ def record(
     logs: dict[int, tuple[str, int]] | None = None,
     epoch: int | None = None,
     jobs: dict[str, Job] | None = None,
+    known: dict[int, claims.RunJob] | None = None,
 ) -> Recorded:
     """The runner's writes of a moment, in one transaction: logs of running runs, outcomes
     (running → final, then a retry queued when the policy asks), and starts (queued → running,
     fenced by ``epoch`` as :func:`start` is). Each transition is conditional on the status it
     leaves, as everywhere: a run cancelled meanwhile is not started, one ended elsewhere is not
-    ended again. ``jobs`` is the caller's cache of job rows, kept fresh by their version. One commit for many runs is what lets the embedded SQLite keep up with a
+    ended again. ``jobs`` is the caller's cache of job rows, kept fresh by their version;
+    ``known`` the built-in jobs of runs that their claim read a moment ago (they are not read again). One commit for many runs is what lets the embedded SQLite keep up with a
     thousand runs a second; the single-run functions below say the same for one run.
     """
     now = clock.now()
-    started: list[tuple[RunStart, Job]] = []
+    started: list[tuple[RunStart, claims.RunJob]] = []
     ended: list[tuple[int, str, RunStatus]] = []
+    retried = False
     with runtime.db.begin() as session:
         if logs:
             session.execute(
@@ -292,10 +296,12 @@ def record(
                 [{"b_id": run_id, "b_log": text, "b_log_start": at} for run_id, (text, at) in logs.items()],
             )
         if endings:
-            ended = _end_many(runtime, session, endings, now)
+            ended, retried = _end_many(runtime, session, endings, now)
         if starts:
-            started = _start_many(session, list(starts), node, epoch, now, jobs if jobs is not None else {})
-    if ended:
+            started = _start_many(
+                session, list(starts), node, epoch, now, jobs if jobs is not None else {}, known or {}
+            )
+    if retried:  # the scheduler takes queued runs (a retry) when woken; an outcome alone needs nothing
         runtime.changed()
     return Recorded(started, ended)
 
@@ -329,9 +335,10 @@ def _end_params(e: Ending, now: datetime, began: datetime | None) -> dict[str, A
 
 def _end_many(
     runtime: Runtime, session: Session, endings: Sequence[Ending], now: datetime
-) -> list[tuple[int, str, RunStatus]]:
+) -> tuple[list[tuple[int, str, RunStatus]], bool]:
     """running → final for each, in one statement batch; the runs it ended (a run that was no
-    longer running is left alone). Retries are queued for failures the policy retries."""
+    longer running is left alone), and whether a retry was queued (for failures the policy
+    retries)."""
     ids = [e.run_id for e in endings]
     unknown = [e.run_id for e in endings if e.started_at is None]
     began: dict[int, datetime] = {}
@@ -346,19 +353,21 @@ def _end_many(
     ended = [
         (run_id, job_id, RunStatus(status)) for run_id, job_id, status in rows if wanted[run_id] == status
     ]
+    retried = False
     for run_id, _, status in ended:
         if status.value in RETRYABLE_STATUSES:
             run = session.get(Run, run_id)
             if run is not None:
-                _maybe_retry(runtime, session, run)
-    return ended
+                retried |= _maybe_retry(runtime, session, run)
+    return ended, retried
 
 
 @functools.cache
-def _start_statements(dialect: str, fenced: bool) -> tuple[Any, Any]:
-    """queued → running for a list of runs (fenced or not), and the read of those it started:
-    built once per dialect, as a thousand runs a second start through them."""
-    c = _runs.c
+def _start_statements(dialect: str, fenced: bool) -> tuple[Any, Any, Any]:
+    """queued → running for a list of runs (fenced or not), the read of those it started (with
+    their jobs), and the same UPDATE returning the runs it started: built once per dialect, as a
+    thousand runs a second start through them."""
+    c, j = _runs.c, _job_table.c  # the tables, not the mapped classes: no ORM work per start
     ids: Any = bindparam("b_ids", expanding=True)
     where: list[Any] = [c.id.in_(ids), c.status == RunStatus.QUEUED.value]
     if fenced:
@@ -369,8 +378,21 @@ def _start_statements(dialect: str, fenced: bool) -> tuple[Any, Any]:
         .values(status=RunStatus.RUNNING.value, started_at=bindparam("b_now"), node=bindparam("b_node"))
     )
     started = (
-        select(c.id, c.job_id, c.attempt, c.trigger_source, c.scheduled_time, c.started_at, Job.version)
-        .outerjoin(Job, Job.id == c.job_id)
+        select(
+            c.id,
+            c.job_id,
+            c.attempt,
+            c.trigger_source,
+            c.scheduled_time,
+            c.started_at,
+            j.version,
+            j.kind,
+            j.func_name,
+            j.params,
+            j.timeout_seconds,
+            j.timezone,
+        )
+        .outerjoin(_job_table, j.id == c.job_id)
         .where(
             c.id.in_(ids),
             c.status == RunStatus.RUNNING.value,
@@ -378,23 +400,35 @@ def _start_statements(dialect: str, fenced: bool) -> tuple[Any, Any]:
             c.started_at == bindparam("b_now"),
         )
     )
-    return start, started
+    returning = start.returning(c.id, c.job_id, c.attempt, c.trigger_source, c.scheduled_time, c.started_at)
+    return start, started, returning
 
 
 def _start_many(
-    session: Session, starts: list[int], node: str, epoch: int | None, now: datetime, cache: dict[str, Job]
-) -> list[tuple[RunStart, Job]]:
-    """queued → running (fenced by ``epoch``); the runs started, with their jobs. A job's row is
-    read again only when it changed (its version) since ``cache`` last held it."""
-    dialect = session.get_bind().dialect.name
-    start, started_rows = _start_statements(dialect, epoch is not None)
+    session: Session,
+    starts: list[int],
+    node: str,
+    epoch: int | None,
+    now: datetime,
+    cache: dict[str, Job],
+    known: dict[int, claims.RunJob],
+) -> list[tuple[RunStart, claims.RunJob]]:
+    """queued → running (fenced by ``epoch``); the runs started, with what they read of their jobs.
+    A code or shell job's whole row is read again only when it changed (its version) since
+    ``cache`` last held it. When every run's job is ``known`` (claimed a moment ago) and the
+    database returns what an UPDATE changed, the start is that one statement."""
+    bind = session.get_bind()
+    dialect = bind.dialect.name
+    start, started_rows, returning = _start_statements(dialect, epoch is not None)
     params: dict[str, Any] = {"b_ids": starts, "b_now": now, "b_node": node}
     if epoch is not None:
         params.update(fencing.fence_params(dialect, node, epoch))
+    if bind.dialect.update_returning and all(run_id in known for run_id in starts):
+        return [(RunStart(*row), known[row.id]) for row in session.execute(returning, params)]
     session.execute(start, params)
     rows = session.execute(started_rows, {"b_ids": starts, "b_now": now, "b_node": node}).all()
-    versions = {row.job_id: row.version for row in rows if row.version is not None}
-    stale = [job_id for job_id, v in versions.items() if job_id not in cache or cache[job_id].version != v]
+    whole = {row.job_id: row.version for row in rows if row.kind in _WHOLE_ROW_KINDS}
+    stale = [job_id for job_id, v in whole.items() if job_id not in cache or cache[job_id].version != v]
     if stale:
         cache.update({job.id: job for job in session.scalars(select(Job).where(Job.id.in_(stale)))})
     started = []
@@ -403,20 +437,26 @@ def _start_many(
         run = RunStart(
             row.id, row.job_id, row.attempt, row.trigger_source, row.scheduled_time, row.started_at
         )
-        if row.job_id in versions:
-            job = cache[row.job_id]
-            started.append((run, job))
-            if job.kind in (JobKind.CODE, JobKind.SHELL):
-                # The version of the source it runs, read with that source, in the start's transaction.
-                code_versions.append({"b_id": row.id, "b_version": job.code_version})
-        else:  # its job was deleted between the claim and now
+        if row.version is None:  # its job was deleted between the claim and now
             failed = Ending(
                 row.id, RunStatus.FAILED, error_message=reasons.english("job_deleted", job=row.job_id)
             )
             session.execute(_END, _end_params(failed, now, now))
+            continue
+        full = cache[row.job_id] if row.kind in _WHOLE_ROW_KINDS else None
+        job = claims.RunJob(
+            row.job_id, row.kind, row.func_name, row.params or {}, row.timeout_seconds, row.timezone, full
+        )
+        started.append((run, job))
+        if full is not None:
+            # The version of the source it runs, read with that source, in the start's transaction.
+            code_versions.append({"b_id": row.id, "b_version": full.code_version})
     if code_versions:
         session.execute(_CODE_VERSION, code_versions)
     return started
+
+
+_WHOLE_ROW_KINDS = (JobKind.CODE.value, JobKind.SHELL.value)
 
 
 def cancels_requested(runtime: Runtime, run_ids: list[int]) -> set[int]:
@@ -427,12 +467,13 @@ def cancels_requested(runtime: Runtime, run_ids: list[int]) -> set[int]:
         return set(session.scalars(select(Run.id).where(Run.id.in_(run_ids), Run.cancel_requested.is_(True))))
 
 
-def _maybe_retry(runtime: Runtime, session: Session, run: Run) -> None:
+def _maybe_retry(runtime: Runtime, session: Session, run: Run) -> bool:
+    """Queue the next attempt of a failed run when its job's policy asks; whether it did."""
     if run.status not in RETRYABLE_STATUSES:
-        return
+        return False
     job = session.get(Job, run.job_id)
     if job is None or run.attempt > job.max_retries:
-        return
+        return False
     delay = job.retry_delay_seconds * (2 ** (run.attempt - 1))
     enqueue(
         runtime,
@@ -450,6 +491,7 @@ def _maybe_retry(runtime: Runtime, session: Session, run: Run) -> None:
         delay,
         extra={"job_id": job.id, "run_id": run.id, "attempt": run.attempt + 1},
     )
+    return True
 
 
 def cancel(runtime: Runtime, run_id: int, actor: Actor) -> Run:
