@@ -442,3 +442,31 @@ def test_the_accounts_table_is_cards_at_phone_width(visit, server, mariadb):
     finally:
         api.ok("DELETE", "/jobs/e2e_phone_sync")
         api.ok("DELETE", f"/instances/{instance['id']}")
+
+
+def test_the_field_moved_to_during_a_dialogs_fade_in_keeps_the_focus(visit):
+    """A user (or a test) typing into one field, then the next, while the dialog still fades in:
+    the dialog's own "shown" handler (which focuses its first field) must not take the focus back."""
+    v = visit(viewport={"width": 1366, "height": 900})
+    from playwright.sync_api import expect
+
+    v.sign_in("admin", landing="/scheduler/instances")
+    expect(v.page.locator("#new-instance")).to_be_visible()
+    focused = v.page.evaluate(
+        """() => new Promise((resolve) => {
+            const dialog = document.getElementById("instance-dialog");
+            dialog.addEventListener("shown.bs.modal", () => setTimeout(() => resolve({
+                active: document.activeElement.id,
+                opening: dialog.classList.contains("show"),
+            })), { once: true });
+            document.getElementById("new-instance").click();
+            // Once it shows, still fading in: the first field, then the second.
+            const typeAway = () => {
+                if (getComputedStyle(dialog).display === "none") return requestAnimationFrame(typeAway);
+                document.getElementById("i-name").focus();
+                document.getElementById("i-host").focus();
+            };
+            typeAway();
+        })"""
+    )
+    assert focused == {"active": "i-host", "opening": True}

@@ -239,11 +239,19 @@
     var box = event.target.closest && event.target.closest(".modal[data-wf-opening]");
     if (box && event.target !== box) typedIn.set(box, event.target);
   });
-  // On the document, so after the dialog's own handlers (the event bubbles up to here).
+  // Captured, so before the dialog's own handlers: the field typed in is the user's, not the one
+  // a "shown" handler focuses.
+  var typedWhenShown = new WeakMap();
   document.addEventListener("shown.bs.modal", function (event) {
-    var box = event.target, field = typedIn.get(box);
+    var box = event.target;
     delete box.dataset.wfOpening;
+    if (typedIn.has(box)) typedWhenShown.set(box, typedIn.get(box));
     typedIn.delete(box);
+  }, true);
+  // Bubbling, so after the dialog's own handlers.
+  document.addEventListener("shown.bs.modal", function (event) {
+    var box = event.target, field = typedWhenShown.get(box);
+    typedWhenShown.delete(box);
     if (field && box.contains(field) && document.activeElement !== field) field.focus();
   });
 
