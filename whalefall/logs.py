@@ -2,16 +2,23 @@
 
 Run events carry ``job_id``, ``run_id``, ``status``, ``duration_seconds`` and
 ``error`` as structured fields (passed with ``extra=``).
+
+A line is handed to a queue and written by one thread of its own (the standard library's
+``QueueHandler``/``QueueListener``): a worker that logs its run's end does not wait for stderr,
+nor for the nineteen others logging theirs. What is queued is written at exit (:func:`flush`).
 """
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
+import queue
 import sys
 import time
+from datetime import UTC, datetime
+from logging.handlers import QueueHandler, QueueListener
 
-from whalefall import clock
 from whalefall.config import Settings
 
 STRUCTURED = ("job_id", "run_id", "attempt", "trigger_source", "status", "duration_seconds", "error")
@@ -20,7 +27,7 @@ STRUCTURED = ("job_id", "run_id", "attempt", "trigger_source", "status", "durati
 class JSONFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         data = {
-            "time": clock.now().isoformat(),
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
@@ -55,12 +62,38 @@ class TextFormatter(logging.Formatter):
         return f"{line} [{fields}]" if fields else line
 
 
+_listener: QueueListener | None = None
+_queued: QueueHandler | None = None
+
+
 def configure(settings: Settings) -> None:
+    global _listener, _queued
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JSONFormatter() if settings.log_json else TextFormatter())
+    flush()  # configured again (a second command in one process): the new stream replaces the old
+    lines: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    _listener = QueueListener(lines, handler)
+    _listener.start()
+    _queued = QueueHandler(lines)
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = [_queued]
     root.setLevel(settings.log_level)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+
+
+def flush() -> None:
+    """Write every line still queued, stop the writer, and write later lines directly (until
+    :func:`configure` queues them again)."""
+    global _listener, _queued
+    listener, _listener = _listener, None
+    queued, _queued = _queued, None
+    if listener is None:
+        return
+    listener.stop()
+    root = logging.getLogger()
+    root.handlers[:] = [listener.handlers[0] if h is queued else h for h in root.handlers]
+
+
+atexit.register(flush)

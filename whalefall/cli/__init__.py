@@ -23,6 +23,9 @@ def load_runtime(*, overrides: dict | None = None, check_schema: bool = True):
 
     runtime = Runtime.from_env(overrides)
     logs.configure(runtime.settings)
+    context = click.get_current_context(silent=True)
+    if context is not None:  # the command's lines are out when it ends (a test reads them then)
+        context.call_on_close(logs.flush)
     if check_schema:
         bootstrap.ensure_schema_current(runtime)
     return runtime
@@ -108,6 +111,8 @@ def _end_now(status: int, why: str) -> None:
     """Say which threads are alive and where, then end the process without joining any of them."""
     import logging
 
+    from whalefall import logs
+
     frames = sys._current_frames()
     alive = []
     for thread in threading.enumerate():
@@ -118,6 +123,7 @@ def _end_now(status: int, why: str) -> None:
         alive.append(f"{thread.name}{' (daemon)' if thread.daemon else ''}{where}")
     logging.getLogger("whalefall.cli").warning("%s; threads still alive: %s", why, "; ".join(alive) or "none")
     click.echo(f"whalefall: {why}; threads still alive: {len(alive)}", err=True)
+    logs.flush()
     logging.shutdown()
     sys.stdout.flush()
     sys.stderr.flush()
