@@ -263,8 +263,14 @@ def recover(runtime: Runtime, self_id: str, running_here: set[int] | None = None
             settled = now - timedelta(seconds=ORPHAN_AFTER_SECONDS)
             mine = select(*columns).where(active, Run.node == self_id, Run.created_at < settled)
             own = [row for row in session.execute(mine) if row.id not in running_here]
-        graces = dict(session.execute(select(Job.id, Job.misfire_grace_time)).all())
-    alive = {node for node in known if node not in dead}
+        alive = {node for node in known if node not in dead}
+        orphaned = {row.job_id for row in others if row.node not in alive}
+        # The grace of the jobs a dead node left runs of only (not every job, every ten seconds).
+        graces = dict(
+            session.execute(select(Job.id, Job.misfire_grace_time).where(Job.id.in_(orphaned))).all()
+            if orphaned
+            else []
+        )
     touched = _recover_own(runtime, own)
     touched += _free_standbys(runtime, [row for row in others if row.node in alive])
     touched += _recover_dead(runtime, [row for row in others if row.node not in alive], dead, graces, now)
