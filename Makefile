@@ -38,7 +38,7 @@ lint: $(DEV_STAMP)
 	$(BIN)/mypy
 
 bench: $(STAMP)
-	$(BIN)/python bench/scale.py
+	$(BIN)/python bench/scale.py --load 500
 	$(BIN)/python bench/throughput.py
 	$(BIN)/python bench/burst.py
 

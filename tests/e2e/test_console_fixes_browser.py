@@ -452,6 +452,7 @@ def test_the_field_moved_to_during_a_dialogs_fade_in_keeps_the_focus(visit):
 
     v.sign_in("admin", landing="/scheduler/instances")
     expect(v.page.locator("#new-instance")).to_be_visible()
+    v.page.wait_for_load_state("networkidle")  # the page's scripts have bound the button
     focused = v.page.evaluate(
         """() => new Promise((resolve) => {
             const dialog = document.getElementById("instance-dialog");
@@ -459,10 +460,11 @@ def test_the_field_moved_to_during_a_dialogs_fade_in_keeps_the_focus(visit):
                 active: document.activeElement.id,
                 opening: dialog.classList.contains("show"),
             })), { once: true });
+            setTimeout(() => resolve({ active: "the dialog did not open in 10 s" }), 10000);
             document.getElementById("new-instance").click();
             // Once it shows, still fading in: the first field, then the second.
             const typeAway = () => {
-                if (getComputedStyle(dialog).display === "none") return requestAnimationFrame(typeAway);
+                if (getComputedStyle(dialog).display === "none") return setTimeout(typeAway, 5);
                 document.getElementById("i-name").focus();
                 document.getElementById("i-host").focus();
             };
