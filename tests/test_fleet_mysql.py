@@ -140,3 +140,29 @@ def test_sizes_are_collected_per_database_and_grow_with_data(runtime, mariadb):
             select(DatabaseInventory).where(DatabaseInventory.database_name == f"{p}_empty")
         )
     assert gone.is_gone and gone.gone_date == day and gone.first_seen_date == day
+
+
+def test_an_account_dropped_while_the_accounts_are_read_is_skipped_not_a_failed_sync(mariadb):
+    """mysql.user is read once, then SHOW GRANTS per account: one dropped in between (another DBA,
+    another tool) is simply not there to sync, and the others are."""
+    from whalefall.fleet import open_adapter
+    from whalefall.fleet.base import Target
+
+    p = mariadb.prefix
+    mariadb.run(
+        f"CREATE USER `{p}_gone`@'%' IDENTIFIED BY 'Secret-pw-1'",
+        f"CREATE USER `{p}_kept`@'%' IDENTIFIED BY 'Secret-pw-2'",
+    )
+    target = Target("mysql", MARIADB.host, MARIADB.port or 3306, "", MARIADB.username, MARIADB.password or "")
+    with open_adapter(target) as adapter:
+        read = adapter.dict_rows
+
+        def read_then_drop(sql, params=None):
+            rows = read(sql, params)
+            if "mysql.user" in sql:
+                mariadb.run(f"DROP USER `{p}_gone`@'%'")  # after the read, before its grants
+            return rows
+
+        adapter.dict_rows = read_then_drop
+        names = {a.username for a in adapter.accounts()}
+    assert f"{p}_kept" in names and f"{p}_gone" not in names

@@ -26,6 +26,9 @@ from typing import Any
 from whalefall.fleet.base import Account, Adapter, Capacity, DatabaseSize, Facts, TableSize, sorted_unique
 
 SYSTEM_USERS = frozenset({"mariadb.sys", "mysql.sys", "mysql.session", "mysql.infoschema"})
+# Errors SHOW GRANTS / SHOW CREATE USER give for an account that no longer exists: no such grant
+# (1141), no matching row in the user table (1133), the operation failed for it (1396).
+DROPPED_MEANWHILE = frozenset({1133, 1141, 1396})
 # Columns of mysql.user worth keeping as attributes (never the password hash).
 ATTRIBUTE_COLUMNS = (
     "plugin",
@@ -376,6 +379,8 @@ class MySQLAdapter(Adapter):
             raise
 
     def accounts(self) -> list[Account]:
+        # One read of mysql.user, then one SHOW GRANTS per account: an account dropped in between
+        # is skipped, not a failed sync of the whole instance.
         rows = self.dict_rows("SELECT * FROM mysql.user")
         granted_roles = self._mysql8_roles()
         accounts = []
@@ -385,12 +390,17 @@ class MySQLAdapter(Adapter):
             columns["password_empty"] = password_empty(lower)
             user, host = _plain(columns["user"]), _plain(columns["host"])
             is_role = str(columns.get("is_role", "N")).upper() == "Y"
-            if is_role:
-                grants = [r[0] for r in self.rows("SHOW GRANTS FOR %s", (user,))]
-                create = None
-            else:
-                grants = [r[0] for r in self.rows("SHOW GRANTS FOR %s@%s", (user, host))]
-                create = self._create_user(user, host)
+            try:
+                if is_role:
+                    grants = [r[0] for r in self.rows("SHOW GRANTS FOR %s", (user,))]
+                    create = None
+                else:
+                    grants = [r[0] for r in self.rows("SHOW GRANTS FOR %s@%s", (user, host))]
+                    create = self._create_user(user, host)
+            except Exception as exc:
+                if getattr(exc, "args", (0,))[0] in DROPPED_MEANWHILE:
+                    continue  # dropped since mysql.user was read: it is not there to sync
+                raise
             account = build_account(user, host, grants, is_role=is_role, create_user=create, columns=columns)
             if (user, host) in granted_roles:
                 account.kind, account.can_login = "role", False
