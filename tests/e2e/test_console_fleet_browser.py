@@ -51,7 +51,8 @@ def version_toast(page):
 
 
 # The chart's ECharts instance: its period starts and, per line, its name and points.
-CHART = "echarts.getInstanceByDom(document.getElementById('chart'))"
+# None until the page's scripts (ECharts is deferred) have drawn it: waited for, not an error.
+CHART = "(typeof echarts === 'undefined' ? null : echarts.getInstanceByDom(document.getElementById('chart')))"
 CHART_DATA = f"""() => {{
   const chart = {CHART};
   if (!chart) return null;
