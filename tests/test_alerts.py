@@ -15,7 +15,7 @@ from whalefall.clock import now as clock_now
 from whalefall.domain.alertspec import ChannelCreate, GlobalPolicy
 from whalefall.domain.jobspec import JobCreate
 from whalefall.models import AlertDelivery, Run, RunStatus, TriggerSource
-from whalefall.scheduler.alerts import AlertDispatcher
+from whalefall.scheduler.alerts import YIELD_SECONDS, AlertDispatcher
 from whalefall.services import alert_channels, alerts, jobs, runs
 from whalefall.services.audit import Actor
 
@@ -405,3 +405,17 @@ def test_the_scan_keeps_up_when_more_runs_finish_than_one_batch_holds(runtime, h
     dispatch(runtime)
     assert [d.event for d in deliveries(runtime)] == ["failure"]
     assert "the twelfth" in hook.wait_for()[0].json()["message"]
+
+
+def test_a_busy_runner_puts_a_round_off_but_never_longer_than_the_yield(runtime):
+    busy = {"now": False}
+    dispatcher = AlertDispatcher(runtime, lambda: True, busy=lambda: busy["now"])
+    assert dispatcher.due(100.0)  # idle: every second
+    assert dispatcher.due(101.0)
+    busy["now"] = True  # a burst: rounds wait …
+    assert not dispatcher.due(102.0)
+    assert not dispatcher.due(101.0 + YIELD_SECONDS - 0.5)
+    assert dispatcher.due(101.0 + YIELD_SECONDS)  # … but not for ever
+    assert not dispatcher.due(102.0 + YIELD_SECONDS)
+    busy["now"] = False
+    assert dispatcher.due(102.0 + YIELD_SECONDS)  # the burst is over: at once

@@ -1,6 +1,7 @@
 """The alert dispatcher: a thread of the active scheduler, never of its runs or its timing loop.
 
-Every second, while this node leads:
+Every second, while this node leads (a round is put off while the runs' writer is busy — a burst of
+thousands of runs due on one second starts sooner — but never for more than ``YIELD_SECONDS``):
 
 1. judge the runs that finished since the last look (``services.alerts.scan_finished``);
 2. raise ``long_running`` for runs still going past their limit;
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -23,12 +25,15 @@ from whalefall.services import alerts
 log = logging.getLogger(__name__)
 SENDERS = 4
 INTERVAL_SECONDS = 1.0
+YIELD_SECONDS = 5.0  # the longest a busy runner puts a round off
 
 
 class AlertDispatcher:
-    def __init__(self, runtime: Runtime, leading: Callable[[], bool]):
+    def __init__(self, runtime: Runtime, leading: Callable[[], bool], busy: Callable[[], bool] | None = None):
         self.runtime = runtime
         self.leading = leading
+        self.busy = busy or (lambda: False)
+        self._last_round = time.monotonic()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._pool: ThreadPoolExecutor | None = None
@@ -47,9 +52,17 @@ class AlertDispatcher:
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
 
+    def due(self, now: float) -> bool:
+        """Whether a round goes now (monotonic ``now``): at once when the runner is not busy, at the
+        latest ``YIELD_SECONDS`` after the last one when it is."""
+        if self.busy() and now - self._last_round < YIELD_SECONDS:
+            return False
+        self._last_round = now
+        return True
+
     def _loop(self) -> None:
         while not self._stop.wait(INTERVAL_SECONDS):
-            if not self.leading():
+            if not self.leading() or not self.due(time.monotonic()):
                 continue
             try:
                 self.step()

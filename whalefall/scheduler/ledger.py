@@ -88,6 +88,11 @@ class Ledger:
                 self._logs[run_id] = (text, start)
                 self._cond.notify()
 
+    @property
+    def busy(self) -> bool:
+        """Whether its last transaction was a big batch (runs are starting and ending by the many)."""
+        return self._busy
+
     def unwritten(self) -> set[int]:
         """Runs whose outcome is not written yet (this process still answers for them)."""
         with self._cond:

@@ -37,7 +37,7 @@ class SchedulerService:
         self.node_id = nodes.make_node_id(runtime.settings.node_name)
         self.runner = Runner(runtime, self.node_id, runtime.settings.executor_max_workers)
         self.engine = Engine(runtime, self.runner, self.node_id)
-        self.alerts = AlertDispatcher(runtime, lambda: self.leading)
+        self.alerts = AlertDispatcher(runtime, lambda: self.leading, busy=lambda: self.runner.ledger.busy)
         self.leading = False
         self.last_error: str | None = None
         self._wake = threading.Event()
