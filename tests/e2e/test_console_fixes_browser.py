@@ -473,3 +473,26 @@ def test_the_field_moved_to_during_a_dialogs_fade_in_keeps_the_focus(visit):
         })"""
     )
     assert focused == {"active": "i-host", "opening": True}
+
+
+def test_escape_pressed_while_a_dialog_fades_in_closes_it_once_open(visit):
+    from playwright.sync_api import expect
+
+    v = visit(viewport={"width": 1366, "height": 900})
+    v.sign_in("admin")
+    expect(v.page.locator("#new-job")).to_be_visible()
+    v.page.wait_for_load_state("networkidle")
+    v.page.evaluate(
+        """() => {
+            const dialog = document.getElementById("job-dialog");
+            // Right after it starts to open (Bootstrap ignores its own Escape until it has).
+            dialog.addEventListener("show.bs.modal", () => setTimeout(() => dialog.dispatchEvent(
+                new KeyboardEvent("keydown", { key: "Escape", bubbles: true }))), { once: true });
+            dialog.addEventListener("hidden.bs.modal", () => { window.wfClosed = true; }, { once: true });
+            document.getElementById("new-job").click();
+        }"""
+    )
+    wait_until(
+        lambda: v.page.evaluate("() => window.wfClosed === true"), 5, what="the dialog to open, then close"
+    )
+    expect(v.page.locator("#job-dialog")).to_be_hidden()

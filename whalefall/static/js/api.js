@@ -258,9 +258,19 @@
   /** Close the dialog element ``box`` now, or as soon as it has finished opening. */
   WF.hideModal = function (box) {
     var modal = bootstrap.Modal.getOrCreateInstance(box);
-    if (box.dataset.wfOpening) box.addEventListener("shown.bs.modal", function () { modal.hide(); }, { once: true });
-    else modal.hide();
+    if (!box.dataset.wfOpening) {
+      modal.hide();
+    } else if (!box.dataset.wfCloseAsked) {
+      box.dataset.wfCloseAsked = "1";
+      box.addEventListener("shown.bs.modal", function () { delete box.dataset.wfCloseAsked; modal.hide(); }, { once: true });
+    }
   };
+  // Escape during the fade-in, which Bootstrap ignores, closes the dialog once it has opened.
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape") return;
+    var box = document.querySelector(".modal[data-wf-opening]");
+    if (box && box.dataset.bsKeyboard !== "false") WF.hideModal(box);
+  });
 
   /** Ask in the layout's confirmation dialog; resolves to true when confirmed. items
    *  (optional): lines listed under the question (the jobs a bulk delete removes). */
