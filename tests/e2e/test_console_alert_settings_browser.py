@@ -42,6 +42,8 @@ def test_a_jobs_alert_settings_are_set_in_the_dialog_read_back_kept_and_copied(v
     page = v.page
     v.sign_in("admin")
     card = v.card("e2e_notify")
+    expect(card).to_be_visible()
+    page.wait_for_load_state("networkidle")  # the page's scripts handle the card's buttons
     card.locator("[data-action=edit]").click()
     section = page.locator("#notify-section")
     expect(section).to_be_visible()
