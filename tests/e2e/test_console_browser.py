@@ -163,7 +163,10 @@ class Visit:
         self.go("/auth/login" + (f"?next={landing}" if landing else ""))
         self.page.fill("#username", name)
         self.page.fill("#password", password or PASSWORDS[name])
-        self.page.click("form button[type=submit]")
+        # Until the page signed in to has loaded, its deferred scripts have not bound its buttons:
+        # a click before then is lost.
+        with self.page.expect_navigation(wait_until="load"):
+            self.page.click("form button[type=submit]")
 
     def shot(self, name: str, full_page: bool = True) -> None:
         self.page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=full_page)
